@@ -1,0 +1,1 @@
+"""Sluicegate: a self-hosted LLM gateway."""

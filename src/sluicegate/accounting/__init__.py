@@ -1,0 +1,1 @@
+"""Settling a request: actual tokens, cost, the ledger record and metrics."""

@@ -1,0 +1,153 @@
+"""Stage: record every request, answered or failed, in the ledger and in metrics.
+
+It is the outermost stage so that it sees every outcome, including a request
+refused by authentication. The record is written when the answer ends: for a
+stream, when the last upstream event has passed, before the client's stream
+is closed, so that a complete answer always has its ledger row.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from sluicegate.canonical import (
+    ChatRequest,
+    GatewayError,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
+from sluicegate.canonical.tokens import estimate_prompt_tokens, estimate_text_tokens
+from sluicegate.observability.metrics import Metrics
+from sluicegate.pipeline import Events, Next, RequestContext
+from sluicegate.state.ledger import LedgerRecord, SQLiteLedger
+
+# nginx's code for "client closed the connection before the answer was complete".
+CLIENT_CLOSED = 499
+
+
+class Settle:
+    def __init__(self, ledger: SQLiteLedger, metrics: Metrics) -> None:
+        self.ledger = ledger
+        self.metrics = metrics
+
+    async def __call__(self, ctx: RequestContext, call_next: Next) -> Events:
+        try:
+            events = await call_next(ctx)
+        except GatewayError as err:
+            ctx.error = err
+            self.settle(ctx)
+            raise
+        return self._watch(ctx, events)
+
+    async def _watch(self, ctx: RequestContext, events: Events) -> Events:
+        try:
+            async for event in events:
+                kind = type(event)
+                if kind is TextDelta:
+                    ctx.output_chars += len(event.text)  # type: ignore[union-attr]
+                elif kind is ToolCallDelta:
+                    ctx.output_chars += len(event.arguments)  # type: ignore[union-attr]
+                elif kind is Usage:
+                    ctx.usage = event  # type: ignore[assignment]
+                yield event
+        except GatewayError as err:
+            ctx.error = err
+            raise
+        except BaseException:
+            # GeneratorExit or cancellation: the client went away mid-answer.
+            ctx.client_closed = True
+            raise
+        finally:
+            self.settle(ctx)
+
+    def settle(self, ctx: RequestContext) -> None:
+        usage = ctx.usage
+        if usage is None:
+            usage = _estimate(ctx)
+        alias = ctx.serving_alias or ctx.alias
+        cost = (
+            alias.cost_usd(usage.input_tokens, usage.output_tokens, usage.cached_tokens,
+                           usage.cache_write_tokens)
+            if alias is not None
+            else 0.0
+        )
+        err = ctx.error
+        status = CLIENT_CLOSED if ctx.client_closed and err is None else (
+            err.status if err is not None else 200
+        )
+        now = time.perf_counter()
+        latency_ms = (now - ctx.started) * 1000
+        ttft_ms = None if ctx.first_event_at is None else (ctx.first_event_at - ctx.started) * 1000
+        tenant = ctx.tenant.name if ctx.tenant else None
+        alias_name = ctx.alias.name if ctx.alias else None
+        target = ctx.target.label if ctx.target and ctx.first_event_at is not None else None
+        self.ledger.append(
+            LedgerRecord(
+                id=os.urandom(12).hex(),
+                request_id=ctx.request_id,
+                ts=ctx.received_at,
+                tenant=tenant,
+                key_name=ctx.api_key.name if ctx.api_key else None,
+                alias=alias_name,
+                target=target,
+                protocol=ctx.protocol,
+                operation=ctx.operation,
+                stream=ctx.streaming,
+                tags=ctx.tags,
+                status=status,
+                error_code=err.code if err is not None else None,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cached_tokens=usage.cached_tokens,
+                cache_write_tokens=usage.cache_write_tokens,
+                reasoning_tokens=usage.reasoning_tokens,
+                estimated=usage.estimated,
+                cost_usd=cost,
+                latency_ms=latency_ms,
+                ttft_ms=ttft_ms,
+            )
+        )
+        self._observe(ctx, tenant or "", alias_name or "", target or "", status, usage, cost,
+                      latency_ms, ttft_ms)
+
+    def _observe(self, ctx: RequestContext, tenant: str, alias: str, target: str, status: int,
+                 usage: Usage, cost: float, latency_ms: float, ttft_ms: float | None) -> None:
+        m = self.metrics
+        m.requests.labels(tenant, alias, target, str(status)).inc()
+        if ctx.attempts:
+            m.upstream_attempts.labels(target).inc(ctx.attempts)
+        if usage.input_tokens:
+            m.tokens.labels(tenant, alias, "input").inc(usage.input_tokens)
+        if usage.output_tokens:
+            m.tokens.labels(tenant, alias, "output").inc(usage.output_tokens)
+        if usage.cached_tokens:
+            m.tokens.labels(tenant, alias, "cached").inc(usage.cached_tokens)
+        if cost:
+            m.cost.labels(tenant, alias).inc(cost)
+        if alias:
+            m.duration.labels(alias).observe(latency_ms / 1000)
+            if ttft_ms is not None:
+                m.ttft.labels(alias).observe(ttft_ms / 1000)
+
+
+def _estimate(ctx: RequestContext) -> Usage:
+    """Usage counted locally, for answers whose upstream reported none.
+
+    Nothing is counted for requests that never reached an upstream.
+    """
+    if ctx.first_event_at is None:
+        return Usage()
+    request = ctx.decoded
+    prompt = (
+        estimate_prompt_tokens(request)
+        if isinstance(request, ChatRequest)
+        else sum(estimate_text_tokens(i) for i in request.inputs if isinstance(i, str))
+    )
+    return Usage(
+        input_tokens=prompt,
+        output_tokens=(ctx.output_chars + 3) // 4,
+        estimated=True,
+    )
+

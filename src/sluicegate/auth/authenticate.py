@@ -1,0 +1,57 @@
+"""Stage: turn the request's API key into a tenant, or end it with 401."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.pipeline import Events, Next, RequestContext
+from sluicegate.state.directory import Directory
+
+MAX_TAGS = 16
+MAX_TAG_LENGTH = 64
+
+
+class Authenticate:
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
+
+    async def __call__(self, ctx: RequestContext, call_next: Next) -> Events:
+        token = api_key_of(ctx.headers)
+        if not token:
+            raise GatewayError(
+                ErrorKind.AUTHENTICATION,
+                "missing API key: send 'Authorization: Bearer KEY' or 'x-api-key: KEY'",
+                code="missing_api_key",
+            )
+        found = self.directory.authenticate(token)
+        if found is None:
+            raise GatewayError(
+                ErrorKind.AUTHENTICATION, "invalid API key", code="invalid_api_key"
+            )
+        ctx.api_key, ctx.tenant = found
+        raw_tags = ctx.headers.get("x-sluicegate-tags")
+        if raw_tags:
+            ctx.tags = parse_tags(raw_tags)
+        return await call_next(ctx)
+
+
+def api_key_of(headers: Mapping[str, str]) -> str | None:
+    auth = headers.get("authorization")
+    if auth:
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    key = headers.get("x-api-key")
+    return key.strip() if key else None
+
+
+def parse_tags(raw: str) -> tuple[str, ...]:
+    """``"team:search, batch"`` -> ``("batch", "team:search")``: trimmed, deduplicated, bounded."""
+    tags = {t.strip()[:MAX_TAG_LENGTH] for t in raw.split(",")}
+    tags.discard("")
+    if len(tags) > MAX_TAGS:
+        raise GatewayError.invalid(
+            f"too many tags in x-sluicegate-tags (at most {MAX_TAGS})", param="x-sluicegate-tags"
+        )
+    return tuple(sorted(tags))

@@ -1,0 +1,56 @@
+"""The one internal model of an LLM call.
+
+Every wire format (OpenAI, Anthropic, Gemini) is translated to and from these
+types at the edges; every stage in between sees only them.
+"""
+
+from sluicegate.canonical.chat import (
+    ChatRequest,
+    ChatResponse,
+    Choice,
+    ContentPart,
+    ImagePart,
+    Message,
+    Role,
+    TextPart,
+    Tool,
+    ToolCall,
+    ToolChoice,
+)
+from sluicegate.canonical.embeddings import EmbeddingRequest, EmbeddingResponse
+from sluicegate.canonical.errors import ErrorKind, GatewayError
+from sluicegate.canonical.events import (
+    EmbeddingsResult,
+    Event,
+    Finish,
+    FinishReason,
+    Start,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
+
+__all__ = [
+    "ChatRequest",
+    "ChatResponse",
+    "Choice",
+    "ContentPart",
+    "EmbeddingRequest",
+    "EmbeddingResponse",
+    "EmbeddingsResult",
+    "ErrorKind",
+    "Event",
+    "Finish",
+    "FinishReason",
+    "GatewayError",
+    "ImagePart",
+    "Message",
+    "Role",
+    "Start",
+    "TextDelta",
+    "TextPart",
+    "Tool",
+    "ToolCall",
+    "ToolChoice",
+    "Usage",
+]

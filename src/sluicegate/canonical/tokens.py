@@ -1,0 +1,37 @@
+"""Local token estimates, for when an upstream reports no usage.
+
+Exact tokenizers are model-specific and their vocabularies are downloaded at
+run time, which a self-hosted gateway cannot rely on. Roughly four characters
+per token holds for English across current BPE tokenizers; records counted this
+way are marked ``estimated`` in the ledger.
+"""
+
+from __future__ import annotations
+
+from sluicegate.canonical.chat import ChatRequest, ImagePart, TextPart
+
+# Per-message framing tokens (role markers) that chat templates add.
+_MESSAGE_OVERHEAD = 4
+# A typical low-detail image; providers bill 85 to ~1,600 depending on size.
+_IMAGE_TOKENS = 85
+
+
+def estimate_text_tokens(text: str) -> int:
+    return (len(text) + 3) // 4 if text else 0
+
+
+def estimate_prompt_tokens(request: ChatRequest) -> int:
+    total = 0
+    for message in request.messages:
+        total += _MESSAGE_OVERHEAD
+        for part in message.content:
+            if isinstance(part, TextPart):
+                total += estimate_text_tokens(part.text)
+            elif isinstance(part, ImagePart):
+                total += _IMAGE_TOKENS
+        for call in message.tool_calls:
+            total += estimate_text_tokens(call.name) + estimate_text_tokens(call.arguments)
+    for tool in request.tools:
+        total += estimate_text_tokens(tool.name) + estimate_text_tokens(tool.description or "")
+        total += estimate_text_tokens(str(tool.parameters))
+    return total

@@ -1,0 +1,105 @@
+"""The configuration schema (see CONTRACT.md). Unknown keys are errors.
+
+Each model validates its own fields only. Checks that span blocks (unique
+names, references between providers, models and tenants, fallback cycles,
+reused keys) live in :mod:`sluicegate.config.references`, so that the loader
+can point at the line of the offending value; ``Config.model_validate`` alone
+does not run them. Use :func:`sluicegate.config.loader.load_config` for a file
+and :func:`sluicegate.config.loader.validate_config` for a mapping.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ProviderType = Literal["openai", "anthropic", "gemini", "azure", "echo"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    admin_key: str | None = None
+    # Largest request body accepted; larger ones get 413.
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    # How long SIGTERM waits for in-flight requests (streams included).
+    drain_timeout_s: float = Field(default=60.0, ge=0)
+
+
+class StorageConfig(_Strict):
+    url: str = "sqlite:///./sluicegate.db"
+    redis_url: str | None = None
+
+
+class ProviderConfig(_Strict):
+    name: str = Field(min_length=1)
+    type: ProviderType
+    base_url: str | None = None
+    api_key: str | None = None
+    timeout_s: float = Field(default=600.0, gt=0)
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    first_token_timeout_s: float = Field(default=60.0, gt=0)
+    # Azure OpenAI only: the api-version query parameter.
+    api_version: str | None = None
+    # Extra headers sent with every upstream call (org ids, gateway tokens).
+    headers: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _needs_base_url(self) -> ProviderConfig:
+        if self.type == "azure" and not self.base_url:
+            raise ValueError("an azure provider needs base_url (https://RESOURCE.openai.azure.com)")
+        return self
+
+
+class TargetConfig(_Strict):
+    provider: str
+    model: str
+    weight: float = Field(default=1.0, gt=0)
+
+
+class PricingConfig(_Strict):
+    input_per_mtok: float = Field(default=0.0, ge=0)
+    output_per_mtok: float = Field(default=0.0, ge=0)
+    # Provider prompt caching: reads are usually discounted, writes cost extra.
+    cached_input_per_mtok: float | None = Field(default=None, ge=0)
+    cache_write_per_mtok: float | None = Field(default=None, ge=0)
+
+
+class ModelConfig(_Strict):
+    name: str = Field(min_length=1)
+    targets: list[TargetConfig] = Field(min_length=1)
+    fallbacks: list[str] = []
+    pricing: PricingConfig = PricingConfig()
+
+
+class LimitsConfig(_Strict):
+    rpm: int | None = Field(default=None, ge=0)
+    tpm: int | None = Field(default=None, ge=0)
+    max_concurrency: int | None = Field(default=None, ge=0)
+    budget_usd: float | None = Field(default=None, ge=0)
+    budget_period: Literal["day", "week", "month", "total"] = "month"
+
+
+class KeyConfig(_Strict):
+    name: str = Field(min_length=1)
+    key: str = Field(min_length=8)
+
+
+class TenantConfig(_Strict):
+    name: str = Field(min_length=1)
+    limits: LimitsConfig = LimitsConfig()
+    models: list[str] | None = None
+    keys: list[KeyConfig] = []
+
+
+class Config(_Strict):
+    server: ServerConfig = ServerConfig()
+    storage: StorageConfig = StorageConfig()
+    providers: list[ProviderConfig] = Field(min_length=1)
+    models: list[ModelConfig] = Field(min_length=1)
+    tenants: list[TenantConfig] = []

@@ -1,0 +1,95 @@
+"""The gateway's long-lived services and their lifecycle.
+
+One Gateway per process, owned by the aiohttp application (no module-level
+state): the shared HTTP client, the database, the tenant directory, the
+ledger, metrics, the request pipeline and the current Runtime.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sluicegate.config import Config
+from sluicegate.observability.metrics import Metrics
+from sluicegate.pipeline.chain import build_pipeline
+from sluicegate.pipeline.stage import Pipeline
+from sluicegate.providers.http import HttpClient
+from sluicegate.runtime import Runtime
+from sluicegate.state.directory import Directory
+from sluicegate.state.ledger import SQLiteLedger
+from sluicegate.state.sqlite import open_database
+
+log = logging.getLogger("sluicegate")
+
+ConfigSource = Callable[[], Config]
+
+
+class Gateway:
+    def __init__(self, config: Config, *, reload_source: ConfigSource | None = None) -> None:
+        self._config = config
+        self._reload_source = reload_source
+        self.metrics = Metrics()
+        self.started_at = time.time()
+        # Set by start(); typed as present because nothing uses them before.
+        self.http: HttpClient
+        self.db: sqlite3.Connection
+        self.directory: Directory
+        self.ledger: SQLiteLedger
+        self.pipeline: Pipeline
+        self.runtime: Runtime
+
+    @property
+    def config(self) -> Config:
+        return self.runtime.config if hasattr(self, "runtime") else self._config
+
+    async def start(self) -> None:
+        self.http = HttpClient.create()
+        self.db = open_database(self._config.storage.url)
+        self.directory = Directory(self.db)
+        self.directory.sync_config(self._config.tenants)
+        self.ledger = SQLiteLedger(self.db)
+        self.runtime = Runtime.build(self._config, self.http)
+        self.pipeline = build_pipeline(
+            directory=self.directory, ledger=self.ledger, metrics=self.metrics
+        )
+
+    async def close(self) -> None:
+        await self.http.close()
+        self.db.close()
+
+    def reload(self) -> Config:
+        """Re-read the config and swap in a new Runtime; raises if the new config is bad.
+
+        The old Runtime keeps serving the requests that started on it. Storage
+        settings are read at start only; changing them needs a restart.
+        """
+        if self._reload_source is None:
+            raise RuntimeError("this gateway was started without a config file; nothing to reload")
+        config = self._reload_source()
+        if config.storage != self.runtime.config.storage:
+            log.warning("storage settings changed; they take effect at the next restart")
+        runtime = Runtime.build(config, self.http)
+        self.directory.sync_config(config.tenants)
+        self.runtime = runtime
+        log.info("configuration reloaded: %d models, %d providers", len(runtime.aliases),
+                 len(runtime.providers))
+        return config
+
+    def readiness(self) -> dict[str, str]:
+        checks: dict[str, str] = {}
+        try:
+            self.db.execute("SELECT 1").fetchone()
+            checks["storage"] = "ok"
+        except sqlite3.Error as exc:
+            checks["storage"] = f"error: {exc}"
+        return checks
+
+    @staticmethod
+    def source_for(path: Path) -> ConfigSource:
+        from sluicegate.config.loader import load_config
+
+        return lambda: load_config(path)

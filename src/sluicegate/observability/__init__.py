@@ -1,0 +1,1 @@
+"""Metrics (Prometheus) about every request the gateway serves."""

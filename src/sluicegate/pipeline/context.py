@@ -1,0 +1,71 @@
+"""What one request carries through the pipeline."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from sluicegate.canonical import ChatRequest, EmbeddingRequest, GatewayError, Usage
+
+if TYPE_CHECKING:
+    from sluicegate.routing.aliases import Alias, Target
+    from sluicegate.runtime import Runtime
+    from sluicegate.state.directory import ApiKey, Tenant
+
+Protocol = Literal["openai", "anthropic"]
+Operation = Literal["chat", "embeddings"]
+CanonicalRequest = ChatRequest | EmbeddingRequest
+
+
+@dataclass(slots=True, eq=False)
+class RequestContext:
+    """Everything the stages know about one request; each stage fills in its part.
+
+    ``runtime`` is the configuration snapshot the request started with: a
+    reload mid-request does not change the rules under it. The body is read
+    and decoded by a stage (not before the pipeline) so that even a malformed
+    or oversized request is settled and recorded like any other.
+    """
+
+    request_id: str
+    protocol: Protocol
+    operation: Operation
+    headers: Mapping[str, str]
+    runtime: Runtime
+    read_body: Callable[[], Awaitable[bytes]]
+    decode: Callable[[bytes], CanonicalRequest]
+    received_at: float = field(default_factory=time.time)
+    started: float = field(default_factory=time.perf_counter)
+    # decode
+    request: CanonicalRequest | None = None
+    # authenticate
+    api_key: ApiKey | None = None
+    tenant: Tenant | None = None
+    tags: tuple[str, ...] = ()
+    # resolve
+    alias: Alias | None = None
+    # route: (alias, target) in the order to try; fallback aliases' targets follow
+    targets: list[tuple[Alias, Target]] = field(default_factory=list)
+    # call upstream: the target that answered and the alias it belongs to
+    target: Target | None = None
+    serving_alias: Alias | None = None
+    attempts: int = 0
+    first_event_at: float | None = None
+    # settle
+    usage: Usage | None = None
+    output_chars: int = 0
+    error: GatewayError | None = None
+    client_closed: bool = False
+
+    @property
+    def decoded(self) -> CanonicalRequest:
+        """The canonical request; stages after Decode may rely on it."""
+        if self.request is None:
+            raise RuntimeError("request used before the Decode stage ran")
+        return self.request
+
+    @property
+    def streaming(self) -> bool:
+        return isinstance(self.request, ChatRequest) and self.request.stream

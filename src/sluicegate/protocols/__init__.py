@@ -1,0 +1,1 @@
+"""Pure translation between wire formats and the canonical model. No I/O here."""

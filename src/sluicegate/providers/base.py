@@ -1,0 +1,38 @@
+"""The interface every provider adapter implements."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator
+
+from sluicegate.canonical import ChatRequest, EmbeddingRequest, ErrorKind, Event, GatewayError
+from sluicegate.config import ProviderConfig
+from sluicegate.providers.http import HttpClient
+
+
+class Provider(abc.ABC):
+    """An upstream that serves chat (and maybe embeddings) calls.
+
+    ``chat`` and ``embed`` are async generators of canonical events. They raise
+    :class:`GatewayError` for failures before the first event (so the caller can
+    fail over) and also mid-stream; they never end cleanly after a failure.
+    A non-streamed request (``request.stream`` false) is served with a
+    non-streamed upstream call and its answer yielded as the same events.
+    """
+
+    def __init__(self, config: ProviderConfig, http: HttpClient) -> None:
+        self.config = config
+        self.name = config.name
+        self.http = http
+
+    @abc.abstractmethod
+    def chat(self, request: ChatRequest, model: str) -> AsyncIterator[Event]:
+        """Serve a chat call with the upstream model ``model``."""
+
+    def embed(self, request: EmbeddingRequest, model: str) -> AsyncIterator[Event]:
+        """Serve an embeddings call; yields one EmbeddingsResult and one Usage."""
+        raise GatewayError(
+            ErrorKind.INVALID_REQUEST,
+            f"provider {self.name!r} ({self.config.type}) does not serve embeddings",
+            code="embeddings_not_supported",
+        )

@@ -1,0 +1,53 @@
+"""Model aliases: the names clients send, each backed by weighted deployments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sluicegate.config import ModelConfig, PricingConfig
+from sluicegate.providers.base import Provider
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One deployment: a provider and the upstream model name it is called with."""
+
+    provider: Provider
+    model: str
+    weight: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.provider.name}/{self.model}"
+
+
+@dataclass(frozen=True, slots=True)
+class Alias:
+    name: str
+    targets: tuple[Target, ...]
+    fallbacks: tuple[str, ...]
+    pricing: PricingConfig
+
+    def cost_usd(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0,
+                 cache_write_tokens: int = 0) -> float:
+        """Price a call. Cached reads and cache writes are priced at their own
+        rates when configured, otherwise as ordinary input."""
+        p = self.pricing
+        cached_rate = p.input_per_mtok if p.cached_input_per_mtok is None else p.cached_input_per_mtok
+        write_rate = p.input_per_mtok if p.cache_write_per_mtok is None else p.cache_write_per_mtok
+        plain = max(0, input_tokens - cached_tokens - cache_write_tokens)
+        return (
+            plain * p.input_per_mtok
+            + cached_tokens * cached_rate
+            + cache_write_tokens * write_rate
+            + output_tokens * p.output_per_mtok
+        ) / 1_000_000
+
+
+def build_alias(config: ModelConfig, providers: dict[str, Provider]) -> Alias:
+    targets = tuple(
+        Target(provider=providers[t.provider], model=t.model, weight=t.weight) for t in config.targets
+    )
+    return Alias(
+        name=config.name, targets=targets, fallbacks=tuple(config.fallbacks), pricing=config.pricing
+    )

@@ -1,0 +1,28 @@
+"""The configuration, made executable: provider adapters and model aliases.
+
+A Runtime is immutable. A reload builds a new one and swaps it in; requests
+already in flight finish on the one they started with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sluicegate.config import Config
+from sluicegate.providers.base import Provider
+from sluicegate.providers.http import HttpClient
+from sluicegate.providers.registry import build_provider
+from sluicegate.routing.aliases import Alias, build_alias
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    config: Config
+    providers: dict[str, Provider]
+    aliases: dict[str, Alias]
+
+    @classmethod
+    def build(cls, config: Config, http: HttpClient) -> Runtime:
+        providers = {p.name: build_provider(p, http) for p in config.providers}
+        aliases = {m.name: build_alias(m, providers) for m in config.models}
+        return cls(config=config, providers=providers, aliases=aliases)

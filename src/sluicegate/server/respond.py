@@ -1,0 +1,97 @@
+"""Egress: send the pipeline's events to the client, streamed or collected."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from sluicegate.canonical import ChatRequest, EmbeddingResponse, ErrorKind, GatewayError, Usage
+from sluicegate.canonical.collect import ResponseCollector
+from sluicegate.pipeline import Events, RequestContext
+from sluicegate.protocols.openai import chat_ingress as openai
+from sluicegate.server.wire import WireFormat
+
+JSON = "application/json"
+
+
+def error_response(wire: WireFormat, err: GatewayError) -> web.Response:
+    headers = {}
+    if err.retry_after is not None:
+        headers["Retry-After"] = str(max(1, round(err.retry_after)))
+    return web.Response(
+        status=err.status, body=wire.encode_error(err), content_type=JSON, headers=headers
+    )
+
+
+def _answer_headers(ctx: RequestContext) -> dict[str, str]:
+    target = ctx.target
+    return {"x-sluicegate-target": target.label} if target is not None else {}
+
+
+async def send_chat(
+    request: web.Request, wire: WireFormat, ctx: RequestContext, events: Events
+) -> web.StreamResponse:
+    chat = ctx.decoded
+    assert isinstance(chat, ChatRequest)
+    if chat.stream:
+        return await _stream(request, wire, ctx, chat, events)
+    collector = ResponseCollector()
+    try:
+        async for event in events:
+            collector.add(event)
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+    return web.Response(
+        body=wire.encode_response(collector.response()),
+        content_type=JSON,
+        headers=_answer_headers(ctx),
+    )
+
+
+async def _stream(
+    request: web.Request, wire: WireFormat, ctx: RequestContext, chat: ChatRequest, events: Events
+) -> web.StreamResponse:
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            # Tell buffering reverse proxies (nginx) to pass chunks through as they come.
+            "X-Accel-Buffering": "no",
+            **_answer_headers(ctx),
+        }
+    )
+    encoder = wire.stream_encoder(chat, ctx.request_id)
+    await response.prepare(request)
+    try:
+        async for event in events:
+            data = encoder.encode(event)
+            if data:
+                await response.write(data)
+    except GatewayError as err:
+        # The stream has started: the failure goes to the client as that
+        # protocol's error event, never as a clean end.
+        await response.write(encoder.error(err))
+        await response.write_eof()
+        return response
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+    await response.write(encoder.end())
+    await response.write_eof()
+    return response
+
+
+async def send_embeddings(ctx: RequestContext, events: Events) -> web.Response:
+    collector = ResponseCollector()
+    try:
+        async for event in events:
+            collector.add(event)
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+    result = collector.embeddings
+    if result is None:
+        raise GatewayError(ErrorKind.UPSTREAM, "upstream returned no embeddings",
+                           code="upstream_bad_response")
+    body = openai.encode_embeddings_response(
+        EmbeddingResponse(model=result.model, vectors=result.vectors,
+                          usage=collector.usage or Usage())
+    )
+    return web.Response(body=body, content_type=JSON, headers=_answer_headers(ctx))

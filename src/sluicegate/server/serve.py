@@ -1,0 +1,164 @@
+"""Running the gateway: sockets, worker processes, signals and draining.
+
+SIGTERM and SIGINT stop accepting connections and wait (up to
+``server.drain_timeout_s``) for in-flight requests, streams included, before
+exiting. SIGHUP reloads the config file without dropping a connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable
+
+from aiohttp import web
+
+from sluicegate.config import Config
+from sluicegate.gateway import ConfigSource, Gateway
+from sluicegate.server.app import create_app
+
+log = logging.getLogger("sluicegate")
+
+_HANDLED = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def serve(
+    config: Config,
+    *,
+    reload_source: ConfigSource | None,
+    workers: int = 1,
+    announce: Callable[[str], None] = print,
+) -> int:
+    """Serve until told to stop; returns the process exit code."""
+    sock = bind(config.server.host, config.server.port)
+    host, port = sock.getsockname()[:2]
+    url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+    if workers <= 1:
+        return _run_worker(config, reload_source, sock, lambda: announce(f"sluicegate ready on {url}"))
+    return _run_supervisor(config, reload_source, sock, workers, lambda: announce(
+        f"sluicegate ready on {url} ({workers} workers)"))
+
+
+def _run_worker(
+    config: Config, reload_source: ConfigSource | None, sock: socket.socket,
+    on_ready: Callable[[], None],
+) -> int:
+    _install_uvloop()
+    return asyncio.run(_worker_main(config, reload_source, sock, on_ready))
+
+
+async def _worker_main(
+    config: Config, reload_source: ConfigSource | None, sock: socket.socket,
+    on_ready: Callable[[], None],
+) -> int:
+    gateway = Gateway(config, reload_source=reload_source)
+    app = create_app(gateway)
+    runner = web.AppRunner(
+        app, handle_signals=False, access_log=None, shutdown_timeout=config.server.drain_timeout_s
+    )
+    await runner.setup()
+    site = web.SockSite(runner, sock)
+    await site.start()
+    on_ready()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: _reload(gateway))
+    # A worker forked by the supervisor starts with these signals blocked so
+    # that one arriving during start-up waits for the handlers above.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _HANDLED)
+    await stop.wait()
+    log.info("draining in-flight requests (up to %gs)", config.server.drain_timeout_s)
+    await runner.cleanup()
+    return 0
+
+
+def _reload(gateway: Gateway) -> None:
+    try:
+        gateway.reload()
+    except Exception as exc:  # a bad new config must never take the gateway down
+        log.error("reload failed, keeping the current configuration: %s", exc)
+
+
+def _run_supervisor(
+    config: Config, reload_source: ConfigSource | None, sock: socket.socket, workers: int,
+    on_ready: Callable[[], None],
+) -> int:
+    """Fork workers that share the listening socket; forward signals to them.
+
+    The supervisor announces readiness only once every worker has said it is
+    serving, over a pipe, so "ready" means ready.
+    """
+    children: list[int] = []
+    ready_r, ready_w = os.pipe()
+    signal.pthread_sigmask(signal.SIG_BLOCK, _HANDLED)
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            os.close(ready_r)
+            code = 1
+            try:
+                code = _run_worker(config, reload_source, sock, lambda: os.write(ready_w, b"r"))
+            finally:
+                os._exit(code)
+        children.append(pid)
+    os.close(ready_w)
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            try:
+                os.kill(child, signum)
+            except ProcessLookupError:
+                pass
+
+    for signum in _HANDLED:
+        signal.signal(signum, forward)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _HANDLED)
+    ready = 0
+    with os.fdopen(ready_r, "rb", buffering=0) as pipe:
+        while ready < workers:
+            try:
+                got = pipe.read(workers - ready)
+            except InterruptedError:
+                continue
+            if not got:
+                break  # a worker died during start-up; its exit code tells
+            ready += len(got)
+    if ready == workers:
+        on_ready()
+    code = 0
+    for child in children:
+        while True:
+            try:
+                _, status = os.waitpid(child, 0)
+                break
+            except InterruptedError:
+                continue
+        if os.waitstatus_to_exitcode(status) != 0:
+            code = 1
+    return code
+
+
+def _install_uvloop() -> None:
+    if sys.platform == "win32":
+        return
+    try:
+        import uvloop
+    except ImportError:
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())

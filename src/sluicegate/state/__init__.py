@@ -1,0 +1,1 @@
+"""Durable and shared state behind small interfaces: tenants and keys, the usage ledger."""

@@ -1,0 +1,111 @@
+"""The embedded SQLite database: opening it and bringing its schema up to date."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+# Versioned migrations: append, never edit. Index i brings the schema to version i+1.
+# Statements are separated by ";" at the end of a line.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE tenants (
+        name TEXT PRIMARY KEY,
+        models TEXT,               -- JSON list of allowed aliases, NULL = all
+        limits TEXT NOT NULL,      -- JSON of LimitsConfig
+        source TEXT NOT NULL,      -- 'config' or 'admin'
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL REFERENCES tenants(name) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        key_hash TEXT NOT NULL UNIQUE,
+        prefix TEXT NOT NULL,      -- first characters, to tell keys apart in listings
+        source TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        revoked_at REAL,
+        UNIQUE (tenant, name)
+    );
+    CREATE TABLE ledger (
+        id TEXT PRIMARY KEY,       -- unique per request, and shipping is idempotent on it
+        request_id TEXT NOT NULL,  -- the client-visible x-request-id
+        ts REAL NOT NULL,          -- unix seconds when the request arrived
+        tenant TEXT,
+        key_name TEXT,
+        alias TEXT,
+        target TEXT,
+        protocol TEXT NOT NULL,
+        operation TEXT NOT NULL,
+        stream INTEGER NOT NULL,
+        tags TEXT NOT NULL,        -- JSON list
+        status INTEGER NOT NULL,
+        error_code TEXT,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cached_tokens INTEGER NOT NULL,
+        cache_write_tokens INTEGER NOT NULL,
+        reasoning_tokens INTEGER NOT NULL,
+        estimated INTEGER NOT NULL,
+        cost_usd REAL NOT NULL,
+        latency_ms REAL NOT NULL,
+        ttft_ms REAL
+    );
+    CREATE INDEX ledger_tenant_ts ON ledger (tenant, ts);
+    CREATE INDEX ledger_ts ON ledger (ts);
+    """,
+)
+
+
+def sqlite_path(url: str) -> str:
+    """``sqlite:///./file.db`` -> ``./file.db`` (relative to the working directory);
+    ``sqlite:////abs/file.db`` -> ``/abs/file.db``; ``sqlite://:memory:`` -> in memory."""
+    if not url.startswith("sqlite://"):
+        raise ValueError(f"not a sqlite URL: {url!r}")
+    rest = url[len("sqlite://") :]
+    if rest in (":memory:", "/:memory:"):
+        return ":memory:"
+    if not rest.startswith("/"):
+        raise ValueError(f"sqlite URL must look like sqlite:///path/to/file.db, got {url!r}")
+    return rest[1:]
+
+
+def open_database(url: str) -> sqlite3.Connection:
+    """Open (creating if needed) and migrate the database.
+
+    WAL mode with ``synchronous=NORMAL``: a committed ledger row survives the
+    process being killed (it is in the WAL file), at the price of one write
+    syscall per commit and no fsync on the request path.
+    """
+    path = sqlite_path(url)
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=5000")
+    conn.execute("PRAGMA foreign_keys=ON")
+    migrate(conn)
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply pending migrations; returns the schema version. Safe for concurrent starters."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise RuntimeError(
+                f"database schema version {version} is newer than this sluicegate "
+                f"({len(MIGRATIONS)}); upgrade sluicegate"
+            )
+        for i in range(version, len(MIGRATIONS)):
+            for statement in MIGRATIONS[i].split(";\n"):
+                if statement.strip():
+                    conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return len(MIGRATIONS)

@@ -1,0 +1,1 @@
+"""Calling the upstream deployments chosen by routing."""

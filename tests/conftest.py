@@ -1,0 +1,39 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from sluicegate.config.loader import validate_config
+from sluicegate.gateway import Gateway
+from sluicegate.server.app import create_app
+
+GatewayFactory = Callable[[dict[str, Any]], Awaitable[TestClient]]
+
+
+@pytest.fixture
+async def start_gateway(tmp_path: Path) -> AsyncIterator[GatewayFactory]:
+    """Start in-process gateways from config dicts; each gets its own SQLite file.
+
+    The returned TestClient's ``server`` has ``.make_url("/")`` for SDK base URLs,
+    and ``client.app[GATEWAY]`` is the running Gateway.
+    """
+    clients: list[TestClient] = []
+
+    async def start(config: dict[str, Any]) -> TestClient:
+        config = dict(config)
+        config.setdefault("storage", {"url": f"sqlite:///{tmp_path}/gw{len(clients)}.db"})
+        gateway = Gateway(validate_config(config))
+        client = TestClient(TestServer(create_app(gateway)))
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield start
+    for client in clients:
+        await client.close()

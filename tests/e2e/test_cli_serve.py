@@ -1,0 +1,112 @@
+"""``sluicegate serve`` and ``sluicegate check`` as a user runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from sluicegate.config.defaults import DEV_API_KEY
+
+SLUICEGATE = [sys.executable, "-m", "sluicegate.cli"]
+
+
+async def _start(args: list[str], cwd: Path) -> tuple[asyncio.subprocess.Process, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *SLUICEGATE, "serve", "--port", "0", *args,
+        cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        if not line:
+            break
+        if "ready on http://" in line:
+            return proc, line.split("ready on ", 1)[1].split()[0]
+    proc.kill()
+    raise AssertionError("gateway did not print its ready line")
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> int:
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
+    return await asyncio.wait_for(proc.wait(), 30)
+
+
+async def test_serve_without_config_answers_at_once(tmp_path: Path) -> None:
+    started = time.monotonic()
+    proc, url = await _start([], tmp_path)
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                f"{url}/v1/chat/completions",
+                json={"model": "echo", "messages": [{"role": "user", "content": "hi there"}]},
+                headers={"Authorization": f"Bearer {DEV_API_KEY}"},
+            ) as resp:
+                body = await resp.json()
+        assert resp.status == 200, body
+        assert body["choices"][0]["message"]["content"] == "hi there"
+        assert time.monotonic() - started < 60
+        assert (tmp_path / "sluicegate.db").exists(), "SQLite lives in the working directory"
+    finally:
+        assert await _stop(proc) == 0
+
+
+async def test_sigterm_drains_a_stream_in_flight(tmp_path: Path) -> None:
+    words = " ".join(f"w{i}" for i in range(400))
+    proc, url = await _start([], tmp_path)
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                f"{url}/v1/chat/completions",
+                json={"model": "echo", "stream": True,
+                      "messages": [{"role": "user", "content": words}]},
+                headers={"Authorization": f"Bearer {DEV_API_KEY}"},
+            ) as resp:
+                first = await resp.content.readline()
+                assert first.startswith(b"data: ")
+                proc.send_signal(signal.SIGTERM)
+                rest = await resp.content.read()
+        assert rest.rstrip().endswith(b"data: [DONE]")
+    finally:
+        assert await _stop(proc) == 0
+
+
+@pytest.mark.parametrize("workers", [2])
+async def test_serve_with_workers_shares_one_port(tmp_path: Path, workers: int) -> None:
+    proc, url = await _start(["--workers", str(workers)], tmp_path)
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(4):
+                async with http.get(f"{url}/healthz") as resp:
+                    assert resp.status == 200
+    finally:
+        assert await _stop(proc) == 0
+
+
+def test_check_accepts_a_good_config_and_names_the_line_of_a_bad_one(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(
+        "providers:\n  - {name: e, type: echo}\nmodels:\n"
+        "  - name: m\n    targets: [{provider: e, model: x}]\n"
+    )
+    ok = subprocess.run([*SLUICEGATE, "check", "--config", str(good)], capture_output=True,
+                        text=True, env=os.environ.copy())
+    assert ok.returncode == 0, ok.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "providers:\n  - name: e\n    type: opneai\nmodels:\n"
+        "  - name: m\n    targets: [{provider: e, model: x}]\n"
+    )
+    res = subprocess.run([*SLUICEGATE, "check", "--config", str(bad)], capture_output=True,
+                         text=True)
+    assert res.returncode != 0
+    assert f"{bad}:3: providers[0].type:" in res.stderr
