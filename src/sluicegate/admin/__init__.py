@@ -1,0 +1,1 @@
+"""The admin API: tenants, keys, usage and operations, behind the admin key."""

@@ -1,0 +1,44 @@
+"""The admin key check that guards every /admin route.
+
+The admin key is read from the *current* config on each request, so a reload
+that changes ``server.admin_key`` takes effect at once. With no admin key
+configured the admin API is closed rather than open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+
+from sluicegate.auth.authenticate import api_key_of
+from sluicegate.canonical import ErrorKind, GatewayError
+
+
+def check_admin_key(headers: Mapping[str, str], admin_key: str | None) -> None:
+    """Return if the request carries the admin key; raise a 401 GatewayError otherwise.
+
+    The same header forms as the public API are accepted
+    (``Authorization: Bearer KEY`` or ``x-api-key: KEY``).
+    """
+    if not admin_key:
+        raise GatewayError(
+            ErrorKind.AUTHENTICATION,
+            "the admin API is disabled until server.admin_key is set in the config",
+            code="admin_api_disabled",
+        )
+    given = api_key_of(headers)
+    if not given:
+        raise GatewayError(
+            ErrorKind.AUTHENTICATION,
+            "missing admin key: send 'Authorization: Bearer ADMIN_KEY' or 'x-api-key: ADMIN_KEY'",
+            code="missing_admin_key",
+        )
+    # Constant-time comparison of equal-length digests, so response timing
+    # reveals neither how much of the key matched nor its length.
+    if not hmac.compare_digest(_digest(given), _digest(admin_key)):
+        raise GatewayError(ErrorKind.AUTHENTICATION, "invalid admin key", code="invalid_admin_key")
+
+
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode()).digest()

@@ -1,0 +1,382 @@
+"""The admin HTTP API under /admin: tenants, keys, usage, models and reload.
+
+Handlers are thin: validate with the pydantic models in
+:mod:`sluicegate.admin.schemas`, call the Directory, ledger or Gateway, and
+shape the answer. :data:`OPERATIONS` is the one route table; the router and
+the OpenAPI document (GET /admin/openapi.json) are both built from it. Every
+route, the document included, needs the admin key.
+
+Errors use the OpenAI error body, like the rest of the gateway's own API.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import TypeVar
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from sluicegate.admin.auth import check_admin_key
+from sluicegate.admin.openapi import Handler, Operation, build_openapi
+from sluicegate.admin.schemas import (
+    KeyCreate,
+    KeyCreated,
+    KeyList,
+    KeyOut,
+    ModelList,
+    ModelOut,
+    Reloaded,
+    RequestList,
+    RequestsQuery,
+    TargetOut,
+    TenantCreate,
+    TenantDeleted,
+    TenantList,
+    TenantOut,
+    TenantUpdate,
+    UsageOut,
+    UsageQuery,
+)
+from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.config.loader import ConfigError
+from sluicegate.gateway import Gateway
+from sluicegate.server.keys import GATEWAY
+from sluicegate.server.respond import JSON, error_response
+from sluicegate.server.wire import OPENAI
+from sluicegate.state.directory import UNSET, DirectoryError, Tenant
+
+log = logging.getLogger("sluicegate.admin")
+
+M = TypeVar("M", bound=BaseModel)
+
+
+# -- tenants ------------------------------------------------------------------
+
+
+async def list_tenants(request: web.Request) -> web.Response:
+    tenants = _gateway(request).directory.tenants()
+    return _json(TenantList(data=[TenantOut.of(t) for t in tenants]))
+
+
+async def create_tenant(request: web.Request) -> web.Response:
+    gateway = _gateway(request)
+    body = await _body(request, TenantCreate)
+    if body.models is not None:
+        _check_aliases(gateway, body.models)
+    tenant = gateway.directory.create_tenant(body.name, models=body.models, limits=body.limits)
+    return _json(TenantOut.of(tenant), status=201)
+
+
+async def get_tenant(request: web.Request) -> web.Response:
+    return _json(TenantOut.of(_tenant(request)))
+
+
+async def update_tenant(request: web.Request) -> web.Response:
+    gateway = _gateway(request)
+    tenant = _changeable_tenant(request, "change")
+    body = await _body(request, TenantUpdate)
+    # Absent and null differ for models: null allows every alias again.
+    models = body.models if "models" in body.model_fields_set else UNSET
+    if isinstance(models, list):
+        _check_aliases(gateway, models)
+    updated = gateway.directory.update_tenant(tenant.name, models=models, limits=body.limits)
+    return _json(TenantOut.of(updated))
+
+
+async def delete_tenant(request: web.Request) -> web.Response:
+    tenant = _changeable_tenant(request, "remove")
+    _gateway(request).directory.delete_tenant(tenant.name)
+    return _json(TenantDeleted(name=tenant.name))
+
+
+# -- keys ---------------------------------------------------------------------
+
+
+async def list_tenant_keys(request: web.Request) -> web.Response:
+    tenant = _tenant(request)
+    keys = _gateway(request).directory.keys(tenant.name)
+    return _json(KeyList(data=[KeyOut.of(k) for k in keys]))
+
+
+async def create_key(request: web.Request) -> web.Response:
+    tenant = _tenant(request)
+    body = await _body(request, KeyCreate)
+    key, plaintext = _gateway(request).directory.create_key(tenant.name, body.name)
+    return _json(KeyCreated.with_plaintext(key, plaintext), status=201)
+
+
+async def list_keys(request: web.Request) -> web.Response:
+    keys = _gateway(request).directory.keys()
+    return _json(KeyList(data=[KeyOut.of(k) for k in keys]))
+
+
+async def revoke_key(request: web.Request) -> web.Response:
+    key = _gateway(request).directory.revoke_key(request.match_info["id"])
+    return _json(KeyOut.of(key))
+
+
+async def delete_key(request: web.Request) -> web.Response:
+    """DELETE revokes too: the key stays listed, so the ledger's key names keep a meaning."""
+    return await revoke_key(request)
+
+
+# -- usage and requests -------------------------------------------------------
+
+
+async def usage(request: web.Request) -> web.Response:
+    query = _query(request, UsageQuery)
+    if query.since is not None and query.until is not None and query.until < query.since:
+        raise GatewayError.invalid("until is earlier than since", param="until")
+    result = _gateway(request).ledger.usage(
+        tenant=query.tenant, since=query.since, until=query.until, group_by=query.group_by
+    )
+    # Exactly what the ledger answers: the contract fixes this shape.
+    return web.Response(body=orjson.dumps(result), content_type=JSON)
+
+
+async def list_requests(request: web.Request) -> web.Response:
+    query = _query(request, RequestsQuery)
+    records = _gateway(request).ledger.records(limit=query.limit, tenant=query.tenant)
+    return web.Response(body=orjson.dumps({"data": records}), content_type=JSON)
+
+
+# -- operations ---------------------------------------------------------------
+
+
+async def list_models(request: web.Request) -> web.Response:
+    aliases = _gateway(request).runtime.aliases.values()
+    models = [
+        ModelOut(
+            name=a.name,
+            targets=[
+                TargetOut(provider=t.provider.name, model=t.model, weight=t.weight)
+                for t in a.targets
+            ],
+            fallbacks=list(a.fallbacks),
+            pricing=a.pricing,
+        )
+        for a in aliases
+    ]
+    return _json(ModelList(data=models))
+
+
+async def reload_config(request: web.Request) -> web.Response:
+    gateway = _gateway(request)
+    try:
+        config = gateway.reload()
+    except (ConfigError, ValueError) as exc:
+        raise GatewayError.invalid(
+            f"the config was not reloaded; the running one stays in use: {exc}",
+            code="invalid_config",
+        ) from exc
+    except RuntimeError as exc:
+        # Gateway.reload raises a plain RuntimeError when there is no file to
+        # re-read; subclasses (NotImplementedError...) are real failures.
+        if type(exc) is not RuntimeError:
+            raise
+        raise GatewayError(ErrorKind.CONFLICT, str(exc), code="no_config_file") from exc
+    return _json(Reloaded(providers=len(config.providers), models=len(config.models),
+                          tenants=len(config.tenants)))
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    return web.Response(body=openapi_document(), content_type=JSON)
+
+
+@functools.cache
+def openapi_document() -> bytes:
+    """The OpenAPI document, built once: the route table does not change at run time."""
+    return orjson.dumps(
+        build_openapi(
+            OPERATIONS,
+            path_params={"name": "The tenant's name.", "id": "The key's id (key_...)."},
+        )
+    )
+
+
+# -- the route table ----------------------------------------------------------
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("GET", "/admin/tenants", list_tenants, "List tenants", "tenants", TenantList),
+    Operation(
+        "POST", "/admin/tenants", create_tenant, "Create a tenant", "tenants", TenantOut,
+        status=201, body=TenantCreate, errors=(400, 409),
+        description="`models` must name configured aliases.",
+    ),
+    Operation(
+        "GET", "/admin/tenants/{name}", get_tenant, "Get a tenant", "tenants", TenantOut,
+        errors=(404,),
+    ),
+    Operation(
+        "PATCH", "/admin/tenants/{name}", update_tenant, "Change a tenant", "tenants", TenantOut,
+        body=TenantUpdate, errors=(400, 404, 409),
+        description="Only the fields given change. Tenants from the config file are changed "
+        "there (409).",
+    ),
+    Operation(
+        "DELETE", "/admin/tenants/{name}", delete_tenant, "Delete a tenant and its keys",
+        "tenants", TenantDeleted, errors=(404, 409),
+        description="Tenants from the config file are removed there (409).",
+    ),
+    Operation(
+        "GET", "/admin/tenants/{name}/keys", list_tenant_keys, "List a tenant's keys", "keys",
+        KeyList, errors=(404,),
+    ),
+    Operation(
+        "POST", "/admin/tenants/{name}/keys", create_key, "Create an API key", "keys",
+        KeyCreated, status=201, body=KeyCreate, errors=(400, 404, 409),
+        description="The answer's `key` is the only time the key is shown; only its hash "
+        "is stored.",
+    ),
+    Operation("GET", "/admin/keys", list_keys, "List every API key", "keys", KeyList),
+    Operation(
+        "POST", "/admin/keys/{id}/revoke", revoke_key, "Revoke an API key", "keys", KeyOut,
+        errors=(404,),
+        description="Takes effect at once; revoking a revoked key changes nothing.",
+    ),
+    Operation(
+        "DELETE", "/admin/keys/{id}", delete_key, "Revoke an API key", "keys", KeyOut,
+        errors=(404,),
+        description="Same as POST /admin/keys/{id}/revoke; the key stays listed as revoked.",
+    ),
+    Operation(
+        "GET", "/admin/usage", usage, "Usage totals, optionally grouped", "usage", UsageOut,
+        query=UsageQuery, errors=(400,),
+        description="Over [since, until); every parameter is optional.",
+    ),
+    Operation(
+        "GET", "/admin/requests", list_requests, "Recent ledger records", "usage", RequestList,
+        query=RequestsQuery, errors=(400,),
+    ),
+    Operation("GET", "/admin/models", list_models, "Configured model aliases", "operations",
+              ModelList),
+    Operation(
+        "POST", "/admin/reload", reload_config, "Reload the config file", "operations", Reloaded,
+        errors=(400, 409),
+        description="A bad config is refused (400) and the running one stays in use; a gateway "
+        "started without a config file answers 409.",
+    ),
+    Operation("GET", "/admin/openapi.json", openapi_json, "This document", "operations", None),
+)
+
+
+def add_admin_routes(app: web.Application) -> None:
+    for op in OPERATIONS:
+        app.router.add_route(op.method, op.path, _guarded(op.handler))
+
+
+# -- helpers ------------------------------------------------------------------
+
+
+def _guarded(handler: Handler) -> Handler:
+    """Check the admin key, then run ``handler``, rendering its errors as JSON bodies."""
+
+    @functools.wraps(handler)
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        try:
+            check_admin_key(request.headers, _gateway(request).config.server.admin_key)
+            return await handler(request)
+        except GatewayError as err:
+            return error_response(OPENAI, err)
+        except DirectoryError as exc:
+            kind = {404: ErrorKind.NOT_FOUND, 409: ErrorKind.CONFLICT}.get(
+                exc.status, ErrorKind.INVALID_REQUEST
+            )
+            code = {404: "not_found", 409: "conflict"}.get(exc.status, "invalid_request")
+            return error_response(OPENAI, GatewayError(kind, str(exc), code=code))
+        except web.HTTPException:
+            raise
+        except Exception:
+            log.exception("admin request %s %s failed", request.method, request.path)
+            internal = GatewayError(ErrorKind.INTERNAL, "internal error; see the gateway's log",
+                                    code="internal_error")
+            return error_response(OPENAI, internal)
+
+    return guarded
+
+
+def _gateway(request: web.Request) -> Gateway:
+    return request.app[GATEWAY]
+
+
+def _json(model: BaseModel, *, status: int = 200) -> web.Response:
+    return web.Response(
+        status=status, body=orjson.dumps(model.model_dump(mode="json")), content_type=JSON
+    )
+
+
+def _tenant(request: web.Request) -> Tenant:
+    name = request.match_info["name"]
+    tenant = _gateway(request).directory.tenant(name)
+    if tenant is None:
+        raise GatewayError(ErrorKind.NOT_FOUND, f"no tenant named {name!r}", code="not_found")
+    return tenant
+
+
+def _changeable_tenant(request: web.Request, verb: str) -> Tenant:
+    tenant = _tenant(request)
+    if tenant.source == "config":
+        raise GatewayError(
+            ErrorKind.CONFLICT,
+            f"tenant {tenant.name!r} is defined in the config file; {verb} it there",
+            code="config_tenant",
+        )
+    return tenant
+
+
+def _check_aliases(gateway: Gateway, models: list[str]) -> None:
+    known = gateway.runtime.aliases
+    unknown = sorted({m for m in models if m not in known})
+    if unknown:
+        raise GatewayError.invalid(
+            f"unknown model aliases: {', '.join(unknown)} (known: {', '.join(sorted(known))})",
+            param="models",
+        )
+
+
+async def _body(request: web.Request, model: type[M]) -> M:
+    raw = await request.read()
+    if not raw.strip():
+        raise GatewayError.invalid("the request body must be a JSON object", code="invalid_json")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise GatewayError.invalid(f"the request body is not valid JSON: {exc}",
+                                   code="invalid_json") from exc
+    if not isinstance(data, dict):
+        raise GatewayError.invalid("the request body must be a JSON object", code="invalid_json")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _invalid(exc, "field") from exc
+
+
+def _query(request: web.Request, model: type[M]) -> M:
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise _invalid(exc, "query parameter") from exc
+
+
+def _invalid(exc: ValidationError, what: str) -> GatewayError:
+    """One 400 naming every offending field; ``param`` is the first of them."""
+    problems: list[str] = []
+    first: str | None = None
+    for error in exc.errors(include_url=False):
+        field = ".".join(str(p) for p in error["loc"])
+        first = first or field or None
+        if error["type"] == "extra_forbidden":
+            message = f"unknown {what} {field!r}"
+        else:
+            text = error["msg"].removeprefix("Value error, ")
+            # Name the offending value when it is short and the message does not already.
+            given = repr(error.get("input"))
+            if (isinstance(error.get("input"), str | int | float) and len(given) <= 64
+                    and given not in text):
+                text += f" (got {given})"
+            message = f"invalid {what} {field!r}: {text}" if field else text
+        problems.append(message)
+    return GatewayError.invalid("; ".join(problems), param=first)

@@ -1,0 +1,265 @@
+"""The admin API's request and response bodies, as pydantic models.
+
+Request models validate what comes in (unknown fields are errors, as in the
+config file); response models shape what goes out. Both feed the OpenAPI
+document, so the document cannot drift from what the handlers accept.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+
+from sluicegate.config import LimitsConfig, PricingConfig
+from sluicegate.state.directory import ApiKey, Tenant
+from sluicegate.state.ledger import GroupBy
+
+# Admin-created names end up in URL paths and in ledger groupings; keep them plain.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+# -- parsing instants ---------------------------------------------------------
+
+
+def parse_instant(value: object) -> float:
+    """An ISO 8601 date or date-time, or unix seconds, as unix seconds.
+
+    A date-time without a zone is UTC; a bare date (``2026-11-01``) is
+    00:00 UTC of that day.
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("expected an ISO 8601 date or date-time such as 2026-11-01T00:00:00Z")
+    text = value.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not an ISO 8601 date or date-time (e.g. 2026-11-01 or "
+            "2026-11-01T12:00:00Z)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+Instant = Annotated[
+    float,
+    BeforeValidator(parse_instant),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "ISO 8601 date or date-time; without a zone it is UTC, "
+            "a bare date is 00:00 UTC of that day. Unix seconds are also accepted.",
+            "examples": ["2026-11-01", "2026-11-01T12:00:00Z"],
+        }
+    ),
+]
+
+
+# -- requests -----------------------------------------------------------------
+
+
+class TenantCreate(_Request):
+    name: str = Field(min_length=1, max_length=128, pattern=NAME_PATTERN)
+    models: list[str] | None = Field(
+        default=None, description="Allowed model aliases; null or omitted allows every alias."
+    )
+    limits: LimitsConfig = LimitsConfig()
+
+
+class TenantUpdate(_Request):
+    """Only the fields given change; ``models: null`` allows every alias again."""
+
+    models: list[str] | None = None
+    limits: LimitsConfig | None = None
+
+
+class KeyCreate(_Request):
+    name: str = Field(min_length=1, max_length=128, pattern=NAME_PATTERN)
+
+
+class UsageQuery(_Request):
+    tenant: str | None = Field(default=None, description="Only this tenant's requests.")
+    since: Instant | None = Field(default=None, description="Start, inclusive.")
+    until: Instant | None = Field(default=None, description="End, exclusive.")
+    group_by: GroupBy | None = Field(default=None, description="Also break the totals down.")
+
+
+class RequestsQuery(_Request):
+    tenant: str | None = Field(default=None, description="Only this tenant's requests.")
+    limit: int = Field(default=100, ge=1, le=1000, description="How many, newest first.")
+
+
+# -- responses ----------------------------------------------------------------
+
+
+class TenantOut(_Response):
+    name: str
+    models: list[str] | None = Field(description="Allowed aliases; null means every alias.")
+    limits: LimitsConfig
+    source: Literal["config", "admin"] = Field(
+        description="'config' tenants are changed in the config file, not through this API."
+    )
+
+    @classmethod
+    def of(cls, tenant: Tenant) -> TenantOut:
+        models = None if tenant.models is None else sorted(tenant.models)
+        return cls(name=tenant.name, models=models, limits=tenant.limits,
+                   source="config" if tenant.source == "config" else "admin")
+
+
+class TenantList(_Response):
+    data: list[TenantOut]
+
+
+class TenantDeleted(_Response):
+    name: str
+    deleted: bool = True
+
+
+class KeyOut(_Response):
+    id: str
+    name: str
+    tenant: str
+    prefix: str = Field(description="The key's first characters, to tell keys apart.")
+    source: Literal["config", "admin"]
+    created_at: int = Field(description="Unix seconds.")
+    revoked_at: int | None = Field(description="Unix seconds; null while the key is active.")
+
+    @classmethod
+    def fields_of(cls, key: ApiKey) -> dict[str, Any]:
+        return {
+            "id": key.id,
+            "name": key.name,
+            "tenant": key.tenant,
+            "prefix": key.prefix,
+            "source": "config" if key.source == "config" else "admin",
+            "created_at": int(key.created_at),
+            "revoked_at": None if key.revoked_at is None else int(key.revoked_at),
+        }
+
+    @classmethod
+    def of(cls, key: ApiKey) -> KeyOut:
+        return cls(**cls.fields_of(key))
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="The key itself. Shown only in this response; store it now.")
+
+    @classmethod
+    def with_plaintext(cls, key: ApiKey, plaintext: str) -> KeyCreated:
+        return cls(**cls.fields_of(key), key=plaintext)
+
+
+class KeyList(_Response):
+    data: list[KeyOut]
+
+
+class UsageSums(_Response):
+    model_config = ConfigDict(extra="allow")
+
+    requests: int
+    input_tokens: int = Field(description="Includes cached reads and cache writes.")
+    output_tokens: int
+    cached_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
+    cost_usd: float
+    errors: int = Field(description="Requests that ended with a status of 400 or more.")
+    estimated: int = Field(description="Requests whose tokens were estimated locally.")
+
+
+class UsageGroup(UsageSums):
+    key: str | None = Field(description="The value of the group_by field (a day is YYYY-MM-DD).")
+
+
+class UsageOut(_Response):
+    totals: UsageSums
+    groups: list[UsageGroup] = Field(description="Empty unless group_by is given.")
+
+
+class RequestRecord(_Response):
+    """One ledger record."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    request_id: str
+    ts: float = Field(description="Unix seconds when the request arrived.")
+    tenant: str | None
+    key_name: str | None
+    alias: str | None
+    target: str | None
+    protocol: str
+    operation: str
+    stream: bool
+    tags: list[str]
+    status: int
+    error_code: str | None
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
+    estimated: bool
+    cost_usd: float
+    latency_ms: float
+    ttft_ms: float | None
+
+
+class RequestList(_Response):
+    data: list[RequestRecord]
+
+
+class TargetOut(_Response):
+    provider: str
+    model: str
+    weight: float
+
+
+class ModelOut(_Response):
+    name: str
+    targets: list[TargetOut]
+    fallbacks: list[str]
+    pricing: PricingConfig
+
+
+class ModelList(_Response):
+    data: list[ModelOut]
+
+
+class Reloaded(_Response):
+    status: Literal["reloaded"] = "reloaded"
+    providers: int
+    models: int
+    tenants: int
+
+
+class ErrorDetail(_Response):
+    message: str
+    type: str
+    code: str | None
+    param: str | None
+
+
+class ErrorBody(_Response):
+    error: ErrorDetail
