@@ -73,9 +73,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.port is not None:
         overrides["port"] = args.port
     if overrides:
-        config = config.model_copy(
-            update={"server": config.server.model_copy(update=overrides)}
-        )
+        config = config.model_copy(update={"server": config.server.model_copy(update=overrides)})
     path = args.config
 
     def reload_source() -> Config:
@@ -100,8 +98,10 @@ def _serve(args: argparse.Namespace) -> int:
             announce=lambda line: print(line, flush=True),
         )
     except OSError as exc:
-        print(f"sluicegate: cannot listen on {config.server.host}:{config.server.port}: {exc}",
-              file=sys.stderr)
+        print(
+            f"sluicegate: cannot listen on {config.server.host}:{config.server.port}: {exc}",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -75,8 +75,11 @@ class Gateway:
         runtime = Runtime.build(config, self.http)
         self.directory.sync_config(config.tenants)
         self.runtime = runtime
-        log.info("configuration reloaded: %d models, %d providers", len(runtime.aliases),
-                 len(runtime.providers))
+        log.info(
+            "configuration reloaded: %d models, %d providers",
+            len(runtime.aliases),
+            len(runtime.providers),
+        )
         return config
 
     def readiness(self) -> dict[str, str]:

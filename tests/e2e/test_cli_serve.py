@@ -20,8 +20,14 @@ SLUICEGATE = [sys.executable, "-m", "sluicegate.cli"]
 
 async def _start(args: list[str], cwd: Path) -> tuple[asyncio.subprocess.Process, str]:
     proc = await asyncio.create_subprocess_exec(
-        *SLUICEGATE, "serve", "--port", "0", *args,
-        cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        *SLUICEGATE,
+        "serve",
+        "--port",
+        "0",
+        *args,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     assert proc.stdout is not None
     deadline = time.monotonic() + 30
@@ -45,13 +51,12 @@ async def test_serve_without_config_answers_at_once(tmp_path: Path) -> None:
     started = time.monotonic()
     proc, url = await _start([], tmp_path)
     try:
-        async with aiohttp.ClientSession() as http:
-            async with http.post(
-                f"{url}/v1/chat/completions",
-                json={"model": "echo", "messages": [{"role": "user", "content": "hi there"}]},
-                headers={"Authorization": f"Bearer {DEV_API_KEY}"},
-            ) as resp:
-                body = await resp.json()
+        async with aiohttp.ClientSession() as http, http.post(
+            f"{url}/v1/chat/completions",
+            json={"model": "echo", "messages": [{"role": "user", "content": "hi there"}]},
+            headers={"Authorization": f"Bearer {DEV_API_KEY}"},
+        ) as resp:
+            body = await resp.json()
         assert resp.status == 200, body
         assert body["choices"][0]["message"]["content"] == "hi there"
         assert time.monotonic() - started < 60
@@ -64,17 +69,19 @@ async def test_sigterm_drains_a_stream_in_flight(tmp_path: Path) -> None:
     words = " ".join(f"w{i}" for i in range(400))
     proc, url = await _start([], tmp_path)
     try:
-        async with aiohttp.ClientSession() as http:
-            async with http.post(
-                f"{url}/v1/chat/completions",
-                json={"model": "echo", "stream": True,
-                      "messages": [{"role": "user", "content": words}]},
-                headers={"Authorization": f"Bearer {DEV_API_KEY}"},
-            ) as resp:
-                first = await resp.content.readline()
-                assert first.startswith(b"data: ")
-                proc.send_signal(signal.SIGTERM)
-                rest = await resp.content.read()
+        async with aiohttp.ClientSession() as http, http.post(
+            f"{url}/v1/chat/completions",
+            json={
+                "model": "echo",
+                "stream": True,
+                "messages": [{"role": "user", "content": words}],
+            },
+            headers={"Authorization": f"Bearer {DEV_API_KEY}"},
+        ) as resp:
+            first = await resp.content.readline()
+            assert first.startswith(b"data: ")
+            proc.send_signal(signal.SIGTERM)
+            rest = await resp.content.read()
         assert rest.rstrip().endswith(b"data: [DONE]")
     finally:
         assert await _stop(proc) == 0
@@ -98,15 +105,20 @@ def test_check_accepts_a_good_config_and_names_the_line_of_a_bad_one(tmp_path: P
         "providers:\n  - {name: e, type: echo}\nmodels:\n"
         "  - name: m\n    targets: [{provider: e, model: x}]\n"
     )
-    ok = subprocess.run([*SLUICEGATE, "check", "--config", str(good)], capture_output=True,
-                        text=True, env=os.environ.copy())
+    ok = subprocess.run(
+        [*SLUICEGATE, "check", "--config", str(good)],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+    )
     assert ok.returncode == 0, ok.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "providers:\n  - name: e\n    type: opneai\nmodels:\n"
         "  - name: m\n    targets: [{provider: e, model: x}]\n"
     )
-    res = subprocess.run([*SLUICEGATE, "check", "--config", str(bad)], capture_output=True,
-                         text=True)
+    res = subprocess.run(
+        [*SLUICEGATE, "check", "--config", str(bad)], capture_output=True, text=True
+    )
     assert res.returncode != 0
     assert f"{bad}:3: providers[0].type:" in res.stderr

@@ -10,8 +10,13 @@ from sluicegate.server.keys import GATEWAY
 
 ECHO_CONFIG: dict[str, Any] = {
     "providers": [{"name": "echo", "type": "echo"}],
-    "models": [{"name": "echo", "targets": [{"provider": "echo", "model": "echo-1"}],
-                "pricing": {"input_per_mtok": 1.0, "output_per_mtok": 2.0}}],
+    "models": [
+        {
+            "name": "echo",
+            "targets": [{"provider": "echo", "model": "echo-1"}],
+            "pricing": {"input_per_mtok": 1.0, "output_per_mtok": 2.0},
+        }
+    ],
     "tenants": [{"name": "acme", "keys": [{"name": "ci", "key": "sk-acme-test-key"}]}],
 }
 AUTH = {"Authorization": "Bearer sk-acme-test-key"}

@@ -16,8 +16,9 @@ CONFIG: dict[str, Any] = {
         {"name": "embed", "targets": [{"provider": "echo", "model": "echo-embed"}]},
         {"name": "secret", "targets": [{"provider": "echo", "model": "echo-1"}]},
     ],
-    "tenants": [{"name": "acme", "models": ["echo", "embed"],
-                 "keys": [{"name": "ci", "key": KEY}]}],
+    "tenants": [
+        {"name": "acme", "models": ["echo", "embed"], "keys": [{"name": "ci", "key": KEY}]}
+    ],
 }
 
 
@@ -48,7 +49,9 @@ async def test_openai_chat(oai: openai.AsyncOpenAI) -> None:
 
 async def test_openai_stream_with_usage(oai: openai.AsyncOpenAI) -> None:
     stream = await oai.chat.completions.create(
-        model="echo", messages=[{"role": "user", "content": "one two three"}], stream=True,
+        model="echo",
+        messages=[{"role": "user", "content": "one two three"}],
+        stream=True,
         stream_options={"include_usage": True},
     )
     text, usage, chunks = "", None, 0
@@ -73,7 +76,9 @@ async def test_openai_embeddings_and_models(oai: openai.AsyncOpenAI) -> None:
 
 async def test_anthropic_messages(claude: anthropic.AsyncAnthropic) -> None:
     message = await claude.messages.create(
-        model="echo", max_tokens=100, system="be brief",
+        model="echo",
+        max_tokens=100,
+        system="be brief",
         messages=[{"role": "user", "content": "hello claude"}],
     )
     assert message.content[0].type == "text"

@@ -68,14 +68,20 @@ class Settle:
             usage = _estimate(ctx)
         alias = ctx.serving_alias or ctx.alias
         cost = (
-            alias.cost_usd(usage.input_tokens, usage.output_tokens, usage.cached_tokens,
-                           usage.cache_write_tokens)
+            alias.cost_usd(
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.cached_tokens,
+                usage.cache_write_tokens,
+            )
             if alias is not None
             else 0.0
         )
         err = ctx.error
-        status = CLIENT_CLOSED if ctx.client_closed and err is None else (
-            err.status if err is not None else 200
+        status = (
+            CLIENT_CLOSED
+            if ctx.client_closed and err is None
+            else (err.status if err is not None else 200)
         )
         now = time.perf_counter()
         latency_ms = (now - ctx.started) * 1000
@@ -109,11 +115,30 @@ class Settle:
                 ttft_ms=ttft_ms,
             )
         )
-        self._observe(ctx, tenant or "", alias_name or "", target or "", status, usage, cost,
-                      latency_ms, ttft_ms)
+        self._observe(
+            ctx,
+            tenant or "",
+            alias_name or "",
+            target or "",
+            status,
+            usage,
+            cost,
+            latency_ms,
+            ttft_ms,
+        )
 
-    def _observe(self, ctx: RequestContext, tenant: str, alias: str, target: str, status: int,
-                 usage: Usage, cost: float, latency_ms: float, ttft_ms: float | None) -> None:
+    def _observe(
+        self,
+        ctx: RequestContext,
+        tenant: str,
+        alias: str,
+        target: str,
+        status: int,
+        usage: Usage,
+        cost: float,
+        latency_ms: float,
+        ttft_ms: float | None,
+    ) -> None:
         m = self.metrics
         m.requests.labels(tenant, alias, target, str(status)).inc()
         if ctx.attempts:
@@ -150,4 +175,3 @@ def _estimate(ctx: RequestContext) -> Usage:
         output_tokens=(ctx.output_chars + 3) // 4,
         estimated=True,
     )
-

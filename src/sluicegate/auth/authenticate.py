@@ -26,9 +26,7 @@ class Authenticate:
             )
         found = self.directory.authenticate(token)
         if found is None:
-            raise GatewayError(
-                ErrorKind.AUTHENTICATION, "invalid API key", code="invalid_api_key"
-            )
+            raise GatewayError(ErrorKind.AUTHENTICATION, "invalid API key", code="invalid_api_key")
         ctx.api_key, ctx.tenant = found
         raw_tags = ctx.headers.get("x-sluicegate-tags")
         if raw_tags:

@@ -51,6 +51,7 @@ __all__ = [
     "TextPart",
     "Tool",
     "ToolCall",
+    "ToolCallDelta",
     "ToolChoice",
     "Usage",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sluicegate.canonical.chat import ChatResponse, Choice, Message, TextPart, ToolCall
+from sluicegate.canonical.chat import ChatResponse, Choice, ContentPart, Message, TextPart, ToolCall
 from sluicegate.canonical.events import (
     EmbeddingsResult,
     Event,
@@ -23,7 +23,7 @@ class _ChoiceBuilder:
         self.finish_reason: str | None = None
 
     def message(self) -> Message:
-        content = [TextPart(text="".join(self.text))] if self.text else []
+        content: list[ContentPart] = [TextPart(text="".join(self.text))] if self.text else []
         calls = [
             ToolCall(id=parts[0], name=parts[1], arguments="".join(parts[2:]))
             for _, parts in sorted(self.calls.items())
@@ -55,7 +55,8 @@ class ResponseCollector:
             parts = self._choice(event.index).calls.get(event.call_index)
             if parts is None:
                 parts = self._choice(event.index).calls[event.call_index] = [
-                    event.id or "", event.name or ""
+                    event.id or "",
+                    event.name or "",
                 ]
             else:
                 if event.id:
@@ -94,8 +95,13 @@ def events_of(response: ChatResponse) -> list[Event]:
             events.append(TextDelta(text=text, index=choice.index))
         for i, call in enumerate(choice.message.tool_calls):
             events.append(
-                ToolCallDelta(call_index=i, id=call.id, name=call.name, arguments=call.arguments,
-                              index=choice.index)
+                ToolCallDelta(
+                    call_index=i,
+                    id=call.id,
+                    name=call.name,
+                    arguments=call.arguments,
+                    index=choice.index,
+                )
             )
         if choice.finish_reason is not None:
             events.append(Finish(reason=choice.finish_reason, index=choice.index))  # type: ignore[arg-type]

@@ -67,5 +67,7 @@ class GatewayError(Exception):
         return f"GatewayError({self.kind.name}, {self.message!r}, code={self.code!r})"
 
     @classmethod
-    def invalid(cls, message: str, *, param: str | None = None, code: str = "invalid_request") -> GatewayError:
+    def invalid(
+        cls, message: str, *, param: str | None = None, code: str = "invalid_request"
+    ) -> GatewayError:
         return cls(ErrorKind.INVALID_REQUEST, message, code=code, param=param)

@@ -22,7 +22,7 @@ class Metrics:
         )
         self.tokens = Counter(
             "gen_ai_client_token_usage",
-            "Tokens used, by tenant, alias and type (input, output, cached, cache_write, reasoning).",
+            "Tokens used, by tenant, alias and type (input, output, cached).",
             ["tenant", "alias", "type"],
             registry=self.registry,
         )

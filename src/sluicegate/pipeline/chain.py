@@ -1,11 +1,11 @@
 """The order of the stages: the one place to read what happens to a request.
 
-    Settle        records every outcome in the ledger and metrics (outermost)
-    Authenticate  API key -> tenant                                   401
-    Decode        body -> canonical request                           400, 413
-    ResolveModel  alias exists and the tenant may use it              404, 403
-    Route         alias -> ordered (alias, target) pairs, fallbacks last
-    CallUpstream  try targets until one answers                       429, 502, 503, 504
+Settle        records every outcome in the ledger and metrics (outermost)
+Authenticate  API key -> tenant                                   401
+Decode        body -> canonical request                           400, 413
+ResolveModel  alias exists and the tenant may use it              404, 403
+Route         alias -> ordered (alias, target) pairs, fallbacks last
+CallUpstream  try targets until one answers                       429, 502, 503, 504
 """
 
 from __future__ import annotations

@@ -11,13 +11,15 @@ HTTP error (or be retried elsewhere).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Protocol
 
 from sluicegate.canonical import Event
 from sluicegate.pipeline.context import RequestContext
 
-Events = AsyncIterator[Event]
+# Async generators, so that egress can close them (and with them the upstream call)
+# the moment a client goes away.
+Events = AsyncGenerator[Event, None]
 Next = Callable[[RequestContext], Awaitable[Events]]
 
 

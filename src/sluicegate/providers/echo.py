@@ -41,7 +41,9 @@ class EchoProvider(Provider):
             reply = reply[: budget * 4]
             finish = "length"
             words = reply.split(" ")
-        yield Start(id="chatcmpl-echo-" + os.urandom(8).hex(), model=model, created=int(time.time()))
+        yield Start(
+            id="chatcmpl-echo-" + os.urandom(8).hex(), model=model, created=int(time.time())
+        )
         for n in range(max(1, request.n)):
             if request.stream:
                 for i, word in enumerate(words):

@@ -89,7 +89,9 @@ class HttpClient:
             ) from exc
 
 
-def upstream_error(provider: str, status: int, message: str, headers: Mapping[str, str]) -> GatewayError:
+def upstream_error(
+    provider: str, status: int, message: str, headers: Mapping[str, str]
+) -> GatewayError:
     """Map an upstream HTTP failure to the status the contract promises the client.
 
     The client's own mistakes (400, 404, 413, 422) stay 400s with the upstream's
@@ -97,29 +99,50 @@ def upstream_error(provider: str, status: int, message: str, headers: Mapping[st
     the client's fault (502); 429 stays 429; anything else is an upstream failure.
     """
     retry_after = parse_retry_after(headers)
-    detail = f"upstream {provider!r} answered {status}: {message}" if message else (
-        f"upstream {provider!r} answered {status}"
+    detail = (
+        f"upstream {provider!r} answered {status}: {message}"
+        if message
+        else (f"upstream {provider!r} answered {status}")
     )
     if status == 429:
         return GatewayError(
-            ErrorKind.RATE_LIMITED, detail, code="upstream_rate_limited",
-            retry_after=retry_after, retryable=True, upstream_status=status,
+            ErrorKind.RATE_LIMITED,
+            detail,
+            code="upstream_rate_limited",
+            retry_after=retry_after,
+            retryable=True,
+            upstream_status=status,
         )
     if status in (400, 404, 409, 413, 415, 422):
-        code = "context_length_exceeded" if _is_context_overflow(message) else "upstream_invalid_request"
+        code = (
+            "context_length_exceeded"
+            if _is_context_overflow(message)
+            else "upstream_invalid_request"
+        )
         return GatewayError(ErrorKind.INVALID_REQUEST, detail, code=code, upstream_status=status)
     if status in (401, 403):
         return GatewayError(
-            ErrorKind.UPSTREAM, detail, code="upstream_auth_failed", upstream_status=status,
+            ErrorKind.UPSTREAM,
+            detail,
+            code="upstream_auth_failed",
+            upstream_status=status,
         )
     if status in (408, 504):
         return GatewayError(
-            ErrorKind.TIMEOUT, detail, code="upstream_timeout", retryable=True,
-            retry_after=retry_after, upstream_status=status,
+            ErrorKind.TIMEOUT,
+            detail,
+            code="upstream_timeout",
+            retryable=True,
+            retry_after=retry_after,
+            upstream_status=status,
         )
     return GatewayError(
-        ErrorKind.UPSTREAM, detail, code="upstream_error", retryable=True,
-        retry_after=retry_after, upstream_status=status,
+        ErrorKind.UPSTREAM,
+        detail,
+        code="upstream_error",
+        retryable=True,
+        retry_after=retry_after,
+        upstream_status=status,
     )
 
 
@@ -162,8 +185,15 @@ def _is_context_overflow(message: str) -> bool:
     text = message.lower()
     return any(
         marker in text
-        for marker in ("context length", "context_length", "maximum context", "prompt is too long",
-                       "too many tokens", "context window", "exceeds the maximum")
+        for marker in (
+            "context length",
+            "context_length",
+            "maximum context",
+            "prompt is too long",
+            "too many tokens",
+            "context window",
+            "exceeds the maximum",
+        )
     )
 
 

@@ -28,12 +28,19 @@ class Alias:
     fallbacks: tuple[str, ...]
     pricing: PricingConfig
 
-    def cost_usd(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0,
-                 cache_write_tokens: int = 0) -> float:
+    def cost_usd(
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        cached_tokens: int = 0,
+        cache_write_tokens: int = 0,
+    ) -> float:
         """Price a call. Cached reads and cache writes are priced at their own
         rates when configured, otherwise as ordinary input."""
         p = self.pricing
-        cached_rate = p.input_per_mtok if p.cached_input_per_mtok is None else p.cached_input_per_mtok
+        cached_rate = (
+            p.input_per_mtok if p.cached_input_per_mtok is None else p.cached_input_per_mtok
+        )
         write_rate = p.input_per_mtok if p.cache_write_per_mtok is None else p.cache_write_per_mtok
         plain = max(0, input_tokens - cached_tokens - cache_write_tokens)
         return (
@@ -46,7 +53,8 @@ class Alias:
 
 def build_alias(config: ModelConfig, providers: dict[str, Provider]) -> Alias:
     targets = tuple(
-        Target(provider=providers[t.provider], model=t.model, weight=t.weight) for t in config.targets
+        Target(provider=providers[t.provider], model=t.model, weight=t.weight)
+        for t in config.targets
     )
     return Alias(
         name=config.name, targets=targets, fallbacks=tuple(config.fallbacks), pricing=config.pricing

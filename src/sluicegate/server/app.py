@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from sluicegate.admin.routes import add_admin_routes
 from sluicegate.canonical import ErrorKind, GatewayError
@@ -16,7 +17,9 @@ from sluicegate.server.wire import ANTHROPIC, OPENAI
 
 
 @web.middleware
-async def request_id_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def request_id_middleware(
+    request: web.Request, handler: Handler
+) -> web.StreamResponse:
     """Give every response an x-request-id, and aiohttp's own errors a JSON body."""
     request_id = new_request_id(request.headers.get("x-request-id"))
     request[REQUEST_ID] = request_id
@@ -27,8 +30,11 @@ async def request_id_middleware(request: web.Request, handler: web.Handler) -> w
             raise
         wire = ANTHROPIC if request.path.startswith("/v1/messages") else OPENAI
         kind = ErrorKind.NOT_FOUND if exc.status in (404, 405) else ErrorKind.INVALID_REQUEST
-        err = GatewayError(kind, f"{exc.reason}: {request.method} {request.path}",
-                           code="not_found" if exc.status == 404 else "invalid_request")
+        err = GatewayError(
+            kind,
+            f"{exc.reason}: {request.method} {request.path}",
+            code="not_found" if exc.status == 404 else "invalid_request",
+        )
         response = error_response(wire, err)
         response.set_status(exc.status)
     if not response.prepared:

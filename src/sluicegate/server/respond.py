@@ -39,7 +39,7 @@ async def send_chat(
         async for event in events:
             collector.add(event)
     finally:
-        await events.aclose()  # type: ignore[attr-defined]
+        await events.aclose()
     return web.Response(
         body=wire.encode_response(collector.response()),
         content_type=JSON,
@@ -73,7 +73,7 @@ async def _stream(
         await response.write_eof()
         return response
     finally:
-        await events.aclose()  # type: ignore[attr-defined]
+        await events.aclose()
     await response.write(encoder.end())
     await response.write_eof()
     return response
@@ -85,13 +85,15 @@ async def send_embeddings(ctx: RequestContext, events: Events) -> web.Response:
         async for event in events:
             collector.add(event)
     finally:
-        await events.aclose()  # type: ignore[attr-defined]
+        await events.aclose()
     result = collector.embeddings
     if result is None:
-        raise GatewayError(ErrorKind.UPSTREAM, "upstream returned no embeddings",
-                           code="upstream_bad_response")
+        raise GatewayError(
+            ErrorKind.UPSTREAM, "upstream returned no embeddings", code="upstream_bad_response"
+        )
     body = openai.encode_embeddings_response(
-        EmbeddingResponse(model=result.model, vectors=result.vectors,
-                          usage=collector.usage or Usage())
+        EmbeddingResponse(
+            model=result.model, vectors=result.vectors, usage=collector.usage or Usage()
+        )
     )
     return web.Response(body=body, content_type=JSON, headers=_answer_headers(ctx))

@@ -24,9 +24,10 @@ def _body_reader(request: web.Request) -> Callable[[], Awaitable[bytes]]:
         try:
             return await request.read()
         except web.HTTPRequestEntityTooLarge as exc:
+            limit = request.app[GATEWAY].config.server.max_body_bytes
             raise GatewayError(
                 ErrorKind.TOO_LARGE,
-                f"request body is larger than the limit of {request.app[GATEWAY].config.server.max_body_bytes} bytes",
+                f"request body is larger than the limit of {limit} bytes",
                 code="request_too_large",
             ) from exc
 
@@ -89,7 +90,12 @@ async def list_models(request: web.Request) -> web.Response:
         body = orjson.dumps(
             {
                 "data": [
-                    {"type": "model", "id": n, "display_name": n, "created_at": "1970-01-01T00:00:00Z"}
+                    {
+                        "type": "model",
+                        "id": n,
+                        "display_name": n,
+                        "created_at": "1970-01-01T00:00:00Z",
+                    }
                     for n in names
                 ],
                 "has_more": False,
@@ -123,7 +129,9 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     body = request.app[GATEWAY].metrics.exposition()
-    return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+    return web.Response(
+        body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
+    )
 
 
 def add_routes(app: web.Application) -> None:
@@ -141,4 +149,3 @@ def new_request_id(given: str | None) -> str:
     if given and len(given) <= 128 and given.isprintable():
         return given
     return "req_" + os.urandom(12).hex()
-

@@ -8,6 +8,7 @@ exiting. SIGHUP reloads the config file without dropping a connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -48,13 +49,22 @@ def serve(
     host, port = sock.getsockname()[:2]
     url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     if workers <= 1:
-        return _run_worker(config, reload_source, sock, lambda: announce(f"sluicegate ready on {url}"))
-    return _run_supervisor(config, reload_source, sock, workers, lambda: announce(
-        f"sluicegate ready on {url} ({workers} workers)"))
+        return _run_worker(
+            config, reload_source, sock, lambda: announce(f"sluicegate ready on {url}")
+        )
+    return _run_supervisor(
+        config,
+        reload_source,
+        sock,
+        workers,
+        lambda: announce(f"sluicegate ready on {url} ({workers} workers)"),
+    )
 
 
 def _run_worker(
-    config: Config, reload_source: ConfigSource | None, sock: socket.socket,
+    config: Config,
+    reload_source: ConfigSource | None,
+    sock: socket.socket,
     on_ready: Callable[[], None],
 ) -> int:
     _install_uvloop()
@@ -62,7 +72,9 @@ def _run_worker(
 
 
 async def _worker_main(
-    config: Config, reload_source: ConfigSource | None, sock: socket.socket,
+    config: Config,
+    reload_source: ConfigSource | None,
+    sock: socket.socket,
     on_ready: Callable[[], None],
 ) -> int:
     gateway = Gateway(config, reload_source=reload_source)
@@ -96,7 +108,10 @@ def _reload(gateway: Gateway) -> None:
 
 
 def _run_supervisor(
-    config: Config, reload_source: ConfigSource | None, sock: socket.socket, workers: int,
+    config: Config,
+    reload_source: ConfigSource | None,
+    sock: socket.socket,
+    workers: int,
     on_ready: Callable[[], None],
 ) -> int:
     """Fork workers that share the listening socket; forward signals to them.
@@ -113,7 +128,7 @@ def _run_supervisor(
             os.close(ready_r)
             code = 1
             try:
-                code = _run_worker(config, reload_source, sock, lambda: os.write(ready_w, b"r"))
+                code = _run_worker(config, reload_source, sock, lambda: _notify(ready_w))
             finally:
                 os._exit(code)
         children.append(pid)
@@ -121,10 +136,8 @@ def _run_supervisor(
 
     def forward(signum: int, _frame: object) -> None:
         for child in children:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signum)
-            except ProcessLookupError:
-                pass
 
     for signum in _HANDLED:
         signal.signal(signum, forward)
@@ -152,6 +165,10 @@ def _run_supervisor(
         if os.waitstatus_to_exitcode(status) != 0:
             code = 1
     return code
+
+
+def _notify(fd: int) -> None:
+    os.write(fd, b"r")
 
 
 def _install_uvloop() -> None:

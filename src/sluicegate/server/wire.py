@@ -33,7 +33,9 @@ class WireFormat:
 
 def _openai_stream(request: ChatRequest, request_id: str) -> StreamEncoder:
     return openai.ChatStreamEncoder(
-        id=request_id, model=request.model, created=int(time.time()),
+        id=request_id,
+        model=request.model,
+        created=int(time.time()),
         include_usage=request.include_usage,
     )
 

@@ -19,6 +19,8 @@ import orjson
 from sluicegate.config import LimitsConfig, TenantConfig
 
 KEY_PREFIX = "sk-sg-"
+# How much of a key listings show: enough to tell keys apart, too little to use.
+KEY_PREFIX_SHOWN = 10
 
 
 def hash_key(plaintext: str) -> str:
@@ -138,7 +140,8 @@ class Directory:
             names = [t.name for t in wanted]
             placeholders = ",".join("?" * len(names)) or "''"
             self._conn.execute(
-                f"DELETE FROM tenants WHERE source = 'config' AND name NOT IN ({placeholders})", names
+                f"DELETE FROM tenants WHERE source = 'config' AND name NOT IN ({placeholders})",
+                names,
             )
             for t in wanted:
                 self._conn.execute(
@@ -161,9 +164,10 @@ class Directory:
                         (t.name, k.name, digest),
                     )
                     self._conn.execute(
-                        "INSERT INTO api_keys (id, tenant, name, key_hash, prefix, source, created_at)"
-                        " VALUES (?, ?, ?, ?, ?, 'config', ?) ON CONFLICT (key_hash) DO NOTHING",
-                        (_key_id(), t.name, k.name, digest, k.key[:8], now),
+                        "INSERT INTO api_keys (id, tenant, name, key_hash, prefix, source,"
+                        " created_at) VALUES (?, ?, ?, ?, ?, 'config', ?)"
+                        " ON CONFLICT (key_hash) DO NOTHING",
+                        (_key_id(), t.name, k.name, digest, k.key[:KEY_PREFIX_SHOWN], now),
                     )
         self.refresh()
 
@@ -175,8 +179,12 @@ class Directory:
                 self._conn.execute(
                     "INSERT INTO tenants (name, models, limits, source, created_at) "
                     "VALUES (?, ?, ?, 'admin', ?)",
-                    (name, _models_json(models), (limits or LimitsConfig()).model_dump_json(),
-                     time.time()),
+                    (
+                        name,
+                        _models_json(models),
+                        (limits or LimitsConfig()).model_dump_json(),
+                        time.time(),
+                    ),
                 )
         except sqlite3.IntegrityError as exc:
             raise DirectoryError(f"tenant {name!r} already exists", status=409) from exc
@@ -184,7 +192,11 @@ class Directory:
         return self._tenants[name]
 
     def update_tenant(
-        self, name: str, *, models: list[str] | None | _Unset = UNSET, limits: LimitsConfig | None = None
+        self,
+        name: str,
+        *,
+        models: list[str] | _Unset | None = UNSET,
+        limits: LimitsConfig | None = None,
     ) -> Tenant:
         current = self._require_tenant(name)
         new_models = current.models if isinstance(models, _Unset) else models
@@ -216,7 +228,14 @@ class Directory:
                 self._conn.execute(
                     "INSERT INTO api_keys (id, tenant, name, key_hash, prefix, source, created_at)"
                     " VALUES (?, ?, ?, ?, ?, 'admin', ?)",
-                    (key_id, tenant, name, hash_key(plaintext), plaintext[:10], time.time()),
+                    (
+                        key_id,
+                        tenant,
+                        name,
+                        hash_key(plaintext),
+                        plaintext[:KEY_PREFIX_SHOWN],
+                        time.time(),
+                    ),
                 )
         except sqlite3.IntegrityError as exc:
             raise DirectoryError(

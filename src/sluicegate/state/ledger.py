@@ -60,8 +60,15 @@ _SUMS = (
     " COALESCE(SUM(estimated),0)"
 )
 _SUM_FIELDS = (
-    "requests", "input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens",
-    "reasoning_tokens", "cost_usd", "errors", "estimated",
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "errors",
+    "estimated",
 )
 
 
@@ -81,10 +88,28 @@ class SQLiteLedger:
         self._conn.execute(
             _INSERT,
             (
-                r.id, r.request_id, r.ts, r.tenant, r.key_name, r.alias, r.target, r.protocol,
-                r.operation, int(r.stream), orjson.dumps(r.tags).decode(), r.status, r.error_code,
-                r.input_tokens, r.output_tokens, r.cached_tokens, r.cache_write_tokens,
-                r.reasoning_tokens, int(r.estimated), r.cost_usd, r.latency_ms, r.ttft_ms,
+                r.id,
+                r.request_id,
+                r.ts,
+                r.tenant,
+                r.key_name,
+                r.alias,
+                r.target,
+                r.protocol,
+                r.operation,
+                int(r.stream),
+                orjson.dumps(r.tags).decode(),
+                r.status,
+                r.error_code,
+                r.input_tokens,
+                r.output_tokens,
+                r.cached_tokens,
+                r.cache_write_tokens,
+                r.reasoning_tokens,
+                int(r.estimated),
+                r.cost_usd,
+                r.latency_ms,
+                r.ttft_ms,
             ),
         )
 
@@ -97,7 +122,8 @@ class SQLiteLedger:
         group_by: GroupBy | None = None,
     ) -> dict[str, Any]:
         """Totals and optional groups over ``[since, until)``."""
-        where, params = ["1=1"], []
+        where: list[str] = ["1=1"]
+        params: list[Any] = []
         if tenant is not None:
             where.append("tenant = ?")
             params.append(tenant)
@@ -146,4 +172,3 @@ def _sums(row: tuple[Any, ...]) -> dict[str, Any]:
     sums = dict(zip(_SUM_FIELDS, row, strict=True))
     sums["cost_usd"] = round(float(sums["cost_usd"]), 10)
     return sums
-

@@ -27,7 +27,7 @@ class CallUpstream:
             try:
                 first = await _first_event(events, target)
             except GatewayError as err:
-                await events.aclose()
+                await close(events)
                 if not err.retryable:
                     raise
                 last_error = err
@@ -69,11 +69,18 @@ async def _first_event(events: AsyncIterator[Event], target: Target) -> Event:
         ) from exc
 
 
-async def _primed(first: Event, rest: AsyncIterator[Event]) -> AsyncIterator[Event]:
+async def close(events: AsyncIterator[Event]) -> None:
+    """Close a provider's event iterator (async generators hold the upstream connection)."""
+    aclose = getattr(events, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+async def _primed(first: Event, rest: AsyncIterator[Event]) -> Events:
     try:
         yield first
         async for event in rest:
             yield event
     finally:
         # Closing releases the upstream connection at once when the client goes away.
-        await rest.aclose()  # type: ignore[attr-defined]
+        await close(rest)
