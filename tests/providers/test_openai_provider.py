@@ -367,7 +367,7 @@ async def test_unreachable_upstream(http: HttpClient) -> None:
     with pytest.raises(GatewayError) as info:
         await collect(provider, chat())
 
-    assert (info.value.kind, info.value.code) == (ErrorKind.UPSTREAM, "upstream_unreachable")
+    assert (info.value.kind, info.value.code) == (ErrorKind.UNAVAILABLE, "upstream_unreachable")
 
 
 # --------------------------------------------------------------------------- embeddings

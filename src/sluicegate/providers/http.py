@@ -73,6 +73,14 @@ class HttpClient:
                 code="upstream_timeout",
                 retryable=True,
             ) from exc
+        except aiohttp.ClientConnectorError as exc:
+            # Nothing answered at all: the target is down, not misbehaving (503).
+            raise GatewayError(
+                ErrorKind.UNAVAILABLE,
+                f"could not connect to upstream {provider!r}: {exc.__class__.__name__}",
+                code="upstream_unreachable",
+                retryable=True,
+            ) from exc
         except aiohttp.ClientPayloadError as exc:
             raise GatewayError(
                 ErrorKind.UPSTREAM,
@@ -83,8 +91,8 @@ class HttpClient:
         except (aiohttp.ClientError, OSError) as exc:
             raise GatewayError(
                 ErrorKind.UPSTREAM,
-                f"could not reach upstream {provider!r}: {exc.__class__.__name__}",
-                code="upstream_unreachable",
+                f"upstream {provider!r} dropped the connection: {exc.__class__.__name__}",
+                code="upstream_connection_error",
                 retryable=True,
             ) from exc
 
