@@ -111,7 +111,7 @@ async def test_prompt_filter_chunk_before_the_answer(fake: OpenAIUpstream,
 
 @pytest.mark.parametrize(("config", "deployment", "kind", "code"), [
     ({"api_key": "wrong"}, "gpt-4o-prod", ErrorKind.UPSTREAM, "upstream_auth_failed"),
-    ({}, "no-such-deployment", ErrorKind.INVALID_REQUEST, "upstream_invalid_request"),
+    ({}, "no-such-deployment", ErrorKind.UPSTREAM, "upstream_model_not_found"),
 ])
 async def test_failures(fake: OpenAIUpstream, http: HttpClient, config: dict[str, Any],
                         deployment: str, kind: ErrorKind, code: str) -> None:

@@ -213,7 +213,7 @@ ERROR_CASES = [
     (Reply.error(OVERLOADED), 502, "upstream_error", True, None),
     (Reply.error(INVALID_ARGUMENT), 400, "upstream_invalid_request", False, None),
     (Reply.error(CONTEXT_TOO_LONG), 400, "context_length_exceeded", False, None),
-    (Reply.error(MODEL_NOT_FOUND), 400, "upstream_invalid_request", False, None),
+    (Reply.error(MODEL_NOT_FOUND), 502, "upstream_model_not_found", True, None),
     (Reply.error(API_KEY_INVALID), 502, "upstream_auth_failed", False, None),
     (Reply(status=502, raw=b"<html><title>502 Bad Gateway</title></html>"), 502,
      "upstream_error", True, None),

@@ -229,7 +229,7 @@ async def test_without_key_no_authorization_is_sent(fake: OpenAIUpstream,
 @pytest.mark.parametrize(("status", "headers", "kind", "code", "retryable"), [
     (400, {}, ErrorKind.INVALID_REQUEST, "context_length_exceeded", False),
     (401, {}, ErrorKind.UPSTREAM, "upstream_auth_failed", False),
-    (404, {}, ErrorKind.INVALID_REQUEST, "upstream_invalid_request", False),
+    (404, {}, ErrorKind.UPSTREAM, "upstream_model_not_found", True),
     (429, {"retry-after": "2"}, ErrorKind.RATE_LIMITED, "upstream_rate_limited", True),
     (500, {}, ErrorKind.UPSTREAM, "upstream_error", True),
     (503, {"retry-after-ms": "1500"}, ErrorKind.UPSTREAM, "upstream_error", True),

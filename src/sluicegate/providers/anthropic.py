@@ -17,8 +17,8 @@ from sluicegate.protocols.anthropic.messages_upstream import (
     encode_messages_request,
 )
 from sluicegate.protocols.sse import SSEParser
+from sluicegate.protocols.upstream_errors import bad_json, error_message, upstream_error
 from sluicegate.providers.base import Provider
-from sluicegate.providers.http import bad_json, error_message, upstream_error
 
 DEFAULT_BASE_URL = "https://api.anthropic.com/v1"
 # The API version whose Messages format this adapter speaks (still served;

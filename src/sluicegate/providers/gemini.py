@@ -34,8 +34,9 @@ from sluicegate.protocols.gemini import (
     error_from_body,
 )
 from sluicegate.protocols.sse import SSEParser
+from sluicegate.protocols.upstream_errors import bad_json, upstream_error
 from sluicegate.providers.base import Provider
-from sluicegate.providers.http import HttpClient, bad_json, read_chunks, upstream_error
+from sluicegate.providers.http import HttpClient, read_chunks
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
 

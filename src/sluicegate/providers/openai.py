@@ -28,8 +28,9 @@ from sluicegate.protocols.openai.chat_upstream import (
     encode_embeddings_request,
 )
 from sluicegate.protocols.sse import SSEParser
+from sluicegate.protocols.upstream_errors import error_message, upstream_error
 from sluicegate.providers.base import Provider
-from sluicegate.providers.http import HttpClient, error_message, read_chunks, upstream_error
+from sluicegate.providers.http import HttpClient, read_chunks
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import select
 import signal
 import socket
 import sys
@@ -21,6 +22,7 @@ from aiohttp import web
 from sluicegate.config import Config
 from sluicegate.gateway import ConfigSource, Gateway
 from sluicegate.server.app import create_app
+from sluicegate.state.sqlite import open_database
 
 log = logging.getLogger("sluicegate")
 
@@ -119,6 +121,8 @@ def _run_supervisor(
     The supervisor announces readiness only once every worker has said it is
     serving, over a pipe, so "ready" means ready.
     """
+    # Migrate once, here, rather than in every worker at the same moment.
+    open_database(config.storage.url).close()
     children: list[int] = []
     ready_r, ready_w = os.pipe()
     signal.pthread_sigmask(signal.SIG_BLOCK, _HANDLED)
@@ -142,19 +146,12 @@ def _run_supervisor(
     for signum in _HANDLED:
         signal.signal(signum, forward)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _HANDLED)
-    ready = 0
-    with os.fdopen(ready_r, "rb", buffering=0) as pipe:
-        while ready < workers:
-            try:
-                got = pipe.read(workers - ready)
-            except InterruptedError:
-                continue
-            if not got:
-                break  # a worker died during start-up; its exit code tells
-            ready += len(got)
-    if ready == workers:
+    started = _await_workers(ready_r, children)
+    if started:
         on_ready()
-    code = 0
+    else:
+        forward(signal.SIGTERM, None)
+    code = 0 if started else 1
     for child in children:
         while True:
             try:
@@ -165,6 +162,23 @@ def _run_supervisor(
         if os.waitstatus_to_exitcode(status) != 0:
             code = 1
     return code
+
+
+def _await_workers(ready_r: int, children: list[int]) -> bool:
+    """Wait until every worker has said it is serving; False if one died first."""
+    ready = 0
+    with os.fdopen(ready_r, "rb", buffering=0) as pipe:
+        while ready < len(children):
+            readable, _, _ = select.select([pipe], [], [], 0.2)
+            if readable:
+                ready += len(pipe.read(len(children) - ready) or b"")
+            for child in children:
+                pid, _ = os.waitpid(child, os.WNOHANG)
+                if pid:
+                    log.error("a worker exited during start-up; stopping the others")
+                    children.remove(child)
+                    return False
+    return True
 
 
 def _notify(fd: int) -> None:

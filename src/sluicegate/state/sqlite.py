@@ -80,10 +80,11 @@ def open_database(url: str) -> sqlite3.Connection:
     path = sqlite_path(url)
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    # The timeout (busy_timeout) must be in force before switching to WAL, which
+    # needs a moment of exclusive access when several processes open a new file.
+    conn = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=5000")
     conn.execute("PRAGMA foreign_keys=ON")
     migrate(conn)
     return conn

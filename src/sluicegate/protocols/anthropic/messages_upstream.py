@@ -49,7 +49,7 @@ from sluicegate.canonical import (
 )
 from sluicegate.canonical.events import ToolCallDelta
 from sluicegate.protocols.anthropic.messages_ingress import TOOL_EXTRA
-from sluicegate.providers.http import upstream_error
+from sluicegate.protocols.upstream_errors import upstream_error
 
 DEFAULT_MAX_TOKENS = 4096
 

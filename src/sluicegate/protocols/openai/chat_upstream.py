@@ -31,7 +31,7 @@ from sluicegate.canonical import (
 
 # Not in sluicegate.canonical.__all__, so imported from its module.
 from sluicegate.canonical.events import ToolCallDelta
-from sluicegate.providers.http import bad_json, upstream_error
+from sluicegate.protocols.upstream_errors import bad_json, upstream_error
 
 __all__ = [
     "ChatStreamDecoder",
