@@ -14,13 +14,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sluicegate.config import Config
+from sluicegate.ids import IdGenerator
 from sluicegate.observability.metrics import Metrics
 from sluicegate.pipeline.chain import build_pipeline
 from sluicegate.pipeline.stage import Pipeline
 from sluicegate.providers.http import HttpClient
 from sluicegate.runtime import Runtime
 from sluicegate.state.directory import Directory
-from sluicegate.state.ledger import SQLiteLedger
+from sluicegate.state.ledger import Ledger, SQLiteLedgerStore
+from sluicegate.state.ledger.shipper import default_spool_dir
+from sluicegate.state.ledger.spool import Spool
 from sluicegate.state.sqlite import open_database
 
 log = logging.getLogger("sluicegate")
@@ -33,12 +36,13 @@ class Gateway:
         self._config = config
         self._reload_source = reload_source
         self.metrics = Metrics()
+        self.new_id = IdGenerator()
         self.started_at = time.time()
         # Set by start(); typed as present because nothing uses them before.
         self.http: HttpClient
         self.db: sqlite3.Connection
         self.directory: Directory
-        self.ledger: SQLiteLedger
+        self.ledger: Ledger
         self.pipeline: Pipeline
         self.runtime: Runtime
 
@@ -51,14 +55,21 @@ class Gateway:
         self.db = open_database(self._config.storage.url)
         self.directory = Directory(self.db)
         self.directory.sync_config(self._config.tenants)
-        self.ledger = SQLiteLedger(self.db)
+        self.ledger = self._open_ledger()
+        self.ledger.start()
         self.runtime = Runtime.build(self._config, self.http)
         self.pipeline = build_pipeline(
             directory=self.directory, ledger=self.ledger, metrics=self.metrics
         )
 
+    def _open_ledger(self) -> Ledger:
+        storage = self._config.storage
+        spool = Spool(default_spool_dir(storage.url, storage.spool_dir))
+        return Ledger(spool, SQLiteLedgerStore(self.db))
+
     async def close(self) -> None:
         await self.http.close()
+        await self.ledger.close()
         self.db.close()
 
     def reload(self) -> Config:

@@ -8,7 +8,6 @@ is closed, so that a complete answer always has its ledger row.
 
 from __future__ import annotations
 
-import os
 import time
 
 from sluicegate.canonical import (
@@ -21,14 +20,14 @@ from sluicegate.canonical import (
 from sluicegate.canonical.tokens import estimate_prompt_tokens, estimate_text_tokens
 from sluicegate.observability.metrics import Metrics
 from sluicegate.pipeline import Events, Next, RequestContext
-from sluicegate.state.ledger import LedgerRecord, SQLiteLedger
+from sluicegate.state.ledger import Ledger, LedgerRecord
 
 # nginx's code for "client closed the connection before the answer was complete".
 CLIENT_CLOSED = 499
 
 
 class Settle:
-    def __init__(self, ledger: SQLiteLedger, metrics: Metrics) -> None:
+    def __init__(self, ledger: Ledger, metrics: Metrics) -> None:
         self.ledger = ledger
         self.metrics = metrics
 
@@ -89,9 +88,9 @@ class Settle:
         tenant = ctx.tenant.name if ctx.tenant else None
         alias_name = ctx.alias.name if ctx.alias else None
         target = ctx.target.label if ctx.target and ctx.first_event_at is not None else None
-        self.ledger.append(
+        self.ledger.record(
             LedgerRecord(
-                id=os.urandom(12).hex(),
+                id=ctx.id,
                 request_id=ctx.request_id,
                 ts=ctx.received_at,
                 tenant=tenant,
@@ -140,21 +139,21 @@ class Settle:
         ttft_ms: float | None,
     ) -> None:
         m = self.metrics
-        m.requests.labels(tenant, alias, target, str(status)).inc()
+        m.child(m.requests, tenant, alias, target, str(status)).inc()
         if ctx.attempts:
-            m.upstream_attempts.labels(target).inc(ctx.attempts)
+            m.child(m.upstream_attempts, target).inc(ctx.attempts)
         if usage.input_tokens:
-            m.tokens.labels(tenant, alias, "input").inc(usage.input_tokens)
+            m.child(m.tokens, tenant, alias, "input").inc(usage.input_tokens)
         if usage.output_tokens:
-            m.tokens.labels(tenant, alias, "output").inc(usage.output_tokens)
+            m.child(m.tokens, tenant, alias, "output").inc(usage.output_tokens)
         if usage.cached_tokens:
-            m.tokens.labels(tenant, alias, "cached").inc(usage.cached_tokens)
+            m.child(m.tokens, tenant, alias, "cached").inc(usage.cached_tokens)
         if cost:
-            m.cost.labels(tenant, alias).inc(cost)
+            m.child(m.cost, tenant, alias).inc(cost)
         if alias:
-            m.duration.labels(alias).observe(latency_ms / 1000)
+            m.child(m.duration, alias).observe(latency_ms / 1000)
             if ttft_ms is not None:
-                m.ttft.labels(alias).observe(ttft_ms / 1000)
+                m.child(m.ttft, alias).observe(ttft_ms / 1000)
 
 
 def _estimate(ctx: RequestContext) -> Usage:

@@ -34,6 +34,9 @@ class ServerConfig(_Strict):
 class StorageConfig(_Strict):
     url: str = "sqlite:///./sluicegate.db"
     redis_url: str | None = None
+    # Where ledger records are spooled before they are shipped to the store;
+    # default: next to a SQLite database, else ./sluicegate-spool.
+    spool_dir: str | None = None
 
 
 class ProviderConfig(_Strict):

@@ -6,6 +6,8 @@ Names follow the OpenTelemetry GenAI conventions where they name a thing
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -55,6 +57,16 @@ class Metrics:
         self.in_flight = Gauge(
             "sluicegate_requests_in_flight", "Requests being served now.", registry=self.registry
         )
+        # labels() validates and locks on every call; the children it returns
+        # are stable, so each label combination is looked up once.
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -18,11 +18,11 @@ from sluicegate.pipeline.stage import Pipeline
 from sluicegate.routing.resolve import ResolveModel
 from sluicegate.routing.route import Route
 from sluicegate.state.directory import Directory
-from sluicegate.state.ledger import SQLiteLedger
+from sluicegate.state.ledger import Ledger
 from sluicegate.upstream.call import CallUpstream
 
 
-def build_pipeline(*, directory: Directory, ledger: SQLiteLedger, metrics: Metrics) -> Pipeline:
+def build_pipeline(*, directory: Directory, ledger: Ledger, metrics: Metrics) -> Pipeline:
     return Pipeline(
         [
             Settle(ledger, metrics),

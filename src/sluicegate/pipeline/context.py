@@ -29,7 +29,8 @@ class RequestContext:
     or oversized request is settled and recorded like any other.
     """
 
-    request_id: str
+    id: str  # unique per request: the ledger record's key
+    request_id: str  # the client-visible x-request-id (the client may choose it)
     protocol: Protocol
     operation: Operation
     headers: Mapping[str, str]

@@ -61,8 +61,7 @@ class AnthropicProvider(Provider):
                             self.url,
                             body=body,
                             headers=self._headers(request.stream),
-                            timeout_s=config.timeout_s,
-                            connect_timeout_s=config.connect_timeout_s,
+                            client_timeout=self.timeout,
                             provider=self.name,
                         )
                     )

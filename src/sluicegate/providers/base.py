@@ -5,6 +5,8 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncIterator
 
+import aiohttp
+
 from sluicegate.canonical import ChatRequest, EmbeddingRequest, ErrorKind, Event, GatewayError
 from sluicegate.config import ProviderConfig
 from sluicegate.providers.http import HttpClient
@@ -24,6 +26,10 @@ class Provider(abc.ABC):
         self.config = config
         self.name = config.name
         self.http = http
+        # Built once: an aiohttp timeout object per call is measurable at this rate.
+        self.timeout = aiohttp.ClientTimeout(
+            total=config.timeout_s, sock_connect=config.connect_timeout_s
+        )
 
     @abc.abstractmethod
     def chat(self, request: ChatRequest, model: str) -> AsyncIterator[Event]:

@@ -75,7 +75,7 @@ class GeminiProvider(Provider):
             async with asyncio.timeout(config.first_token_timeout_s) as deadline:
                 async with self.http.post(
                     self._url(model, "generateContent"), body=body, headers=self._headers,
-                    timeout_s=config.timeout_s, connect_timeout_s=config.connect_timeout_s,
+                    client_timeout=self.timeout,
                     provider=self.name,
                 ) as resp:
                     deadline.reschedule(None)
@@ -104,8 +104,7 @@ class GeminiProvider(Provider):
             async with asyncio.timeout(config.first_token_timeout_s) as deadline:
                 async with self.http.post(
                     self._url(model, "streamGenerateContent?alt=sse"), body=body,
-                    headers=self._stream_headers, timeout_s=config.timeout_s,
-                    connect_timeout_s=config.connect_timeout_s, provider=self.name,
+                    headers=self._stream_headers, client_timeout=self.timeout, provider=self.name,
                 ) as resp:
                     if resp.status >= 300:
                         data = await resp.read()
@@ -140,10 +139,9 @@ class GeminiProvider(Provider):
 
     async def _embed(self, request: EmbeddingRequest, model: str) -> AsyncIterator[Event]:
         body = encode_embed_request(request, model)
-        config = self.config
         async with self.http.post(
             self._url(model, "batchEmbedContents"), body=body, headers=self._headers,
-            timeout_s=config.timeout_s, connect_timeout_s=config.connect_timeout_s,
+            client_timeout=self.timeout,
             provider=self.name,
         ) as resp:
             data = await resp.read()

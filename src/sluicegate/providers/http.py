@@ -50,8 +50,7 @@ class HttpClient:
         *,
         body: bytes,
         headers: Mapping[str, str],
-        timeout_s: float,
-        connect_timeout_s: float,
+        client_timeout: aiohttp.ClientTimeout,
         provider: str,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """POST ``body`` and yield the response; transport failures become GatewayErrors.
@@ -59,9 +58,10 @@ class HttpClient:
         A non-2xx status is *not* an error here: the adapter reads the body and
         maps it with :func:`upstream_error`, because only it knows the format.
         """
-        timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=connect_timeout_s)
         try:
-            async with self.session.post(url, data=body, headers=headers, timeout=timeout) as resp:
+            async with self.session.post(
+                url, data=body, headers=headers, timeout=client_timeout
+            ) as resp:
                 yield resp
         except GatewayError:
             raise

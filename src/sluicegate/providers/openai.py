@@ -95,16 +95,21 @@ class OpenAIProvider(Provider):
         for event in decode_embeddings_response(data, provider=self.name):
             yield event
 
-    async def _post(self, stack: AsyncExitStack, url: str, body: bytes,
-                    deadline: float) -> aiohttp.ClientResponse:
+    async def _post(
+        self, stack: AsyncExitStack, url: str, body: bytes, deadline: float
+    ) -> aiohttp.ClientResponse:
         """Send the request; return a 2xx response (kept open on ``stack``) or raise."""
-        config = self.config
         try:
             async with asyncio.timeout_at(deadline):
-                resp = await stack.enter_async_context(self.http.post(
-                    url, body=body, headers=self._headers, timeout_s=config.timeout_s,
-                    connect_timeout_s=config.connect_timeout_s, provider=self.name,
-                ))
+                resp = await stack.enter_async_context(
+                    self.http.post(
+                        url,
+                        body=body,
+                        headers=self._headers,
+                        client_timeout=self.timeout,
+                        provider=self.name,
+                    )
+                )
         except TimeoutError:
             raise self._first_token_timeout() from None
         if not 200 <= resp.status < 300:
@@ -167,8 +172,7 @@ class OpenAIProvider(Provider):
     def _first_token_timeout(self) -> GatewayError:
         return GatewayError(
             ErrorKind.TIMEOUT,
-            f"upstream {self.name!r} sent nothing within "
-            f"{self.config.first_token_timeout_s:g}s",
+            f"upstream {self.name!r} sent nothing within {self.config.first_token_timeout_s:g}s",
             code="upstream_timeout",
             retryable=True,
         )

@@ -17,11 +17,9 @@ from sluicegate.server.wire import ANTHROPIC, OPENAI
 
 
 @web.middleware
-async def request_id_middleware(
-    request: web.Request, handler: Handler
-) -> web.StreamResponse:
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Give every response an x-request-id, and aiohttp's own errors a JSON body."""
-    request_id = new_request_id(request.headers.get("x-request-id"))
+    request_id = new_request_id(request.headers.get("x-request-id"), request.app[GATEWAY].new_id)
     request[REQUEST_ID] = request_id
     try:
         response = await handler(request)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable
 
 import orjson
@@ -42,6 +41,7 @@ def _context(
 ) -> RequestContext:
     gateway = request.app[GATEWAY]
     return RequestContext(
+        id=gateway.new_id(),
         request_id=request[REQUEST_ID],
         protocol="anthropic" if wire is ANTHROPIC else "openai",
         operation=operation,
@@ -144,8 +144,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/metrics", metrics)
 
 
-def new_request_id(given: str | None) -> str:
+def new_request_id(given: str | None, new_id: Callable[[], str]) -> str:
     """The client's own x-request-id when it is sane, otherwise a fresh one."""
     if given and len(given) <= 128 and given.isprintable():
         return given
-    return "req_" + os.urandom(12).hex()
+    return "req_" + new_id()

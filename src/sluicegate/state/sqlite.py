@@ -53,18 +53,21 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX ledger_tenant_ts ON ledger (tenant, ts);
     CREATE INDEX ledger_ts ON ledger (ts);
+    CREATE TABLE spool_offsets (
+        file TEXT PRIMARY KEY,     -- a spool file being shipped
+        shipped INTEGER NOT NULL   -- bytes of it already in the ledger
+    );
     """,
 )
 
 
 def sqlite_path(url: str) -> str:
     """``sqlite:///./file.db`` -> ``./file.db`` (relative to the working directory);
-    ``sqlite:////abs/file.db`` -> ``/abs/file.db``; ``sqlite://:memory:`` -> in memory."""
+    ``sqlite:////abs/file.db`` -> ``/abs/file.db``. No in-memory databases: the
+    ledger shipper needs a second connection to the same data."""
     if not url.startswith("sqlite://"):
         raise ValueError(f"not a sqlite URL: {url!r}")
     rest = url[len("sqlite://") :]
-    if rest in (":memory:", "/:memory:"):
-        return ":memory:"
     if not rest.startswith("/"):
         raise ValueError(f"sqlite URL must look like sqlite:///path/to/file.db, got {url!r}")
     return rest[1:]
@@ -78,8 +81,7 @@ def open_database(url: str) -> sqlite3.Connection:
     syscall per commit and no fsync on the request path.
     """
     path = sqlite_path(url)
-    if path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     # The timeout (busy_timeout) must be in force before switching to WAL, which
     # needs a moment of exclusive access when several processes open a new file.
     conn = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)

@@ -8,7 +8,6 @@ after a byte may have reached the client.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -49,17 +48,10 @@ def _start(ctx: RequestContext, target: Target) -> AsyncIterator[Event]:
 
 
 async def _first_event(events: AsyncIterator[Event], target: Target) -> Event:
-    timeout = target.provider.config.first_token_timeout_s
+    # The first-token deadline is the provider's to keep: only it can tell an
+    # answer from a keep-alive comment on the wire.
     try:
-        async with asyncio.timeout(timeout):
-            return await anext(events)
-    except TimeoutError as exc:
-        raise GatewayError(
-            ErrorKind.TIMEOUT,
-            f"upstream {target.label!r} sent nothing within {timeout:g}s",
-            code="upstream_timeout",
-            retryable=True,
-        ) from exc
+        return await anext(events)
     except StopAsyncIteration as exc:
         raise GatewayError(
             ErrorKind.UPSTREAM,

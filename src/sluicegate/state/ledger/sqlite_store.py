@@ -1,12 +1,13 @@
-"""The usage ledger: one record per request, success or failure, and queries over it."""
+"""The ledger's SQLite store: shipped records, and the queries billing runs over them."""
 
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
+
+from sluicegate.state.ledger.record import LedgerRecord
 
 GroupBy = Literal["tenant", "key", "alias", "target", "tag", "day"]
 GROUP_COLUMNS: dict[str, str] = {
@@ -17,32 +18,6 @@ GROUP_COLUMNS: dict[str, str] = {
     "day": "date(ts, 'unixepoch')",
     "tag": "tag.value",
 }
-
-
-@dataclass(slots=True)
-class LedgerRecord:
-    id: str
-    request_id: str
-    ts: float
-    tenant: str | None
-    key_name: str | None
-    alias: str | None
-    target: str | None
-    protocol: str
-    operation: str
-    stream: bool
-    tags: tuple[str, ...]
-    status: int
-    error_code: str | None
-    input_tokens: int
-    output_tokens: int
-    cached_tokens: int
-    cache_write_tokens: int
-    reasoning_tokens: int
-    estimated: bool
-    cost_usd: float
-    latency_ms: float
-    ttft_ms: float | None
 
 
 _INSERT = (
@@ -72,46 +47,35 @@ _SUM_FIELDS = (
 )
 
 
-class SQLiteLedger:
-    """Appends records to the ledger table, committing each before it returns.
-
-    The commit is synchronous on purpose: a record is durable (in the WAL)
-    before the last byte of its response leaves, so a crash loses no spend.
-    In WAL mode with synchronous=NORMAL that is one write() and no fsync.
-    """
+class SQLiteLedgerStore:
+    """Ledger rows in SQLite."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    def append(self, record: LedgerRecord) -> None:
-        r = record
-        self._conn.execute(
-            _INSERT,
-            (
-                r.id,
-                r.request_id,
-                r.ts,
-                r.tenant,
-                r.key_name,
-                r.alias,
-                r.target,
-                r.protocol,
-                r.operation,
-                int(r.stream),
-                orjson.dumps(r.tags).decode(),
-                r.status,
-                r.error_code,
-                r.input_tokens,
-                r.output_tokens,
-                r.cached_tokens,
-                r.cache_write_tokens,
-                r.reasoning_tokens,
-                int(r.estimated),
-                r.cost_usd,
-                r.latency_ms,
-                r.ttft_ms,
-            ),
-        )
+    def offset(self, file: str) -> int:
+        row = self._conn.execute(
+            "SELECT shipped FROM spool_offsets WHERE file = ?", (file,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def ship(self, records: list[LedgerRecord], file: str, offset: int) -> None:
+        """Insert a batch and record how far into ``file`` it reaches, atomically."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.executemany(_INSERT, [_row(r) for r in records])
+            self._conn.execute(
+                "INSERT INTO spool_offsets (file, shipped) VALUES (?, ?) "
+                "ON CONFLICT (file) DO UPDATE SET shipped = excluded.shipped",
+                (file, offset),
+            )
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+
+    def forget(self, file: str) -> None:
+        self._conn.execute("DELETE FROM spool_offsets WHERE file = ?", (file,))
 
     def usage(
         self,
@@ -166,6 +130,33 @@ class SQLiteLedger:
             item["estimated"] = bool(item["estimated"])
             out.append(item)
         return out
+
+
+def _row(r: LedgerRecord) -> tuple[Any, ...]:
+    return (
+        r.id,
+        r.request_id,
+        r.ts,
+        r.tenant,
+        r.key_name,
+        r.alias,
+        r.target,
+        r.protocol,
+        r.operation,
+        int(r.stream),
+        orjson.dumps(r.tags).decode(),
+        r.status,
+        r.error_code,
+        r.input_tokens,
+        r.output_tokens,
+        r.cached_tokens,
+        r.cache_write_tokens,
+        r.reasoning_tokens,
+        int(r.estimated),
+        r.cost_usd,
+        r.latency_ms,
+        r.ttft_ms,
+    )
 
 
 def _sums(row: tuple[Any, ...]) -> dict[str, Any]:

@@ -1,0 +1,32 @@
+"""One ledger record: a request, its tokens and its cost."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class LedgerRecord(msgspec.Struct, array_like=True, kw_only=True):
+    """Array-like so that a spooled record is a compact JSON array, not an object."""
+
+    id: str  # unique per request; shipping is idempotent on it
+    request_id: str  # the client-visible x-request-id
+    ts: float  # unix seconds when the request arrived
+    tenant: str | None
+    key_name: str | None
+    alias: str | None
+    target: str | None
+    protocol: str
+    operation: str
+    stream: bool
+    tags: tuple[str, ...]
+    status: int
+    error_code: str | None
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
+    estimated: bool
+    cost_usd: float
+    latency_ms: float
+    ttft_ms: float | None
