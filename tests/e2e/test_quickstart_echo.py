@@ -63,3 +63,14 @@ async def test_ledger_records_success_and_failure(client) -> None:  # type: igno
     expected = (ok["input_tokens"] * 1.0 + ok["output_tokens"] * 2.0) / 1e6
     assert ok["cost_usd"] == pytest.approx(expected)
     assert ok["latency_ms"] > 0 and ok["ttft_ms"] is not None
+
+
+async def test_unknown_paths_and_methods_get_json_errors(client) -> None:  # type: ignore[no-untyped-def]
+    missing = await client.get("/v1/nothing-here")
+    assert missing.status == 404
+    assert (await missing.json())["error"]["code"] == "not_found"
+    wrong_method = await client.get("/v1/chat/completions")
+    assert wrong_method.status == 405
+    assert (await wrong_method.json())["error"]["code"] == "method_not_allowed"
+    anthropic_path = await client.get("/v1/messages")
+    assert (await anthropic_path.json())["type"] == "error"

@@ -15,10 +15,10 @@ class Target:
     provider: Provider
     model: str
     weight: float
+    label: str = ""  # "provider/model", for headers, the ledger and metrics
 
-    @property
-    def label(self) -> str:
-        return f"{self.provider.name}/{self.model}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label", f"{self.provider.name}/{self.model}")
 
 
 @dataclass(frozen=True, slots=True)

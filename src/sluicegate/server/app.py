@@ -1,53 +1,58 @@
-"""The aiohttp application: routes, middleware and lifecycle."""
+"""The aiohttp application: routes, response headers and lifecycle."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from sluicegate.admin.routes import add_admin_routes
 from sluicegate.canonical import ErrorKind, GatewayError
 from sluicegate.gateway import Gateway
-from sluicegate.server.keys import GATEWAY, REQUEST_ID
+from sluicegate.server.keys import GATEWAY
 from sluicegate.server.respond import error_response
-from sluicegate.server.routes import add_routes, new_request_id
+from sluicegate.server.routes import add_routes, request_id
 from sluicegate.server.wire import ANTHROPIC, OPENAI
 
 
-@web.middleware
-async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Give every response an x-request-id, and aiohttp's own errors a JSON body."""
-    request_id = new_request_id(request.headers.get("x-request-id"), request.app[GATEWAY].new_id)
-    request[REQUEST_ID] = request_id
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        wire = ANTHROPIC if request.path.startswith("/v1/messages") else OPENAI
-        kind = ErrorKind.NOT_FOUND if exc.status in (404, 405) else ErrorKind.INVALID_REQUEST
-        err = GatewayError(
-            kind,
-            f"{exc.reason}: {request.method} {request.path}",
-            code="not_found" if exc.status == 404 else "invalid_request",
-        )
-        response = error_response(wire, err)
-        response.set_status(exc.status)
-    if not response.prepared:
-        response.headers["x-request-id"] = request_id
+async def _stamp_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """Every response, streams and aiohttp's own included, carries an x-request-id.
+
+    A response-prepare signal rather than a middleware: a middleware wraps
+    every handler call, and at this request rate that wrapping is measurable.
+    """
+    response.headers["x-request-id"] = request_id(request)
+
+
+async def _no_route(request: web.Request) -> web.Response:
+    """Unknown paths and methods get a JSON error body in the path's protocol."""
+    wire = ANTHROPIC if request.path.startswith("/v1/messages") else OPENAI
+    known = request.path in _paths(request.app)
+    err = GatewayError(
+        ErrorKind.NOT_FOUND,
+        f"{'Method Not Allowed' if known else 'Not Found'}: {request.method} {request.path}",
+        code="method_not_allowed" if known else "not_found",
+    )
+    response = error_response(wire, err)
+    response.set_status(405 if known else 404)
     return response
 
 
+def _paths(app: web.Application) -> set[str]:
+    return {
+        info["path"]
+        for resource in app.router.resources()
+        if "path" in (info := resource.get_info())
+    }
+
+
 def create_app(gateway: Gateway) -> web.Application:
-    app = web.Application(
-        middlewares=[request_id_middleware],
-        client_max_size=gateway.config.server.max_body_bytes,
-    )
+    app = web.Application(client_max_size=gateway.config.server.max_body_bytes)
     app[GATEWAY] = gateway
     add_routes(app)
     add_admin_routes(app)
+    app.router.add_route("*", "/{tail:.*}", _no_route)  # last: only what nothing else matched
+    app.on_response_prepare.append(_stamp_request_id)
     app.cleanup_ctx.append(_lifecycle)
     return app
 

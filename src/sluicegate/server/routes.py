@@ -42,7 +42,7 @@ def _context(
     gateway = request.app[GATEWAY]
     return RequestContext(
         id=gateway.new_id(),
-        request_id=request[REQUEST_ID],
+        request_id=request_id(request),
         protocol="anthropic" if wire is ANTHROPIC else "openai",
         operation=operation,
         headers=request.headers,
@@ -144,8 +144,14 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/metrics", metrics)
 
 
-def new_request_id(given: str | None, new_id: Callable[[], str]) -> str:
-    """The client's own x-request-id when it is sane, otherwise a fresh one."""
-    if given and len(given) <= 128 and given.isprintable():
-        return given
-    return "req_" + new_id()
+def request_id(request: web.Request) -> str:
+    """The client's own x-request-id when it is sane, otherwise a fresh one; fixed per request."""
+    found = request.get(REQUEST_ID)
+    if found is None:
+        given = request.headers.get("x-request-id")
+        if given and len(given) <= 128 and given.isprintable():
+            found = given
+        else:
+            found = "req_" + request.app[GATEWAY].new_id()
+        request[REQUEST_ID] = found
+    return found
