@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -145,4 +144,4 @@ async def test_recording_does_no_database_work_on_the_request_path(tmp_path: Pat
     assert count(tmp_path) == 0, "nothing reaches the store until the shipper runs"
     assert ledger.flush() == n
     await ledger.close()
-    assert os.path.exists(tmp_path / "ledger.db")
+    assert (tmp_path / "ledger.db").exists()
