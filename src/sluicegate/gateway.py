@@ -51,6 +51,8 @@ class Gateway:
         return self.runtime.config if hasattr(self, "runtime") else self._config
 
     async def start(self) -> None:
+        for warning in not_yet_enforced(self._config):
+            log.warning(warning)
         self.http = HttpClient.create()
         self.db = open_database(self._config.storage.url)
         self.directory = Directory(self.db)
@@ -107,3 +109,16 @@ class Gateway:
         from sluicegate.config.loader import load_config
 
         return lambda: load_config(path)
+
+
+def not_yet_enforced(config: Config) -> list[str]:
+    """Settings the contract defines that this version accepts but does not act on yet."""
+    warnings = []
+    if config.storage.redis_url:
+        warnings.append("storage.redis_url is not used yet: state is per process")
+    limited = [t.name for t in config.tenants if t.limits.model_dump(exclude_defaults=True)]
+    if limited:
+        warnings.append(
+            f"tenant limits and budgets are not enforced yet (tenants: {', '.join(limited)})"
+        )
+    return warnings

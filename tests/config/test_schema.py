@@ -236,3 +236,33 @@ def test_validate_config_reports_a_key_that_is_not_a_string() -> None:
     with pytest.raises(ConfigError) as caught:
         validate_config(data)
     assert str(caught.value) == "providers[0].headers[1]: a key here must be a string, got 1"
+
+
+def test_a_postgresql_url_is_refused_until_that_backend_exists() -> None:
+    from sluicegate.config.loader import ConfigError, load_config_text
+
+    text = (
+        "storage:\n  url: postgresql://u@h/db\nproviders:\n  - {name: e, type: echo}\n"
+        "models:\n  - name: m\n    targets: [{provider: e, model: x}]\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config_text(text, source="gw.yaml")
+    assert str(info.value).startswith("gw.yaml:2: storage.url: ")
+    assert "PostgreSQL backend is not built yet" in str(info.value)
+
+
+def test_settings_not_acted_on_yet_are_announced() -> None:
+    from sluicegate.config.loader import validate_config
+    from sluicegate.gateway import not_yet_enforced
+
+    config = validate_config(
+        {
+            "storage": {"redis_url": "redis://127.0.0.1:6379/0"},
+            "providers": [{"name": "e", "type": "echo"}],
+            "models": [{"name": "m", "targets": [{"provider": "e", "model": "x"}]}],
+            "tenants": [{"name": "acme", "limits": {"rpm": 10}}, {"name": "free"}],
+        }
+    )
+    warnings = not_yet_enforced(config)
+    assert any("redis_url" in w for w in warnings)
+    assert any("tenants: acme" in w for w in warnings)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ProviderType = Literal["openai", "anthropic", "gemini", "azure", "echo"]
 
@@ -33,6 +33,18 @@ class ServerConfig(_Strict):
 
 class StorageConfig(_Strict):
     url: str = "sqlite:///./sluicegate.db"
+
+    @field_validator("url")
+    @classmethod
+    def _supported_url(cls, url: str) -> str:
+        if url.startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                "the PostgreSQL backend is not built yet; use sqlite:///path/to/file.db"
+            )
+        if not url.startswith("sqlite:///"):
+            raise ValueError("must look like sqlite:///path/to/file.db")
+        return url
+
     redis_url: str | None = None
     # Where ledger records are spooled before they are shipped to the store;
     # default: next to a SQLite database, else ./sluicegate-spool.
