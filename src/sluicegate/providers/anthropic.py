@@ -71,12 +71,7 @@ class AnthropicProvider(Provider):
                     chunks = resp.content.iter_any()
                     first = await anext(chunks, b"")
             except TimeoutError as exc:
-                raise GatewayError(
-                    ErrorKind.TIMEOUT,
-                    f"upstream {self.name!r} sent nothing within {config.first_token_timeout_s:g}s",
-                    code="upstream_timeout",
-                    retryable=True,
-                ) from exc
+                raise self.first_token_timeout() from exc
 
             if not request.stream or not resp.content_type.startswith("text/event-stream"):
                 # A non-streamed call (or a server that answered one anyway).

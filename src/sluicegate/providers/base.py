@@ -31,6 +31,19 @@ class Provider(abc.ABC):
             total=config.timeout_s, sock_connect=config.connect_timeout_s
         )
 
+    def first_token_timeout(self) -> GatewayError:
+        """The error for an upstream that sent no answer within ``first_token_timeout_s``.
+
+        Each adapter keeps this deadline itself: only it can tell an answer
+        from a keep-alive on its wire.
+        """
+        return GatewayError(
+            ErrorKind.TIMEOUT,
+            f"upstream {self.name!r} sent nothing within {self.config.first_token_timeout_s:g}s",
+            code="upstream_timeout",
+            retryable=True,
+        )
+
     @abc.abstractmethod
     def chat(self, request: ChatRequest, model: str) -> AsyncIterator[Event]:
         """Serve a chat call with the upstream model ``model``."""

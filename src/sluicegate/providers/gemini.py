@@ -19,7 +19,6 @@ from sluicegate.canonical import (
     ChatRequest,
     EmbeddingRequest,
     EmbeddingsResult,
-    ErrorKind,
     Event,
     GatewayError,
 )
@@ -83,7 +82,7 @@ class GeminiProvider(Provider):
                     if resp.status >= 300:
                         raise self._failure(error_from_body(data, resp.status), resp.headers)
         except TimeoutError as exc:
-            raise self._first_token_timeout() from exc
+            raise self.first_token_timeout() from exc
         try:
             events = decode_generate_response(data, model=model)
         except GeminiError as exc:
@@ -122,7 +121,7 @@ class GeminiProvider(Provider):
                         for event in events:
                             yield event
         except TimeoutError as exc:
-            raise self._first_token_timeout() from exc
+            raise self.first_token_timeout() from exc
         for event in decoder.finish():  # raises upstream_stream_cut if no finishReason came
             yield event
 
@@ -168,10 +167,3 @@ class GeminiProvider(Provider):
         message = f"{error.reason}: {error.message}" if error.reason else error.message
         return upstream_error(self.name, error.status, message, headers)
 
-    def _first_token_timeout(self) -> GatewayError:
-        return GatewayError(
-            ErrorKind.TIMEOUT,
-            f"upstream {self.name!r} sent nothing within {self.config.first_token_timeout_s:g}s",
-            code="upstream_timeout",
-            retryable=True,
-        )

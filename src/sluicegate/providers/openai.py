@@ -111,7 +111,7 @@ class OpenAIProvider(Provider):
                     )
                 )
         except TimeoutError:
-            raise self._first_token_timeout() from None
+            raise self.first_token_timeout() from None
         if not 200 <= resp.status < 300:
             data = await resp.read()
             raise upstream_error(self.name, resp.status, error_message(data), resp.headers)
@@ -135,7 +135,7 @@ class OpenAIProvider(Provider):
                     for sse in parser.feed(chunk):
                         first += decoder.feed(sse.data)
         except TimeoutError:
-            raise self._first_token_timeout() from None
+            raise self.first_token_timeout() from None
         for event in first:
             yield event
         if chunk:
@@ -169,10 +169,3 @@ class OpenAIProvider(Provider):
         except (TimeoutError, aiohttp.ClientError):
             pass  # the answer is complete; only the connection's reuse is lost
 
-    def _first_token_timeout(self) -> GatewayError:
-        return GatewayError(
-            ErrorKind.TIMEOUT,
-            f"upstream {self.name!r} sent nothing within {self.config.first_token_timeout_s:g}s",
-            code="upstream_timeout",
-            retryable=True,
-        )
