@@ -122,3 +122,52 @@ def test_check_accepts_a_good_config_and_names_the_line_of_a_bad_one(tmp_path: P
     )
     assert res.returncode != 0
     assert f"{bad}:3: providers[0].type:" in res.stderr
+
+
+CONFIG = """\
+storage: {{url: "sqlite:///{db}"}}
+providers:
+  - {{name: e, type: echo}}
+models:
+{models}
+tenants:
+  - name: t
+    keys: [{{name: k, key: sk-reload-test-key}}]
+"""
+
+
+def _config(db: Path, aliases: list[str]) -> str:
+    models = "\n".join(f"  - {{name: {a}, targets: [{{provider: e, model: x}}]}}" for a in aliases)
+    return CONFIG.format(db=db, models=models)
+
+
+async def _status(http: aiohttp.ClientSession, url: str, model: str) -> int:
+    async with http.post(
+        f"{url}/v1/chat/completions",
+        json={"model": model, "messages": [{"role": "user", "content": "hi"}]},
+        headers={"Authorization": "Bearer sk-reload-test-key"},
+    ) as resp:
+        return resp.status
+
+
+async def test_sighup_reloads_the_config_and_a_bad_one_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "gw.yaml"
+    path.write_text(_config(tmp_path / "gw.db", ["first"]))
+    proc, url = await _start(["--config", str(path)], tmp_path)
+    try:
+        async with aiohttp.ClientSession() as http:
+            assert await _status(http, url, "second") == 404
+            path.write_text(_config(tmp_path / "gw.db", ["first", "second"]))
+            proc.send_signal(signal.SIGHUP)
+            for _ in range(50):
+                if await _status(http, url, "second") == 200:
+                    break
+                await asyncio.sleep(0.1)
+            assert await _status(http, url, "second") == 200
+
+            path.write_text("providers: [\n")  # broken YAML
+            proc.send_signal(signal.SIGHUP)
+            await asyncio.sleep(0.5)
+            assert await _status(http, url, "second") == 200, "the running config keeps serving"
+    finally:
+        assert await _stop(proc) == 0

@@ -1,0 +1,63 @@
+"""Health, readiness, metrics and usage accounting, as an operator sees them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from sluicegate.server.keys import GATEWAY
+
+KEY = "sk-e2e-tenant-key"
+HELLO: Any = [{"role": "user", "content": "hello"}]
+
+# An OpenAI-compatible server that ignores stream_options.include_usage: a
+# stream with content and a finish reason, and no usage chunk at all.
+STREAM_WITHOUT_USAGE = (
+    b'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m",'
+    b'"choices":[{"index":0,"delta":{"role":"assistant","content":"Hello there, friend"},'
+    b'"finish_reason":null}]}\n\n'
+    b'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m",'
+    b'"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+    b"data: [DONE]\n\n"
+)
+
+
+async def test_health_and_readiness(stack) -> None:  # type: ignore[no-untyped-def]
+    health = await stack.gateway.get("/healthz")
+    assert health.status == 200
+    ready = await stack.gateway.get("/readyz")
+    body = await ready.json()
+    assert ready.status == 200 and body["checks"]["storage"] == "ok"
+
+
+async def test_metrics_count_requests_and_tokens(stack) -> None:  # type: ignore[no-untyped-def]
+    stack.oai_upstream.reply_with(
+        "hi", usage={"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9})
+    await stack.openai().chat.completions.create(model="gpt", messages=HELLO)
+    text = await (await stack.gateway.get("/metrics")).text()
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    ok = ("sluicegate_requests_total", (("alias", "gpt"), ("status", "200"),
+                                        ("target", "oai/gpt-4o"), ("tenant", "acme")))
+    assert samples[ok] == 1
+    tokens = ("gen_ai_client_token_usage_total", (("alias", "gpt"), ("tenant", "acme"),
+                                                  ("type", "input")))
+    assert samples[tokens] == 7
+
+
+async def test_a_stream_without_upstream_usage_is_counted_locally_and_marked(stack) -> None:  # type: ignore[no-untyped-def]
+    stack.oai_upstream.reply_raw(STREAM_WITHOUT_USAGE, content_type="text/event-stream")
+    stream = await stack.openai().chat.completions.create(model="gpt", messages=HELLO,
+                                                          stream=True)
+    text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    assert text == "Hello there, friend"
+    sent = stack.oai_upstream.last_request.json
+    assert sent["stream_options"] == {"include_usage": True}, "the gateway asks for usage"
+    [record] = stack.gateway.app[GATEWAY].ledger.records(limit=1)
+    assert record["estimated"] is True
+    assert record["output_tokens"] == (len("Hello there, friend") + 3) // 4
+    assert record["input_tokens"] > 0 and record["cost_usd"] > 0
