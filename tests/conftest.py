@@ -10,25 +10,29 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from sluicegate.config.loader import validate_config
-from sluicegate.gateway import Gateway
+from sluicegate.gateway import ConfigSource, Gateway
 from sluicegate.server.app import create_app
 
-GatewayFactory = Callable[[dict[str, Any]], Awaitable[TestClient]]
+GatewayFactory = Callable[..., Awaitable[TestClient]]
 
 
 @pytest.fixture
 async def start_gateway(tmp_path: Path) -> AsyncIterator[GatewayFactory]:
     """Start in-process gateways from config dicts; each gets its own SQLite file.
 
+    ``await start(config, reload_source=None)``: ``reload_source`` is what
+    ``POST /admin/reload`` re-reads (none: the gateway has no config file).
     The returned TestClient's ``server`` has ``.make_url("/")`` for SDK base URLs,
     and ``client.app[GATEWAY]`` is the running Gateway.
     """
     clients: list[TestClient] = []
 
-    async def start(config: dict[str, Any]) -> TestClient:
+    async def start(
+        config: dict[str, Any], *, reload_source: ConfigSource | None = None
+    ) -> TestClient:
         config = dict(config)
         config.setdefault("storage", {"url": f"sqlite:///{tmp_path}/gw{len(clients)}.db"})
-        gateway = Gateway(validate_config(config))
+        gateway = Gateway(validate_config(config), reload_source=reload_source)
         client = TestClient(TestServer(create_app(gateway)))
         await client.start_server()
         clients.append(client)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from sluicegate.config.schema import Config
 from sluicegate.gateway import ConfigSource, Gateway
-from sluicegate.server.app import create_app
 
 Client = TestClient[web.Request, web.Application]
 StartGateway = Callable[..., Awaitable[Client]]
@@ -57,29 +56,38 @@ def config_dict(db_path: Path) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def start_admin_gateway(config_dict: dict[str, Any]) -> AsyncIterator[StartGateway]:
+def start_admin_gateway(start_gateway: StartGateway, config_dict: dict[str, Any]) -> StartGateway:
     """``await start(data=None, reload_source=None)`` serves a gateway; all are closed at the end.
 
     ``data`` defaults to :func:`config_dict`; ``reload_source`` is what
     ``POST /admin/reload`` re-reads (none: the gateway has no config file).
+    The gateways are ``start_gateway``'s (tests/conftest.py).
     """
-    clients: list[Client] = []
 
     async def start(
         data: dict[str, Any] | None = None, reload_source: ConfigSource | None = None
     ) -> Client:
-        config = Config.model_validate(config_dict if data is None else data)
-        client = TestClient(TestServer(create_app(Gateway(config, reload_source=reload_source))))
-        await client.start_server()
-        clients.append(client)
-        return client
+        return await start_gateway(
+            config_dict if data is None else data, reload_source=reload_source
+        )
 
-    yield start
-    for client in clients:
-        await client.close()
+    return start
 
 
 @pytest.fixture
 async def client(start_admin_gateway: StartGateway) -> Client:
     """A running gateway with the default test config and no config file behind it."""
     return await start_admin_gateway()
+
+
+@pytest.fixture
+async def client_with_file(
+    start_admin_gateway: StartGateway, config_dict: dict[str, Any], tmp_path: Path
+) -> tuple[Client, Path]:
+    """A running gateway and its config file (the default test config as YAML).
+
+    ``POST /admin/reload`` re-reads the file: rewrite it, then reload.
+    """
+    path = tmp_path / "sluicegate.yaml"
+    path.write_text(yaml.safe_dump(config_dict))
+    return await start_admin_gateway(reload_source=Gateway.source_for(path)), path

@@ -528,12 +528,8 @@ async def test_models(client: Client) -> None:
     }
 
 
-async def test_reload(
-    start_admin_gateway: Any, config_dict: dict[str, Any], tmp_path: Path
-) -> None:
-    path = tmp_path / "sluicegate.yaml"
-    path.write_text(yaml.safe_dump(config_dict))
-    client = await start_admin_gateway(reload_source=Gateway.source_for(path))
+async def test_reload(client_with_file: tuple[Client, Path], config_dict: dict[str, Any]) -> None:
+    client, path = client_with_file
 
     third = {"name": "third", "targets": [{"provider": "echo", "model": "echo-3"}]}
     path.write_text(yaml.safe_dump({**config_dict, "models": [*config_dict["models"], third]}))
@@ -555,11 +551,9 @@ async def test_reload(
 
 
 async def test_a_reload_can_change_the_admin_key(
-    start_admin_gateway: Any, config_dict: dict[str, Any], tmp_path: Path
+    client_with_file: tuple[Client, Path], config_dict: dict[str, Any]
 ) -> None:
-    path = tmp_path / "sluicegate.yaml"
-    path.write_text(yaml.safe_dump(config_dict))
-    client = await start_admin_gateway(reload_source=Gateway.source_for(path))
+    client, path = client_with_file
     path.write_text(yaml.safe_dump({**config_dict, "server": {"admin_key": "rotated"}}))
     await call(client, "POST", "/admin/reload")
     await call(client, "GET", "/admin/tenants", status=401)

@@ -6,7 +6,6 @@ exceptions, which they only do for a well-formed error body.
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import aiohttp
@@ -15,16 +14,22 @@ import openai
 import pytest
 
 from fakes.anthropic_upstream import AnthropicUpstream
+from fakes.base import free_port
 from fakes.openai_upstream import OpenAIUpstream
-from fakes.stack import KEY, upstream_config
+from fakes.stack import KEY, anthropic_client, gateway_url, openai_client, upstream_config
 
 HELLO: Any = [{"role": "user", "content": "hello"}]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+async def error_statuses(base_url: str, messages: Any) -> tuple[int, int]:
+    """The statuses both SDKs fail with for ``messages``: OpenAI's to ``gpt``, Anthropic's to
+    ``claude``."""
+    with pytest.raises(openai.APIStatusError) as info:
+        await openai_client(base_url).chat.completions.create(model="gpt", messages=messages)
+    with pytest.raises(anthropic.APIStatusError) as ainfo:
+        await anthropic_client(base_url).messages.create(model="claude", max_tokens=5,
+                                                         messages=messages)
+    return info.value.status_code, ainfo.value.status_code
 
 
 async def test_malformed_json_is_400_naming_the_problem(stack) -> None:  # type: ignore[no-untyped-def]
@@ -66,16 +71,8 @@ async def test_body_over_the_limit_is_413(start_gateway) -> None:  # type: ignor
     async with OpenAIUpstream() as oai, AnthropicUpstream() as claude:
         gw = await start_gateway(upstream_config(oai.url, claude.url,
                                                  server={"max_body_bytes": 4096}))
-        base = str(gw.server.make_url("")).rstrip("/")
         big: Any = [{"role": "user", "content": "x" * 10_000}]
-        client = openai.AsyncOpenAI(base_url=f"{base}/v1", api_key=KEY, max_retries=0)
-        with pytest.raises(openai.APIStatusError) as info:
-            await client.chat.completions.create(model="gpt", messages=big)
-        assert info.value.status_code == 413
-        claude_client = anthropic.AsyncAnthropic(base_url=base, api_key=KEY, max_retries=0)
-        with pytest.raises(anthropic.APIStatusError) as ainfo:
-            await claude_client.messages.create(model="claude", max_tokens=5, messages=big)
-        assert ainfo.value.status_code == 413
+        assert await error_statuses(gateway_url(gw), big) == (413, 413)
         assert oai.requests == [] and claude.requests == []
 
 
@@ -111,17 +108,9 @@ async def test_bad_upstream_answers_are_502(stack, fault: str) -> None:  # type:
 
 
 async def test_unreachable_upstream_is_503(start_gateway) -> None:  # type: ignore[no-untyped-def]
-    dead = f"http://127.0.0.1:{_free_port()}/v1"
+    dead = f"http://127.0.0.1:{free_port()}/v1"
     gw = await start_gateway(upstream_config(dead, dead))
-    base = str(gw.server.make_url("")).rstrip("/")
-    client = openai.AsyncOpenAI(base_url=f"{base}/v1", api_key=KEY, max_retries=0)
-    with pytest.raises(openai.APIStatusError) as info:
-        await client.chat.completions.create(model="gpt", messages=HELLO)
-    assert info.value.status_code == 503
-    claude = anthropic.AsyncAnthropic(base_url=base, api_key=KEY, max_retries=0)
-    with pytest.raises(anthropic.APIStatusError) as ainfo:
-        await claude.messages.create(model="claude", max_tokens=5, messages=HELLO)
-    assert ainfo.value.status_code == 503
+    assert await error_statuses(gateway_url(gw), HELLO) == (503, 503)
 
 
 async def test_slow_first_token_is_504(start_gateway) -> None:  # type: ignore[no-untyped-def]
@@ -130,14 +119,14 @@ async def test_slow_first_token_is_504(start_gateway) -> None:  # type: ignore[n
         for provider in config["providers"]:
             provider["first_token_timeout_s"] = 0.2
         gw = await start_gateway(config)
-        base = str(gw.server.make_url("")).rstrip("/")
+        base = gateway_url(gw)
         oai.delay_first_byte(2)
-        client = openai.AsyncOpenAI(base_url=f"{base}/v1", api_key=KEY, max_retries=0)
+        client = openai_client(base)
         with pytest.raises(openai.APIStatusError) as info:
             await client.chat.completions.create(model="gpt", messages=HELLO, stream=True)
         assert info.value.status_code == 504
         claude.delay_first_byte(2)
-        ant = anthropic.AsyncAnthropic(base_url=base, api_key=KEY, max_retries=0)
+        ant = anthropic_client(base)
         with pytest.raises(anthropic.APIStatusError) as ainfo:
             await ant.messages.create(model="claude", max_tokens=5, messages=HELLO)
         assert ainfo.value.status_code == 504

@@ -8,6 +8,8 @@ import anthropic
 import openai
 import pytest
 
+from fakes.stack import anthropic_client, gateway_url, openai_client
+
 KEY = "sk-acme-test-key"
 CONFIG: dict[str, Any] = {
     "providers": [{"name": "echo", "type": "echo"}],
@@ -25,17 +27,17 @@ CONFIG: dict[str, Any] = {
 @pytest.fixture
 async def base_url(start_gateway) -> str:  # type: ignore[no-untyped-def]
     client = await start_gateway(CONFIG)
-    return str(client.server.make_url("")).rstrip("/")
+    return gateway_url(client)
 
 
 @pytest.fixture
 def oai(base_url: str) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=f"{base_url}/v1", api_key=KEY, max_retries=0)
+    return openai_client(base_url, KEY)
 
 
 @pytest.fixture
 def claude(base_url: str) -> anthropic.AsyncAnthropic:
-    return anthropic.AsyncAnthropic(base_url=base_url, api_key=KEY, max_retries=0)
+    return anthropic_client(base_url, KEY)
 
 
 async def test_openai_chat(oai: openai.AsyncOpenAI) -> None:
@@ -109,7 +111,7 @@ async def test_anthropic_stream(claude: anthropic.AsyncAnthropic) -> None:
 )
 async def test_openai_sdk_raises_the_right_error(base_url: str, call: str, error: type) -> None:
     key = "sk-wrong-key-123" if call == "bad_key" else KEY
-    client = openai.AsyncOpenAI(base_url=f"{base_url}/v1", api_key=key, max_retries=0)
+    client = openai_client(base_url, key)
     model = {"unknown_model": "nope", "forbidden_model": "secret"}.get(call, "echo")
     messages: Any = [] if call == "bad_request" else [{"role": "user", "content": "x"}]
     with pytest.raises(error):
@@ -127,7 +129,7 @@ async def test_openai_sdk_raises_the_right_error(base_url: str, call: str, error
 )
 async def test_anthropic_sdk_raises_the_right_error(base_url: str, call: str, error: type) -> None:
     key = "sk-wrong-key-123" if call == "bad_key" else KEY
-    client = anthropic.AsyncAnthropic(base_url=base_url, api_key=key, max_retries=0)
+    client = anthropic_client(base_url, key)
     model = {"unknown_model": "nope", "forbidden_model": "secret"}.get(call, "echo")
     max_tokens = 0 if call == "bad_request" else 10
     with pytest.raises(error):

@@ -24,7 +24,7 @@ Scripting: ``reply_with`` / ``reply_with_tool_use`` / ``fail`` / ``reply_raw``
 first, in order). Faults that shape a stream (``cut_stream_after``,
 ``error_in_stream_after``, ``hold_stream_after``, ``delay_first_byte``,
 ``pace_stream``) stay on until ``reset()``. The API mirrors
-``fakes.openai_upstream.OpenAIUpstream``.
+``fakes.openai_upstream.OpenAIUpstream``: both build on ``fakes.base.FakeUpstream``.
 
 The module constants are the documented example payloads (docs.claude.com:
 Messages API, tool use, streaming, errors), for table-driven tests.
@@ -33,15 +33,15 @@ Messages API, tool use, streaming, errors), for table-driven tests.
 # ruff: noqa: E501  (documented payloads are kept byte for byte)
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from aiohttp import web
-from multidict import CIMultiDict, CIMultiDictProxy
+
+from fakes.base import FakeUpstream, Raw, sse_frame
+from fakes.base import RecordedRequest as RecordedRequest  # what ``requests`` holds
 
 # --------------------------------------------------------------------------- documented payloads
 
@@ -197,19 +197,6 @@ def error_body(status: int, message: str | None = None) -> dict[str, Any]:
 
 
 @dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: CIMultiDictProxy[str]
-    body: bytes
-
-    @property
-    def json(self) -> Any:
-        return orjson.loads(self.body)
-
-
-@dataclass
 class Reply:
     """An answer: content blocks as in a ``message`` object, plus stop reason and usage."""
 
@@ -219,15 +206,6 @@ class Reply:
     usage: dict[str, int] = field(default_factory=lambda: {"input_tokens": 25, "output_tokens": 15})
     id: str | None = None
     model: str | None = None  # None: echo the requested model
-
-
-@dataclass
-class Raw:
-    """Bytes sent verbatim (documented streams, invalid JSON, odd statuses)."""
-
-    status: int
-    body: bytes
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 Script = Reply | Raw
@@ -286,74 +264,28 @@ def stream_events(reply: Reply, model: str) -> list[tuple[str, dict[str, Any]]]:
     return events
 
 
-class AnthropicUpstream:
+class AnthropicUpstream(FakeUpstream[Reply]):
     """The fake server; see the module docstring. Use as ``async with AnthropicUpstream() as fake``.
 
     ``api_key``: when given, other keys get the real 401.
     """
 
-    def __init__(self, *, api_key: str | None = None) -> None:
-        self.api_key = api_key
-        self.requests: list[RecordedRequest] = []
-        self._runner: web.AppRunner | None = None
-        self._port = 0
-        self._closing = asyncio.Event()
-        self.reset()
+    REQUEST_ID_HEADER = "request-id"
+    INVALID_STREAM_FRAME = b"event: message_start\ndata: {not json\n\n"
+    STREAM_ERROR = OVERLOADED_ERROR
 
-    # ---- lifecycle
-
-    async def __aenter__(self) -> AnthropicUpstream:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def _routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/messages", self._messages)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None,
-                                     shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._closing.set()  # wake delayed or held handlers so shutdown is quick
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    @property
-    def url(self) -> str:
-        """The provider ``base_url``: ``http://127.0.0.1:PORT/v1``."""
-        return f"http://127.0.0.1:{self._port}/v1"
 
     @property
     def base_url(self) -> str:
         """What the official SDK takes as ``base_url`` (it adds ``/v1`` itself)."""
-        return f"http://127.0.0.1:{self._port}"
-
-    @property
-    def last_request(self) -> RecordedRequest:
-        return self.requests[-1]
+        return self.origin
 
     # ---- scripting
 
-    def reset(self) -> None:
-        """Back to the default answer (the documented text reply) and no faults."""
-        self._default: Script = Reply(content=list(TEXT_MESSAGE["content"]),
-                                      usage=dict(TEXT_MESSAGE["usage"]))
-        self._queue: list[Script] = []
-        self._cut_after: int | None = None
-        self._cut_abort = False
-        self._error_after: int | None = None
-        self._error_event: dict[str, Any] = OVERLOADED_ERROR
-        self._hold_after: int | None = None
-        self._hold = asyncio.Event()
-        self._delay = 0.0
-        self._pace = 0.0
-
-    def _script(self, script: Script, times: int | None) -> None:
-        if times is None:
-            self._default = script
-        else:
-            self._queue.extend([script] * times)
+    def _default_reply(self) -> Reply:
+        return Reply(content=list(TEXT_MESSAGE["content"]), usage=dict(TEXT_MESSAGE["usage"]))
 
     def reply_with(
         self,
@@ -366,13 +298,12 @@ class AnthropicUpstream:
         id: str | None = None,
         times: int | None = None,
     ) -> Reply:
-        reply = Reply(
+        """A text answer. ``usage`` is Anthropic's usage object (default 25 in, 15 out)."""
+        return self.reply(Reply(
             content=[{"type": "text", "text": text}], stop_reason=stop_reason,
             stop_sequence=stop_sequence, usage=usage or {"input_tokens": 25, "output_tokens": 15},
             model=model, id=id,
-        )
-        self._script(reply, times)
-        return reply
+        ), times=times)
 
     def reply_with_tool_use(
         self,
@@ -393,14 +324,9 @@ class AnthropicUpstream:
         for call_id, call_name, call_input in [*calls, *(more or [])]:
             content.append({"type": "tool_use", "id": call_id, "name": call_name,
                             "input": call_input})
-        reply = Reply(content=content, stop_reason="tool_use",
-                      usage=usage or {"input_tokens": 472, "output_tokens": 91})
-        self._script(reply, times)
-        return reply
-
-    def reply(self, reply: Reply, *, times: int | None = None) -> Reply:
-        self._script(reply, times)
-        return reply
+        return self.reply(Reply(content=content, stop_reason="tool_use",
+                                usage=usage or {"input_tokens": 472, "output_tokens": 91}),
+                          times=times)
 
     def fail(
         self,
@@ -411,67 +337,21 @@ class AnthropicUpstream:
         times: int | None = None,
     ) -> None:
         """Answer ``status`` with the documented error body for it (or ``body``)."""
-        if body is None:
-            body = error_body(status)
-        raw = orjson.dumps(body) if isinstance(body, dict) else body
-        self._script(Raw(status, raw, {"content-type": "application/json", **(headers or {})}),
-                     times)
-
-    def reply_raw(
-        self,
-        body: bytes,
-        *,
-        status: int = 200,
-        content_type: str = "application/json",
-        headers: dict[str, str] | None = None,
-        times: int | None = None,
-    ) -> None:
-        """Send ``body`` as is: e.g. ``STREAMED_TEXT`` as ``text/event-stream``, or broken
-        JSON. Stream faults do not apply to raw bodies."""
-        self._script(Raw(status, body, {"content-type": content_type, **(headers or {})}), times)
-
-    def invalid_json(self, *, times: int | None = None) -> None:
-        """A 200 whose body is not JSON (streamed requests get a non-JSON ``data:`` frame)."""
-        self._script(Raw(200, b"__invalid_json__", {}), times)
-
-    def cut_stream_after(self, events: int, *, abort: bool = False) -> None:
-        """End streams after ``events`` SSE events: cleanly (no message_stop) or, with
-        ``abort``, by dropping the connection mid-body."""
-        self._cut_after = events
-        self._cut_abort = abort
+        self._fail(status, error_body(status) if body is None else body, headers, times)
 
     def error_in_stream_after(self, events: int, error: dict[str, Any] | None = None) -> None:
         """After ``events`` SSE events send ``event: error`` (default: overloaded_error, as
         documented) and end the stream. ``error``: the whole event data
         (``{"type": "error", "error": {"type": ..., "message": ...}}``)."""
-        self._error_after = events
-        self._error_event = error or OVERLOADED_ERROR
+        self._error_in_stream_after(events, error)
 
-    def hold_stream_after(self, events: int) -> asyncio.Event:
-        """Pause streams after ``events`` SSE events until the returned event is set."""
-        self._hold_after = events
-        self._hold = asyncio.Event()
-        return self._hold
-
-    def delay_first_byte(self, seconds: float) -> None:
-        """Wait before sending anything (status line included)."""
-        self._delay = seconds
-
-    def pace_stream(self, seconds: float) -> None:
-        """Wait this long between stream events, like a model generating tokens."""
-        self._pace = seconds
+    def _error_frame(self, payload: dict[str, Any]) -> bytes:
+        return sse_frame(payload, "error")
 
     # ---- the endpoint
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        self.requests.append(RecordedRequest(
-            request.method, request.path, dict(request.query),
-            CIMultiDictProxy(CIMultiDict(request.headers)), body,
-        ))
-        request_id = "req_" + os.urandom(12).hex()
-        if self._delay:
-            await self._sleep(self._delay)
+        body, request_id = await self._receive(request)
         # The API takes the key as x-api-key, or (as anthropic-python 2.x sends it)
         # as a bearer token.
         key = request.headers.get("x-api-key")
@@ -493,64 +373,15 @@ class AnthropicUpstream:
             if name not in data:
                 return self._error(400, f"{name}: Field required", request_id)
 
-        script = self._queue.pop(0) if self._queue else self._default
+        script = self._next_script()
         if isinstance(script, Raw):
-            if script.body == b"__invalid_json__":
-                if data.get("stream"):
-                    resp = web.StreamResponse(headers={
-                        "content-type": "text/event-stream; charset=utf-8",
-                        "request-id": request_id})
-                    await resp.prepare(request)
-                    await resp.write(b"event: message_start\ndata: {not json\n\n")
-                    await resp.write_eof()
-                    return resp
-                return web.Response(body=b"{not json", content_type="application/json",
-                                    headers={"request-id": request_id})
-            return web.Response(status=script.status, body=script.body,
-                                headers={"request-id": request_id, **script.headers})
+            return await self._send_raw(request, script, request_id,
+                                        stream=bool(data.get("stream")))
         if not data.get("stream"):
-            return web.Response(body=orjson.dumps(_message(script, data["model"])),
-                                headers={"request-id": request_id,
-                                         "content-type": "application/json"})
-        return await self._stream(request, stream_events(script, data["model"]), request_id)
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._closing.wait(), seconds)
+            return self._json(200, _message(script, data["model"]), request_id)
+        frames = [sse_frame(payload, name) for name, payload in stream_events(script, data["model"])]
+        return await self._stream(request, frames, request_id)
 
     def _error(self, status: int, message: str, request_id: str) -> web.Response:
-        body = {**error_body(status, message), "request_id": request_id}
-        return web.Response(status=status, body=orjson.dumps(body),
-                            headers={"request-id": request_id, "content-type": "application/json"})
-
-    async def _stream(
-        self, request: web.Request, events: list[tuple[str, dict[str, Any]]], request_id: str
-    ) -> web.StreamResponse:
-        resp = web.StreamResponse(headers={
-            "content-type": "text/event-stream; charset=utf-8",
-            "cache-control": "no-cache",
-            "request-id": request_id,
-        })
-        await resp.prepare(request)
-        for sent, (name, payload) in enumerate(events):
-            if self._hold_after is not None and sent == self._hold_after:
-                hold = asyncio.ensure_future(self._hold.wait())
-                closing = asyncio.ensure_future(self._closing.wait())
-                await asyncio.wait({hold, closing}, return_when=asyncio.FIRST_COMPLETED)
-                hold.cancel()
-                closing.cancel()
-            if self._error_after is not None and sent == self._error_after:
-                await resp.write(b"event: error\ndata: " + orjson.dumps(self._error_event) + b"\n\n")
-                break
-            if self._cut_after is not None and sent == self._cut_after:
-                if self._cut_abort:
-                    assert request.transport is not None
-                    request.transport.close()  # no terminating chunk: a broken body
-                    return resp
-                break
-            if self._pace and sent:
-                await self._sleep(self._pace)
-            await resp.write(b"event: " + name.encode() + b"\ndata: " + orjson.dumps(payload)
-                             + b"\n\n")
-        await resp.write_eof()
-        return resp
+        return self._json(status, {**error_body(status, message), "request_id": request_id},
+                          request_id)

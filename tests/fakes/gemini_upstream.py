@@ -48,6 +48,8 @@ from typing import Any
 
 from aiohttp import web
 
+from fakes.base import LocalServer
+
 MODEL_VERSION = "gemini-2.5-flash"
 
 # --------------------------------------------------------------------------
@@ -371,45 +373,33 @@ _SSE_HEADERS = {
 }
 
 
-class GeminiUpstream:
+class GeminiUpstream(LocalServer):
     """An in-process Gemini API on 127.0.0.1; ``url`` ends in ``/v1beta``.
 
     ``api_key=None`` accepts any key (and none).
     """
 
     def __init__(self, *, api_key: str | None = "test-gemini-key") -> None:
+        super().__init__()
         self.api_key = api_key
         self.requests: list[RecordedRequest] = []
         self._replies: list[Reply] = []
         self._resume = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self.url = ""
 
-    # -- lifecycle ---------------------------------------------------------
+    # -- lifecycle (start, close, async with: see LocalServer) ---------------
 
-    async def start(self) -> None:
-        app = web.Application()
+    def _routes(self, app: web.Application) -> None:
         app.router.add_post("/v1beta/models/{target}", self._handle)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}/v1beta"
+
+    @property
+    def url(self) -> str:
+        """The provider ``base_url``: ``http://127.0.0.1:PORT/v1beta``."""
+        return f"{self.origin}/v1beta"
 
     async def close(self) -> None:
         self._resume.set()  # never leave a paused stream hanging
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> GeminiUpstream:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
+        await super().close()
 
     # -- scripting ---------------------------------------------------------
 
@@ -449,7 +439,7 @@ class GeminiUpstream:
 
         reply = self._replies.pop(0) if self._replies else self._default(action, payload)
         if reply.delay_s:
-            await asyncio.sleep(reply.delay_s)
+            await self._sleep(reply.delay_s)
         if reply.status >= 300 or action != "streamGenerateContent":
             if reply.raw is not None:
                 return web.Response(status=reply.status, body=reply.raw,
@@ -479,7 +469,7 @@ class GeminiUpstream:
                 self._resume.clear()
                 await self._resume.wait()
             if n and reply.chunk_delay_s:
-                await asyncio.sleep(reply.chunk_delay_s)
+                await self._sleep(reply.chunk_delay_s)
             data = chunk.encode() if isinstance(chunk, str) else compact(chunk)
             await response.write(b"data: " + data + b"\r\n\r\n")
         await response.write_eof()

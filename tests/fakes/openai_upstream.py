@@ -28,7 +28,9 @@ Scripting: ``reply_with`` / ``reply_with_tool_calls`` / ``fail`` / ``reply_raw``
 set the answer for every following request, or, with ``times=n``, queue it for
 the next ``n`` requests only (queued answers go first, in order). Faults that
 shape a stream (``cut_stream_after``, ``error_in_stream_after``,
-``hold_stream_after``, ``delay_first_byte``) stay on until ``reset()``.
+``hold_stream_after``, ``delay_first_byte``, ``pace_stream``) stay on until
+``reset()``. All of this but the answers themselves comes from
+``fakes.base.FakeUpstream``, shared with ``fakes.anthropic_upstream``.
 
 The module constants are documented example payloads (the OpenAI API
 reference's examples, and streams recorded from the live API by the official
@@ -37,10 +39,7 @@ openai-python SDK's test suite), for table-driven tests.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
-import os
 import re
 import struct
 from dataclasses import dataclass, field
@@ -48,7 +47,9 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from multidict import CIMultiDict, CIMultiDictProxy
+
+from fakes.base import FakeUpstream, Raw, sse_frame
+from fakes.base import RecordedRequest as RecordedRequest  # what ``requests`` holds
 
 # --------------------------------------------------------------------------- documented payloads
 
@@ -315,21 +316,6 @@ def error_body(status: int, message: str | None = None) -> dict[str, Any]:
 
 
 @dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: CIMultiDictProxy[str]
-    body: bytes
-    # The client's (host, port): the same port on two requests means a reused connection.
-    peer: tuple[str, int] | None = None
-
-    @property
-    def json(self) -> Any:
-        return orjson.loads(self.body)
-
-
-@dataclass
 class Reply:
     """An answer: text and/or tool calls ``(id, name, arguments JSON)``, finish reason, usage."""
 
@@ -340,15 +326,6 @@ class Reply:
     id: str | None = None
     model: str | None = None  # None: echo the requested model
     created: int = 1677652288
-
-
-@dataclass
-class Raw:
-    """Bytes sent verbatim (recorded streams, invalid JSON, odd statuses)."""
-
-    status: int
-    body: bytes
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 Script = Reply | Raw
@@ -410,7 +387,7 @@ def embedding_vector(index: int, dimensions: int | None) -> list[float]:
     return [round(base[i % len(base)] + index * 0.001, 10) for i in range(size)]
 
 
-class OpenAIUpstream:
+class OpenAIUpstream(FakeUpstream[Reply]):
     """The fake server; see the module docstring. Use as ``async with OpenAIUpstream() as fake``.
 
     ``api_key``: when given, other keys get the real 401. ``deployments``: the
@@ -418,78 +395,32 @@ class OpenAIUpstream:
     ``None`` accepts any.
     """
 
+    REQUEST_ID_HEADER = "x-request-id"
+    INVALID_STREAM_FRAME = b"data: {not json\n\n"
+    STREAM_ERROR = STREAMED_ERROR
+
     def __init__(self, *, api_key: str | None = None,
                  deployments: set[str] | None = None) -> None:
-        self.api_key = api_key
         self.deployments = deployments
-        self.requests: list[RecordedRequest] = []
-        self._runner: web.AppRunner | None = None
-        self._port = 0
-        self._closing = asyncio.Event()
-        self.reset()
+        super().__init__(api_key=api_key)
 
-    # ---- lifecycle
-
-    async def __aenter__(self) -> OpenAIUpstream:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def _routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_post("/openai/deployments/{deployment}/chat/completions", self._chat)
         app.router.add_post("/openai/deployments/{deployment}/embeddings", self._embeddings)
         app.router.add_post("/openai/v1/chat/completions", self._chat)  # Azure's v1 API
         app.router.add_post("/openai/v1/embeddings", self._embeddings)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None,
-                                     shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._closing.set()  # wake delayed or held handlers so shutdown is quick
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    @property
-    def url(self) -> str:
-        """The OpenAI ``base_url``: ``http://127.0.0.1:PORT/v1`` (provider config and SDK alike)."""
-        return f"http://127.0.0.1:{self._port}/v1"
 
     @property
     def azure_url(self) -> str:
         """The Azure ``base_url`` (the resource endpoint): ``http://127.0.0.1:PORT``."""
-        return f"http://127.0.0.1:{self._port}"
-
-    @property
-    def last_request(self) -> RecordedRequest:
-        return self.requests[-1]
+        return self.origin
 
     # ---- scripting
 
-    def reset(self) -> None:
-        """Back to the default answer (the documented text reply) and no faults."""
-        self._default: Script = Reply()
-        self._queue: list[Script] = []
-        self._cut_after: int | None = None
-        self._cut_abort = False
-        self._error_after: int | None = None
-        self._error_payload: dict[str, Any] = STREAMED_ERROR
-        self._hold_after: int | None = None
-        self._hold = asyncio.Event()
-        self._keepalive_s: float | None = None
-        self._delay = 0.0
-
-    def _script(self, script: Script, times: int | None) -> None:
-        if times is None:
-            self._default = script
-        else:
-            self._queue.extend([script] * times)
-
-    def reply(self, reply: Reply, *, times: int | None = None) -> Reply:
-        self._script(reply, times)
-        return reply
+    def _default_reply(self) -> Reply:
+        return Reply()
 
     def reply_with(
         self,
@@ -536,80 +467,17 @@ class OpenAIUpstream:
     ) -> None:
         """Answer ``status`` with OpenAI's error body for it (or ``body``), plus ``headers``
         (e.g. ``{"retry-after": "2"}``)."""
-        if body is None:
-            body = error_body(status)
-        raw = orjson.dumps(body) if isinstance(body, dict) else body
-        self._script(Raw(status, raw, {"content-type": "application/json", **(headers or {})}),
-                     times)
-
-    def reply_raw(
-        self,
-        body: bytes,
-        *,
-        status: int = 200,
-        content_type: str = "application/json",
-        headers: dict[str, str] | None = None,
-        times: int | None = None,
-    ) -> None:
-        """Send ``body`` as is: e.g. ``STREAMED_TOOL_CALL`` as ``text/event-stream``, or
-        broken JSON. Stream faults do not apply to raw bodies."""
-        self._script(Raw(status, body, {"content-type": content_type, **(headers or {})}), times)
-
-    def invalid_json(self, *, times: int | None = None) -> None:
-        """A 200 whose body is not JSON (streamed requests get a non-JSON ``data:`` frame)."""
-        self._script(Raw(200, b"__invalid_json__", {}), times)
-
-    def cut_stream_after(self, chunks: int, *, abort: bool = False) -> None:
-        """End streams after ``chunks`` SSE frames: cleanly (no ``[DONE]``) or, with
-        ``abort``, by dropping the connection mid-body."""
-        self._cut_after = chunks
-        self._cut_abort = abort
+        self._fail(status, error_body(status) if body is None else body, headers, times)
 
     def error_in_stream_after(self, chunks: int, payload: dict[str, Any] | None = None) -> None:
         """After ``chunks`` frames send ``data: PAYLOAD`` (default ``STREAMED_ERROR``,
         ``{"error": {...server_error...}}``) and end the stream without ``[DONE]``."""
-        self._error_after = chunks
-        self._error_payload = payload or STREAMED_ERROR
+        self._error_in_stream_after(chunks, payload)
 
-    def hold_stream_after(self, chunks: int, *, keepalive_s: float | None = None) -> asyncio.Event:
-        """Pause streams after ``chunks`` frames until the returned event is set; with
-        ``keepalive_s``, send an SSE comment (``: keep-alive``) that often meanwhile, as
-        some OpenAI-compatible servers do while a request is queued."""
-        self._hold_after = chunks
-        self._hold = asyncio.Event()
-        self._keepalive_s = keepalive_s
-        return self._hold
-
-    def delay_first_byte(self, seconds: float) -> None:
-        """Wait before sending anything (status line included)."""
-        self._delay = seconds
+    def _error_frame(self, payload: dict[str, Any]) -> bytes:
+        return sse_frame(payload)
 
     # ---- endpoints
-
-    def _record(self, request: web.Request, body: bytes) -> None:
-        peer = request.transport.get_extra_info("peername") if request.transport else None
-        self.requests.append(RecordedRequest(
-            request.method, request.path, dict(request.query),
-            CIMultiDictProxy(CIMultiDict(request.headers)), body,
-            (peer[0], peer[1]) if peer else None,
-        ))
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._closing.wait(), seconds)
-
-    async def _held(self, resp: web.StreamResponse) -> None:
-        hold = asyncio.ensure_future(self._hold.wait())
-        closing = asyncio.ensure_future(self._closing.wait())
-        try:
-            while not (hold.done() or closing.done()):
-                await asyncio.wait({hold, closing}, timeout=self._keepalive_s,
-                                   return_when=asyncio.FIRST_COMPLETED)
-                if self._keepalive_s is not None and not (hold.done() or closing.done()):
-                    await resp.write(b": keep-alive\n\n")
-        finally:
-            hold.cancel()
-            closing.cancel()
 
     def _check(self, request: web.Request, body: bytes, request_id: str) -> web.Response | None:
         """Azure routing, authentication and JSON: the errors that come before any answer."""
@@ -617,118 +485,79 @@ class OpenAIUpstream:
         deployment = request.match_info.get("deployment")
         if azure:
             if deployment is not None and "api-version" not in request.query:
-                return _json(404, {"error": {"code": "404", "message": "Resource not found"}},
-                             request_id)
+                return self._json(404, {"error": {"code": "404", "message": "Resource not found"}},
+                                  request_id)
             key = request.headers.get("api-key")
         else:
             auth = request.headers.get("authorization", "")
             key = auth[7:] if auth.startswith("Bearer ") else None
         if not key:
-            return _json(401, {"error": MISSING_KEY_ERROR}, request_id)
+            return self._json(401, {"error": MISSING_KEY_ERROR}, request_id)
         if self.api_key is not None and key != self.api_key:
             if azure:
-                return _json(401, {"error": {"code": "401", "message": (
+                return self._json(401, {"error": {"code": "401", "message": (
                     "Access denied due to invalid subscription key or wrong API endpoint. Make "
                     "sure to provide a valid key for an active subscription and use a correct "
                     "regional API endpoint for your resource.")}}, request_id)
-            return _json(401, error_body(401), request_id)
+            return self._json(401, error_body(401), request_id)
         if deployment is not None and self.deployments is not None and (
                 deployment not in self.deployments):
-            return _json(404, {"error": {"code": "DeploymentNotFound", "message": (
+            return self._json(404, {"error": {"code": "DeploymentNotFound", "message": (
                 "The API deployment for this resource does not exist. If you created the "
                 "deployment within the last 5 minutes, please wait a moment and try again.")}},
                 request_id)
         try:
             orjson.loads(body)
         except orjson.JSONDecodeError:
-            return _json(400, error_body(400, "We could not parse the JSON body of your request."),
-                         request_id)
+            return self._json(400, error_body(
+                400, "We could not parse the JSON body of your request."), request_id)
         return None
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        self._record(request, body)
-        request_id = "req_" + os.urandom(12).hex()
-        if self._delay:
-            await self._sleep(self._delay)
+        body, request_id = await self._receive(request)
         rejected = self._check(request, body, request_id)
         if rejected is not None:
             return rejected
         data = orjson.loads(body)
         model = data.get("model") or request.match_info.get("deployment", "")
         if not model:
-            return _json(400, error_body(400, "you must provide a model parameter"), request_id)
+            return self._json(400, error_body(400, "you must provide a model parameter"),
+                              request_id)
         if not isinstance(data.get("messages"), list):
-            return _json(400, error_body(400, "Missing required parameter: 'messages'."),
-                         request_id)
-        script = self._queue.pop(0) if self._queue else self._default
+            return self._json(400, error_body(400, "Missing required parameter: 'messages'."),
+                              request_id)
+        script = self._next_script()
         stream = bool(data.get("stream"))
         if isinstance(script, Raw):
-            if script.body == b"__invalid_json__":
-                if stream:
-                    return await self._stream(request, [b"data: {not json\n\n"], request_id)
-                return web.Response(body=b"{not json", content_type="application/json",
-                                    headers={"x-request-id": request_id})
-            return web.Response(status=script.status, body=script.body,
-                                headers={"x-request-id": request_id, **script.headers})
+            return await self._send_raw(request, script, request_id, stream=stream)
         if not stream:
-            return _json(200, completion(script, model), request_id)
+            return self._json(200, completion(script, model), request_id)
         include_usage = bool((data.get("stream_options") or {}).get("include_usage"))
         frames = []
         for chunk in stream_chunks(script, model):
             if include_usage:
                 chunk["usage"] = None
-            frames.append(b"data: " + orjson.dumps(chunk) + b"\n\n")
+            frames.append(sse_frame(chunk))
         if include_usage:
             last = stream_chunks(script, model)[-1]
             last.update(choices=[], usage=script.usage)
-            frames.append(b"data: " + orjson.dumps(last) + b"\n\n")
+            frames.append(sse_frame(last))
         frames.append(b"data: [DONE]\n\n")
         return await self._stream(request, frames, request_id)
 
-    async def _stream(self, request: web.Request, frames: list[bytes],
-                      request_id: str) -> web.StreamResponse:
-        resp = web.StreamResponse(headers={
-            "content-type": "text/event-stream; charset=utf-8",
-            "cache-control": "no-cache",
-            "x-request-id": request_id,
-        })
-        await resp.prepare(request)
-        for sent, frame in enumerate(frames):
-            if self._hold_after is not None and sent == self._hold_after:
-                await self._held(resp)
-            if self._error_after is not None and sent == self._error_after:
-                await resp.write(b"data: " + orjson.dumps(self._error_payload) + b"\n\n")
-                break
-            if self._cut_after is not None and sent == self._cut_after:
-                if self._cut_abort:
-                    assert request.transport is not None
-                    request.transport.close()  # no terminating chunk: a broken body
-                    return resp
-                break
-            await resp.write(frame)
-        await resp.write_eof()
-        return resp
-
     async def _embeddings(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        self._record(request, body)
-        request_id = "req_" + os.urandom(12).hex()
-        if self._delay:
-            await self._sleep(self._delay)
+        body, request_id = await self._receive(request)
         rejected = self._check(request, body, request_id)
         if rejected is not None:
             return rejected
-        script = self._queue.pop(0) if self._queue else None
+        script = self._queue.pop(0) if self._queue else None  # the default is a chat answer
         if isinstance(script, Raw):
-            if script.body == b"__invalid_json__":
-                return web.Response(body=b"{not json", content_type="application/json")
-            return web.Response(status=script.status, body=script.body,
-                                headers={"x-request-id": request_id, **script.headers})
+            return await self._send_raw(request, script, request_id, stream=False)
         data = orjson.loads(body)
         inputs = data.get("input")
         if inputs is None:
-            return _json(400, error_body(400, "Missing required parameter: 'input'."), request_id)
+            return self._json(400, error_body(400, "Missing required parameter: 'input'."),
+                              request_id)
         if isinstance(inputs, str) or (inputs and isinstance(inputs[0], int)):
             inputs = [inputs]
         model = data.get("model") or request.match_info.get("deployment", "")
@@ -741,10 +570,6 @@ class OpenAIUpstream:
             embedding: Any = (base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
                               if base64_format else vector)
             items.append({"object": "embedding", "index": index, "embedding": embedding})
-        return _json(200, {"object": "list", "data": items, "model": model,
-                           "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}, request_id)
-
-
-def _json(status: int, body: dict[str, Any], request_id: str) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps(body),
-                        headers={"x-request-id": request_id, "content-type": "application/json"})
+        return self._json(200, {"object": "list", "data": items, "model": model,
+                                "usage": {"prompt_tokens": tokens, "total_tokens": tokens}},
+                          request_id)

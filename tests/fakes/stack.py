@@ -7,12 +7,30 @@ from typing import Any
 
 import anthropic
 import openai
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from fakes.anthropic_upstream import AnthropicUpstream
 from fakes.openai_upstream import OpenAIUpstream
 
 KEY = "sk-e2e-tenant-key"
+
+Gateway = TestClient[web.Request, web.Application]  # what the start_gateway fixture returns
+
+
+def gateway_url(gateway: Gateway) -> str:
+    """The gateway's base URL, ``http://127.0.0.1:PORT`` (no trailing slash)."""
+    return str(gateway.server.make_url("")).rstrip("/")
+
+
+def openai_client(base_url: str, key: str = KEY) -> openai.AsyncOpenAI:
+    """The official OpenAI SDK on the gateway at ``base_url``, without retries."""
+    return openai.AsyncOpenAI(base_url=f"{base_url}/v1", api_key=key, max_retries=0)
+
+
+def anthropic_client(base_url: str, key: str = KEY) -> anthropic.AsyncAnthropic:
+    """The official Anthropic SDK on the gateway at ``base_url``, without retries."""
+    return anthropic.AsyncAnthropic(base_url=base_url, api_key=key, max_retries=0)
 
 
 def upstream_config(oai_url: str, claude_url: str, **overrides: Any) -> dict[str, Any]:
@@ -36,16 +54,16 @@ def upstream_config(oai_url: str, claude_url: str, **overrides: Any) -> dict[str
 
 @dataclass
 class Stack:
-    gateway: TestClient
+    gateway: Gateway
     oai_upstream: OpenAIUpstream
     claude_upstream: AnthropicUpstream
 
     @property
     def url(self) -> str:
-        return str(self.gateway.server.make_url("")).rstrip("/")
+        return gateway_url(self.gateway)
 
     def openai(self, key: str = KEY) -> openai.AsyncOpenAI:
-        return openai.AsyncOpenAI(base_url=f"{self.url}/v1", api_key=key, max_retries=0)
+        return openai_client(self.url, key)
 
     def anthropic(self, key: str = KEY) -> anthropic.AsyncAnthropic:
-        return anthropic.AsyncAnthropic(base_url=self.url, api_key=key, max_retries=0)
+        return anthropic_client(self.url, key)

@@ -12,25 +12,23 @@ import orjson
 import pytest
 
 from fakes.anthropic_upstream import STREAMED_TOOL_USE, AnthropicUpstream
+from fakes.calls import chat, collect, failure, response_of
 from sluicegate.canonical import (
-    ChatRequest,
     EmbeddingRequest,
     ErrorKind,
-    Event,
     Finish,
     GatewayError,
-    Message,
     Start,
     TextDelta,
-    TextPart,
     Tool,
     Usage,
 )
-from sluicegate.canonical.collect import ResponseCollector
 from sluicegate.canonical.events import ToolCallDelta
 from sluicegate.config import ProviderConfig
 from sluicegate.providers.anthropic import AnthropicProvider
 from sluicegate.providers.http import HttpClient
+
+MODEL = "claude-opus-4-6"
 
 
 @pytest.fixture
@@ -39,35 +37,10 @@ async def fake() -> AsyncIterator[AnthropicUpstream]:
         yield upstream
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[HttpClient]:
-    client = HttpClient.create()
-    yield client
-    await client.close()
-
-
 def provider(fake: AnthropicUpstream, http: HttpClient, **config: Any) -> AnthropicProvider:
     settings: dict[str, Any] = {"name": "claude", "type": "anthropic", "base_url": fake.url,
                                 "api_key": "sk-ant-test", **config}
     return AnthropicProvider(ProviderConfig(**settings), http)
-
-
-def chat(stream: bool, **fields: Any) -> ChatRequest:
-    return ChatRequest(
-        model="smart", stream=stream, include_usage=True,
-        messages=[Message(role="user", content=[TextPart(text="Hello")])], **fields,
-    )
-
-
-async def run(p: AnthropicProvider, request: ChatRequest) -> list[Event]:
-    return [event async for event in p.chat(request, "claude-opus-4-6")]
-
-
-def answer(events: list[Event]) -> ResponseCollector:
-    collector = ResponseCollector()
-    for event in events:
-        collector.add(event)
-    return collector
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
@@ -75,13 +48,13 @@ async def test_text_answer(fake: AnthropicUpstream, http: HttpClient, stream: bo
     fake.reply_with("Hello there, friend!", usage={
         "input_tokens": 12, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 20,
         "output_tokens": 6})
-    events = await run(provider(fake, http), chat(stream, max_tokens=64))
+    events = await collect(provider(fake, http).chat(chat(stream, max_tokens=64), MODEL))
 
     assert isinstance(events[0], Start)
     assert events[0].id.startswith("msg_") and events[0].model == "claude-opus-4-6"
     assert events[-2:] == [Finish(reason="stop"), Usage(input_tokens=132, output_tokens=6,
                                                         cached_tokens=100, cache_write_tokens=20)]
-    assert answer(events).response().choices[0].message.text() == "Hello there, friend!"
+    assert response_of(events).choices[0].message.text() == "Hello there, friend!"
     if stream:
         assert sum(isinstance(e, TextDelta) for e in events) == 3  # word by word
 
@@ -103,9 +76,9 @@ async def test_parallel_tool_use(fake: AnthropicUpstream, http: HttpClient, stre
     )
     request = chat(stream, tools=[Tool(name="get_weather", parameters={"type": "object"}),
                                   Tool(name="get_time", parameters={"type": "object"})])
-    events = await run(provider(fake, http), request)
+    events = await collect(provider(fake, http).chat(request, MODEL))
 
-    response = answer(events).response()
+    response = response_of(events)
     message = response.choices[0].message
     assert message.text() == "Checking."
     assert [(c.id, c.name, orjson.loads(c.arguments)) for c in message.tool_calls] == [
@@ -121,8 +94,8 @@ async def test_parallel_tool_use(fake: AnthropicUpstream, http: HttpClient, stre
 
 async def test_documented_stream_served_verbatim(fake: AnthropicUpstream, http: HttpClient) -> None:
     fake.reply_raw(STREAMED_TOOL_USE, content_type="text/event-stream; charset=utf-8")
-    events = await run(provider(fake, http), chat(True))
-    call = answer(events).response().choices[0].message.tool_calls[0]
+    events = await collect(provider(fake, http).chat(chat(True), MODEL))
+    call = response_of(events).choices[0].message.tool_calls[0]
     assert orjson.loads(call.arguments) == {"location": "San Francisco, CA", "unit": "fahrenheit"}
     assert events[-1] == Usage(input_tokens=472, output_tokens=89)
 
@@ -134,7 +107,7 @@ async def test_stream_events_are_yielded_as_they_arrive(
     fake.pace_stream(0.05)
     arrivals: list[float] = []
     begin = time.monotonic()
-    async for event in provider(fake, http).chat(chat(True), "claude-opus-4-6"):
+    async for event in provider(fake, http).chat(chat(True), MODEL):
         if isinstance(event, TextDelta):
             arrivals.append(time.monotonic() - begin)
     assert len(arrivals) == 6
@@ -158,7 +131,7 @@ async def test_error_statuses(
 ) -> None:
     fake.fail(status, headers=headers)
     with pytest.raises(GatewayError) as info:
-        await run(provider(fake, http), chat(True))
+        await collect(provider(fake, http).chat(chat(True), MODEL))
     err = info.value
     assert (err.kind, err.code, err.upstream_status, err.retry_after) == (
         kind, code, status, retry_after)
@@ -167,28 +140,25 @@ async def test_error_statuses(
 async def test_error_body_message_is_kept(fake: AnthropicUpstream, http: HttpClient) -> None:
     fake.fail(529)
     with pytest.raises(GatewayError) as info:
-        await run(provider(fake, http), chat(False))
+        await collect(provider(fake, http).chat(chat(False), MODEL))
     assert "Overloaded" in info.value.message
     assert info.value.retryable
 
 
 async def test_wrong_key_is_the_gateways_problem(fake: AnthropicUpstream, http: HttpClient) -> None:
     with pytest.raises(GatewayError) as info:
-        await run(provider(fake, http, api_key="sk-wrong"), chat(False))
+        await collect(provider(fake, http, api_key="sk-wrong").chat(chat(False), MODEL))
     assert (info.value.status, info.value.code) == (502, "upstream_auth_failed")
 
 
 async def test_error_event_mid_stream(fake: AnthropicUpstream, http: HttpClient) -> None:
     fake.reply_with("one two three")
     fake.error_in_stream_after(4)
-    received: list[Event] = []
-    with pytest.raises(GatewayError) as info:
-        async for event in provider(fake, http).chat(chat(True), "claude-opus-4-6"):
-            received.append(event)
+    error, received = await failure(provider(fake, http).chat(chat(True), MODEL))
     assert isinstance(received[0], Start)
     assert any(isinstance(e, TextDelta) for e in received)
-    assert info.value.upstream_status == 529
-    assert info.value.retryable
+    assert error.upstream_status == 529
+    assert error.retryable
 
 
 @pytest.mark.parametrize(
@@ -201,12 +171,9 @@ async def test_stream_cut(
 ) -> None:
     fake.reply_with("one two three")
     fake.cut_stream_after(5, abort=abort)
-    received: list[Event] = []
-    with pytest.raises(GatewayError) as info:
-        async for event in provider(fake, http).chat(chat(True), "claude-opus-4-6"):
-            received.append(event)
-    assert info.value.code == code
-    assert info.value.kind is ErrorKind.UPSTREAM
+    error, received = await failure(provider(fake, http).chat(chat(True), MODEL))
+    assert error.code == code
+    assert error.kind is ErrorKind.UPSTREAM
     assert not any(isinstance(e, Usage) for e in received)
 
 
@@ -214,7 +181,7 @@ async def test_first_token_timeout(fake: AnthropicUpstream, http: HttpClient) ->
     fake.delay_first_byte(2)
     started = time.monotonic()
     with pytest.raises(GatewayError) as info:
-        await run(provider(fake, http, first_token_timeout_s=0.2), chat(True))
+        await collect(provider(fake, http, first_token_timeout_s=0.2).chat(chat(True), MODEL))
     assert time.monotonic() - started < 1.5
     assert (info.value.kind, info.value.code) == (ErrorKind.TIMEOUT, "upstream_timeout")
     assert info.value.retryable
@@ -225,15 +192,15 @@ async def test_slow_stream_after_first_token_is_not_a_first_token_timeout(
 ) -> None:
     fake.reply_with("a b c d")
     fake.pace_stream(0.05)  # the whole stream takes ~0.45s, longer than the timeout
-    events = await run(provider(fake, http, first_token_timeout_s=0.3), chat(True))
-    assert answer(events).response().choices[0].message.text() == "a b c d"
+    events = await collect(provider(fake, http, first_token_timeout_s=0.3).chat(chat(True), MODEL))
+    assert response_of(events).choices[0].message.text() == "a b c d"
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
 async def test_invalid_json(fake: AnthropicUpstream, http: HttpClient, stream: bool) -> None:
     fake.invalid_json()
     with pytest.raises(GatewayError) as info:
-        await run(provider(fake, http), chat(stream))
+        await collect(provider(fake, http).chat(chat(stream), MODEL))
     assert info.value.code == "upstream_bad_response"
     assert "'claude'" in info.value.message
 
@@ -246,7 +213,7 @@ async def test_non_stream_answer_to_a_stream_request_is_accepted(
         "content": [{"type": "text", "text": "Hi"}], "stop_reason": "end_turn",
         "stop_sequence": None, "usage": {"input_tokens": 3, "output_tokens": 1},
     }))
-    events = await run(provider(fake, http), chat(True))
+    events = await collect(provider(fake, http).chat(chat(True), MODEL))
     assert events[1:] == [TextDelta(text="Hi"), Finish(reason="stop"),
                           Usage(input_tokens=3, output_tokens=1)]
 
@@ -256,7 +223,7 @@ async def test_unreachable_upstream(http: HttpClient) -> None:
         url = gone.url
     config = ProviderConfig(name="claude", type="anthropic", base_url=url, api_key="k")
     with pytest.raises(GatewayError) as info:
-        await run(AnthropicProvider(config, http), chat(False))
+        await collect(AnthropicProvider(config, http).chat(chat(False), MODEL))
     assert info.value.code == "upstream_unreachable"
 
 
@@ -279,15 +246,15 @@ async def test_consumer_that_stops_early_releases_the_connection(
 ) -> None:
     fake.reply_with("one two three four")
     fake.pace_stream(0.05)
-    stream = provider(fake, http).chat(chat(True), "claude-opus-4-6")
+    stream = provider(fake, http).chat(chat(True), MODEL)
     async for event in stream:
         if isinstance(event, TextDelta):
             break
     await stream.aclose()  # type: ignore[attr-defined]
     # The pooled client still works for the next call.
     fake.pace_stream(0)
-    events = await asyncio.wait_for(run(provider(fake, http), chat(True)), 5)
-    assert answer(events).response().choices[0].message.text() == "one two three four"
+    events = await asyncio.wait_for(collect(provider(fake, http).chat(chat(True), MODEL)), 5)
+    assert response_of(events).choices[0].message.text() == "one two three four"
 
 
 # The fake itself must speak the real protocol: the official SDK reads it.
@@ -333,8 +300,8 @@ async def test_fake_queues_one_off_answers_before_the_default(
     fake.reply_with("second", times=1)
     p = provider(fake, http)
     with pytest.raises(GatewayError):
-        await run(p, chat(False))
-    texts = [answer(await run(p, chat(False))).response().choices[0].message.text()
+        await collect(p.chat(chat(False), MODEL))
+    texts = [response_of(await collect(p.chat(chat(False), MODEL))).choices[0].message.text()
              for _ in range(2)]
     assert texts == ["second", "default"]
     assert len(fake.requests) == 3
@@ -344,7 +311,7 @@ async def test_fake_holds_a_stream_until_released(
     fake: AnthropicUpstream, http: HttpClient
 ) -> None:
     release = fake.hold_stream_after(3)
-    stream = provider(fake, http).chat(chat(True), "claude-opus-4-6")
+    stream = provider(fake, http).chat(chat(True), MODEL)
     first = await anext(stream)
     assert isinstance(first, Start)
     pending = asyncio.ensure_future(anext(stream))  # the next text waits for the release

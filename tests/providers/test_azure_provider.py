@@ -7,18 +7,15 @@ from typing import Any
 
 import pytest
 
+from fakes.calls import chat, collect
 from fakes.openai_upstream import AZURE_PROMPT_FILTER_CHUNK, STREAMED_TOOL_CALL, OpenAIUpstream
 from sluicegate.canonical import (
-    ChatRequest,
     EmbeddingRequest,
     EmbeddingsResult,
     ErrorKind,
-    Event,
     GatewayError,
-    Message,
     Start,
     TextDelta,
-    TextPart,
     Usage,
 )
 from sluicegate.canonical.events import ToolCallDelta
@@ -27,6 +24,7 @@ from sluicegate.providers.azure import AzureOpenAIProvider
 from sluicegate.providers.http import HttpClient
 
 KEY = "azure-key-123"
+DEPLOYMENT = "gpt-4o-prod"
 
 
 @pytest.fixture
@@ -35,33 +33,16 @@ async def fake() -> AsyncIterator[OpenAIUpstream]:
         yield server
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[HttpClient]:
-    client = HttpClient.create()
-    yield client
-    await client.close()
-
-
 def make(fake: OpenAIUpstream, http: HttpClient, **config: Any) -> AzureOpenAIProvider:
     settings: dict[str, Any] = {"name": "az", "type": "azure", "base_url": fake.azure_url,
                                 "api_key": KEY, **config}
     return AzureOpenAIProvider(ProviderConfig(**settings), http)
 
 
-def chat(stream: bool = False) -> ChatRequest:
-    return ChatRequest(model="smart", stream=stream,
-                       messages=[Message(role="user", content=[TextPart(text="Hi")])])
-
-
-async def collect(provider: AzureOpenAIProvider, request: ChatRequest,
-                  deployment: str = "gpt-4o-prod") -> list[Event]:
-    return [event async for event in provider.chat(request, deployment)]
-
-
 @pytest.mark.parametrize("stream", [False, True])
 async def test_deployment_url_and_api_key(fake: OpenAIUpstream, http: HttpClient,
                                           stream: bool) -> None:
-    events = await collect(make(fake, http), chat(stream=stream))
+    events = await collect(make(fake, http).chat(chat(stream=stream), DEPLOYMENT))
 
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == (
         "\n\nHello there, how may I assist you today?")
@@ -80,7 +61,7 @@ async def test_base_url_variants(fake: OpenAIUpstream, http: HttpClient,
     provider = make(fake, http, base_url=fake.azure_url + base_url_suffix,
                     api_version="2025-01-01-preview")
 
-    await collect(provider, chat())
+    await collect(provider.chat(chat(), DEPLOYMENT))
 
     assert fake.last_request.path == "/openai/deployments/gpt-4o-prod/chat/completions"
     assert fake.last_request.query == {"api-version": "2025-01-01-preview"}
@@ -89,7 +70,7 @@ async def test_base_url_variants(fake: OpenAIUpstream, http: HttpClient,
 async def test_v1_api(fake: OpenAIUpstream, http: HttpClient) -> None:
     provider = make(fake, http, base_url=fake.azure_url + "/openai/v1")
 
-    await collect(provider, chat(stream=True))
+    await collect(provider.chat(chat(stream=True), DEPLOYMENT))
 
     assert fake.last_request.path == "/openai/v1/chat/completions"
     assert fake.last_request.json["model"] == "gpt-4o-prod"
@@ -101,7 +82,7 @@ async def test_prompt_filter_chunk_before_the_answer(fake: OpenAIUpstream,
     fake.reply_raw(b"data: " + AZURE_PROMPT_FILTER_CHUNK.encode() + b"\n\n" + STREAMED_TOOL_CALL,
                    content_type="text/event-stream")
 
-    events = await collect(make(fake, http), chat(stream=True))
+    events = await collect(make(fake, http).chat(chat(stream=True), DEPLOYMENT))
 
     assert events[0] == Start(id="chatcmpl-9tXjtfxZZh2FYaFVxXKf2jiqNDiSo",
                               model="gpt-4o-2024-08-06", created=1723024761)
@@ -116,7 +97,7 @@ async def test_prompt_filter_chunk_before_the_answer(fake: OpenAIUpstream,
 async def test_failures(fake: OpenAIUpstream, http: HttpClient, config: dict[str, Any],
                         deployment: str, kind: ErrorKind, code: str) -> None:
     with pytest.raises(GatewayError) as info:
-        await collect(make(fake, http, **config), chat(), deployment)
+        await collect(make(fake, http, **config).chat(chat(), deployment))
 
     assert (info.value.kind, info.value.code) == (kind, code)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from fakes.calls import chat, collect, failure, response_of
 from fakes.gemini_upstream import (
     API_KEY_INVALID,
     CAPTURED_FUNCTION_CALL_STREAM,
@@ -26,20 +27,17 @@ from fakes.gemini_upstream import (
     stream_chunks,
 )
 from sluicegate.canonical import (
-    ChatRequest,
     EmbeddingRequest,
     EmbeddingsResult,
     ErrorKind,
     Event,
     Finish,
-    GatewayError,
     Message,
     Start,
     TextDelta,
     TextPart,
     Usage,
 )
-from sluicegate.canonical.collect import ResponseCollector
 from sluicegate.canonical.events import ToolCallDelta
 from sluicegate.config import ProviderConfig
 from sluicegate.protocols.gemini import FOREIGN_THOUGHT_SIGNATURE
@@ -55,13 +53,6 @@ async def fake() -> AsyncIterator[GeminiUpstream]:
         yield upstream
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[HttpClient]:
-    client = HttpClient.create()
-    yield client
-    await client.close()
-
-
 def gemini(fake: GeminiUpstream, http: HttpClient, **config: Any) -> GeminiProvider:
     config.setdefault("api_key", fake.api_key)
     return GeminiProvider(
@@ -69,27 +60,13 @@ def gemini(fake: GeminiUpstream, http: HttpClient, **config: Any) -> GeminiProvi
     )
 
 
-def ask(text: str = "Explain how AI works in a few words", *, stream: bool = False,
-        **fields: Any) -> ChatRequest:
-    messages = fields.pop("messages", [Message(role="user", content=[TextPart(text=text)])])
-    return ChatRequest(model="alias", messages=messages, stream=stream, **fields)
-
-
 async def events_of(stream: AsyncIterator[Event]) -> list[Event]:
-    events = [event async for event in stream]
+    """The events, with ``Start.created`` zeroed: Gemini sends no timestamp, it is the clock's."""
+    events = await collect(stream)
     for event in events:
         if isinstance(event, Start):
             event.created = 0
     return events
-
-
-async def failure(stream: AsyncIterator[Event]) -> tuple[GatewayError, list[Event]]:
-    """The error a stream ends with, and the events it yielded before."""
-    events: list[Event] = []
-    with pytest.raises(GatewayError) as caught:
-        async for event in stream:
-            events.append(event)
-    return caught.value, events
 
 
 # ---------------------------------------------------------------------------
@@ -99,7 +76,8 @@ async def failure(stream: AsyncIterator[Event]) -> tuple[GatewayError, list[Even
 
 async def test_non_streamed_chat(fake: GeminiUpstream, http: HttpClient) -> None:
     fake.script(Reply(body=generate_response("AI learns patterns from data.", thoughts_tokens=4)))
-    events = await events_of(gemini(fake, http).chat(ask(temperature=0.5), MODEL))
+    request = chat(text="Explain how AI works in a few words", temperature=0.5)
+    events = await events_of(gemini(fake, http).chat(request, MODEL))
 
     assert events == [
         Start(id="mOEhaMGJHtCtz7IPoNWe2Qo", model=MODEL),
@@ -119,7 +97,7 @@ async def test_non_streamed_chat(fake: GeminiUpstream, http: HttpClient) -> None
 
 
 async def test_streamed_chat(fake: GeminiUpstream, http: HttpClient) -> None:
-    events = await events_of(gemini(fake, http).chat(ask("one two three", stream=True), MODEL))
+    events = await events_of(gemini(fake, http).chat(chat(True, "one two three"), MODEL))
 
     sent = fake.requests[0]
     assert (sent.path, sent.query) == (f"/v1beta/models/{MODEL}:streamGenerateContent",
@@ -134,7 +112,7 @@ async def test_streamed_chat(fake: GeminiUpstream, http: HttpClient) -> None:
 
 async def test_captured_stream_bytes(fake: GeminiUpstream, http: HttpClient) -> None:
     fake.script(Reply(raw=CAPTURED_TEXT_STREAM))
-    events = await events_of(gemini(fake, http).chat(ask(stream=True), MODEL))
+    events = await events_of(gemini(fake, http).chat(chat(True), MODEL))
     assert events == [
         Start(id="ag4pavQTzLrj4Q-XkKnZBA", model="gemini-2.5-flash"),
         TextDelta(text="Four."),
@@ -145,7 +123,7 @@ async def test_captured_stream_bytes(fake: GeminiUpstream, http: HttpClient) -> 
 
 async def test_events_are_yielded_as_they_arrive(fake: GeminiUpstream, http: HttpClient) -> None:
     fake.script(Reply(chunks=stream_chunks(["Hel", "lo", " world"]), pause_after=1))
-    stream = gemini(fake, http).chat(ask(stream=True), MODEL)
+    stream = gemini(fake, http).chat(chat(True), MODEL)
 
     # The upstream holds the rest of the stream: these must come through anyway.
     first = await asyncio.wait_for(anext(stream), 5)
@@ -164,10 +142,8 @@ async def test_tool_call_round_trip(fake: GeminiUpstream, http: HttpClient) -> N
     fake.script(Reply(raw=CAPTURED_FUNCTION_CALL_STREAM))
     question = Message(role="user", content=[TextPart(text="今日の東京の天気を教えて")])
 
-    collector = ResponseCollector()
-    async for event in provider.chat(ask(messages=[question], stream=True), MODEL):
-        collector.add(event)
-    answer = collector.response().choices[0]
+    events = await collect(provider.chat(chat(True, messages=[question]), MODEL))
+    answer = response_of(events).choices[0]
     assert answer.finish_reason == "tool_calls"
     (call,) = answer.message.tool_calls
     assert (call.id, call.name, call.arguments) == (
@@ -176,7 +152,8 @@ async def test_tool_call_round_trip(fake: GeminiUpstream, http: HttpClient) -> N
     result = Message(role="tool", tool_call_id=call.id,
                      content=[TextPart(text='{"temperature": 22, "condition": "Cloudy"}')])
     fake.script(Reply(body=generate_response("今日の東京の天気は曇りで、気温は22度です。")))
-    events = await events_of(provider.chat(ask(messages=[question, answer.message, result]), MODEL))
+    follow_up = chat(messages=[question, answer.message, result])
+    events = await events_of(provider.chat(follow_up, MODEL))
 
     assert TextDelta(text="今日の東京の天気は曇りで、気温は22度です。") in events
     assert fake.requests[1].json["contents"][1:] == [
@@ -193,7 +170,7 @@ async def test_streamed_function_calls_come_whole(fake: GeminiUpstream, http: Ht
         {"functionCall": {"name": "a", "args": {"x": 1}}},
         {"functionCall": {"name": "b", "args": {}}},
     ], response_id="resp1")))
-    events = await events_of(gemini(fake, http).chat(ask(stream=True), MODEL))
+    events = await events_of(gemini(fake, http).chat(chat(True), MODEL))
     assert [e for e in events if isinstance(e, ToolCallDelta | Finish)] == [
         ToolCallDelta(call_index=0, id="call_resp1_0", name="a", arguments='{"x":1}'),
         ToolCallDelta(call_index=1, id="call_resp1_1", name="b", arguments="{}"),
@@ -231,7 +208,7 @@ async def test_upstream_errors_map_to_contract_statuses(
     retryable: bool, retry_after: float | None,
 ) -> None:
     fake.script(reply)
-    error, events = await failure(gemini(fake, http).chat(ask(stream=stream), MODEL))
+    error, events = await failure(gemini(fake, http).chat(chat(stream), MODEL))
     assert events == []  # failed before the first event: the caller can fail over
     assert (error.status, error.code, error.retryable, error.retry_after) == (
         status, code, retryable, retry_after)
@@ -241,7 +218,7 @@ async def test_upstream_errors_map_to_contract_statuses(
 async def test_rejected_gateway_key_is_an_upstream_failure(
     fake: GeminiUpstream, http: HttpClient, key: str | None
 ) -> None:
-    error, _ = await failure(gemini(fake, http, api_key=key).chat(ask(), MODEL))
+    error, _ = await failure(gemini(fake, http, api_key=key).chat(chat(), MODEL))
     assert (error.kind, error.code) == (ErrorKind.UPSTREAM, "upstream_auth_failed")
 
 
@@ -263,7 +240,7 @@ async def test_broken_streams_raise(
     fake: GeminiUpstream, http: HttpClient, reply: Reply, code: str, yielded: int
 ) -> None:
     fake.script(reply)
-    error, events = await failure(gemini(fake, http).chat(ask(stream=True), MODEL))
+    error, events = await failure(gemini(fake, http).chat(chat(True), MODEL))
     assert error.code == code
     assert error.status == 502 and error.retryable
     assert len(events) == yielded
@@ -272,7 +249,7 @@ async def test_broken_streams_raise(
 
 async def test_unusable_answer_is_a_bad_response(fake: GeminiUpstream, http: HttpClient) -> None:
     fake.script(Reply(raw=b'{"candidates": ['))
-    error, _ = await failure(gemini(fake, http).chat(ask(), MODEL))
+    error, _ = await failure(gemini(fake, http).chat(chat(), MODEL))
     assert (error.status, error.code, error.retryable) == (502, "upstream_bad_response", True)
 
 
@@ -280,7 +257,7 @@ async def test_unusable_answer_is_a_bad_response(fake: GeminiUpstream, http: Htt
 async def test_first_token_timeout(fake: GeminiUpstream, http: HttpClient, stream: bool) -> None:
     fake.script(Reply(delay_s=0.3))
     provider = gemini(fake, http, first_token_timeout_s=0.05)
-    error, _ = await failure(provider.chat(ask(stream=stream), MODEL))
+    error, _ = await failure(provider.chat(chat(stream), MODEL))
     assert (error.kind, error.code, error.retryable) == (
         ErrorKind.TIMEOUT, "upstream_timeout", True)
 
@@ -290,7 +267,7 @@ async def test_slow_stream_after_first_token_is_not_a_timeout(
 ) -> None:
     fake.script(Reply(chunks=stream_chunks(["a", "b", "c"]), chunk_delay_s=0.25))
     provider = gemini(fake, http, first_token_timeout_s=0.2)
-    events = await events_of(provider.chat(ask(stream=True), MODEL))
+    events = await events_of(provider.chat(chat(True), MODEL))
     assert [e.text for e in events if isinstance(e, TextDelta)] == ["a", "b", "c"]
 
 
@@ -332,7 +309,7 @@ async def test_embedding_errors_map_too(fake: GeminiUpstream, http: HttpClient) 
 
 async def test_configuration(fake: GeminiUpstream, http: HttpClient) -> None:
     provider = gemini(fake, http, headers={"x-goog-user-project": "acme"})
-    await events_of(provider.chat(ask(), "models/gemini-2.5-pro"))
+    await events_of(provider.chat(chat(), "models/gemini-2.5-pro"))
     sent = fake.requests[0]
     assert sent.path == "/v1beta/models/gemini-2.5-pro:generateContent"
     assert sent.headers["x-goog-user-project"] == "acme"

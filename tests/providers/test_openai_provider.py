@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
@@ -12,6 +11,8 @@ import openai
 import orjson
 import pytest
 
+from fakes.base import free_port
+from fakes.calls import chat, collect, failure, response_of, text_of
 from fakes.openai_upstream import (
     CHAT_COMPLETION,
     STREAMED_PARALLEL_TOOL_CALLS,
@@ -21,26 +22,22 @@ from fakes.openai_upstream import (
     error_body,
 )
 from sluicegate.canonical import (
-    ChatRequest,
     EmbeddingRequest,
     EmbeddingsResult,
     ErrorKind,
-    Event,
     Finish,
     GatewayError,
-    Message,
     Start,
     TextDelta,
-    TextPart,
     ToolCall,
     Usage,
 )
-from sluicegate.canonical.collect import ResponseCollector
 from sluicegate.config import ProviderConfig
 from sluicegate.providers.http import HttpClient
 from sluicegate.providers.openai import OpenAIProvider
 
 KEY = "sk-test"
+MODEL = "gpt-4o"
 
 
 @pytest.fixture
@@ -49,38 +46,17 @@ async def fake() -> AsyncIterator[OpenAIUpstream]:
         yield server
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[HttpClient]:
-    client = HttpClient.create()
-    yield client
-    await client.close()
-
-
 def make(fake: OpenAIUpstream, http: HttpClient, **config: Any) -> OpenAIProvider:
     settings: dict[str, Any] = {"name": "main", "type": "openai", "base_url": fake.url,
                                 "api_key": KEY, **config}
     return OpenAIProvider(ProviderConfig(**settings), http)
 
 
-def chat(stream: bool = False, text: str = "Hello!") -> ChatRequest:
-    return ChatRequest(model="smart", stream=stream,
-                       messages=[Message(role="user", content=[TextPart(text=text)])])
-
-
-async def collect(provider: OpenAIProvider, request: ChatRequest,
-                  model: str = "gpt-4o") -> list[Event]:
-    return [event async for event in provider.chat(request, model)]
-
-
-def text_of(events: list[Event]) -> str:
-    return "".join(e.text for e in events if isinstance(e, TextDelta))
-
-
 # --------------------------------------------------------------------------- answers
 
 
 async def test_whole_answer(fake: OpenAIUpstream, http: HttpClient) -> None:
-    events = await collect(make(fake, http), chat())
+    events = await collect(make(fake, http).chat(chat(), MODEL))
 
     assert events == [
         Start(id="chatcmpl-123", model="gpt-4o", created=1677652288),
@@ -99,7 +75,7 @@ async def test_streamed_answer(fake: OpenAIUpstream, http: HttpClient) -> None:
     fake.reply_with("The quick brown fox.", usage={"prompt_tokens": 20, "completion_tokens": 5,
                                                    "prompt_tokens_details": {"cached_tokens": 8}})
 
-    events = await collect(make(fake, http), chat(stream=True))
+    events = await collect(make(fake, http).chat(chat(stream=True), MODEL))
 
     assert isinstance(events[0], Start)
     assert text_of(events) == "The quick brown fox."
@@ -112,7 +88,7 @@ async def test_streamed_answer(fake: OpenAIUpstream, http: HttpClient) -> None:
 async def test_recorded_stream(fake: OpenAIUpstream, http: HttpClient) -> None:
     fake.reply_raw(STREAMED_TEXT, content_type="text/event-stream")
 
-    events = await collect(make(fake, http), chat(stream=True))
+    events = await collect(make(fake, http).chat(chat(stream=True), MODEL))
 
     assert events[0] == Start(id="chatcmpl-9tXjg9DdaOfymTPDrSLfxslQEH0C2",
                               model="gpt-4o-2024-08-06", created=1723024748)
@@ -125,31 +101,27 @@ async def test_parallel_tool_calls(fake: OpenAIUpstream, http: HttpClient, strea
     calls = [("call_1", "get_weather", '{"city": "Paris", "unit": "celsius"}'),
              ("call_2", "get_time", '{"tz": "Europe/Paris"}')]
     fake.reply_with_tool_calls(calls)
-    collector = ResponseCollector()
 
-    for event in await collect(make(fake, http), chat(stream=stream)):
-        collector.add(event)
+    events = await collect(make(fake, http).chat(chat(stream=stream), MODEL))
 
-    choice = collector.response().choices[0]
+    choice = response_of(events).choices[0]
     assert choice.message.tool_calls == [ToolCall(id=i, name=n, arguments=a) for i, n, a in calls]
     assert choice.finish_reason == "tool_calls"
 
 
 async def test_recorded_parallel_tool_call_stream(fake: OpenAIUpstream, http: HttpClient) -> None:
     fake.reply_raw(STREAMED_PARALLEL_TOOL_CALLS, content_type="text/event-stream")
-    collector = ResponseCollector()
 
-    for event in await collect(make(fake, http), chat(stream=True)):
-        collector.add(event)
+    events = await collect(make(fake, http).chat(chat(stream=True), MODEL))
 
-    assert [c.name for c in collector.response().choices[0].message.tool_calls] == [
+    assert [c.name for c in response_of(events).choices[0].message.tool_calls] == [
         "GetWeatherArgs", "get_stock_price"]
 
 
 async def test_events_are_yielded_as_they_arrive(fake: OpenAIUpstream, http: HttpClient) -> None:
     fake.reply_with("one two three four")
     release = fake.hold_stream_after(2)  # role chunk and "one", then the server waits
-    events = make(fake, http).chat(chat(stream=True), "gpt-4o")
+    events = make(fake, http).chat(chat(stream=True), MODEL)
 
     first = await asyncio.wait_for(anext(events), 2)
     second = await asyncio.wait_for(anext(events), 2)
@@ -166,7 +138,7 @@ async def test_stream_ignoring_stream_flag_answers_json(fake: OpenAIUpstream,
     """Some compatible servers ignore "stream": a JSON answer is still an answer."""
     fake.reply_raw(orjson.dumps(CHAT_COMPLETION))
 
-    events = await collect(make(fake, http), chat(stream=True))
+    events = await collect(make(fake, http).chat(chat(stream=True), MODEL))
 
     assert text_of(events) == CHAT_COMPLETION["choices"][0]["message"]["content"]
 
@@ -174,20 +146,20 @@ async def test_stream_ignoring_stream_flag_answers_json(fake: OpenAIUpstream,
 async def test_streams_reuse_the_connection(fake: OpenAIUpstream, http: HttpClient) -> None:
     provider = make(fake, http)
 
-    await collect(provider, chat(stream=True))
-    await collect(provider, chat(stream=True))
+    await collect(provider.chat(chat(stream=True), MODEL))
+    await collect(provider.chat(chat(stream=True), MODEL))
 
     assert fake.requests[0].peer == fake.requests[1].peer
 
 
 async def test_consumer_may_stop_early(fake: OpenAIUpstream, http: HttpClient) -> None:
     provider = make(fake, http)
-    events = provider.chat(chat(stream=True), "gpt-4o")
+    events = provider.chat(chat(stream=True), MODEL)
     await anext(events)
     assert isinstance(events, AsyncGenerator)
     await events.aclose()
 
-    assert text_of(await collect(provider, chat(stream=True))) == (
+    assert text_of(await collect(provider.chat(chat(stream=True), MODEL))) == (
         CHAT_COMPLETION["choices"][0]["message"]["content"])
 
 
@@ -199,7 +171,7 @@ async def test_base_url_with_trailing_slash_and_extra_headers(fake: OpenAIUpstre
     provider = make(fake, http, base_url=fake.url + "/",
                     headers={"OpenAI-Organization": "org-123", "X-Gateway": "sluicegate"})
 
-    await collect(provider, chat())
+    await collect(provider.chat(chat(), MODEL))
 
     sent = fake.last_request
     assert sent.path == "/v1/chat/completions"
@@ -217,7 +189,7 @@ def test_default_base_url(http: HttpClient) -> None:
 async def test_without_key_no_authorization_is_sent(fake: OpenAIUpstream,
                                                     http: HttpClient) -> None:
     with pytest.raises(GatewayError) as info:
-        await collect(make(fake, http, api_key=None), chat())
+        await collect(make(fake, http, api_key=None).chat(chat(), MODEL))
 
     assert "Authorization" not in fake.last_request.headers
     assert info.value.code == "upstream_auth_failed"
@@ -241,7 +213,7 @@ async def test_error_statuses(fake: OpenAIUpstream, http: HttpClient, status: in
     fake.fail(status, headers=headers)
 
     with pytest.raises(GatewayError) as info:
-        await collect(make(fake, http), chat(stream=stream))
+        await collect(make(fake, http).chat(chat(stream=stream), MODEL))
 
     err = info.value
     assert (err.kind, err.code, err.retryable, err.upstream_status) == (
@@ -255,14 +227,11 @@ async def test_error_statuses(fake: OpenAIUpstream, http: HttpClient, status: in
 
 async def test_stream_cut_without_done(fake: OpenAIUpstream, http: HttpClient) -> None:
     fake.cut_stream_after(3)
-    received: list[Event] = []
 
-    with pytest.raises(GatewayError) as info:
-        async for event in make(fake, http).chat(chat(stream=True), "gpt-4o"):
-            received.append(event)
+    error, received = await failure(make(fake, http).chat(chat(stream=True), MODEL))
 
-    assert info.value.code == "upstream_stream_cut"
-    assert info.value.kind is ErrorKind.UPSTREAM and info.value.retryable
+    assert error.code == "upstream_stream_cut"
+    assert error.kind is ErrorKind.UPSTREAM and error.retryable
     assert isinstance(received[0], Start) and text_of(received)
 
 
@@ -270,7 +239,7 @@ async def test_connection_dropped_mid_stream(fake: OpenAIUpstream, http: HttpCli
     fake.cut_stream_after(3, abort=True)
 
     with pytest.raises(GatewayError) as info:
-        await collect(make(fake, http), chat(stream=True))
+        await collect(make(fake, http).chat(chat(stream=True), MODEL))
 
     assert info.value.kind is ErrorKind.UPSTREAM
     assert info.value.code == "upstream_connection_error"
@@ -279,7 +248,7 @@ async def test_connection_dropped_mid_stream(fake: OpenAIUpstream, http: HttpCli
 async def test_error_event_mid_stream(fake: OpenAIUpstream, http: HttpClient) -> None:
     release = fake.hold_stream_after(2)  # the role chunk and "\n\nHello", then the error
     fake.error_in_stream_after(2)
-    events = make(fake, http).chat(chat(stream=True), "gpt-4o")
+    events = make(fake, http).chat(chat(stream=True), MODEL)
     received = [await anext(events), await anext(events)]
     release.set()
 
@@ -295,13 +264,10 @@ async def test_error_before_any_answer_raises_before_any_event(fake: OpenAIUpstr
                                                                http: HttpClient) -> None:
     """Nothing was yielded, so the caller can still fail over to another target."""
     fake.error_in_stream_after(0, {"error": error_body(429)["error"]})
-    received: list[Event] = []
 
-    with pytest.raises(GatewayError) as info:
-        async for event in make(fake, http).chat(chat(stream=True), "gpt-4o"):
-            received.append(event)
+    error, received = await failure(make(fake, http).chat(chat(stream=True), MODEL))
 
-    assert info.value.kind is ErrorKind.RATE_LIMITED
+    assert error.kind is ErrorKind.RATE_LIMITED
     assert received == []
 
 
@@ -310,7 +276,7 @@ async def test_invalid_json(fake: OpenAIUpstream, http: HttpClient, stream: bool
     fake.invalid_json()
 
     with pytest.raises(GatewayError) as info:
-        await collect(make(fake, http), chat(stream=stream))
+        await collect(make(fake, http).chat(chat(stream=stream), MODEL))
 
     assert (info.value.kind, info.value.code) == (ErrorKind.UPSTREAM, "upstream_bad_response")
 
@@ -321,7 +287,7 @@ async def test_first_token_timeout(fake: OpenAIUpstream, http: HttpClient, strea
     started = time.monotonic()
 
     with pytest.raises(GatewayError) as info:
-        await collect(make(fake, http, first_token_timeout_s=0.2), chat(stream=stream))
+        await collect(make(fake, http, first_token_timeout_s=0.2).chat(chat(stream=stream), MODEL))
 
     assert (info.value.kind, info.value.code) == (ErrorKind.TIMEOUT, "upstream_timeout")
     assert info.value.retryable
@@ -335,7 +301,7 @@ async def test_first_token_timeout_after_headers(fake: OpenAIUpstream, http: Htt
     fake.hold_stream_after(0, keepalive_s=keepalive_s)
 
     with pytest.raises(GatewayError) as info:
-        await collect(make(fake, http, first_token_timeout_s=0.3), chat(stream=True))
+        await collect(make(fake, http, first_token_timeout_s=0.3).chat(chat(stream=True), MODEL))
 
     assert (info.value.kind, info.value.code) == (ErrorKind.TIMEOUT, "upstream_timeout")
 
@@ -351,21 +317,18 @@ async def test_first_token_timeout_ends_with_the_first_event(fake: OpenAIUpstrea
         release.set()
 
     releaser = asyncio.create_task(release_later())
-    events = await collect(provider, chat(stream=True))
+    events = await collect(provider.chat(chat(stream=True), MODEL))
     await releaser
 
     assert isinstance(events[-1], Usage)
 
 
 async def test_unreachable_upstream(http: HttpClient) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     provider = OpenAIProvider(ProviderConfig(name="main", type="openai",
-                                             base_url=f"http://127.0.0.1:{port}/v1"), http)
+                                             base_url=f"http://127.0.0.1:{free_port()}/v1"), http)
 
     with pytest.raises(GatewayError) as info:
-        await collect(provider, chat())
+        await collect(provider.chat(chat(), MODEL))
 
     assert (info.value.kind, info.value.code) == (ErrorKind.UNAVAILABLE, "upstream_unreachable")
 
