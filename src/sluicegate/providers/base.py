@@ -30,6 +30,13 @@ class Provider(abc.ABC):
         self.timeout = aiohttp.ClientTimeout(
             total=config.timeout_s, sock_connect=config.connect_timeout_s
         )
+        # For a non-streamed call the first token arrives with the response, so
+        # the first-token deadline is simply the longest wait for a read.
+        self.unary_timeout = aiohttp.ClientTimeout(
+            total=config.timeout_s,
+            sock_connect=config.connect_timeout_s,
+            sock_read=config.first_token_timeout_s,
+        )
 
     def first_token_timeout(self) -> GatewayError:
         """The error for an upstream that sent no answer within ``first_token_timeout_s``.

@@ -73,7 +73,9 @@ class GeminiProvider(Provider):
         try:
             async with asyncio.timeout(config.first_token_timeout_s) as deadline:
                 async with self.http.post(
-                    self._url(model, "generateContent"), body=body, headers=self._headers,
+                    self._url(model, "generateContent"),
+                    body=body,
+                    headers=self._headers,
                     client_timeout=self.timeout,
                     provider=self.name,
                 ) as resp:
@@ -102,8 +104,11 @@ class GeminiProvider(Provider):
             # fire while the consumer, not this generator, is running.
             async with asyncio.timeout(config.first_token_timeout_s) as deadline:
                 async with self.http.post(
-                    self._url(model, "streamGenerateContent?alt=sse"), body=body,
-                    headers=self._stream_headers, client_timeout=self.timeout, provider=self.name,
+                    self._url(model, "streamGenerateContent?alt=sse"),
+                    body=body,
+                    headers=self._stream_headers,
+                    client_timeout=self.timeout,
+                    provider=self.name,
                 ) as resp:
                     if resp.status >= 300:
                         data = await resp.read()
@@ -139,7 +144,9 @@ class GeminiProvider(Provider):
     async def _embed(self, request: EmbeddingRequest, model: str) -> AsyncIterator[Event]:
         body = encode_embed_request(request, model)
         async with self.http.post(
-            self._url(model, "batchEmbedContents"), body=body, headers=self._headers,
+            self._url(model, "batchEmbedContents"),
+            body=body,
+            headers=self._headers,
             client_timeout=self.timeout,
             provider=self.name,
         ) as resp:
@@ -166,4 +173,3 @@ class GeminiProvider(Provider):
             headers = {"retry-after": str(error.retry_after)}
         message = f"{error.reason}: {error.message}" if error.reason else error.message
         return upstream_error(self.name, error.status, message, headers)
-

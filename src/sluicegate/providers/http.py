@@ -68,7 +68,7 @@ class HttpClient:
         except TimeoutError as exc:
             raise GatewayError(
                 ErrorKind.TIMEOUT,
-                f"upstream {provider!r} timed out",
+                f"upstream {provider!r} did not answer in time",
                 code="upstream_timeout",
                 retryable=True,
             ) from exc

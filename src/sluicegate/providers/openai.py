@@ -74,6 +74,11 @@ class OpenAIProvider(Provider):
 
     async def chat(self, request: ChatRequest, model: str) -> AsyncIterator[Event]:
         body = encode_chat_request(request, model)
+        if not request.stream:
+            data = await self._call(self._chat_url(model), body)
+            for event in decode_chat_response(data, provider=self.name):
+                yield event
+            return
         deadline = asyncio.get_running_loop().time() + self.config.first_token_timeout_s
         async with AsyncExitStack() as stack:
             resp = await self._post(stack, self._chat_url(model), body, deadline)
@@ -88,12 +93,27 @@ class OpenAIProvider(Provider):
 
     async def embed(self, request: EmbeddingRequest, model: str) -> AsyncIterator[Event]:
         body = encode_embeddings_request(request, model)
-        deadline = asyncio.get_running_loop().time() + self.config.first_token_timeout_s
-        async with AsyncExitStack() as stack:
-            resp = await self._post(stack, self._embeddings_url(model), body, deadline)
-            data = await resp.read()
+        data = await self._call(self._embeddings_url(model), body)
         for event in decode_embeddings_response(data, provider=self.name):
             yield event
+
+    async def _call(self, url: str, body: bytes) -> bytes:
+        """A non-streamed call: the whole answer's bytes, or a raised GatewayError.
+
+        The first-token deadline is aiohttp's ``sock_read`` here (the wait for
+        the response), which costs no timer of our own on the hot path.
+        """
+        async with self.http.post(
+            url,
+            body=body,
+            headers=self._headers,
+            client_timeout=self.unary_timeout,
+            provider=self.name,
+        ) as resp:
+            data = await resp.read()
+            if not 200 <= resp.status < 300:
+                raise upstream_error(self.name, resp.status, error_message(data), resp.headers)
+        return data
 
     async def _post(
         self, stack: AsyncExitStack, url: str, body: bytes, deadline: float
@@ -168,4 +188,3 @@ class OpenAIProvider(Provider):
                     pass
         except (TimeoutError, aiohttp.ClientError):
             pass  # the answer is complete; only the connection's reuse is lost
-
