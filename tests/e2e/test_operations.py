@@ -61,3 +61,39 @@ async def test_a_stream_without_upstream_usage_is_counted_locally_and_marked(sta
     assert record["estimated"] is True
     assert record["output_tokens"] == (len("Hello there, friend") + 3) // 4
     assert record["input_tokens"] > 0 and record["cost_usd"] > 0
+
+
+async def test_a_bug_is_a_recorded_500_in_the_clients_protocol(stack, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    gateway = stack.gateway.app[GATEWAY]
+    provider = gateway.runtime.providers["oai"]
+
+    def broken(request, model):  # type: ignore[no-untyped-def]
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(provider, "chat", broken)
+    resp = await stack.gateway.post(
+        "/v1/chat/completions", json={"model": "gpt", "messages": HELLO},
+        headers={"Authorization": f"Bearer {KEY}"},
+    )
+    body = await resp.json()
+    assert resp.status == 500
+    assert body["error"]["code"] == "internal_error" and "a bug" not in body["error"]["message"]
+    [record] = gateway.ledger.records(limit=1)
+    assert (record["status"], record["error_code"]) == (500, "internal_error")
+    assert gateway.metrics.in_flight == 0
+
+
+async def test_latency_histograms_and_in_flight_gauge(stack) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(3):
+        await stack.openai().chat.completions.create(model="gpt", messages=HELLO)
+    text = await (await stack.gateway.get("/metrics")).text()
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    assert samples[("gen_ai_server_request_duration_seconds_count", (("alias", "gpt"),))] == 3
+    assert samples[("gen_ai_server_request_duration_seconds_bucket",
+                    (("alias", "gpt"), ("le", "+Inf")))] == 3
+    assert samples[("gen_ai_server_time_to_first_token_seconds_count", (("alias", "gpt"),))] == 3
+    assert samples[("sluicegate_requests_in_flight", ())] == 0

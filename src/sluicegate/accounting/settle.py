@@ -8,10 +8,12 @@ is closed, so that a complete answer always has its ledger row.
 
 from __future__ import annotations
 
+import logging
 import time
 
 from sluicegate.canonical import (
     ChatRequest,
+    ErrorKind,
     GatewayError,
     TextDelta,
     ToolCallDelta,
@@ -25,6 +27,8 @@ from sluicegate.state.ledger import Ledger, LedgerRecord
 # nginx's code for "client closed the connection before the answer was complete".
 CLIENT_CLOSED = 499
 
+log = logging.getLogger("sluicegate")
+
 
 class Settle:
     def __init__(self, ledger: Ledger, metrics: Metrics) -> None:
@@ -32,12 +36,18 @@ class Settle:
         self.metrics = metrics
 
     async def __call__(self, ctx: RequestContext, call_next: Next) -> Events:
+        self.metrics.in_flight += 1
         try:
             events = await call_next(ctx)
         except GatewayError as err:
             ctx.error = err
             self.settle(ctx)
             raise
+        except Exception as exc:
+            internal = _internal(exc)
+            ctx.error = internal
+            self.settle(ctx)
+            raise internal from exc
         return self._watch(ctx, events)
 
     async def _watch(self, ctx: RequestContext, events: Events) -> Events:
@@ -54,6 +64,10 @@ class Settle:
         except GatewayError as err:
             ctx.error = err
             raise
+        except Exception as exc:
+            internal = _internal(exc)
+            ctx.error = internal
+            raise internal from exc
         except BaseException:
             # GeneratorExit or cancellation: the client went away mid-answer.
             ctx.client_closed = True
@@ -139,21 +153,29 @@ class Settle:
         ttft_ms: float | None,
     ) -> None:
         m = self.metrics
-        m.child(m.requests, tenant, alias, target, str(status)).inc()
+        m.in_flight -= 1
+        m.requests[tenant, alias, target, str(status)] += 1
         if ctx.attempts:
-            m.child(m.upstream_attempts, target).inc(ctx.attempts)
+            m.attempts[target] += ctx.attempts
         if usage.input_tokens:
-            m.child(m.tokens, tenant, alias, "input").inc(usage.input_tokens)
+            m.tokens[tenant, alias, "input"] += usage.input_tokens
         if usage.output_tokens:
-            m.child(m.tokens, tenant, alias, "output").inc(usage.output_tokens)
+            m.tokens[tenant, alias, "output"] += usage.output_tokens
         if usage.cached_tokens:
-            m.child(m.tokens, tenant, alias, "cached").inc(usage.cached_tokens)
+            m.tokens[tenant, alias, "cached"] += usage.cached_tokens
         if cost:
-            m.child(m.cost, tenant, alias).inc(cost)
+            m.cost[tenant, alias] += cost
         if alias:
-            m.child(m.duration, alias).observe(latency_ms / 1000)
+            m.duration[alias].observe(latency_ms / 1000)
             if ttft_ms is not None:
-                m.child(m.ttft, alias).observe(ttft_ms / 1000)
+                m.ttft[alias].observe(ttft_ms / 1000)
+
+
+def _internal(exc: Exception) -> GatewayError:
+    """A bug, not a client's or an upstream's failure: logged in full, recorded, and
+    answered as a 500 in the client's protocol without its details."""
+    log.error("internal error while serving a request", exc_info=exc)
+    return GatewayError(ErrorKind.INTERNAL, "internal error in the gateway", code="internal_error")
 
 
 def _estimate(ctx: RequestContext) -> Usage:
