@@ -266,3 +266,16 @@ def test_settings_not_acted_on_yet_are_announced() -> None:
     warnings = not_yet_enforced(config)
     assert any("redis_url" in w for w in warnings)
     assert any("tenants: acme" in w for w in warnings)
+
+
+@pytest.mark.parametrize("field", ["context_window_fallback", "content_policy_fallback", "degraded"])
+def test_stand_in_aliases_must_exist(field: str) -> None:
+    from sluicegate.config.loader import ConfigError, load_config_text
+
+    text = (
+        "providers:\n  - {name: e, type: echo}\nmodels:\n  - name: m\n"
+        f"    targets: [{{provider: e, model: x}}]\n    {field}: nope\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config_text(text, source="gw.yaml")
+    assert str(info.value).startswith(f"gw.yaml:6: models[0].{field}: unknown model alias 'nope'")

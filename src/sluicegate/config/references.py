@@ -63,6 +63,16 @@ def check_references(config: Config) -> list[Issue]:
                 issues.append((where, "an alias cannot fall back to itself"))
             elif fallback not in aliases:
                 issues.append((where, f"unknown fallback alias {fallback!r} ({_known(aliases)})"))
+        for field in ("context_window_fallback", "content_policy_fallback", "degraded"):
+            other = getattr(model, field)
+            if other is None:
+                continue
+            if other == model.name:
+                issues.append((("models", i, field), "an alias cannot stand in for itself"))
+            elif other not in aliases:
+                issues.append(
+                    (("models", i, field), f"unknown model alias {other!r} ({_known(aliases)})")
+                )
     issues += _fallback_cycles(config)
 
     for i, tenant in enumerate(config.tenants):

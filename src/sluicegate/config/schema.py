@@ -59,6 +59,8 @@ class ProviderConfig(_Strict):
     timeout_s: float = Field(default=600.0, gt=0)
     connect_timeout_s: float = Field(default=5.0, gt=0)
     first_token_timeout_s: float = Field(default=60.0, gt=0)
+    # Longest silence between two chunks of a stream once it has started.
+    idle_timeout_s: float = Field(default=60.0, gt=0)
     # Azure OpenAI only: the api-version query parameter.
     api_version: str | None = None
     # Extra headers sent with every upstream call (org ids, gateway tokens).
@@ -85,11 +87,30 @@ class PricingConfig(_Strict):
     cache_write_per_mtok: float | None = Field(default=None, ge=0)
 
 
+class TimeoutsConfig(_Strict):
+    """Per-alias overrides of its providers' timeouts."""
+
+    first_token_s: float | None = Field(default=None, gt=0)
+    idle_s: float | None = Field(default=None, gt=0)
+
+
 class ModelConfig(_Strict):
     name: str = Field(min_length=1)
     targets: list[TargetConfig] = Field(min_length=1)
     fallbacks: list[str] = []
     pricing: PricingConfig = PricingConfig()
+    # How the targets share the load: weighted random, fewest requests in
+    # flight, or lowest latency (EWMA, power of two choices).
+    balance: Literal["weighted", "least_in_flight", "latency"] = "weighted"
+    # Upstream attempts one request may make, over this alias's targets and its
+    # fallbacks (also capped by the gateway-wide retry budget).
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    # Where to go when the upstream says the prompt is too long, or refuses it
+    # on content policy; and what serves when every target's breaker is open.
+    context_window_fallback: str | None = None
+    content_policy_fallback: str | None = None
+    degraded: str | None = None
+    timeouts: TimeoutsConfig = TimeoutsConfig()
 
 
 class LimitsConfig(_Strict):
@@ -112,9 +133,49 @@ class TenantConfig(_Strict):
     keys: list[KeyConfig] = []
 
 
+class RetryBudgetConfig(_Strict):
+    """Retries and fallbacks may add at most ``percent`` of requests as extra upstream
+    attempts, plus ``min_per_s`` a second, so an outage is not multiplied."""
+
+    percent: float = Field(default=0.2, ge=0, le=1)
+    min_per_s: float = Field(default=1.0, ge=0)
+    window_s: float = Field(default=10.0, gt=0)
+
+
+class BreakerConfig(_Strict):
+    """Per-target circuit breaker."""
+
+    window_s: float = Field(default=10.0, gt=0)
+    min_requests: int = Field(default=10, ge=1)
+    failure_rate: float = Field(default=0.5, gt=0, le=1)
+    consecutive_failures: int = Field(default=5, ge=1)
+    open_s: float = Field(default=5.0, gt=0)
+    max_open_s: float = Field(default=60.0, gt=0)
+    half_open_probes: int = Field(default=1, ge=1)
+
+
+class BackoffConfig(_Strict):
+    base_s: float = Field(default=0.1, ge=0)
+    max_s: float = Field(default=2.0, ge=0)
+    # An upstream's Retry-After is honoured up to this; longer waits fail over instead.
+    max_retry_after_s: float = Field(default=5.0, ge=0)
+
+
+class ResilienceConfig(_Strict):
+    retry_budget: RetryBudgetConfig = RetryBudgetConfig()
+    breaker: BreakerConfig = BreakerConfig()
+    backoff: BackoffConfig = BackoffConfig()
+
+
+class IdempotencyConfig(_Strict):
+    ttl_s: float = Field(default=86400.0, gt=0)
+
+
 class Config(_Strict):
     server: ServerConfig = ServerConfig()
     storage: StorageConfig = StorageConfig()
     providers: list[ProviderConfig] = Field(min_length=1)
     models: list[ModelConfig] = Field(min_length=1)
     tenants: list[TenantConfig] = []
+    resilience: ResilienceConfig = ResilienceConfig()
+    idempotency: IdempotencyConfig = IdempotencyConfig()
