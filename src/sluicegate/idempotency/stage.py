@@ -1,0 +1,216 @@
+"""Stage: a retried request with the same Idempotency-Key gets the first answer.
+
+Per tenant, the first request carrying a key runs upstream; its events are
+kept as they pass and stored once the answer is complete and successful. A
+repeat with the same request is served those events without an upstream call
+(egress streams them or collects them, whichever the repeat asked for), a
+concurrent duplicate waits for the first, and a repeat with a different
+request gets 409. An answer that fails, or whose client goes away, is not
+stored: the key stays free, so a retry runs again.
+
+A request without the header costs one header lookup. The stage belongs after
+ResolveModel (a repeat is only served to a tenant who may still use the model)
+and before Route, so that a replay makes no routing decision either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import weakref
+from collections.abc import Callable
+
+import msgspec
+
+from sluicegate.canonical import ChatRequest, ErrorKind, Event, Finish, GatewayError
+from sluicegate.idempotency.store import (
+    Conflict,
+    IdempotencyStore,
+    InProgress,
+    MemoryIdempotencyStore,
+    Replay,
+    Scope,
+    Started,
+    StoredAnswer,
+    Token,
+)
+from sluicegate.pipeline import Events, Next, RequestContext
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+
+ReplayHook = Callable[[RequestContext, StoredAnswer], None]
+
+# Sorted dict keys: the client's JSON key order and whitespace do not change the
+# fingerprint (struct fields always encode in their declared order).
+_encoder = msgspec.json.Encoder(order="deterministic")
+
+
+def _no_hook(ctx: RequestContext, answer: StoredAnswer) -> None:
+    pass
+
+
+def fingerprint(ctx: RequestContext) -> str:
+    """What makes two requests "the same request" for one key, as a SHA-256 hex digest.
+
+    The decoded canonical request, with the ingress protocol, the operation and
+    the alias. Whether the answer is streamed is left out: the stored events
+    serve a streaming and a non-streaming repeat alike.
+    """
+    request = ctx.decoded
+    if isinstance(request, ChatRequest) and (request.stream or request.include_usage):
+        request = msgspec.structs.replace(request, stream=False, include_usage=False)
+    alias = ctx.alias.name if ctx.alias is not None else request.model
+    digest = hashlib.sha256(f"{ctx.protocol}\n{ctx.operation}\n{alias}\n".encode())
+    digest.update(_encoder.encode(request))
+    return digest.hexdigest()
+
+
+def checked_key(key: str) -> str:
+    """The key as sent, if it is 1 to 255 printable ASCII characters; else 400."""
+    if 0 < len(key) <= MAX_KEY_LENGTH and key.isascii() and key.isprintable():
+        return key
+    raise GatewayError.invalid(
+        f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters",
+        param=HEADER,
+        code="invalid_idempotency_key",
+    )
+
+
+class Idempotency:
+    """The stage. ``on_replay`` is called with the context and the stored answer
+    just before a replay is returned, to record on the context that no upstream
+    was called and which target served the original."""
+
+    def __init__(
+        self,
+        store: IdempotencyStore | None = None,
+        *,
+        wait_timeout_s: float = 600.0,
+        on_replay: ReplayHook = _no_hook,
+    ) -> None:
+        self.store: IdempotencyStore = store if store is not None else MemoryIdempotencyStore()
+        self.wait_timeout_s = wait_timeout_s
+        self.on_replay = on_replay
+        # Abandons scheduled for answers dropped unread (see _orphaned).
+        self._cleanups: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, ctx: RequestContext, call_next: Next) -> Events:
+        key = ctx.headers.get(HEADER)
+        if key is None:
+            return await call_next(ctx)
+        scope = Scope(ctx.tenant.name if ctx.tenant is not None else "", checked_key(key))
+        outcome = await self._begin(scope, fingerprint(ctx))
+        if isinstance(outcome, StoredAnswer):
+            self.on_replay(ctx, outcome)
+            return _replay(outcome.events)
+        try:
+            events = await call_next(ctx)
+        except BaseException:
+            await self.store.abandon(outcome)
+            raise
+        return self._keep(ctx, outcome, events)
+
+    async def _begin(self, scope: Scope, fingerprint: str) -> Token | StoredAnswer:
+        """Claim the key, or get the answer to serve; wait while a twin is running."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.wait_timeout_s
+        while True:
+            begun = await self.store.begin(scope, fingerprint)
+            if isinstance(begun, Started):
+                return begun.token
+            if isinstance(begun, Replay):
+                return begun.answer
+            if isinstance(begun, Conflict):
+                raise GatewayError(
+                    ErrorKind.CONFLICT,
+                    f"this {HEADER} was already used for a different request; "
+                    "use a new key for a new request",
+                    code="idempotency_key_reused",
+                    param=HEADER,
+                )
+            assert isinstance(begun, InProgress)
+            try:
+                waited = await asyncio.wait_for(begun.waiter, deadline - loop.time())
+            except TimeoutError:
+                raise GatewayError(
+                    ErrorKind.CONFLICT,
+                    f"a request with this {HEADER} is still in progress; retry later",
+                    code="idempotency_key_in_progress",
+                    param=HEADER,
+                ) from None
+            if isinstance(waited, Replay):
+                return waited.answer
+            # The first gave up: try to become the first ourselves.
+
+    def _keep(self, ctx: RequestContext, token: Token, events: Events) -> Events:
+        settled = _Settled()
+        kept = self._record(ctx, token, events, settled)
+        # An async generator that is never iterated never runs its finally (egress
+        # may fail before reading it): release the claim when it is collected.
+        finalizer = weakref.finalize(
+            kept, self._orphaned, token, settled, asyncio.get_running_loop()
+        )
+        finalizer.atexit = False
+        return kept
+
+    async def _record(
+        self, ctx: RequestContext, token: Token, events: Events, settled: _Settled
+    ) -> Events:
+        kept: list[Event] = []
+        complete = False
+        try:
+            async for event in events:
+                kept.append(event)
+                yield event
+            complete = _successful(kept)
+        finally:
+            settled.done = True
+            try:
+                await events.aclose()
+            finally:
+                if complete:
+                    await self.store.complete(token, _answer(ctx, kept))
+                else:
+                    await self.store.abandon(token)
+
+    def _orphaned(self, token: Token, settled: _Settled, loop: asyncio.AbstractEventLoop) -> None:
+        if settled.done or loop.is_closed():
+            return
+        settled.done = True
+        loop.call_soon_threadsafe(self._abandon_later, token)
+
+    def _abandon_later(self, token: Token) -> None:
+        task = asyncio.get_running_loop().create_task(self.store.abandon(token))
+        self._cleanups.add(task)
+        task.add_done_callback(self._cleanups.discard)
+
+
+class _Settled:
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = False
+
+
+def _successful(events: list[Event]) -> bool:
+    return not any(type(e) is Finish and e.reason == "error" for e in events)
+
+
+def _answer(ctx: RequestContext, events: list[Event]) -> StoredAnswer:
+    target = ctx.target
+    alias = ctx.serving_alias or ctx.alias
+    first = ctx.first_event_at
+    return StoredAnswer(
+        events=tuple(events),
+        target=target.label if target is not None else None,
+        alias=alias.name if alias is not None else None,
+        request_id=ctx.id,
+        attempts=ctx.attempts,
+        first_event_s=None if first is None else first - ctx.started,
+    )
+
+
+async def _replay(events: tuple[Event, ...]) -> Events:
+    for event in events:
+        yield event

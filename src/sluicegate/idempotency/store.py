@@ -1,0 +1,272 @@
+"""Where idempotent answers are kept: claims on keys, and the answers they produced.
+
+The store decides, atomically per scope, which of the requests carrying one
+Idempotency-Key runs upstream. :meth:`IdempotencyStore.begin` answers with
+
+- :class:`Started`: the caller is first and owns a claim on the scope; it must
+  later :meth:`~IdempotencyStore.complete` or :meth:`~IdempotencyStore.abandon` it;
+- :class:`Replay`: a complete answer to the same request is stored; serve it;
+- :class:`Conflict`: the key was used for a different request (finished or running);
+- :class:`InProgress`: the same request is running; await ``waiter``, which gives
+  a :class:`Replay` once the first completes, or :data:`RETRY` when it gave up
+  (failed, or its client went away), after which the caller calls ``begin``
+  again: one of the waiters becomes the new first, the others wait again.
+
+The interface is made so that a Redis implementation can follow without
+changing callers: every method is a coroutine, and each is a single atomic step
+on the store (a Lua script, or ``SET NX PX``): ``begin`` reads the stored answer
+or sets a claim key with a lease; ``complete`` checks that the token still owns
+the claim, writes the answer with the TTL and deletes the claim; waiters learn
+of the outcome through a pub/sub message or by polling, and a claim whose owner
+died (a replica crashed) ends with its lease. Such a store needs a wire encoding
+for :class:`StoredAnswer`: the canonical ``Event`` union is not tagged, so the
+encoding must name each event's type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
+
+from sluicegate.canonical import Event, Usage
+
+
+class Scope(NamedTuple):
+    """Whose key it is: keys of different tenants never meet."""
+
+    tenant: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnswer:
+    """A complete, successful answer, kept to be served again.
+
+    ``events`` are the canonical events exactly as the first request received
+    them, so a repeat is encoded by egress like a fresh answer: as a stream for
+    a streaming client, as one JSON body for the others.
+    """
+
+    events: tuple[Event, ...]
+    target: str | None  # label ("provider/model") of the target that served it
+    alias: str | None  # the alias that target belongs to (a fallback's, perhaps)
+    request_id: str  # RequestContext.id of the request that ran upstream
+    attempts: int  # upstream attempts that request made
+    first_event_s: float | None  # its time from start to the first upstream event
+
+    @property
+    def usage(self) -> Usage | None:
+        """The usage the upstream reported for the first request (the last one given)."""
+        for event in reversed(self.events):
+            if type(event) is Usage:
+                return event
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """Proof of a claim: only its holder may complete or abandon it.
+
+    ``claim`` tells successive claims on one scope apart, so that a holder whose
+    lease ran out cannot overwrite the work of the one that followed it.
+    """
+
+    scope: Scope
+    fingerprint: str
+    claim: str
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    token: Token
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    answer: StoredAnswer
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """The key was used for a different request; the stored answer is not for this one."""
+
+
+class Retry:
+    """The first request gave up without an answer: call ``begin`` again."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "RETRY"
+
+
+RETRY = Retry()
+
+
+@dataclass(frozen=True, slots=True)
+class InProgress:
+    """The same request is running. ``waiter`` may be awaited once."""
+
+    waiter: Awaitable[Replay | Retry]
+
+
+Begin = Started | Replay | Conflict | InProgress
+
+
+class IdempotencyStore(Protocol):
+    async def begin(self, scope: Scope, fingerprint: str) -> Begin:
+        """Claim ``scope`` for a request, or tell the caller why it may not."""
+        ...
+
+    async def complete(self, token: Token, answer: StoredAnswer) -> None:
+        """Store the claim's answer for the TTL and hand it to the waiters.
+
+        Ignored when the token no longer owns the claim (its lease ran out).
+        """
+        ...
+
+    async def abandon(self, token: Token) -> None:
+        """Release the claim without an answer; waiters retry. Idempotent."""
+        ...
+
+
+class _Claim:
+    __slots__ = ("done", "lease_ends", "token")
+
+    def __init__(self, token: Token, lease_ends: float) -> None:
+        self.token = token
+        self.lease_ends = lease_ends
+        # Created by the first waiter only: most claims never have one.
+        self.done: asyncio.Future[Replay | Retry] | None = None
+
+    def settle(self, outcome: Replay | Retry) -> None:
+        if self.done is not None and not self.done.done():
+            self.done.set_result(outcome)
+
+
+class _Entry:
+    __slots__ = ("answer", "expires", "fingerprint")
+
+    def __init__(self, fingerprint: str, answer: StoredAnswer, expires: float) -> None:
+        self.fingerprint = fingerprint
+        self.answer = answer
+        self.expires = expires
+
+
+class _Waiter:
+    """Awaitable that waits only once awaited: dropping it unawaited costs nothing."""
+
+    __slots__ = ("_claim", "_store")
+
+    def __init__(self, store: MemoryIdempotencyStore, claim: _Claim) -> None:
+        self._store = store
+        self._claim = claim
+
+    def __await__(self) -> Generator[Any, None, Replay | Retry]:
+        return self._store._wait(self._claim).__await__()
+
+
+class MemoryIdempotencyStore:
+    """The in-process store: one replica's claims and answers, in two ordered dicts.
+
+    Answers expire ``ttl_s`` after they were stored; at most ``max_entries``
+    answers are kept, the oldest going first. Claims are bounded by the
+    requests in flight, and each holds a lease of ``lease_s`` (longer than the
+    longest request should take) after which it counts as abandoned, so that a
+    claim whose holder vanished cannot block its key for ever.
+
+    Entries of one kind are created in the order they expire (same TTL, same
+    lease, a monotonic clock), so expiry only ever looks at the oldest ones.
+    """
+
+    def __init__(
+        self,
+        *,
+        ttl_s: float = 86400.0,
+        max_entries: int = 100_000,
+        lease_s: float = 900.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self.lease_s = lease_s
+        self._clock = clock
+        self._claims: OrderedDict[Scope, _Claim] = OrderedDict()
+        self._answers: OrderedDict[Scope, _Entry] = OrderedDict()
+        self._claim_ids = itertools.count(1)
+
+    def __len__(self) -> int:
+        """The number of answers stored."""
+        return len(self._answers)
+
+    async def begin(self, scope: Scope, fingerprint: str) -> Begin:
+        self._expire(self._clock())
+        claim = self._claims.get(scope)
+        if claim is not None:
+            if claim.token.fingerprint != fingerprint:
+                return Conflict()
+            return InProgress(_Waiter(self, claim))
+        entry = self._answers.get(scope)
+        if entry is not None:
+            if entry.fingerprint != fingerprint:
+                return Conflict()
+            return Replay(entry.answer)
+        token = Token(scope, fingerprint, str(next(self._claim_ids)))
+        self._claims[scope] = _Claim(token, self._clock() + self.lease_s)
+        return Started(token)
+
+    async def complete(self, token: Token, answer: StoredAnswer) -> None:
+        claim = self._release(token)
+        if claim is None:
+            return
+        scope = token.scope
+        self._answers.pop(scope, None)
+        self._answers[scope] = _Entry(token.fingerprint, answer, self._clock() + self.ttl_s)
+        while len(self._answers) > self.max_entries:
+            self._answers.popitem(last=False)
+        claim.settle(Replay(answer))
+
+    async def abandon(self, token: Token) -> None:
+        claim = self._release(token)
+        if claim is not None:
+            claim.settle(RETRY)
+
+    def _release(self, token: Token) -> _Claim | None:
+        claim = self._claims.get(token.scope)
+        if claim is None or claim.token != token:
+            return None
+        del self._claims[token.scope]
+        return claim
+
+    def _expire(self, now: float) -> None:
+        answers = self._answers
+        while answers:
+            scope, entry = next(iter(answers.items()))
+            if entry.expires > now:
+                break
+            del answers[scope]
+        claims = self._claims
+        while claims:
+            scope, claim = next(iter(claims.items()))
+            if claim.lease_ends > now:
+                break
+            del claims[scope]
+            claim.settle(RETRY)
+
+    async def _wait(self, claim: _Claim) -> Replay | Retry:
+        if claim.done is None:
+            claim.done = asyncio.get_running_loop().create_future()
+        # Shielded: one waiter giving up must not cancel the outcome for the others.
+        done = asyncio.shield(claim.done)
+        try:
+            return await asyncio.wait_for(done, max(0.0, claim.lease_ends - self._clock()))
+        except TimeoutError:
+            # The lease ran out with no word from the holder: the next begin() ends it.
+            return RETRY

@@ -1,0 +1,194 @@
+"""The in-process idempotency store: claims, answers, waiters, expiry and its bound."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from sluicegate.canonical import Finish, Start, TextDelta, Usage
+from sluicegate.idempotency import (
+    RETRY,
+    Conflict,
+    InProgress,
+    MemoryIdempotencyStore,
+    Replay,
+    Scope,
+    Started,
+    StoredAnswer,
+    Token,
+)
+
+SCOPE = Scope("acme", "key-1")
+FP = "fingerprint-a"
+OTHER_FP = "fingerprint-b"
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def answer(text: str = "Hello") -> StoredAnswer:
+    return StoredAnswer(
+        events=(
+            Start(id="chatcmpl-1", model="gpt-4o-2024-08-06", created=1),
+            TextDelta(text=text),
+            Finish(reason="stop"),
+            Usage(input_tokens=9, output_tokens=1),
+        ),
+        target="main/gpt-4o",
+        alias="smart",
+        request_id="req-1",
+        attempts=1,
+        first_event_s=0.25,
+    )
+
+
+async def start(store: MemoryIdempotencyStore, scope: Scope = SCOPE, fp: str = FP) -> Token:
+    begun = await store.begin(scope, fp)
+    assert isinstance(begun, Started), begun
+    return begun.token
+
+
+async def test_first_begin_claims_and_a_completed_answer_is_replayed() -> None:
+    store = MemoryIdempotencyStore()
+    token = await start(store)
+    stored = answer()
+    await store.complete(token, stored)
+
+    again = await store.begin(SCOPE, FP)
+
+    assert again == Replay(stored)
+    assert again.answer.usage == Usage(input_tokens=9, output_tokens=1)
+    assert len(store) == 1
+
+
+@pytest.mark.parametrize("completed", [True, False], ids=["completed", "in-progress"])
+async def test_another_fingerprint_for_the_key_conflicts(completed: bool) -> None:
+    store = MemoryIdempotencyStore()
+    token = await start(store)
+    if completed:
+        await store.complete(token, answer())
+
+    assert await store.begin(SCOPE, OTHER_FP) == Conflict()
+
+
+async def test_scopes_are_independent() -> None:
+    store = MemoryIdempotencyStore()
+    await store.complete(await start(store), answer())
+
+    assert isinstance(await store.begin(Scope("globex", "key-1"), FP), Started)
+    assert isinstance(await store.begin(Scope("acme", "key-2"), OTHER_FP), Started)
+
+
+async def test_waiters_get_the_answer_when_the_first_completes() -> None:
+    store = MemoryIdempotencyStore()
+    token = await start(store)
+    begun = [await store.begin(SCOPE, FP) for _ in range(3)]
+    assert all(isinstance(b, InProgress) for b in begun)
+    waiting = [asyncio.ensure_future(b.waiter) for b in begun if isinstance(b, InProgress)]
+    await asyncio.sleep(0)
+    assert not any(w.done() for w in waiting)
+
+    stored = answer()
+    await store.complete(token, stored)
+
+    assert await asyncio.gather(*waiting) == [Replay(stored)] * 3
+
+
+async def test_waiters_retry_when_the_first_abandons_and_one_becomes_first() -> None:
+    store = MemoryIdempotencyStore()
+    token = await start(store)
+    begun = await store.begin(SCOPE, FP)
+    assert isinstance(begun, InProgress)
+    waiting = asyncio.ensure_future(begun.waiter)
+    await asyncio.sleep(0)
+
+    await store.abandon(token)
+
+    assert await waiting is RETRY
+    second = await start(store)
+    assert second != token
+    assert isinstance(await store.begin(SCOPE, FP), InProgress)
+
+
+async def test_one_waiter_giving_up_does_not_cancel_the_others() -> None:
+    store = MemoryIdempotencyStore()
+    token = await start(store)
+    first, second = [await store.begin(SCOPE, FP) for _ in range(2)]
+    assert isinstance(first, InProgress) and isinstance(second, InProgress)
+    impatient = asyncio.ensure_future(first.waiter)
+    patient = asyncio.ensure_future(second.waiter)
+    await asyncio.sleep(0)
+    impatient.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await impatient
+
+    stored = answer()
+    await store.complete(token, stored)
+
+    assert await patient == Replay(stored)
+
+
+async def test_abandon_is_idempotent_and_a_released_token_cannot_complete() -> None:
+    store = MemoryIdempotencyStore()
+    token = await start(store)
+    await store.abandon(token)
+    await store.abandon(token)
+    await store.complete(token, answer())
+
+    assert len(store) == 0
+    assert isinstance(await store.begin(SCOPE, FP), Started)
+
+
+async def test_an_expired_lease_frees_the_key_and_wakes_waiters() -> None:
+    clock = Clock()
+    store = MemoryIdempotencyStore(lease_s=30, clock=clock)
+    stale = await start(store)
+    begun = await store.begin(SCOPE, FP)
+    assert isinstance(begun, InProgress)
+
+    clock.now += 31
+    assert await begun.waiter is RETRY
+    fresh = await start(store)
+    # The holder that lost its claim cannot overwrite the new holder's work.
+    await store.complete(stale, answer("stale"))
+    await store.complete(fresh, answer("fresh"))
+
+    replay = await store.begin(SCOPE, FP)
+    assert replay == Replay(answer("fresh"))
+
+
+async def test_answers_expire_after_the_ttl() -> None:
+    clock = Clock()
+    store = MemoryIdempotencyStore(ttl_s=60, clock=clock)
+    await store.complete(await start(store), answer())
+
+    clock.now += 59.9
+    assert isinstance(await store.begin(SCOPE, FP), Replay)
+    clock.now += 0.1
+    assert isinstance(await store.begin(SCOPE, FP), Started)
+    assert len(store) == 0
+
+
+async def test_the_oldest_answers_are_evicted_beyond_the_bound() -> None:
+    store = MemoryIdempotencyStore(max_entries=2)
+    for key in ("a", "b", "c"):
+        scope = Scope("acme", key)
+        await store.complete(await start(store, scope), answer(key))
+
+    assert len(store) == 2
+    assert isinstance(await store.begin(Scope("acme", "a"), FP), Started)
+    assert await store.begin(Scope("acme", "b"), FP) == Replay(answer("b"))
+    assert await store.begin(Scope("acme", "c"), FP) == Replay(answer("c"))
+
+
+def test_the_bound_must_allow_one_answer() -> None:
+    with pytest.raises(ValueError):
+        MemoryIdempotencyStore(max_entries=0)
