@@ -14,11 +14,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sluicegate.config import Config
+from sluicegate.idempotency import MemoryIdempotencyStore
 from sluicegate.ids import IdGenerator
 from sluicegate.observability.metrics import Metrics
-from sluicegate.pipeline.chain import build_pipeline
+from sluicegate.pipeline.chain import Services, build_pipeline
 from sluicegate.pipeline.stage import Pipeline
 from sluicegate.providers.http import HttpClient
+from sluicegate.resilience.backoff import BackoffPolicy
+from sluicegate.resilience.breaker import BreakerPolicy
+from sluicegate.resilience.budget import RetryBudget
+from sluicegate.resilience.health import TargetHealth
 from sluicegate.runtime import Runtime
 from sluicegate.state.directory import Directory
 from sluicegate.state.ledger import Ledger, SQLiteLedgerStore
@@ -43,6 +48,8 @@ class Gateway:
         self.db: sqlite3.Connection
         self.directory: Directory
         self.ledger: Ledger
+        self.health: TargetHealth
+        self.services: Services
         self.pipeline: Pipeline
         self.runtime: Runtime
 
@@ -60,9 +67,18 @@ class Gateway:
         self.ledger = self._open_ledger()
         self.ledger.start()
         self.runtime = Runtime.build(self._config, self.http)
-        self.pipeline = build_pipeline(
-            directory=self.directory, ledger=self.ledger, metrics=self.metrics
+        resilience = self._config.resilience
+        self.health = TargetHealth(BreakerPolicy(**resilience.breaker.model_dump()))
+        self.services = Services(
+            directory=self.directory,
+            ledger=self.ledger,
+            metrics=self.metrics,
+            health=self.health,
+            retry_budget=RetryBudget(**resilience.retry_budget.model_dump()),
+            backoff=BackoffPolicy(**resilience.backoff.model_dump()),
+            idempotency=MemoryIdempotencyStore(ttl_s=self._config.idempotency.ttl_s),
         )
+        self.pipeline = build_pipeline(self.services)
 
     def _open_ledger(self) -> Ledger:
         storage = self._config.storage
@@ -87,6 +103,8 @@ class Gateway:
             log.warning("storage settings changed; they take effect at the next restart")
         runtime = Runtime.build(config, self.http)
         self.directory.sync_config(config.tenants)
+        labels = [t.label for alias in runtime.aliases.values() for t in alias.targets]
+        self.health.reconfigure(BreakerPolicy(**config.resilience.breaker.model_dump()), labels)
         self.runtime = runtime
         log.info(
             "configuration reloaded: %d models, %d providers",

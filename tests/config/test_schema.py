@@ -268,7 +268,9 @@ def test_settings_not_acted_on_yet_are_announced() -> None:
     assert any("tenants: acme" in w for w in warnings)
 
 
-@pytest.mark.parametrize("field", ["context_window_fallback", "content_policy_fallback", "degraded"])
+@pytest.mark.parametrize(
+    "field", ["context_window_fallback", "content_policy_fallback", "degraded"]
+)
 def test_stand_in_aliases_must_exist(field: str) -> None:
     from sluicegate.config.loader import ConfigError, load_config_text
 

@@ -28,6 +28,7 @@ from sluicegate.state.ledger import Ledger, LedgerRecord
 CLIENT_CLOSED = 499
 
 log = logging.getLogger("sluicegate")
+_NOTHING = Usage()
 
 
 class Settle:
@@ -74,10 +75,13 @@ class Settle:
             raise
         finally:
             self.settle(ctx)
+            await events.aclose()  # at once, not when the garbage collector gets to it
 
     def settle(self, ctx: RequestContext) -> None:
         usage = ctx.usage
-        if usage is None:
+        if ctx.replayed:
+            usage = _NOTHING  # the first request paid; a replay never charges twice
+        elif usage is None:
             usage = _estimate(ctx)
         alias = ctx.serving_alias or ctx.alias
         cost = (
@@ -126,6 +130,7 @@ class Settle:
                 cost_usd=cost,
                 latency_ms=latency_ms,
                 ttft_ms=ttft_ms,
+                attempts=tuple(ctx.attempt_log),
             )
         )
         self._observe(

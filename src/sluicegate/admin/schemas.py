@@ -224,6 +224,9 @@ class RequestRecord(_Response):
     cost_usd: float
     latency_ms: float
     ttft_ms: float | None
+    attempts: list[tuple[str, str]] = Field(
+        default=[], description="Every upstream attempt in order: [target, 'ok' or failure code]"
+    )
 
 
 class RequestList(_Response):

@@ -4,32 +4,60 @@ Settle        records every outcome in the ledger and metrics (outermost)
 Authenticate  API key -> tenant                                   401
 Decode        body -> canonical request                           400, 413
 ResolveModel  alias exists and the tenant may use it              404, 403
-Route         alias -> ordered (alias, target) pairs, fallbacks last
-CallUpstream  try targets until one answers                       429, 502, 503, 504
+Idempotency   a repeated Idempotency-Key replays the first answer 409
+Route         alias -> ordered (alias, target) plan, fallbacks last
+CallUpstream  breakers, retry budget, backoff, failover           429, 502, 503, 504
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sluicegate.accounting.settle import Settle
 from sluicegate.auth.authenticate import Authenticate
+from sluicegate.idempotency import Idempotency, IdempotencyStore, StoredAnswer
 from sluicegate.observability.metrics import Metrics
+from sluicegate.pipeline.context import RequestContext
 from sluicegate.pipeline.decode import Decode
 from sluicegate.pipeline.stage import Pipeline
+from sluicegate.resilience.backoff import BackoffPolicy
+from sluicegate.resilience.budget import RetryBudget
+from sluicegate.resilience.health import TargetHealth
 from sluicegate.routing.resolve import ResolveModel
-from sluicegate.routing.route import Route
+from sluicegate.routing.route import Planner, Route
 from sluicegate.state.directory import Directory
 from sluicegate.state.ledger import Ledger
 from sluicegate.upstream.call import CallUpstream
 
 
-def build_pipeline(*, directory: Directory, ledger: Ledger, metrics: Metrics) -> Pipeline:
+@dataclass(frozen=True)
+class Services:
+    """What the stages share with the rest of the gateway (admin API, /readyz)."""
+
+    directory: Directory
+    ledger: Ledger
+    metrics: Metrics
+    health: TargetHealth
+    retry_budget: RetryBudget
+    backoff: BackoffPolicy
+    idempotency: IdempotencyStore
+
+
+def build_pipeline(services: Services) -> Pipeline:
+    planner = Planner(services.health)
     return Pipeline(
         [
-            Settle(ledger, metrics),
-            Authenticate(directory),
+            Settle(services.ledger, services.metrics),
+            Authenticate(services.directory),
             Decode(),
             ResolveModel(),
-            Route(),
+            Idempotency(services.idempotency, on_replay=_mark_replay),
+            Route(planner),
         ],
-        CallUpstream(),
+        CallUpstream(planner, services.health, services.retry_budget, services.backoff),
     )
+
+
+def _mark_replay(ctx: RequestContext, answer: StoredAnswer) -> None:
+    ctx.replayed = True
+    ctx.replayed_target = answer.target

@@ -53,6 +53,14 @@ class RequestContext:
     target: Target | None = None
     serving_alias: Alias | None = None
     attempts: int = 0
+    # Every target considered, in order: (label, "ok" or why it did not serve).
+    attempt_log: list[tuple[str, str]] = field(default_factory=list)
+    # The alias that stood in because every target of the requested one was down.
+    degraded: str | None = None
+    # Answered from the Idempotency-Key store: no upstream call, nothing to charge;
+    # the label of the target that served the first request.
+    replayed: bool = False
+    replayed_target: str | None = None
     first_event_at: float | None = None
     # settle
     usage: Usage | None = None

@@ -27,6 +27,13 @@ class Alias:
     targets: tuple[Target, ...]
     fallbacks: tuple[str, ...]
     pricing: PricingConfig
+    config: ModelConfig
+
+    def first_token_timeout_s(self, target: Target) -> float:
+        return self.config.timeouts.first_token_s or target.provider.config.first_token_timeout_s
+
+    def idle_timeout_s(self, target: Target) -> float:
+        return self.config.timeouts.idle_s or target.provider.config.idle_timeout_s
 
     def cost_usd(
         self,
@@ -57,5 +64,9 @@ def build_alias(config: ModelConfig, providers: dict[str, Provider]) -> Alias:
         for t in config.targets
     )
     return Alias(
-        name=config.name, targets=targets, fallbacks=tuple(config.fallbacks), pricing=config.pricing
+        name=config.name,
+        targets=targets,
+        fallbacks=tuple(config.fallbacks),
+        pricing=config.pricing,
+        config=config,
     )

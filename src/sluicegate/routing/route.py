@@ -1,33 +1,49 @@
-"""Stage: order the deployments to try: the alias's targets, then its fallbacks'."""
+"""Stage: the plan of deployments to try: the alias's targets, then its fallbacks'."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 
 from sluicegate.pipeline import Events, Next, RequestContext
+from sluicegate.resilience.health import TargetHealth
 from sluicegate.routing.aliases import Alias, Target
+from sluicegate.routing.balance import Balancer, Strategy, balancer
 
 
-class Route:
-    def __init__(self, rng: random.Random | None = None) -> None:
+class Planner:
+    """Orders an alias's targets with its balancing strategy, then appends its fallbacks'."""
+
+    def __init__(self, health: TargetHealth, rng: random.Random | None = None) -> None:
+        self.health = health
         self._rng = rng or random.Random()
+        self._balancers: dict[Strategy, Balancer] = {}
 
-    async def __call__(self, ctx: RequestContext, call_next: Next) -> Events:
-        assert ctx.alias is not None
-        aliases = ctx.runtime.aliases
-        order = self.weighted_order(ctx.alias)
-        for name in ctx.alias.fallbacks:
+    def plan(self, alias: Alias, aliases: Mapping[str, Alias]) -> list[tuple[Alias, Target]]:
+        order = self.order(alias)
+        for name in alias.fallbacks:
             fallback = aliases.get(name)
             if fallback is not None:
-                order.extend(self.weighted_order(fallback))
-        ctx.targets = order
-        return await call_next(ctx)
+                order.extend(self.order(fallback))
+        return order
 
-    def weighted_order(self, alias: Alias) -> list[tuple[Alias, Target]]:
-        """A random order in which heavier targets tend to come first."""
+    def order(self, alias: Alias) -> list[tuple[Alias, Target]]:
         targets = alias.targets
         if len(targets) == 1:
             return [(alias, targets[0])]
-        # Efraimidis-Spirakis: sort by u^(1/w), a weighted sample without replacement.
-        keyed = sorted(targets, key=lambda t: self._rng.random() ** (1.0 / t.weight), reverse=True)
-        return [(alias, t) for t in keyed]
+        strategy = alias.config.balance
+        chosen = self._balancers.get(strategy)
+        if chosen is None:
+            chosen = self._balancers[strategy] = balancer(strategy, self._rng)
+        states = [self.health.state(t.label) for t in targets]
+        return [(alias, targets[i]) for i in chosen.order(targets, states)]
+
+
+class Route:
+    def __init__(self, planner: Planner) -> None:
+        self.planner = planner
+
+    async def __call__(self, ctx: RequestContext, call_next: Next) -> Events:
+        assert ctx.alias is not None
+        ctx.targets = self.planner.plan(ctx.alias, ctx.runtime.aliases)
+        return await call_next(ctx)

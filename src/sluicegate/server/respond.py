@@ -13,8 +13,10 @@ from sluicegate.server.wire import WireFormat
 JSON = "application/json"
 
 
-def error_response(wire: WireFormat, err: GatewayError) -> web.Response:
-    headers = {}
+def error_response(
+    wire: WireFormat, err: GatewayError, ctx: RequestContext | None = None
+) -> web.Response:
+    headers = _answer_headers(ctx) if ctx is not None else {}
     if err.retry_after is not None:
         headers["Retry-After"] = str(max(1, round(err.retry_after)))
     return web.Response(
@@ -23,8 +25,19 @@ def error_response(wire: WireFormat, err: GatewayError) -> web.Response:
 
 
 def _answer_headers(ctx: RequestContext) -> dict[str, str]:
-    target = ctx.target
-    return {"x-sluicegate-target": target.label} if target is not None else {}
+    headers = {}
+    if ctx.target is not None and ctx.first_event_at is not None:
+        headers["x-sluicegate-target"] = ctx.target.label
+    elif ctx.replayed_target is not None:
+        headers["x-sluicegate-target"] = ctx.replayed_target
+    if len(ctx.attempt_log) > 1 or (ctx.attempt_log and ctx.first_event_at is None):
+        # Every target tried, so a client can see a failover (or why none served).
+        headers["x-sluicegate-attempts"] = ", ".join(f"{t}={o}" for t, o in ctx.attempt_log)
+    if ctx.degraded is not None:
+        headers["x-sluicegate-degraded"] = ctx.degraded
+    if ctx.replayed:
+        headers["x-sluicegate-idempotent-replay"] = "true"
+    return headers
 
 
 async def send_chat(
@@ -60,8 +73,8 @@ async def _stream(
         }
     )
     encoder = wire.stream_encoder(chat, ctx.request_id)
-    await response.prepare(request)
     try:
+        await response.prepare(request)
         async for event in events:
             data = encoder.encode(event)
             if data:

@@ -59,7 +59,7 @@ def _chat_handler(wire: WireFormat) -> Callable[[web.Request], Awaitable[web.Str
             events = await request.app[GATEWAY].pipeline(ctx)
             return await send_chat(request, wire, ctx, events)
         except GatewayError as err:
-            return error_response(wire, err)
+            return error_response(wire, err, ctx)
 
     return handle
 
@@ -70,7 +70,7 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
         events = await request.app[GATEWAY].pipeline(ctx)
         return await send_embeddings(ctx, events)
     except GatewayError as err:
-        return error_response(OPENAI, err)
+        return error_response(OPENAI, err, ctx)
 
 
 async def list_models(request: web.Request) -> web.Response:

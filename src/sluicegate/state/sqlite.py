@@ -58,6 +58,10 @@ MIGRATIONS: tuple[str, ...] = (
         shipped INTEGER NOT NULL   -- bytes of it already in the ledger
     );
     """,
+    # 2: every upstream attempt of a request: [[target, outcome], ...]
+    """
+    ALTER TABLE ledger ADD COLUMN attempts TEXT NOT NULL DEFAULT '[]';
+    """,
 )
 
 

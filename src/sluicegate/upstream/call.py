@@ -1,64 +1,229 @@
-"""Terminal stage: call the routed targets in order until one answers.
+"""Terminal stage: call the routed targets until one answers, without amplifying an outage.
 
-A target that fails before its first event is passed over for the next when
-the failure is retryable (429, 5xx, transport errors, timeouts). Once the first
-event has arrived the answer is committed to that target: nothing is retried
-after a byte may have reached the client.
+The plan comes from routing: the alias's targets in balancer order, then its
+fallback aliases'. For each attempt:
+
+- a target whose circuit breaker is open is passed over at no cost;
+- every attempt after the first needs a token from the gateway-wide retry
+  budget, so a broad outage adds at most a fixed share of extra upstream calls;
+- a retry waits the upstream's ``Retry-After`` (when short) or a jittered
+  exponential backoff;
+- "prompt too long" and "content policy" failures switch the plan to the
+  alias's configured stand-in;
+- when no target of the alias could even be tried, its ``degraded`` alias serves.
+
+Once the first event has arrived the answer is committed to that target:
+nothing is retried after a byte may have reached the client. A failure after
+that ends the stream with an error, which egress renders in the client's
+protocol.
 """
 
 from __future__ import annotations
 
+import asyncio
+import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from sluicegate.canonical import ChatRequest, ErrorKind, Event, GatewayError
 from sluicegate.pipeline import Events, RequestContext
-from sluicegate.routing.aliases import Target
+from sluicegate.resilience.backoff import BackoffPolicy, retry_delay
+from sluicegate.resilience.budget import RetryBudget
+from sluicegate.resilience.health import TargetHealth, TargetState
+from sluicegate.routing.aliases import Alias, Target
+from sluicegate.routing.route import Planner
+
+# Outcomes recorded in the ledger's attempt log for targets that were not called.
+BREAKER_OPEN = "breaker_open"
+BUDGET_EXHAUSTED = "retry_budget_exhausted"
 
 
 class CallUpstream:
+    def __init__(
+        self,
+        planner: Planner,
+        health: TargetHealth,
+        budget: RetryBudget,
+        backoff: BackoffPolicy,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.planner = planner
+        self.health = health
+        self.budget = budget
+        self.backoff = backoff
+        self._rng = rng or random.Random()
+
     async def __call__(self, ctx: RequestContext) -> Events:
-        last_error: GatewayError | None = None
-        for alias, target in ctx.targets:
+        assert ctx.alias is not None
+        self.budget.deposit()
+        events = await self._attempt_plan(ctx, ctx.alias, ctx.targets)
+        if events is not None:
+            return events
+        degraded = ctx.alias.config.degraded
+        if ctx.attempts == 0 and degraded is not None and degraded in ctx.runtime.aliases:
+            # Every target of the alias is down: serve from its stand-in, and say so.
+            ctx.degraded = degraded
+            stand_in = ctx.runtime.aliases[degraded]
+            plan = self.planner.plan(stand_in, ctx.runtime.aliases)
+            events = await self._attempt_plan(ctx, stand_in, plan)
+            if events is not None:
+                return events
+        raise self._exhausted(ctx)
+
+    async def _attempt_plan(
+        self, ctx: RequestContext, alias: Alias, plan: list[tuple[Alias, Target]]
+    ) -> Events | None:
+        """Try ``plan`` (cycling through it while attempts remain); the events of the
+        first target that answers, or None when none did."""
+        max_attempts = alias.config.max_attempts
+        pending = _cycle(plan)
+        for owner, target in pending:
+            if ctx.attempts >= max_attempts:
+                break
+            state = self.health.state(target.label)
+            if not state.breaker.allow():
+                ctx.attempt_log.append((target.label, BREAKER_OPEN))
+                if pending.exhausted_without_calls():
+                    break
+                continue
+            if ctx.attempts > 0:
+                if not self.budget.try_withdraw():
+                    state.breaker.release()  # allow() may have given us a probe slot
+                    ctx.attempt_log.append((target.label, BUDGET_EXHAUSTED))
+                    break
+                await self._wait_before_retry(ctx)
+            pending.called()
             ctx.attempts += 1
-            ctx.target, ctx.serving_alias = target, alias
-            events = _start(ctx, target)
             try:
-                first = await _first_event(events, target)
+                return await self._call(ctx, owner, target, state)
             except GatewayError as err:
-                await close(events)
+                ctx.error = err
+                ctx.attempt_log.append((target.label, err.code or err.kind.name.lower()))
+                stand_in = _stand_in_for(err, owner)
+                if stand_in is not None and stand_in in ctx.runtime.aliases:
+                    # The prompt cannot succeed on this alias anywhere: switch plans.
+                    other = ctx.runtime.aliases[stand_in]
+                    pending.replace(self.planner.plan(other, ctx.runtime.aliases))
+                    continue
                 if not err.retryable:
                     raise
-                last_error = err
-                continue
-            ctx.first_event_at = time.perf_counter()
-            return _primed(first, events)
-        if last_error is not None:
-            raise last_error
-        raise GatewayError(
+        return None
+
+    async def _call(
+        self, ctx: RequestContext, alias: Alias, target: Target, state: TargetState
+    ) -> Events:
+        generation = state.started()
+        started = time.perf_counter()
+        request = ctx.decoded
+        upstream: AsyncIterator[Event] = (
+            target.provider.chat(request, target.model)
+            if isinstance(request, ChatRequest)
+            else target.provider.embed(request, target.model)
+        )
+        try:
+            first = await anext(upstream)
+        except StopAsyncIteration:
+            state.finished(
+                ok=False, latency_s=None, error="upstream_bad_response", generation=generation
+            )
+            raise GatewayError(
+                ErrorKind.UPSTREAM,
+                f"upstream {target.label!r} ended its answer without content",
+                code="upstream_bad_response",
+                retryable=True,
+            ) from None
+        except GatewayError as err:
+            await close(upstream)
+            # Only the upstream's own failures count against it; a request it
+            # rightly refused (a 400) shows the target is working.
+            state.finished(
+                ok=not err.retryable, latency_s=None, error=err.code, generation=generation
+            )
+            raise
+        except BaseException:
+            await close(upstream)
+            state.abandoned(generation=generation)
+            raise
+        ctx.first_event_at = time.perf_counter()
+        ctx.target, ctx.serving_alias = target, alias
+        ctx.error = None
+        ctx.attempt_log.append((target.label, "ok"))
+        idle = alias.idle_timeout_s(target) if ctx.streaming else None
+        ttft = ctx.first_event_at - started
+        return _committed(first, upstream, state, generation, ttft, idle, target)
+
+    async def _wait_before_retry(self, ctx: RequestContext) -> None:
+        err = ctx.error
+        delay = retry_delay(
+            err.retry_after if err is not None else None,
+            ctx.attempts - 1,
+            self.backoff,
+            self._rng,
+        )
+        if delay:  # None: the upstream asked for longer than we wait; fail over at once
+            await asyncio.sleep(delay)
+
+    def _exhausted(self, ctx: RequestContext) -> GatewayError:
+        if ctx.error is not None:
+            return ctx.error
+        if any(outcome == BREAKER_OPEN for _, outcome in ctx.attempt_log):
+            return GatewayError(
+                ErrorKind.UNAVAILABLE,
+                "no healthy target for this model: every target's circuit breaker is open",
+                code="no_healthy_target",
+                retry_after=self._earliest_probe(ctx),
+            )
+        return GatewayError(
             ErrorKind.UNAVAILABLE, "no healthy target for this model", code="no_healthy_target"
         )
 
+    def _earliest_probe(self, ctx: RequestContext) -> float | None:
+        waits = [
+            float(wait)
+            for label, outcome in ctx.attempt_log
+            if outcome == BREAKER_OPEN
+            and isinstance(wait := self.health.state(label).breaker.snapshot()["retry_in_s"], float)
+        ]
+        return min(waits) if waits else None
 
-def _start(ctx: RequestContext, target: Target) -> AsyncIterator[Event]:
-    request = ctx.decoded
-    if isinstance(request, ChatRequest):
-        return target.provider.chat(request, target.model)
-    return target.provider.embed(request, target.model)
+
+class _cycle(Iterator[tuple[Alias, Target]]):
+    """The plan, then the plan again while attempts remain; replaceable mid-way."""
+
+    def __init__(self, plan: list[tuple[Alias, Target]]) -> None:
+        self._plan = plan
+        self._index = 0
+        self._calls_this_round = 0
+
+    def __iter__(self) -> _cycle:
+        return self
+
+    def __next__(self) -> tuple[Alias, Target]:
+        if not self._plan:
+            raise StopIteration
+        if self._index == len(self._plan):
+            self._index, self._calls_this_round = 0, 0
+        item = self._plan[self._index]
+        self._index += 1
+        return item
+
+    def called(self) -> None:
+        self._calls_this_round += 1
+
+    def exhausted_without_calls(self) -> bool:
+        """A whole round passed over every target (all breakers open): stop cycling."""
+        return self._index == len(self._plan) and self._calls_this_round == 0
+
+    def replace(self, plan: list[tuple[Alias, Target]]) -> None:
+        self._plan, self._index, self._calls_this_round = plan, 0, 0
 
 
-async def _first_event(events: AsyncIterator[Event], target: Target) -> Event:
-    # The first-token deadline is the provider's to keep: only it can tell an
-    # answer from a keep-alive comment on the wire.
-    try:
-        return await anext(events)
-    except StopAsyncIteration as exc:
-        raise GatewayError(
-            ErrorKind.UPSTREAM,
-            f"upstream {target.label!r} ended its answer without content",
-            code="upstream_bad_response",
-            retryable=True,
-        ) from exc
+def _stand_in_for(err: GatewayError, alias: Alias) -> str | None:
+    if err.code == "context_length_exceeded":
+        return alias.config.context_window_fallback
+    if err.code == "content_policy_violation":
+        return alias.config.content_policy_fallback
+    return None
 
 
 async def close(events: AsyncIterator[Event]) -> None:
@@ -68,11 +233,46 @@ async def close(events: AsyncIterator[Event]) -> None:
         await aclose()
 
 
-async def _primed(first: Event, rest: AsyncIterator[Event]) -> Events:
+async def _committed(
+    first: Event,
+    rest: AsyncIterator[Event],
+    state: TargetState,
+    generation: int,
+    ttft_s: float,
+    idle_timeout_s: float | None,
+    target: Target,
+) -> Events:
+    """The answer of the target that served: its outcome feeds the breaker and EWMA
+    when the answer ends; a stream that stalls longer than ``idle_timeout_s``
+    between chunks fails with a 504."""
+    verdict: bool | None = None
     try:
         yield first
-        async for event in rest:
-            yield event
+        if idle_timeout_s is None:
+            async for event in rest:
+                yield event
+        else:
+            while True:
+                try:
+                    async with asyncio.timeout(idle_timeout_s):
+                        event = await anext(rest)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise GatewayError(
+                        ErrorKind.TIMEOUT,
+                        f"upstream {target.label!r} stalled for {idle_timeout_s:g}s mid-stream",
+                        code="upstream_stream_stalled",
+                    ) from None
+                yield event
+        verdict = True
+    except GatewayError:
+        verdict = False
+        raise
     finally:
-        # Closing releases the upstream connection at once when the client goes away.
+        if verdict is None:
+            state.abandoned(generation=generation)  # the client went away: no verdict
+        else:
+            latency = ttft_s if verdict else None
+            state.finished(ok=verdict, latency_s=latency, generation=generation)
         await close(rest)

@@ -30,3 +30,5 @@ class LedgerRecord(msgspec.Struct, array_like=True, kw_only=True):
     cost_usd: float
     latency_ms: float
     ttft_ms: float | None
+    # Every upstream attempt, in order: (target, "ok" or the failure's code).
+    attempts: tuple[tuple[str, str], ...] = ()

@@ -23,8 +23,8 @@ GROUP_COLUMNS: dict[str, str] = {
 _INSERT = (
     "INSERT OR IGNORE INTO ledger (id, request_id, ts, tenant, key_name, alias, target, protocol,"
     " operation, stream, tags, status, error_code, input_tokens, output_tokens, cached_tokens,"
-    " cache_write_tokens, reasoning_tokens, estimated, cost_usd, latency_ms, ttft_ms)"
-    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " cache_write_tokens, reasoning_tokens, estimated, cost_usd, latency_ms, ttft_ms, attempts)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 
 _SUMS = (
@@ -126,6 +126,7 @@ class SQLiteLedgerStore:
         for row in cursor:
             item = dict(zip(names, row, strict=True))
             item["tags"] = orjson.loads(item["tags"])
+            item["attempts"] = orjson.loads(item["attempts"])
             item["stream"] = bool(item["stream"])
             item["estimated"] = bool(item["estimated"])
             out.append(item)
@@ -156,6 +157,7 @@ def _row(r: LedgerRecord) -> tuple[Any, ...]:
         r.cost_usd,
         r.latency_ms,
         r.ttft_ms,
+        orjson.dumps(r.attempts).decode(),
     )
 
 
