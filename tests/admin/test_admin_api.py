@@ -598,7 +598,7 @@ async def test_openapi_document_lists_every_admin_route(client: Client) -> None:
         and r.method != "HEAD"
     }
     assert documented == served
-    assert len(served) == 15
+    assert len(served) == 16
 
     operation_ids = [op["operationId"] for item in doc["paths"].values() for op in item.values()]
     assert len(operation_ids) == len(set(operation_ids))

@@ -193,6 +193,7 @@ async def test_a_stalled_stream_ends_with_an_error_not_a_clean_finish(start_gate
         release.set()
         [record] = gw.app[GATEWAY].ledger.records(limit=1)
         assert (record["status"], record["error_code"]) == (504, "upstream_stream_stalled")
+        assert record["estimated"] and record["output_tokens"] > 0, "the partial answer counts"
 
 
 @pytest.mark.parametrize("abort", [False, True])
@@ -268,3 +269,57 @@ async def test_a_streamed_answer_is_replayed_as_a_stream(start_gateway) -> None:
                                   async for c in stream if c.choices]))
         assert texts == ["replay me please", "replay me please"]
         assert len(ups[0].requests) == 1
+
+
+async def test_a_content_policy_refusal_goes_to_the_configured_alias(start_gateway) -> None:  # type: ignore[no-untyped-def]
+    async with upstreams(2) as ups:
+        ups[0].fail(400, body={"error": {
+            "message": "Your request was rejected as a result of our safety system.",
+            "type": "invalid_request_error", "param": None, "code": "content_policy_violation"}})
+        ups[1].reply_with("a more permissive answer")
+        config = pool_config([ups[0].url], content_policy_fallback="other")
+        config["providers"].append({"name": "otherp", "type": "openai", "base_url": ups[1].url,
+                                    "api_key": "k"})
+        config["models"].append({"name": "other", "targets": [{"provider": "otherp",
+                                                               "model": "o"}]})
+        gw = await start_gateway(config)
+        async with aiohttp.ClientSession() as http:
+            status, headers, body = await post(http, gateway_url(gw),
+                                               {"model": "pool", "messages": HELLO})
+        assert status == 200, body
+        assert headers["x-sluicegate-target"] == "otherp/o"
+        assert headers["x-sluicegate-attempts"] == (
+            "up0/m=content_policy_violation, otherp/o=ok")
+
+
+async def test_an_alias_may_set_a_shorter_first_token_deadline(start_gateway) -> None:  # type: ignore[no-untyped-def]
+    async with upstreams(1) as ups:
+        ups[0].delay_first_byte(1.5)
+        gw = await start_gateway(pool_config([ups[0].url], timeouts={"first_token_s": 0.2},
+                                             max_attempts=1))
+        t0 = time.monotonic()
+        async with aiohttp.ClientSession() as http:
+            status, _, body = await post(http, gateway_url(gw),
+                                         {"model": "pool", "messages": HELLO})
+        assert status == 504, body
+        assert time.monotonic() - t0 < 1.0
+
+
+async def test_target_health_is_visible_to_operators(start_gateway) -> None:  # type: ignore[no-untyped-def]
+    async with upstreams(2) as ups:
+        ups[0].fail(503)
+        config = pool_config([u.url for u in ups])
+        config["server"] = {"admin_key": "admin-secret-key"}
+        gw = await start_gateway(config)
+        async with aiohttp.ClientSession() as http:
+            for _ in range(30):
+                await post(http, gateway_url(gw), {"model": "pool", "messages": HELLO})
+            async with http.get(f"{gateway_url(gw)}/readyz") as resp:
+                ready = await resp.json()
+            async with http.get(f"{gateway_url(gw)}/admin/targets",
+                                headers={"Authorization": "Bearer admin-secret-key"}) as resp:
+                targets = {t["label"]: t for t in (await resp.json())["data"]}
+        assert ready["targets"] == {"up0/m": "open", "up1/m": "closed"}
+        assert targets["up0/m"]["breaker"]["state"] == "open"
+        assert targets["up0/m"]["failures"] >= 5
+        assert targets["up1/m"]["successes"] >= 1 and targets["up1/m"]["ewma_latency_s"] > 0

@@ -31,6 +31,8 @@ from sluicegate.admin.schemas import (
     Reloaded,
     RequestList,
     RequestsQuery,
+    TargetHealthList,
+    TargetHealthOut,
     TargetOut,
     TenantCreate,
     TenantDeleted,
@@ -163,6 +165,16 @@ async def list_models(request: web.Request) -> web.Response:
     return _json(ModelList(data=models))
 
 
+async def list_targets(request: web.Request) -> web.Response:
+    gateway = _gateway(request)
+    labels = {t.label for alias in gateway.runtime.aliases.values() for t in alias.targets}
+    health = gateway.health
+    states = [
+        TargetHealthOut.model_validate(health.state(label).snapshot()) for label in sorted(labels)
+    ]
+    return _json(TargetHealthList(data=states))
+
+
 async def reload_config(request: web.Request) -> web.Response:
     gateway = _gateway(request)
     try:
@@ -178,8 +190,11 @@ async def reload_config(request: web.Request) -> web.Response:
         if type(exc) is not RuntimeError:
             raise
         raise GatewayError(ErrorKind.CONFLICT, str(exc), code="no_config_file") from exc
-    return _json(Reloaded(providers=len(config.providers), models=len(config.models),
-                          tenants=len(config.tenants)))
+    return _json(
+        Reloaded(
+            providers=len(config.providers), models=len(config.models), tenants=len(config.tenants)
+        )
+    )
 
 
 async def openapi_json(request: web.Request) -> web.Response:
@@ -202,59 +217,130 @@ def openapi_document() -> bytes:
 OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", "/admin/tenants", list_tenants, "List tenants", "tenants", TenantList),
     Operation(
-        "POST", "/admin/tenants", create_tenant, "Create a tenant", "tenants", TenantOut,
-        status=201, body=TenantCreate, errors=(400, 409),
+        "POST",
+        "/admin/tenants",
+        create_tenant,
+        "Create a tenant",
+        "tenants",
+        TenantOut,
+        status=201,
+        body=TenantCreate,
+        errors=(400, 409),
         description="`models` must name configured aliases.",
     ),
     Operation(
-        "GET", "/admin/tenants/{name}", get_tenant, "Get a tenant", "tenants", TenantOut,
+        "GET",
+        "/admin/tenants/{name}",
+        get_tenant,
+        "Get a tenant",
+        "tenants",
+        TenantOut,
         errors=(404,),
     ),
     Operation(
-        "PATCH", "/admin/tenants/{name}", update_tenant, "Change a tenant", "tenants", TenantOut,
-        body=TenantUpdate, errors=(400, 404, 409),
+        "PATCH",
+        "/admin/tenants/{name}",
+        update_tenant,
+        "Change a tenant",
+        "tenants",
+        TenantOut,
+        body=TenantUpdate,
+        errors=(400, 404, 409),
         description="Only the fields given change. Tenants from the config file are changed "
         "there (409).",
     ),
     Operation(
-        "DELETE", "/admin/tenants/{name}", delete_tenant, "Delete a tenant and its keys",
-        "tenants", TenantDeleted, errors=(404, 409),
+        "DELETE",
+        "/admin/tenants/{name}",
+        delete_tenant,
+        "Delete a tenant and its keys",
+        "tenants",
+        TenantDeleted,
+        errors=(404, 409),
         description="Tenants from the config file are removed there (409).",
     ),
     Operation(
-        "GET", "/admin/tenants/{name}/keys", list_tenant_keys, "List a tenant's keys", "keys",
-        KeyList, errors=(404,),
+        "GET",
+        "/admin/tenants/{name}/keys",
+        list_tenant_keys,
+        "List a tenant's keys",
+        "keys",
+        KeyList,
+        errors=(404,),
     ),
     Operation(
-        "POST", "/admin/tenants/{name}/keys", create_key, "Create an API key", "keys",
-        KeyCreated, status=201, body=KeyCreate, errors=(400, 404, 409),
+        "POST",
+        "/admin/tenants/{name}/keys",
+        create_key,
+        "Create an API key",
+        "keys",
+        KeyCreated,
+        status=201,
+        body=KeyCreate,
+        errors=(400, 404, 409),
         description="The answer's `key` is the only time the key is shown; only its hash "
         "is stored.",
     ),
     Operation("GET", "/admin/keys", list_keys, "List every API key", "keys", KeyList),
     Operation(
-        "POST", "/admin/keys/{id}/revoke", revoke_key, "Revoke an API key", "keys", KeyOut,
+        "POST",
+        "/admin/keys/{id}/revoke",
+        revoke_key,
+        "Revoke an API key",
+        "keys",
+        KeyOut,
         errors=(404,),
         description="Takes effect at once; revoking a revoked key changes nothing.",
     ),
     Operation(
-        "DELETE", "/admin/keys/{id}", delete_key, "Revoke an API key", "keys", KeyOut,
+        "DELETE",
+        "/admin/keys/{id}",
+        delete_key,
+        "Revoke an API key",
+        "keys",
+        KeyOut,
         errors=(404,),
         description="Same as POST /admin/keys/{id}/revoke; the key stays listed as revoked.",
     ),
     Operation(
-        "GET", "/admin/usage", usage, "Usage totals, optionally grouped", "usage", UsageOut,
-        query=UsageQuery, errors=(400,),
+        "GET",
+        "/admin/usage",
+        usage,
+        "Usage totals, optionally grouped",
+        "usage",
+        UsageOut,
+        query=UsageQuery,
+        errors=(400,),
         description="Over [since, until); every parameter is optional.",
     ),
     Operation(
-        "GET", "/admin/requests", list_requests, "Recent ledger records", "usage", RequestList,
-        query=RequestsQuery, errors=(400,),
+        "GET",
+        "/admin/requests",
+        list_requests,
+        "Recent ledger records",
+        "usage",
+        RequestList,
+        query=RequestsQuery,
+        errors=(400,),
     ),
-    Operation("GET", "/admin/models", list_models, "Configured model aliases", "operations",
-              ModelList),
     Operation(
-        "POST", "/admin/reload", reload_config, "Reload the config file", "operations", Reloaded,
+        "GET", "/admin/models", list_models, "Configured model aliases", "operations", ModelList
+    ),
+    Operation(
+        "GET",
+        "/admin/targets",
+        list_targets,
+        "Each target's health and circuit breaker",
+        "operations",
+        TargetHealthList,
+    ),
+    Operation(
+        "POST",
+        "/admin/reload",
+        reload_config,
+        "Reload the config file",
+        "operations",
+        Reloaded,
         errors=(400, 409),
         description="A bad config is refused (400) and the running one stays in use; a gateway "
         "started without a config file answers 409.",
@@ -291,8 +377,9 @@ def _guarded(handler: Handler) -> Handler:
             raise
         except Exception:
             log.exception("admin request %s %s failed", request.method, request.path)
-            internal = GatewayError(ErrorKind.INTERNAL, "internal error; see the gateway's log",
-                                    code="internal_error")
+            internal = GatewayError(
+                ErrorKind.INTERNAL, "internal error; see the gateway's log", code="internal_error"
+            )
             return error_response(OPENAI, internal)
 
     return guarded
@@ -344,8 +431,9 @@ async def _body(request: web.Request, model: type[M]) -> M:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise GatewayError.invalid(f"the request body is not valid JSON: {exc}",
-                                   code="invalid_json") from exc
+        raise GatewayError.invalid(
+            f"the request body is not valid JSON: {exc}", code="invalid_json"
+        ) from exc
     if not isinstance(data, dict):
         raise GatewayError.invalid("the request body must be a JSON object", code="invalid_json")
     try:
@@ -374,8 +462,11 @@ def _invalid(exc: ValidationError, what: str) -> GatewayError:
             text = error["msg"].removeprefix("Value error, ")
             # Name the offending value when it is short and the message does not already.
             given = repr(error.get("input"))
-            if (isinstance(error.get("input"), str | int | float) and len(given) <= 64
-                    and given not in text):
+            if (
+                isinstance(error.get("input"), str | int | float)
+                and len(given) <= 64
+                and given not in text
+            ):
                 text += f" (got {given})"
             message = f"invalid {what} {field!r}: {text}" if field else text
         problems.append(message)

@@ -123,8 +123,12 @@ class TenantOut(_Response):
     @classmethod
     def of(cls, tenant: Tenant) -> TenantOut:
         models = None if tenant.models is None else sorted(tenant.models)
-        return cls(name=tenant.name, models=models, limits=tenant.limits,
-                   source="config" if tenant.source == "config" else "admin")
+        return cls(
+            name=tenant.name,
+            models=models,
+            limits=tenant.limits,
+            source="config" if tenant.source == "config" else "admin",
+        )
 
 
 class TenantList(_Response):
@@ -248,6 +252,31 @@ class ModelOut(_Response):
 
 class ModelList(_Response):
     data: list[ModelOut]
+
+
+class BreakerOut(_Response):
+    state: Literal["closed", "open", "half_open"]
+    calls: int = Field(description="Calls in the breaker's rolling window")
+    failures: int
+    failure_rate: float
+    consecutive_failures: int
+    retry_in_s: float | None = Field(description="Seconds until an open breaker probes again")
+    open_s: float
+
+
+class TargetHealthOut(_Response):
+    label: str = Field(description="provider/model")
+    state: Literal["closed", "open", "half_open"]
+    in_flight: int
+    ewma_latency_s: float | None = Field(description="Smoothed time to first event")
+    successes: int
+    failures: int
+    last_error: str | None
+    breaker: BreakerOut
+
+
+class TargetHealthList(_Response):
+    data: list[TargetHealthOut]
 
 
 class Reloaded(_Response):

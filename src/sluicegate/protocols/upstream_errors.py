@@ -50,11 +50,12 @@ def upstream_error(
             upstream_status=status,
         )
     if status in (400, 409, 413, 415, 422):
-        code = (
-            "context_length_exceeded"
-            if _is_context_overflow(message)
-            else "upstream_invalid_request"
-        )
+        if _is_context_overflow(message):
+            code = "context_length_exceeded"
+        elif _is_content_policy(message):
+            code = "content_policy_violation"
+        else:
+            code = "upstream_invalid_request"
         return GatewayError(ErrorKind.INVALID_REQUEST, detail, code=code, upstream_status=status)
     if status in (401, 403):
         return GatewayError(
@@ -139,4 +140,14 @@ def bad_json(provider: str, exc: Exception) -> GatewayError:
         f"upstream {provider!r} sent an unusable answer: {exc}",
         code="upstream_bad_response",
         retryable=True,
+    )
+
+
+def _is_content_policy(message: str) -> bool:
+    """OpenAI's and Azure's content filters, and Gemini's and Anthropic's safety refusals."""
+    text = message.lower()
+    return any(
+        marker in text
+        for marker in ("content policy", "content management policy", "content_filter",
+                       "content filter", "safety system", "responsible ai")
     )

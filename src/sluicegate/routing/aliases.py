@@ -29,9 +29,6 @@ class Alias:
     pricing: PricingConfig
     config: ModelConfig
 
-    def first_token_timeout_s(self, target: Target) -> float:
-        return self.config.timeouts.first_token_s or target.provider.config.first_token_timeout_s
-
     def idle_timeout_s(self, target: Target) -> float:
         return self.config.timeouts.idle_s or target.provider.config.idle_timeout_s
 

@@ -118,11 +118,18 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    checks = request.app[GATEWAY].readiness()
+    gateway = request.app[GATEWAY]
+    checks = gateway.readiness()
     ready = all(v == "ok" for v in checks.values())
+    # Targets are shown, not judged: one provider down does not make this
+    # replica unfit to serve the others.
+    labels = sorted({t.label for a in gateway.runtime.aliases.values() for t in a.targets})
+    targets = {label: gateway.health.state(label).breaker.state for label in labels}
     return web.Response(
         status=200 if ready else 503,
-        body=orjson.dumps({"status": "ready" if ready else "not ready", "checks": checks}),
+        body=orjson.dumps(
+            {"status": "ready" if ready else "not ready", "checks": checks, "targets": targets}
+        ),
         content_type=JSON,
     )
 

@@ -121,7 +121,7 @@ class CallUpstream:
             else target.provider.embed(request, target.model)
         )
         try:
-            first = await anext(upstream)
+            first = await _first(upstream, alias.config.timeouts.first_token_s, target)
         except StopAsyncIteration:
             state.finished(
                 ok=False, latency_s=None, error="upstream_bad_response", generation=generation
@@ -185,6 +185,23 @@ class CallUpstream:
             and isinstance(wait := self.health.state(label).breaker.snapshot()["retry_in_s"], float)
         ]
         return min(waits) if waits else None
+
+
+async def _first(upstream: AsyncIterator[Event], override_s: float | None, target: Target) -> Event:
+    """The first event. The provider keeps its own first-token deadline; an alias
+    may set a shorter one of its own, which costs a timer only where configured."""
+    if override_s is None:
+        return await anext(upstream)
+    try:
+        async with asyncio.timeout(override_s):
+            return await anext(upstream)
+    except TimeoutError:
+        raise GatewayError(
+            ErrorKind.TIMEOUT,
+            f"upstream {target.label!r} sent nothing within {override_s:g}s",
+            code="upstream_timeout",
+            retryable=True,
+        ) from None
 
 
 class _cycle(Iterator[tuple[Alias, Target]]):
