@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -41,3 +42,30 @@ async def start_gateway(tmp_path: Path) -> AsyncIterator[GatewayFactory]:
     yield start
     for client in clients:
         await client.close()
+
+
+def _service_missing(what: str) -> None:
+    """Skip, or fail where CI says every service must be there."""
+    message = f"{what} is not reachable"
+    if os.environ.get("SLUICEGATE_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{message} (SLUICEGATE_REQUIRE_SERVICES=1)")
+    pytest.skip(f"{message}; start it to run this test")
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str]:
+    """A real Redis (SLUICEGATE_TEST_REDIS_URL, default redis://127.0.0.1:6379/15),
+    flushed before and after the test. Skips when Redis is down, unless CI requires it."""
+    import redis.asyncio as aioredis
+
+    url = os.environ.get("SLUICEGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    client = aioredis.from_url(url)
+    try:
+        await client.ping()
+    except (OSError, aioredis.ConnectionError):
+        await client.aclose()
+        _service_missing(f"Redis at {url}")
+    await client.flushdb()
+    yield url
+    await client.flushdb()
+    await client.aclose()
