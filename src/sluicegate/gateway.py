@@ -7,6 +7,7 @@ ledger, metrics, the request pipeline and the current Runtime.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import time
@@ -24,6 +25,8 @@ from sluicegate.resilience.backoff import BackoffPolicy
 from sluicegate.resilience.breaker import BreakerPolicy
 from sluicegate.resilience.budget import RetryBudget
 from sluicegate.resilience.health import TargetHealth
+from sluicegate.resilience.probe import HealthChecks
+from sluicegate.routing.aliases import Target
 from sluicegate.runtime import Runtime
 from sluicegate.state.directory import Directory
 from sluicegate.state.ledger import Ledger, SQLiteLedgerStore
@@ -50,6 +53,8 @@ class Gateway:
         self.ledger: Ledger
         self.health: TargetHealth
         self.services: Services
+        self.health_checks: HealthChecks
+        self._restarting: asyncio.Task[None] | None = None
         self.pipeline: Pipeline
         self.runtime: Runtime
 
@@ -79,13 +84,20 @@ class Gateway:
             idempotency=MemoryIdempotencyStore(ttl_s=self._config.idempotency.ttl_s),
         )
         self.pipeline = build_pipeline(self.services)
+        self.health_checks = HealthChecks(self.health)
+        self.health_checks.start(self._targets(self.runtime))
 
     def _open_ledger(self) -> Ledger:
         storage = self._config.storage
         spool = Spool(default_spool_dir(storage.url, storage.spool_dir))
         return Ledger(spool, SQLiteLedgerStore(self.db))
 
+    @staticmethod
+    def _targets(runtime: Runtime) -> list[Target]:
+        return [t for alias in runtime.aliases.values() for t in alias.targets]
+
     async def close(self) -> None:
+        await self.health_checks.stop()
         await self.http.close()
         await self.ledger.close()
         self.db.close()
@@ -106,6 +118,10 @@ class Gateway:
         labels = [t.label for alias in runtime.aliases.values() for t in alias.targets]
         self.health.reconfigure(BreakerPolicy(**config.resilience.breaker.model_dump()), labels)
         self.runtime = runtime
+        # Probes follow the new targets; stopping the old ones cannot wait here.
+        self._restarting = asyncio.get_running_loop().create_task(
+            self.health_checks.restart(self._targets(runtime))
+        )
         log.info(
             "configuration reloaded: %d models, %d providers",
             len(runtime.aliases),

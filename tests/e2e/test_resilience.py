@@ -323,3 +323,27 @@ async def test_target_health_is_visible_to_operators(start_gateway) -> None:  # 
         assert targets["up0/m"]["breaker"]["state"] == "open"
         assert targets["up0/m"]["failures"] >= 5
         assert targets["up1/m"]["successes"] >= 1 and targets["up1/m"]["ewma_latency_s"] > 0
+
+
+async def test_active_health_checks_find_a_dead_target_with_no_traffic(start_gateway) -> None:  # type: ignore[no-untyped-def]
+    async with upstreams(1) as ups:
+        ups[0].fail(503)
+        config = pool_config([ups[0].url])
+        config["providers"][0]["health_check_interval_s"] = 0.02
+        config["resilience"] = {"breaker": {"open_s": 0.2, "consecutive_failures": 3}}
+        gw = await start_gateway(config)
+        breaker = gw.app[GATEWAY].health.state("up0/m").breaker
+        for _ in range(100):
+            if breaker.state != "closed":
+                break
+            await asyncio.sleep(0.02)
+        assert breaker.state in ("open", "half_open"), "probes alone opened the breaker"
+        probe = ups[0].requests[0].json
+        assert probe["max_tokens"] == 1 and probe["messages"][0]["content"] == "ping"
+
+        ups[0].reset()  # the target recovers: a half-open probe closes the breaker
+        for _ in range(100):
+            if breaker.state == "closed":
+                break
+            await asyncio.sleep(0.02)
+        assert breaker.state == "closed"

@@ -61,6 +61,8 @@ class ProviderConfig(_Strict):
     first_token_timeout_s: float = Field(default=60.0, gt=0)
     # Longest silence between two chunks of a stream once it has started.
     idle_timeout_s: float = Field(default=60.0, gt=0)
+    # Probe each target this often with a one-token call (off when unset).
+    health_check_interval_s: float | None = Field(default=None, gt=0)
     # Azure OpenAI only: the api-version query parameter.
     api_version: str | None = None
     # Extra headers sent with every upstream call (org ids, gateway tokens).
