@@ -1,5 +1,6 @@
 """Idempotency-Key: a retried request gets the first answer, not a second upstream call."""
 
+from sluicegate.idempotency.redis_store import RedisIdempotencyStore
 from sluicegate.idempotency.stage import HEADER, Idempotency, ReplayHook, checked_key, fingerprint
 from sluicegate.idempotency.store import (
     RETRY,
@@ -25,6 +26,7 @@ __all__ = [
     "IdempotencyStore",
     "InProgress",
     "MemoryIdempotencyStore",
+    "RedisIdempotencyStore",
     "Replay",
     "ReplayHook",
     "Retry",
