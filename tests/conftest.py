@@ -32,7 +32,9 @@ async def start_gateway(tmp_path: Path) -> AsyncIterator[GatewayFactory]:
         config: dict[str, Any], *, reload_source: ConfigSource | None = None
     ) -> TestClient:
         config = dict(config)
-        config.setdefault("storage", {"url": f"sqlite:///{tmp_path}/gw{len(clients)}.db"})
+        storage = dict(config.get("storage", {}))
+        storage.setdefault("url", f"sqlite:///{tmp_path}/gw{len(clients)}.db")
+        config["storage"] = storage
         gateway = Gateway(validate_config(config), reload_source=reload_source)
         client = TestClient(TestServer(create_app(gateway)))
         await client.start_server()

@@ -14,8 +14,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
 from sluicegate.config import Config
-from sluicegate.idempotency import MemoryIdempotencyStore
+from sluicegate.idempotency import IdempotencyStore, MemoryIdempotencyStore, RedisIdempotencyStore
 from sluicegate.ids import IdGenerator
 from sluicegate.observability.metrics import Metrics
 from sluicegate.pipeline.chain import Services, build_pipeline
@@ -32,6 +35,7 @@ from sluicegate.state.directory import Directory
 from sluicegate.state.ledger import Ledger, SQLiteLedgerStore
 from sluicegate.state.ledger.shipper import default_spool_dir
 from sluicegate.state.ledger.spool import Spool
+from sluicegate.state.redis import connect_redis
 from sluicegate.state.sqlite import open_database
 
 log = logging.getLogger("sluicegate")
@@ -55,6 +59,7 @@ class Gateway:
         self.services: Services
         self.health_checks: HealthChecks
         self._restarting: asyncio.Task[None] | None = None
+        self.redis: Redis | None = None
         self.pipeline: Pipeline
         self.runtime: Runtime
 
@@ -66,6 +71,8 @@ class Gateway:
         for warning in not_yet_enforced(self._config):
             log.warning(warning)
         self.http = HttpClient.create()
+        redis_url = self._config.storage.redis_url
+        self.redis = connect_redis(redis_url) if redis_url else None
         self.db = open_database(self._config.storage.url)
         self.directory = Directory(self.db)
         self.directory.sync_config(self._config.tenants)
@@ -81,7 +88,7 @@ class Gateway:
             health=self.health,
             retry_budget=RetryBudget(**resilience.retry_budget.model_dump()),
             backoff=BackoffPolicy(**resilience.backoff.model_dump()),
-            idempotency=MemoryIdempotencyStore(ttl_s=self._config.idempotency.ttl_s),
+            idempotency=self._idempotency_store(),
         )
         self.pipeline = build_pipeline(self.services)
         self.health_checks = HealthChecks(self.health)
@@ -92,12 +99,23 @@ class Gateway:
         spool = Spool(default_spool_dir(storage.url, storage.spool_dir))
         return Ledger(spool, SQLiteLedgerStore(self.db))
 
+    def _idempotency_store(self) -> IdempotencyStore:
+        ttl_s = self._config.idempotency.ttl_s
+        if self.redis is None:
+            return MemoryIdempotencyStore(ttl_s=ttl_s)
+        return RedisIdempotencyStore(self.redis, ttl_s=ttl_s)
+
     @staticmethod
     def _targets(runtime: Runtime) -> list[Target]:
         return [t for alias in runtime.aliases.values() for t in alias.targets]
 
     async def close(self) -> None:
         await self.health_checks.stop()
+        store = self.services.idempotency
+        if isinstance(store, RedisIdempotencyStore):
+            await store.aclose()
+        if self.redis is not None:
+            await self.redis.aclose()
         await self.http.close()
         await self.ledger.close()
         self.db.close()
@@ -129,13 +147,19 @@ class Gateway:
         )
         return config
 
-    def readiness(self) -> dict[str, str]:
+    async def readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {}
         try:
             self.db.execute("SELECT 1").fetchone()
             checks["storage"] = "ok"
         except sqlite3.Error as exc:
             checks["storage"] = f"error: {exc}"
+        if self.redis is not None:
+            try:
+                await self.redis.ping()
+                checks["redis"] = "ok"
+            except (RedisError, OSError) as exc:
+                checks["redis"] = f"error: {exc.__class__.__name__}: {exc}"
         return checks
 
     @staticmethod
@@ -149,7 +173,10 @@ def not_yet_enforced(config: Config) -> list[str]:
     """Settings the contract defines that this version accepts but does not act on yet."""
     warnings = []
     if config.storage.redis_url:
-        warnings.append("storage.redis_url is not used yet: state is per process")
+        warnings.append(
+            "storage.redis_url is used for Idempotency-Key answers only; limits and "
+            "budgets are not enforced yet"
+        )
     limited = [t.name for t in config.tenants if t.limits.model_dump(exclude_defaults=True)]
     if limited:
         warnings.append(

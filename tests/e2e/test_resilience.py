@@ -347,3 +347,26 @@ async def test_active_health_checks_find_a_dead_target_with_no_traffic(start_gat
                 break
             await asyncio.sleep(0.02)
         assert breaker.state == "closed"
+
+
+async def test_duplicates_across_two_replicas_make_one_call(start_gateway, redis_url) -> None:  # type: ignore[no-untyped-def]
+    async with upstreams(1) as ups:
+        ups[0].reply_with("once across replicas")
+        ups[0].delay_first_byte(0.2)
+        config = pool_config([ups[0].url])
+        config["storage"] = {"redis_url": redis_url}
+        first = await start_gateway(dict(config))
+        second = await start_gateway(dict(config))
+        urls = [gateway_url(first), gateway_url(second)]
+        body = {"model": "pool", "messages": HELLO}
+        async with aiohttp.ClientSession() as http:
+            results = await asyncio.gather(*[
+                post(http, urls[i % 2], body, {"Idempotency-Key": "cross-replica"})
+                for i in range(100)])
+            async with http.get(f"{urls[0]}/readyz") as resp:
+                ready = await resp.json()
+        print(f"\n100 duplicates over 2 replicas: {len(ups[0].requests)} upstream call(s)")
+        assert {status for status, _, _ in results} == {200}
+        assert len({payload for _, _, payload in results}) == 1
+        assert len(ups[0].requests) == 1
+        assert ready["checks"]["redis"] == "ok"

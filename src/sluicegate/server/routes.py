@@ -119,7 +119,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
-    checks = gateway.readiness()
+    checks = await gateway.readiness()
     ready = all(v == "ok" for v in checks.values())
     # Targets are shown, not judged: one provider down does not make this
     # replica unfit to serve the others.
