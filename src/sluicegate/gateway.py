@@ -29,6 +29,7 @@ from sluicegate.resilience.breaker import BreakerPolicy
 from sluicegate.resilience.budget import RetryBudget
 from sluicegate.resilience.health import TargetHealth
 from sluicegate.resilience.probe import HealthChecks
+from sluicegate.resilience.shared import RedisBreakerSync, SharedTargetHealth
 from sluicegate.routing.aliases import Target
 from sluicegate.runtime import Runtime
 from sluicegate.state.directory import Directory
@@ -60,6 +61,8 @@ class Gateway:
         self.health_checks: HealthChecks
         self._restarting: asyncio.Task[None] | None = None
         self.redis: Redis | None = None
+        self.breaker_sync: RedisBreakerSync | None = None
+        self._sync_task: asyncio.Task[None] | None = None
         self.pipeline: Pipeline
         self.runtime: Runtime
 
@@ -80,7 +83,16 @@ class Gateway:
         self.ledger.start()
         self.runtime = Runtime.build(self._config, self.http)
         resilience = self._config.resilience
-        self.health = TargetHealth(BreakerPolicy(**resilience.breaker.model_dump()))
+        policy = BreakerPolicy(**resilience.breaker.model_dump())
+        if self.redis is None:
+            self.health = TargetHealth(policy)
+        else:
+            # Breaker openings are shared: one replica finding a target down
+            # spares every other replica its failures.
+            self.breaker_sync = RedisBreakerSync(self.redis)
+            self.breaker_sync.watch(t.label for t in self._targets(self.runtime))
+            self._sync_task = asyncio.get_running_loop().create_task(self.breaker_sync.run())
+            self.health = SharedTargetHealth(self.breaker_sync, policy)
         self.services = Services(
             directory=self.directory,
             ledger=self.ledger,
@@ -111,6 +123,10 @@ class Gateway:
 
     async def close(self) -> None:
         await self.health_checks.stop()
+        if self.breaker_sync is not None:
+            await self.breaker_sync.close()
+        if self._sync_task is not None:
+            await self._sync_task
         store = self.services.idempotency
         if isinstance(store, RedisIdempotencyStore):
             await store.aclose()
@@ -174,7 +190,7 @@ def not_yet_enforced(config: Config) -> list[str]:
     warnings = []
     if config.storage.redis_url:
         warnings.append(
-            "storage.redis_url is used for Idempotency-Key answers only; limits and "
+            "storage.redis_url shares breakers and Idempotency-Key answers; limits and "
             "budgets are not enforced yet"
         )
     limited = [t.name for t in config.tenants if t.limits.model_dump(exclude_defaults=True)]

@@ -370,3 +370,23 @@ async def test_duplicates_across_two_replicas_make_one_call(start_gateway, redis
         assert len({payload for _, _, payload in results}) == 1
         assert len(ups[0].requests) == 1
         assert ready["checks"]["redis"] == "ok"
+
+
+async def test_a_breaker_opened_on_one_replica_spares_the_others(start_gateway, redis_url) -> None:  # type: ignore[no-untyped-def]
+    async with upstreams(2) as ups:
+        ups[0].fail(503)
+        config = pool_config([u.url for u in ups])
+        config["storage"] = {"redis_url": redis_url}
+        a = await start_gateway(dict(config))
+        b = await start_gateway(dict(config))
+        body = {"model": "pool", "messages": HELLO}
+        async with aiohttp.ClientSession() as http:
+            for _ in range(30):
+                await post(http, gateway_url(a), body)
+            assert a.app[GATEWAY].health.state("up0/m").breaker.state == "open"
+            await asyncio.sleep(0.6)  # two refreshes of the shared view
+            calls_before = len(ups[0].requests)
+            statuses = [(await post(http, gateway_url(b), body))[0] for _ in range(20)]
+        assert statuses == [200] * 20
+        assert len(ups[0].requests) == calls_before, "replica B never called the dead target"
+        assert b.app[GATEWAY].health.state("up0/m").breaker.state == "closed"

@@ -123,6 +123,10 @@ class TargetHealth:
     def policy(self) -> BreakerPolicy:
         return self._policy
 
+    def available(self, label: str) -> bool:
+        """False while another replica has found the target down (see SharedTargetHealth)."""
+        return True
+
     def state(self, label: str) -> TargetState:
         state = self._states.get(label)
         if state is None:

@@ -81,7 +81,8 @@ class CallUpstream:
             if ctx.attempts >= max_attempts:
                 break
             state = self.health.state(target.label)
-            if not state.breaker.allow():
+            # Another replica's opening first, so that a skip costs no probe slot.
+            if not self.health.available(target.label) or not state.breaker.allow():
                 ctx.attempt_log.append((target.label, BREAKER_OPEN))
                 if pending.exhausted_without_calls():
                     break
