@@ -390,3 +390,21 @@ async def test_a_breaker_opened_on_one_replica_spares_the_others(start_gateway, 
         assert statuses == [200] * 20
         assert len(ups[0].requests) == calls_before, "replica B never called the dead target"
         assert b.app[GATEWAY].health.state("up0/m").breaker.state == "closed"
+
+
+async def test_an_alias_total_timeout_bounds_a_slow_stream(start_gateway) -> None:  # type: ignore[no-untyped-def]
+    async with upstreams(1) as ups:
+        ups[0].reply_with("one two three four five six seven eight")
+        ups[0].pace_stream(0.15)  # each chunk on time, the whole answer too slow
+        config = pool_config([ups[0].url], timeouts={"total_s": 0.4})
+        config["providers"][0]["idle_timeout_s"] = 5
+        gw = await start_gateway(config)
+        stream = await openai_client(gateway_url(gw)).chat.completions.create(
+            model="pool", messages=HELLO, stream=True)
+        t0 = time.monotonic()
+        with pytest.raises(openai.APIError):
+            async for _ in stream:
+                pass
+        assert time.monotonic() - t0 < 1.0
+        [record] = gw.app[GATEWAY].ledger.records(limit=1)
+        assert (record["status"], record["error_code"]) == (504, "upstream_timeout")

@@ -94,6 +94,8 @@ class TimeoutsConfig(_Strict):
 
     first_token_s: float | None = Field(default=None, gt=0)
     idle_s: float | None = Field(default=None, gt=0)
+    # The whole answer, streams included (the provider's own timeout_s still applies).
+    total_s: float | None = Field(default=None, gt=0)
 
 
 class ModelConfig(_Strict):

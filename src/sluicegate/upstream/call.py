@@ -115,6 +115,7 @@ class CallUpstream:
     ) -> Events:
         generation = state.started()
         started = time.perf_counter()
+        limits = _Limits.of(alias, target, streaming=ctx.streaming)
         request = ctx.decoded
         upstream: AsyncIterator[Event] = (
             target.provider.chat(request, target.model)
@@ -122,7 +123,7 @@ class CallUpstream:
             else target.provider.embed(request, target.model)
         )
         try:
-            first = await _first(upstream, alias.config.timeouts.first_token_s, target)
+            first = await _first(upstream, limits, target)
         except StopAsyncIteration:
             state.finished(
                 ok=False, latency_s=None, error="upstream_bad_response", generation=generation
@@ -149,9 +150,8 @@ class CallUpstream:
         ctx.target, ctx.serving_alias = target, alias
         ctx.error = None
         ctx.attempt_log.append((target.label, "ok"))
-        idle = alias.idle_timeout_s(target) if ctx.streaming else None
         ttft = ctx.first_event_at - started
-        return _committed(first, upstream, state, generation, ttft, idle, target)
+        return _committed(first, upstream, state, generation, ttft, limits, target)
 
     async def _wait_before_retry(self, ctx: RequestContext) -> None:
         err = ctx.error
@@ -188,21 +188,66 @@ class CallUpstream:
         return min(waits) if waits else None
 
 
-async def _first(upstream: AsyncIterator[Event], override_s: float | None, target: Target) -> Event:
+class _Limits:
+    """The deadlines an alias sets on one attempt, beyond its provider's own.
+
+    ``first_s``: for the first event; ``idle_s``: between two events of a stream;
+    ``deadline``: loop time by which the whole answer must be in. Each costs a
+    timer only where configured.
+    """
+
+    __slots__ = ("deadline", "first_s", "idle_s", "total_s")
+
+    def __init__(self, first_s: float | None, idle_s: float | None, total_s: float | None) -> None:
+        self.first_s, self.idle_s, self.total_s = first_s, idle_s, total_s
+        self.deadline = None if total_s is None else asyncio.get_running_loop().time() + total_s
+
+    @classmethod
+    def of(cls, alias: Alias, target: Target, *, streaming: bool) -> _Limits:
+        timeouts = alias.config.timeouts
+        idle = alias.idle_timeout_s(target) if streaming else None
+        return cls(timeouts.first_token_s, idle, timeouts.total_s)
+
+    def wait_s(self, step_s: float | None) -> float | None:
+        """How long the next wait may take: the step's own limit or what is left."""
+        if self.deadline is None:
+            return step_s
+        left = max(0.0, self.deadline - asyncio.get_running_loop().time())
+        return left if step_s is None else min(step_s, left)
+
+    def error(self, target: Target, step_s: float | None, *, what: str) -> GatewayError:
+        if self.deadline is not None and asyncio.get_running_loop().time() >= self.deadline:
+            return GatewayError(
+                ErrorKind.TIMEOUT,
+                f"upstream {target.label!r} did not finish within {self.total_s:g}s",
+                code="upstream_timeout",
+                retryable=what == "first",
+            )
+        if what == "first":
+            return GatewayError(
+                ErrorKind.TIMEOUT,
+                f"upstream {target.label!r} sent nothing within {step_s:g}s",
+                code="upstream_timeout",
+                retryable=True,
+            )
+        return GatewayError(
+            ErrorKind.TIMEOUT,
+            f"upstream {target.label!r} stalled for {step_s:g}s mid-stream",
+            code="upstream_stream_stalled",
+        )
+
+
+async def _first(upstream: AsyncIterator[Event], limits: _Limits, target: Target) -> Event:
     """The first event. The provider keeps its own first-token deadline; an alias
-    may set a shorter one of its own, which costs a timer only where configured."""
-    if override_s is None:
+    may set a shorter one of its own."""
+    wait = limits.wait_s(limits.first_s)
+    if wait is None:
         return await anext(upstream)
     try:
-        async with asyncio.timeout(override_s):
+        async with asyncio.timeout(wait):
             return await anext(upstream)
     except TimeoutError:
-        raise GatewayError(
-            ErrorKind.TIMEOUT,
-            f"upstream {target.label!r} sent nothing within {override_s:g}s",
-            code="upstream_timeout",
-            retryable=True,
-        ) from None
+        raise limits.error(target, limits.first_s, what="first") from None
 
 
 class _cycle(Iterator[tuple[Alias, Target]]):
@@ -257,31 +302,27 @@ async def _committed(
     state: TargetState,
     generation: int,
     ttft_s: float,
-    idle_timeout_s: float | None,
+    limits: _Limits,
     target: Target,
 ) -> Events:
     """The answer of the target that served: its outcome feeds the breaker and EWMA
-    when the answer ends; a stream that stalls longer than ``idle_timeout_s``
-    between chunks fails with a 504."""
+    when the answer ends; a stream that stalls longer than the idle timeout, or
+    outlasts the alias's total, fails with a 504 error event."""
     verdict: bool | None = None
     try:
         yield first
-        if idle_timeout_s is None:
+        if limits.idle_s is None and limits.deadline is None:
             async for event in rest:
                 yield event
         else:
             while True:
                 try:
-                    async with asyncio.timeout(idle_timeout_s):
+                    async with asyncio.timeout(limits.wait_s(limits.idle_s)):
                         event = await anext(rest)
                 except StopAsyncIteration:
                     break
                 except TimeoutError:
-                    raise GatewayError(
-                        ErrorKind.TIMEOUT,
-                        f"upstream {target.label!r} stalled for {idle_timeout_s:g}s mid-stream",
-                        code="upstream_stream_stalled",
-                    ) from None
+                    raise limits.error(target, limits.idle_s, what="next") from None
                 yield event
         verdict = True
     except GatewayError:
