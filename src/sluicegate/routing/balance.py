@@ -64,8 +64,8 @@ def _keys(targets: Sequence[Weighted], rng: random.Random) -> list[float]:
     return [log(1.0 - draw()) / t.weight for t in targets]
 
 
-class WeightedBalancer:
-    """Weighted random order: each next target is drawn with probability ∝ its weight."""
+class _Keyed:
+    """A balancer that sorts by weighted random keys, perhaps after something else."""
 
     __slots__ = ("_rng",)
 
@@ -76,23 +76,27 @@ class WeightedBalancer:
         n = len(targets)
         if n <= 1:
             return list(range(n))
-        keys = _keys(targets, self._rng)
+        return self._sorted(n, _keys(targets, self._rng), states)
+
+    def _sorted(self, n: int, keys: list[float], states: Sequence[TargetState]) -> list[int]:
+        raise NotImplementedError
+
+
+class WeightedBalancer(_Keyed):
+    """Weighted random order: each next target is drawn with probability ∝ its weight."""
+
+    __slots__ = ()
+
+    def _sorted(self, n: int, keys: list[float], states: Sequence[TargetState]) -> list[int]:
         return sorted(range(n), key=keys.__getitem__, reverse=True)
 
 
-class LeastInFlightBalancer:
+class LeastInFlightBalancer(_Keyed):
     """Fewest attempts in flight first; equal counts in weighted random order."""
 
-    __slots__ = ("_rng",)
+    __slots__ = ()
 
-    def __init__(self, rng: random.Random) -> None:
-        self._rng = rng
-
-    def order(self, targets: Sequence[Weighted], states: Sequence[TargetState]) -> list[int]:
-        n = len(targets)
-        if n <= 1:
-            return list(range(n))
-        keys = _keys(targets, self._rng)
+    def _sorted(self, n: int, keys: list[float], states: Sequence[TargetState]) -> list[int]:
         return sorted(range(n), key=lambda i: (states[i].in_flight, -keys[i]))
 
 

@@ -200,13 +200,17 @@ def _parse_json(body: bytes) -> dict[str, Any]:
 # --------------------------------------------------------------------------- chat request
 
 
-def decode_chat_request(body: bytes) -> ChatRequest:
-    """Parse and validate an OpenAI ``POST /v1/chat/completions`` body."""
-    data = _parse_json(body)
-
+def _model(data: dict[str, Any]) -> str:
     model = _req_str(data, "model", "model")
     if not model:
         raise _bad_value("model", "expected a non-empty string.")
+    return model
+
+
+def decode_chat_request(body: bytes) -> ChatRequest:
+    """Parse and validate an OpenAI ``POST /v1/chat/completions`` body."""
+    data = _parse_json(body)
+    model = _model(data)
 
     raw_messages = data.get("messages")
     if raw_messages is None:
@@ -734,9 +738,7 @@ def _decode_input(value: Any) -> list[Any]:
 def decode_embeddings_request(body: bytes) -> EmbeddingRequest:
     """Parse and validate an OpenAI ``POST /v1/embeddings`` body."""
     data = _parse_json(body)
-    model = _req_str(data, "model", "model")
-    if not model:
-        raise _bad_value("model", "expected a non-empty string.")
+    model = _model(data)
     inputs = _decode_input(data.get("input"))
     encoding_format: Literal["float", "base64"] = "float"
     raw_format = data.get("encoding_format")
