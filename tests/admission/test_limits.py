@@ -1,0 +1,43 @@
+"""MemoryLimiter: the shared behaviour cases, plus the pure period arithmetic."""
+
+from __future__ import annotations
+
+import pytest
+
+from fakes.limits_cases import CASES, Case, ts
+from sluicegate.admission.limits import Ask, MemoryLimiter, Rule, budget_period_start
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+async def test_memory_limiter(case: Case) -> None:
+    limiter = MemoryLimiter()
+    await case([limiter, limiter])
+
+
+@pytest.mark.parametrize(
+    ("period", "at", "label", "end"),
+    [
+        ("day", "2024-05-08T23:59:59", "2024-05-08", "2024-05-09T00:00:00"),
+        ("week", "2024-05-12T23:59:59", "2024-05-06", "2024-05-13T00:00:00"),
+        ("week", "2024-05-13T00:00:00", "2024-05-13", "2024-05-20T00:00:00"),
+        ("week", "2024-12-31T10:00:00", "2024-12-30", "2025-01-06T00:00:00"),
+        ("month", "2024-02-29T12:00:00", "2024-02-01", "2024-03-01T00:00:00"),
+        ("month", "2024-12-31T23:59:59", "2024-12-01", "2025-01-01T00:00:00"),
+    ],
+)
+def test_budget_periods_are_utc_calendar_periods(
+    period: str, at: str, label: str, end: str
+) -> None:
+    assert budget_period_start(period, ts(at)) == (label, ts(end))  # type: ignore[arg-type]
+
+
+def test_total_budget_never_ends() -> None:
+    assert budget_period_start("total", ts("2024-05-08T00:00:00")) == ("total", None)
+
+
+async def test_idle_windows_are_forgotten() -> None:
+    limiter = MemoryLimiter()
+    rules = [Rule("acme", rpm=5, tpm=100)]
+    assert (await limiter.admit(rules, Ask(10, 0.0, 1_000.0))).admitted
+    assert (await limiter.admit(rules, Ask(10, 0.0, 2_000.0))).admitted
+    assert len(limiter._windows["rpm:acme"]) == 1
