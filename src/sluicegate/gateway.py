@@ -17,6 +17,8 @@ from pathlib import Path
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from sluicegate.admission.limits import Limiter, LimiterUnavailable, MemoryLimiter
+from sluicegate.admission.redis_limits import RedisLimiter
 from sluicegate.config import Config
 from sluicegate.idempotency import IdempotencyStore, MemoryIdempotencyStore, RedisIdempotencyStore
 from sluicegate.ids import IdGenerator
@@ -71,8 +73,6 @@ class Gateway:
         return self.runtime.config if hasattr(self, "runtime") else self._config
 
     async def start(self) -> None:
-        for warning in not_yet_enforced(self._config):
-            log.warning(warning)
         self.http = HttpClient.create()
         redis_url = self._config.storage.redis_url
         self.redis = connect_redis(redis_url) if redis_url else None
@@ -101,6 +101,8 @@ class Gateway:
             retry_budget=RetryBudget(**resilience.retry_budget.model_dump()),
             backoff=BackoffPolicy(**resilience.backoff.model_dump()),
             idempotency=self._idempotency_store(),
+            limiter=await self._limiter(),
+            limits_fail_open=self._config.admission.fail_open,
         )
         self.pipeline = build_pipeline(self.services)
         self.health_checks = HealthChecks(self.health)
@@ -110,6 +112,16 @@ class Gateway:
         storage = self._config.storage
         spool = Spool(default_spool_dir(storage.url, storage.spool_dir))
         return Ledger(spool, SQLiteLedgerStore(self.db))
+
+    async def _limiter(self) -> Limiter:
+        if self.redis is None:
+            return MemoryLimiter()
+        limiter = RedisLimiter(self.redis)
+        try:
+            await limiter.load()
+        except LimiterUnavailable as exc:  # it loads its scripts on first use instead
+            log.warning("Redis unreachable at start; limits load later: %s", exc)
+        return limiter
 
     def _idempotency_store(self) -> IdempotencyStore:
         ttl_s = self._config.idempotency.ttl_s
@@ -183,19 +195,3 @@ class Gateway:
         from sluicegate.config.loader import load_config
 
         return lambda: load_config(path)
-
-
-def not_yet_enforced(config: Config) -> list[str]:
-    """Settings the contract defines that this version accepts but does not act on yet."""
-    warnings = []
-    if config.storage.redis_url:
-        warnings.append(
-            "storage.redis_url shares breakers and Idempotency-Key answers; limits and "
-            "budgets are not enforced yet"
-        )
-    limited = [t.name for t in config.tenants if t.limits.model_dump(exclude_defaults=True)]
-    if limited:
-        warnings.append(
-            f"tenant limits and budgets are not enforced yet (tenants: {', '.join(limited)})"
-        )
-    return warnings

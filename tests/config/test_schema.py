@@ -251,23 +251,6 @@ def test_a_postgresql_url_is_refused_until_that_backend_exists() -> None:
     assert "PostgreSQL backend is not built yet" in str(info.value)
 
 
-def test_settings_not_acted_on_yet_are_announced() -> None:
-    from sluicegate.config.loader import validate_config
-    from sluicegate.gateway import not_yet_enforced
-
-    config = validate_config(
-        {
-            "storage": {"redis_url": "redis://127.0.0.1:6379/0"},
-            "providers": [{"name": "e", "type": "echo"}],
-            "models": [{"name": "m", "targets": [{"provider": "e", "model": "x"}]}],
-            "tenants": [{"name": "acme", "limits": {"rpm": 10}}, {"name": "free"}],
-        }
-    )
-    warnings = not_yet_enforced(config)
-    assert any("redis_url" in w for w in warnings)
-    assert any("tenants: acme" in w for w in warnings)
-
-
 @pytest.mark.parametrize(
     "field", ["context_window_fallback", "content_policy_fallback", "degraded"]
 )

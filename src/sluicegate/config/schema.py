@@ -171,6 +171,11 @@ class ResilienceConfig(_Strict):
     backoff: BackoffConfig = BackoffConfig()
 
 
+class AdmissionConfig(_Strict):
+    # When the shared limiter (Redis) is unreachable: admit unchecked (true) or 503.
+    fail_open: bool = True
+
+
 class IdempotencyConfig(_Strict):
     ttl_s: float = Field(default=86400.0, gt=0)
 
@@ -183,3 +188,4 @@ class Config(_Strict):
     tenants: list[TenantConfig] = []
     resilience: ResilienceConfig = ResilienceConfig()
     idempotency: IdempotencyConfig = IdempotencyConfig()
+    admission: AdmissionConfig = AdmissionConfig()

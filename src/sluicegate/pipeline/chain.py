@@ -4,6 +4,7 @@ Settle        records every outcome in the ledger and metrics (outermost)
 Authenticate  API key -> tenant                                   401
 Decode        body -> canonical request                           400, 413
 ResolveModel  alias exists and the tenant may use it              404, 403
+Admit         tenant rpm, tpm (reserved), concurrency, budget     429
 Idempotency   a repeated Idempotency-Key replays the first answer 409
 Route         alias -> ordered (alias, target) plan, fallbacks last
 CallUpstream  breakers, retry budget, backoff, failover           429, 502, 503, 504
@@ -14,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sluicegate.accounting.settle import Settle
+from sluicegate.admission.admit import Admit
+from sluicegate.admission.limits import Limiter
 from sluicegate.auth.authenticate import Authenticate
 from sluicegate.idempotency import Idempotency, IdempotencyStore, StoredAnswer
 from sluicegate.observability.metrics import Metrics
@@ -41,6 +44,8 @@ class Services:
     retry_budget: RetryBudget
     backoff: BackoffPolicy
     idempotency: IdempotencyStore
+    limiter: Limiter
+    limits_fail_open: bool
 
 
 def build_pipeline(services: Services) -> Pipeline:
@@ -51,6 +56,7 @@ def build_pipeline(services: Services) -> Pipeline:
             Authenticate(services.directory),
             Decode(),
             ResolveModel(),
+            Admit(services.limiter, fail_open=services.limits_fail_open),
             Idempotency(services.idempotency, on_replay=_mark_replay),
             Route(planner),
         ],

@@ -47,6 +47,8 @@ class RequestContext:
     tags: tuple[str, ...] = ()
     # resolve
     alias: Alias | None = None
+    # admit: x-ratelimit-* headers for the response
+    rate_limit_headers: dict[str, str] | None = None
     # route: (alias, target) in the order to try; fallback aliases' targets follow
     targets: list[tuple[Alias, Target]] = field(default_factory=list)
     # call upstream: the target that answered and the alias it belongs to

@@ -25,7 +25,7 @@ def error_response(
 
 
 def _answer_headers(ctx: RequestContext) -> dict[str, str]:
-    headers = {}
+    headers = dict(ctx.rate_limit_headers) if ctx.rate_limit_headers else {}
     if ctx.target is not None and ctx.first_event_at is not None:
         headers["x-sluicegate-target"] = ctx.target.label
     elif ctx.replayed_target is not None:

@@ -1,0 +1,153 @@
+"""Stage: admit a request under its tenant's limits and budget, or end it with 429.
+
+Tokens are reserved at admission: the prompt's estimated tokens plus the
+answer's cap (``max_tokens``, or ``DEFAULT_OUTPUT_CAP`` when the client sets
+none), priced at the alias's rates. When the answer ends, the reservation is
+replaced by what was actually used, so a tenant is held to its real spend
+while a burst of concurrent requests can never overshoot by more than one
+request's reservation.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from sluicegate.admission.limits import Ask, Decision, Limiter, LimiterUnavailable, Rule, Ticket
+from sluicegate.canonical import ChatRequest, ErrorKind, GatewayError, Usage
+from sluicegate.canonical.tokens import estimate_prompt_tokens, estimate_text_tokens
+from sluicegate.pipeline import Events, Next, RequestContext
+
+# The answer's cap when the client gives no max_tokens.
+DEFAULT_OUTPUT_CAP = 4096
+
+_MESSAGES = {
+    "rpm": "requests per minute",
+    "tpm": "tokens per minute",
+    "concurrency": "concurrent requests",
+}
+
+
+log = logging.getLogger("sluicegate.admission")
+
+
+class Admit:
+    """``fail_open``: when the shared limiter (Redis) cannot be reached, admit
+    unchecked (and log) rather than refuse every request with a 503."""
+
+    def __init__(self, limiter: Limiter, *, fail_open: bool = True) -> None:
+        self.limiter = limiter
+        self.fail_open = fail_open
+
+    async def __call__(self, ctx: RequestContext, call_next: Next) -> Events:
+        tenant = ctx.tenant
+        if tenant is None or ctx.alias is None:
+            return await call_next(ctx)
+        limits = tenant.limits
+        if (
+            limits.rpm is None
+            and limits.tpm is None
+            and limits.max_concurrency is None
+            and limits.budget_usd is None
+        ):
+            return await call_next(ctx)
+        rule = Rule(
+            subject=f"tenant:{tenant.name}",
+            rpm=limits.rpm,
+            tpm=limits.tpm,
+            max_concurrency=limits.max_concurrency,
+            budget_usd=limits.budget_usd,
+            budget_period=limits.budget_period,
+        )
+        tokens, cost = self._reservation(ctx)
+        try:
+            decision = await self.limiter.admit(
+                [rule], Ask(tokens=tokens, cost_usd=cost, now=time.time())
+            )
+        except LimiterUnavailable as exc:
+            if not self.fail_open:
+                raise GatewayError(
+                    ErrorKind.UNAVAILABLE,
+                    "limits cannot be checked right now",
+                    code="limits_unavailable",
+                    retry_after=1,
+                ) from exc
+            log.warning("limits not checked (fail-open): %s", exc)
+            return await call_next(ctx)
+        ctx.rate_limit_headers = _headers(decision)
+        if not decision.admitted or decision.ticket is None:
+            raise _refusal(decision)
+        ticket = decision.ticket
+        try:
+            events = await call_next(ctx)
+        except BaseException:
+            await self.limiter.release(ticket)
+            raise
+        return self._settle_at_end(ctx, events, ticket)
+
+    def _reservation(self, ctx: RequestContext) -> tuple[int, float]:
+        request = ctx.decoded
+        assert ctx.alias is not None
+        if isinstance(request, ChatRequest):
+            prompt = estimate_prompt_tokens(request)
+            output = (request.max_tokens or DEFAULT_OUTPUT_CAP) * max(1, request.n)
+        else:
+            prompt = sum(estimate_text_tokens(i) for i in request.inputs if isinstance(i, str))
+            output = 0
+        return prompt + output, ctx.alias.cost_usd(prompt, output)
+
+    async def _settle_at_end(self, ctx: RequestContext, events: Events, ticket: Ticket) -> Events:
+        usage: Usage | None = None
+        try:
+            async for event in events:
+                if type(event) is Usage:
+                    usage = event
+                yield event
+        finally:
+            used = usage or Usage()
+            alias = ctx.serving_alias or ctx.alias
+            cost = (
+                0.0
+                if alias is None or ctx.replayed
+                else alias.cost_usd(
+                    used.input_tokens,
+                    used.output_tokens,
+                    used.cached_tokens,
+                    used.cache_write_tokens,
+                )
+            )
+            tokens = 0 if ctx.replayed else used.total_tokens
+            try:
+                await self.limiter.settle(ticket, tokens=tokens, cost_usd=cost, now=time.time())
+            except LimiterUnavailable as exc:  # its lease and window expire by themselves
+                log.warning("could not settle a reservation: %s", exc)
+            await events.aclose()
+
+
+def _refusal(decision: Decision) -> GatewayError:
+    if decision.rule == "budget":
+        return GatewayError(
+            ErrorKind.RATE_LIMITED,
+            "the budget for this period is spent",
+            code="budget_exceeded",
+        )
+    what = _MESSAGES.get(decision.rule or "", "requests")
+    return GatewayError(
+        ErrorKind.RATE_LIMITED,
+        f"rate limit reached: too many {what}",
+        code="rate_limited",
+        retry_after=decision.retry_after_s,
+    )
+
+
+def _headers(decision: Decision) -> dict[str, str]:
+    """OpenAI's x-ratelimit-* names, for the tightest rule."""
+    headers = {}
+    for kind, name in (("requests", "requests"), ("tokens", "tokens")):
+        if kind in decision.limit:
+            headers[f"x-ratelimit-limit-{name}"] = str(decision.limit[kind])
+        if kind in decision.remaining:
+            headers[f"x-ratelimit-remaining-{name}"] = str(decision.remaining[kind])
+        if kind in decision.reset_s:
+            headers[f"x-ratelimit-reset-{name}"] = f"{decision.reset_s[kind]:.3f}s"
+    return headers
