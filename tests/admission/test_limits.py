@@ -40,4 +40,4 @@ async def test_idle_windows_are_forgotten() -> None:
     rules = [Rule("acme", rpm=5, tpm=100)]
     assert (await limiter.admit(rules, Ask(10, 0.0, 1_000.0))).admitted
     assert (await limiter.admit(rules, Ask(10, 0.0, 2_000.0))).admitted
-    assert len(limiter._windows["rpm:acme"]) == 1
+    assert len(limiter._windows["rpm:acme"].buckets) == 1

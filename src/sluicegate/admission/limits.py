@@ -36,6 +36,7 @@ across replicas through one Lua script per call.
 
 from __future__ import annotations
 
+import functools
 import math
 import secrets
 from collections.abc import Iterable, Sequence
@@ -190,10 +191,15 @@ def usd_to_micro(usd: float) -> int:
 def budget_period_start(period: Period, now: float) -> tuple[str, float | None]:
     """The UTC calendar period containing ``now``: (its label, its end as unix
     seconds, or None for ``total``). Weeks start on Monday."""
+    # Every period starts at a UTC midnight, so the answer only changes daily.
+    return _period_of_day(period, int(now // 86400))
+
+
+@functools.lru_cache(maxsize=64)
+def _period_of_day(period: Period, day_index: int) -> tuple[str, float | None]:
     if period == "total":
         return "total", None
-    dt = datetime.fromtimestamp(now, UTC)
-    day = dt.replace(hour=0, minute=0, second=0, microsecond=0)
+    day = datetime.fromtimestamp(day_index * 86400, UTC)
     if period == "day":
         start, end = day, day + timedelta(days=1)
     elif period == "week":
@@ -247,14 +253,39 @@ def plan(rules: Iterable[Rule], ask: Ask) -> list[Entry]:
     return list(entries.values())
 
 
-def window_observe(buckets: dict[int, int], now: float, need: int, limit: int) -> Observation:
-    """Prune ``buckets`` (second -> amount) to the window at ``now`` and say
-    whether ``need`` more fits, and if not, how long until enough leaves."""
-    oldest = math.floor(now) - (WINDOW_S - 1)
-    for s in [s for s in buckets if s < oldest]:
-        del buckets[s]
-    used = sum(buckets.values())
-    reset = max(buckets) + WINDOW_S - now if buckets else 0.0
+class Window:
+    """Per-second amounts over the last ``WINDOW_S`` seconds, with their running total.
+
+    Seconds are inserted in time order, so pruning pops from the front and the
+    total is kept, not summed: observing a window is O(1) amortized.
+    """
+
+    __slots__ = ("buckets", "total")
+
+    def __init__(self) -> None:
+        self.buckets: dict[int, int] = {}
+        self.total = 0
+
+    def add(self, second: int, amount: int) -> None:
+        self.buckets[second] = self.buckets.get(second, 0) + amount
+        self.total += amount
+
+    def prune(self, oldest: int) -> None:
+        buckets = self.buckets
+        while buckets:
+            first = next(iter(buckets))
+            if first >= oldest:
+                break
+            self.total -= buckets.pop(first)
+
+
+def window_observe(window: Window, now: float, need: int, limit: int) -> Observation:
+    """Prune ``window`` to the 60 s at ``now`` and say whether ``need`` more fits,
+    and if not, how long until enough leaves."""
+    window.prune(math.floor(now) - (WINDOW_S - 1))
+    buckets = window.buckets
+    used = window.total
+    reset = next(reversed(buckets)) + WINDOW_S - now if buckets else 0.0
     if used + need <= limit:
         return Observation(used, None, reset)
     if need > limit:
@@ -341,7 +372,7 @@ class MemoryLimiter:
 
     def __init__(self, *, lease_s: float = DEFAULT_LEASE_S) -> None:
         self.lease_s = lease_s
-        self._windows: dict[str, dict[int, int]] = {}
+        self._windows: dict[str, Window] = {}
         self._slots: dict[str, dict[str, float]] = {}  # key -> ticket id -> lease end
         self._budgets: dict[str, int] = {}
 
@@ -353,8 +384,10 @@ class MemoryLimiter:
         ticket = new_ticket(entries, ask)
         for e in entries:
             if e.kind == "rpm" or e.kind == "tpm":
-                window = self._windows.setdefault(e.key, {})
-                window[ticket.second] = window.get(ticket.second, 0) + e.need
+                window = self._windows.get(e.key)
+                if window is None:
+                    window = self._windows[e.key] = Window()
+                window.add(ticket.second, e.need)
             elif e.kind == "concurrency":
                 self._slots.setdefault(e.key, {})[ticket.id] = ask.now + self.lease_s
             else:
@@ -364,8 +397,8 @@ class MemoryLimiter:
     def _observe(self, e: Entry, now: float) -> Observation:
         if e.kind == "rpm" or e.kind == "tpm":
             window = self._windows.get(e.key)
-            obs = window_observe(window if window is not None else {}, now, e.need, e.limit)
-            if window is not None and not window:
+            obs = window_observe(window if window is not None else Window(), now, e.need, e.limit)
+            if window is not None and not window.buckets:
                 del self._windows[e.key]
             return obs
         if e.kind == "concurrency":
@@ -395,8 +428,8 @@ class MemoryLimiter:
         for keys, delta in ((ticket.rpm_keys, requests), (ticket.tpm_keys, tokens)):
             for key in keys:
                 window = self._windows.get(key)
-                if delta and window is not None and ticket.second in window:
-                    window[ticket.second] += delta
+                if delta and window is not None and ticket.second in window.buckets:
+                    window.add(ticket.second, delta)
         for key in ticket.concurrency_keys:
             self._slots.get(key, {}).pop(ticket.id, None)
         for key in ticket.budget_keys:
