@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -66,38 +66,30 @@ class Metrics:
 
     def collect(self) -> Iterator[Metric]:
         """Called by prometheus_client at scrape time."""
-        requests = CounterMetricFamily(
+        yield _counter(
             "sluicegate_requests",
             "Requests answered, by tenant, model alias, serving target and HTTP status.",
-            labels=["tenant", "alias", "target", "status"],
+            ["tenant", "alias", "target", "status"],
+            self.requests.items(),
         )
-        for labels, count in self.requests.items():
-            requests.add_metric(list(labels), count)
-        yield requests
-        tokens = CounterMetricFamily(
+        yield _counter(
             "gen_ai_client_token_usage",
             "Tokens used, by tenant, alias and type (input, output, cached).",
-            labels=["tenant", "alias", "type"],
+            ["tenant", "alias", "type"],
+            self.tokens.items(),
         )
-        for token_labels, count in self.tokens.items():
-            tokens.add_metric(list(token_labels), count)
-        yield tokens
-        cost = CounterMetricFamily(
+        yield _counter(
             "sluicegate_cost_usd",
             "Spend in US dollars, by tenant and alias.",
-            labels=["tenant", "alias"],
+            ["tenant", "alias"],
+            self.cost.items(),
         )
-        for cost_labels, usd in self.cost.items():
-            cost.add_metric(list(cost_labels), usd)
-        yield cost
-        attempts = CounterMetricFamily(
+        yield _counter(
             "sluicegate_upstream_attempts",
             "Upstream calls made, including retries and fallbacks.",
-            labels=["target"],
+            ["target"],
+            (((target,), n) for target, n in self.attempts.items()),
         )
-        for target, count in self.attempts.items():
-            attempts.add_metric([target], count)
-        yield attempts
         yield self._histogram(
             "gen_ai_server_request_duration_seconds",
             "Whole request duration as seen by the gateway.",
@@ -118,3 +110,12 @@ class Metrics:
         for alias, histogram in series.items():
             family.add_metric([alias], histogram.buckets(), histogram.total)
         return family
+
+
+def _counter(
+    name: str, doc: str, labels: list[str], series: Iterable[tuple[tuple[str, ...], float]]
+) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, doc, labels=labels)
+    for values, count in series:
+        family.add_metric(list(values), count)
+    return family
