@@ -138,7 +138,8 @@ async def test_tenant_lifecycle(client: Client) -> None:
                 "name": "acme",
                 "models": None,
                 "limits": {"rpm": 600, "tpm": None, "max_concurrency": None,
-                           "budget_usd": None, "budget_period": "month"},
+                           "budget_usd": None, "budget_period": "month",
+                           "budget_alert_at": None, "shadow": False},
                 "source": "config",
             }
         ]
@@ -163,7 +164,8 @@ async def test_tenant_lifecycle(client: Client) -> None:
                          json={"limits": {"rpm": 5, "budget_usd": 2.5, "budget_period": "day"}})
     assert changed["models"] == ["echo"]
     assert changed["limits"] == {"rpm": 5, "tpm": None, "max_concurrency": None,
-                                 "budget_usd": 2.5, "budget_period": "day"}
+                                 "budget_usd": 2.5, "budget_period": "day",
+                                 "budget_alert_at": None, "shadow": False}
 
     changed = await call(client, "PATCH", "/admin/tenants/beta", json={"models": None})
     assert changed["models"] is None  # null: every alias again

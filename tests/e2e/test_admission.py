@@ -82,3 +82,27 @@ async def test_two_replicas_hold_a_shared_limit_exactly(start_gateway, redis_url
     admitted = sum(1 for status, _, _ in answers if status == 200)
     print(f"\ntwo replicas, rpm 40, 120 concurrent requests: {admitted} admitted")
     assert 39 <= admitted <= 41
+
+
+async def test_shadow_mode_logs_refusals_without_enforcing_them(start_gateway, caplog) -> None:  # type: ignore[no-untyped-def]
+    async with OpenAIUpstream() as up:
+        gw = await start_gateway(limited_config(up.url, rpm=2, shadow=True))
+        with caplog.at_level("INFO", logger="sluicegate.admission"):
+            async with aiohttp.ClientSession() as http:
+                statuses = [(await chat(http, gateway_url(gw)))[0] for _ in range(4)]
+    assert statuses == [200, 200, 200, 200]
+    assert sum("would get rate_limited" in r.message for r in caplog.records) == 2
+
+
+async def test_a_budget_alert_is_logged_once_per_period(start_gateway, caplog) -> None:  # type: ignore[no-untyped-def]
+    async with OpenAIUpstream() as up:
+        up.reply_with("ok", usage={"prompt_tokens": 9, "completion_tokens": 12,
+                                   "total_tokens": 21})  # $0.021 an answer
+        gw = await start_gateway(limited_config(up.url, budget_usd=1.0, budget_alert_at=0.05))
+        with caplog.at_level("WARNING", logger="sluicegate.admission"):
+            async with aiohttp.ClientSession() as http:
+                for _ in range(5):
+                    await chat(http, gateway_url(gw))
+    alerts = [r.message for r in caplog.records if "budget alert" in r.message]
+    assert len(alerts) == 1
+    assert "tenant acme" in alerts[0]

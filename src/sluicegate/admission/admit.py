@@ -12,10 +12,20 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 
-from sluicegate.admission.limits import Ask, Decision, Limiter, LimiterUnavailable, Rule, Ticket
+from sluicegate.admission.limits import (
+    Ask,
+    Decision,
+    Limiter,
+    LimiterUnavailable,
+    Rule,
+    Ticket,
+    budget_period_start,
+)
 from sluicegate.canonical import ChatRequest, ErrorKind, GatewayError, Usage
 from sluicegate.canonical.tokens import estimate_prompt_tokens, estimate_text_tokens
+from sluicegate.config import LimitsConfig
 from sluicegate.pipeline import Events, Next, RequestContext
 
 # The answer's cap when the client gives no max_tokens.
@@ -38,6 +48,9 @@ class Admit:
     def __init__(self, limiter: Limiter, *, fail_open: bool = True) -> None:
         self.limiter = limiter
         self.fail_open = fail_open
+        self.shadow_refusals: Counter[str] = Counter()
+        # (subject, period label) already alerted, so each crossing alerts once.
+        self._alerted: set[tuple[str, str]] = set()
 
     async def __call__(self, ctx: RequestContext, call_next: Next) -> Events:
         tenant = ctx.tenant
@@ -76,7 +89,13 @@ class Admit:
             return await call_next(ctx)
         ctx.rate_limit_headers = _headers(decision)
         if not decision.admitted or decision.ticket is None:
-            raise _refusal(decision)
+            refusal = _refusal(decision)
+            if not limits.shadow:
+                raise refusal
+            # Shadow mode: the refusal is what would have happened; serve anyway.
+            self.shadow_refusals[refusal.code or "rate_limited"] += 1
+            log.info("shadow mode: tenant %s would get %s", tenant.name, refusal.code)
+            return await call_next(ctx)
         ticket = decision.ticket
         try:
             events = await call_next(ctx)
@@ -118,10 +137,33 @@ class Admit:
             )
             tokens = 0 if ctx.replayed else used.total_tokens
             try:
-                await self.limiter.settle(ticket, tokens=tokens, cost_usd=cost, now=time.time())
+                now = time.time()
+                await self.limiter.settle(ticket, tokens=tokens, cost_usd=cost, now=now)
+                if ctx.tenant is not None and ctx.tenant.limits.budget_alert_at is not None:
+                    await self._alert_on_spend(ctx.tenant.name, ctx.tenant.limits, now)
             except LimiterUnavailable as exc:  # its lease and window expire by themselves
                 log.warning("could not settle a reservation: %s", exc)
             await events.aclose()
+
+    async def _alert_on_spend(self, tenant: str, limits: LimitsConfig, now: float) -> None:
+        """Log a budget alert the first time spend crosses ``budget_alert_at`` in a period."""
+        if limits.budget_usd is None or limits.budget_alert_at is None:
+            return
+        subject = f"tenant:{tenant}"
+        label, _ = budget_period_start(limits.budget_period, now)
+        if (subject, label) in self._alerted:
+            return
+        spent = await self.limiter.spent(subject, limits.budget_period, now)
+        if spent >= limits.budget_alert_at * limits.budget_usd:
+            self._alerted.add((subject, label))
+            log.warning(
+                "budget alert: tenant %s has spent $%.4f of its $%.2f %s budget (%.0f%%)",
+                tenant,
+                spent,
+                limits.budget_usd,
+                limits.budget_period,
+                100 * spent / limits.budget_usd if limits.budget_usd else 100.0,
+            )
 
 
 def _refusal(decision: Decision) -> GatewayError:

@@ -123,6 +123,10 @@ class LimitsConfig(_Strict):
     max_concurrency: int | None = Field(default=None, ge=0)
     budget_usd: float | None = Field(default=None, ge=0)
     budget_period: Literal["day", "week", "month", "total"] = "month"
+    # Share of the budget at which an alert is logged (once per period).
+    budget_alert_at: float | None = Field(default=None, gt=0, le=1)
+    # Log and count would-be refusals without enforcing them (to try limits safely).
+    shadow: bool = False
 
 
 class KeyConfig(_Strict):
