@@ -97,3 +97,35 @@ async def test_latency_histograms_and_in_flight_gauge(stack) -> None:  # type: i
                     (("alias", "gpt"), ("le", "+Inf")))] == 3
     assert samples[("gen_ai_server_time_to_first_token_seconds_count", (("alias", "gpt"),))] == 3
     assert samples[("sluicegate_requests_in_flight", ())] == 0
+
+
+async def test_an_answer_never_read_is_still_recorded_and_its_limits_released(
+    start_gateway,
+) -> None:  # type: ignore[no-untyped-def]
+    """A client that vanishes before egress reads a byte still leaves a ledger record."""
+    from sluicegate.pipeline import RequestContext
+    from sluicegate.protocols.openai.chat_ingress import decode_chat_request
+
+    client = await start_gateway({
+        "providers": [{"name": "e", "type": "echo"}],
+        "models": [{"name": "echo", "targets": [{"provider": "e", "model": "x"}]}],
+        "tenants": [{"name": "acme", "limits": {"max_concurrency": 1},
+                     "keys": [{"name": "k", "key": KEY}]}],
+    })
+    gateway = client.app[GATEWAY]
+    body = b'{"model": "echo", "messages": [{"role": "user", "content": "hi"}]}'
+
+    async def read() -> bytes:
+        return body
+
+    ctx = RequestContext(id="never-read", request_id="r1", protocol="openai",
+                         operation="chat", headers={"authorization": f"Bearer {KEY}"},
+                         runtime=gateway.runtime, read_body=read,
+                         decode=decode_chat_request)
+    events = await gateway.pipeline(ctx)
+    await events.aclose()  # egress gave up before the first event
+    [record] = gateway.ledger.records(limit=1)
+    assert (record["id"], record["status"]) == ("never-read", 499)
+    resp = await client.post("/v1/chat/completions", data=body,
+                             headers={"Authorization": f"Bearer {KEY}"})
+    assert resp.status == 200, "the concurrency slot was given back"

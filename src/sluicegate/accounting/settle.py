@@ -29,6 +29,8 @@ CLIENT_CLOSED = 499
 
 log = logging.getLogger("sluicegate")
 _NOTHING = Usage()
+# What _watch yields once to Settle itself, so that its finally is armed.
+_STARTED = Usage()
 
 
 class Settle:
@@ -49,10 +51,16 @@ class Settle:
             ctx.error = internal
             self.settle(ctx)
             raise internal from exc
-        return self._watch(ctx, events)
+        watched = self._watch(ctx, events)
+        # Start the generator now: an async generator closed before its first
+        # step never runs its ``finally``, and a client that goes away before
+        # egress reads anything must still leave a ledger record.
+        await anext(watched)
+        return watched
 
     async def _watch(self, ctx: RequestContext, events: Events) -> Events:
         try:
+            yield _STARTED
             async for event in events:
                 kind = type(event)
                 if kind is TextDelta:
@@ -76,6 +84,9 @@ class Settle:
         finally:
             self.settle(ctx)
             await events.aclose()  # at once, not when the garbage collector gets to it
+            if ctx.finalizers:
+                for finalizer in ctx.finalizers:
+                    await finalizer(ctx)
 
     def settle(self, ctx: RequestContext) -> None:
         usage = ctx.usage
@@ -94,6 +105,7 @@ class Settle:
             if alias is not None
             else 0.0
         )
+        ctx.usage, ctx.cost_usd = usage, cost
         err = ctx.error
         status = (
             CLIENT_CLOSED

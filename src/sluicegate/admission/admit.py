@@ -23,7 +23,7 @@ from sluicegate.admission.limits import (
     Ticket,
     budget_period_start,
 )
-from sluicegate.canonical import ChatRequest, ErrorKind, GatewayError, Usage
+from sluicegate.canonical import ChatRequest, ErrorKind, GatewayError
 from sluicegate.canonical.tokens import estimate_prompt_tokens, estimate_text_tokens
 from sluicegate.config import LimitsConfig
 from sluicegate.pipeline import Events, Next, RequestContext
@@ -102,7 +102,9 @@ class Admit:
         except BaseException:
             await self.limiter.release(ticket)
             raise
-        return self._settle_at_end(ctx, events, ticket)
+        # Settle sees every event already; it hands over the final usage and cost.
+        ctx.on_settled(lambda settled: self._settle(settled, ticket))
+        return events
 
     def _reservation(self, ctx: RequestContext) -> tuple[int, float]:
         request = ctx.decoded
@@ -115,35 +117,17 @@ class Admit:
             output = 0
         return prompt + output, ctx.alias.cost_usd(prompt, output)
 
-    async def _settle_at_end(self, ctx: RequestContext, events: Events, ticket: Ticket) -> Events:
-        usage: Usage | None = None
+    async def _settle(self, ctx: RequestContext, ticket: Ticket) -> None:
+        """Replace the reservation with what was used (nothing for a replay)."""
+        usage = ctx.usage
+        tokens = 0 if ctx.replayed or usage is None else usage.total_tokens
         try:
-            async for event in events:
-                if type(event) is Usage:
-                    usage = event
-                yield event
-        finally:
-            used = usage or Usage()
-            alias = ctx.serving_alias or ctx.alias
-            cost = (
-                0.0
-                if alias is None or ctx.replayed
-                else alias.cost_usd(
-                    used.input_tokens,
-                    used.output_tokens,
-                    used.cached_tokens,
-                    used.cache_write_tokens,
-                )
-            )
-            tokens = 0 if ctx.replayed else used.total_tokens
-            try:
-                now = time.time()
-                await self.limiter.settle(ticket, tokens=tokens, cost_usd=cost, now=now)
-                if ctx.tenant is not None and ctx.tenant.limits.budget_alert_at is not None:
-                    await self._alert_on_spend(ctx.tenant.name, ctx.tenant.limits, now)
-            except LimiterUnavailable as exc:  # its lease and window expire by themselves
-                log.warning("could not settle a reservation: %s", exc)
-            await events.aclose()
+            now = time.time()
+            await self.limiter.settle(ticket, tokens=tokens, cost_usd=ctx.cost_usd, now=now)
+            if ctx.tenant is not None and ctx.tenant.limits.budget_alert_at is not None:
+                await self._alert_on_spend(ctx.tenant.name, ctx.tenant.limits, now)
+        except LimiterUnavailable as exc:  # its lease and window expire by themselves
+            log.warning("could not settle a reservation: %s", exc)
 
     async def _alert_on_spend(self, tenant: str, limits: LimitsConfig, now: float) -> None:
         """Log a budget alert the first time spend crosses ``budget_alert_at`` in a period."""

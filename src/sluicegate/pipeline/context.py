@@ -64,11 +64,21 @@ class RequestContext:
     replayed: bool = False
     replayed_target: str | None = None
     first_event_at: float | None = None
-    # settle
+    # settle: the usage and cost recorded, and what stages asked to run then
     usage: Usage | None = None
+    cost_usd: float = 0.0
+    finalizers: list[Callable[[RequestContext], Awaitable[None]]] | None = None
     output_chars: int = 0
     error: GatewayError | None = None
     client_closed: bool = False
+
+    def on_settled(self, finalizer: Callable[[RequestContext], Awaitable[None]]) -> None:
+        """Run ``finalizer`` once the answer has ended and been recorded (usage and
+        cost are then final): how a stage settles what it reserved without
+        wrapping the event stream."""
+        if self.finalizers is None:
+            self.finalizers = []
+        self.finalizers.append(finalizer)
 
     @property
     def decoded(self) -> CanonicalRequest:
