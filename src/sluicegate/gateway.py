@@ -8,6 +8,7 @@ ledger, metrics, the request pipeline and the current Runtime.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import time
@@ -62,6 +63,7 @@ class Gateway:
         self.services: Services
         self.health_checks: HealthChecks
         self._restarting: asyncio.Task[None] | None = None
+        self._follow_task: asyncio.Task[None]
         self.redis: Redis | None = None
         self.breaker_sync: RedisBreakerSync | None = None
         self._sync_task: asyncio.Task[None] | None = None
@@ -79,6 +81,9 @@ class Gateway:
         self.db = open_database(self._config.storage.url)
         self.directory = Directory(self.db)
         self.directory.sync_config(self._config.tenants)
+        # Tenants, keys and limits changed by another worker or replica on the same
+        # database reach this one within a second.
+        self._follow_task = asyncio.get_running_loop().create_task(self.directory.follow())
         self.ledger = self._open_ledger()
         self.ledger.start()
         self.runtime = Runtime.build(self._config, self.http)
@@ -134,6 +139,9 @@ class Gateway:
         return [t for alias in runtime.aliases.values() for t in alias.targets]
 
     async def close(self) -> None:
+        self._follow_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._follow_task
         await self.health_checks.stop()
         if self.breaker_sync is not None:
             await self.breaker_sync.close()

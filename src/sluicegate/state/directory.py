@@ -7,6 +7,7 @@ access per request and a leaked table reveals no usable key.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import sqlite3
@@ -80,6 +81,7 @@ class Directory:
         self._conn = conn
         self._tenants: dict[str, Tenant] = {}
         self._by_hash: dict[str, tuple[ApiKey, Tenant]] = {}
+        self._seen_version = -1
         self.refresh()
 
     # -- the hot path --------------------------------------------------------
@@ -104,7 +106,23 @@ class Directory:
         )
         return [ApiKey(*row) for row in rows]
 
+    def refresh_if_changed(self) -> bool:
+        """Rebuild the index when another process (a worker, the CLI) changed the
+        database since we last looked; one cheap PRAGMA when nothing did."""
+        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        if version == self._seen_version:
+            return False
+        self.refresh()
+        return True
+
+    async def follow(self, interval_s: float = 1.0) -> None:
+        """Keep the index in step with changes made elsewhere, until cancelled."""
+        while True:
+            await asyncio.sleep(interval_s)
+            self.refresh_if_changed()
+
     def refresh(self) -> None:
+        self._seen_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
         tenants = {
             name: Tenant(
                 name=name,
