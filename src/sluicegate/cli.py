@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sluicegate.config import Config
 
@@ -36,7 +39,132 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a config file")
     check.add_argument("--config", type=Path, required=True)
     check.set_defaults(run=_check)
+
+    _admin_commands(sub)
     return parser
+
+
+def _admin_commands(sub: Any) -> None:
+    """Commands that change or read a running gateway through its admin API."""
+
+    def add(name: str, help_text: str, run: Any) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
+        p.add_argument(
+            "--url",
+            default=os.environ.get("SLUICEGATE_URL", "http://127.0.0.1:8080"),
+            help="the gateway (default $SLUICEGATE_URL or http://127.0.0.1:8080)",
+        )
+        p.add_argument(
+            "--admin-key",
+            default=os.environ.get("SLUICEGATE_ADMIN_KEY"),
+            help="default $SLUICEGATE_ADMIN_KEY",
+        )
+        p.add_argument("--json", action="store_true", help="print the API's JSON answer")
+        p.set_defaults(run=run)
+        return p
+
+    add("tenants", "list tenants", _tenants)
+    create = add("tenant-create", "create a tenant", _tenant_create)
+    create.add_argument("name")
+    create.add_argument("--models", help="comma-separated allowed aliases (default: all)")
+    keys = add("keys", "list API keys", _keys)
+    keys.add_argument("--tenant")
+    key_create = add("key-create", "create an API key (its plaintext is printed once)", _key_create)
+    key_create.add_argument("tenant")
+    key_create.add_argument("name")
+    revoke = add("key-revoke", "revoke an API key", _key_revoke)
+    revoke.add_argument("id")
+    usage = add("usage", "usage and cost, optionally grouped", _usage)
+    usage.add_argument("--tenant")
+    usage.add_argument("--since", help="ISO 8601 date or time (UTC when no zone)")
+    usage.add_argument("--until")
+    usage.add_argument("--group-by", choices=["tenant", "key", "alias", "target", "tag", "day"])
+
+
+def _admin(
+    args: argparse.Namespace,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+    query: dict[str, str | None] | None = None,
+) -> Any:
+    from sluicegate.admin.client import AdminClient, AdminError
+
+    if not args.admin_key:
+        raise SystemExit("sluicegate: give --admin-key or set SLUICEGATE_ADMIN_KEY")
+    try:
+        return AdminClient(args.url, args.admin_key).call(method, path, body, query)
+    except AdminError as exc:
+        raise SystemExit(f"sluicegate: {exc}") from exc
+
+
+def _show(
+    args: argparse.Namespace, answer: Any, rows: list[dict[str, Any]], columns: list[str]
+) -> int:
+    from sluicegate.admin.client import table
+
+    print(json.dumps(answer, indent=2) if args.json else table(rows, columns))
+    return 0
+
+
+def _tenants(args: argparse.Namespace) -> int:
+    answer = _admin(args, "GET", "/admin/tenants")
+    rows = [
+        {
+            **t,
+            "models": ",".join(t["models"]) if t["models"] else "all",
+            **{k: v for k, v in t["limits"].items() if k in ("rpm", "tpm", "budget_usd")},
+        }
+        for t in answer["data"]
+    ]
+    return _show(args, answer, rows, ["name", "source", "models", "rpm", "tpm", "budget_usd"])
+
+
+def _tenant_create(args: argparse.Namespace) -> int:
+    models = args.models.split(",") if args.models else None
+    answer = _admin(args, "POST", "/admin/tenants", {"name": args.name, "models": models})
+    return _show(args, answer, [answer], ["name", "models"])
+
+
+def _keys(args: argparse.Namespace) -> int:
+    path = f"/admin/tenants/{args.tenant}/keys" if args.tenant else "/admin/keys"
+    answer = _admin(args, "GET", path)
+    return _show(
+        args, answer, answer["data"], ["id", "tenant", "name", "prefix", "source", "revoked_at"]
+    )
+
+
+def _key_create(args: argparse.Namespace) -> int:
+    answer = _admin(args, "POST", f"/admin/tenants/{args.tenant}/keys", {"name": args.name})
+    if args.json:
+        print(json.dumps(answer, indent=2))
+    else:
+        print(f"key {answer['id']} for {answer['tenant']}: {answer['key']}")
+        print("This is the only time the key is shown; store it now.")
+    return 0
+
+
+def _key_revoke(args: argparse.Namespace) -> int:
+    answer = _admin(args, "POST", f"/admin/keys/{args.id}/revoke")
+    return _show(args, answer, [answer], ["id", "tenant", "name", "revoked_at"])
+
+
+def _usage(args: argparse.Namespace) -> int:
+    answer = _admin(
+        args,
+        "GET",
+        "/admin/usage",
+        query={
+            "tenant": args.tenant,
+            "since": args.since,
+            "until": args.until,
+            "group_by": args.group_by,
+        },
+    )
+    columns = ["requests", "input_tokens", "output_tokens", "cost_usd", "errors"]
+    if args.group_by:
+        return _show(args, answer, answer["groups"], ["key", *columns])
+    return _show(args, answer, [answer["totals"]], columns)
 
 
 def _load(path: Path | None) -> Config:

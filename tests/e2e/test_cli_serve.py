@@ -171,3 +171,40 @@ async def test_sighup_reloads_the_config_and_a_bad_one_is_refused(tmp_path: Path
             assert await _status(http, url, "second") == 200, "the running config keeps serving"
     finally:
         assert await _stop(proc) == 0
+
+
+async def test_the_cli_manages_tenants_keys_and_reads_usage(tmp_path: Path) -> None:
+    from sluicegate.config.defaults import DEV_ADMIN_KEY
+
+    proc, url = await _start([], tmp_path)
+
+    async def cli(*args: str) -> str:
+        done = await asyncio.create_subprocess_exec(
+            *SLUICEGATE, *args, "--url", url, "--admin-key", DEV_ADMIN_KEY,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await done.communicate()
+        assert done.returncode == 0, err.decode()
+        return out.decode()
+
+    try:
+        await cli("tenant-create", "team-search", "--models", "echo")
+        created = await cli("key-create", "team-search", "ci")
+        key = created.split(": ", 1)[1].splitlines()[0]
+        key_id = created.split()[1]
+        assert await _status_with_key(url, key) == 200
+        usage = await cli("usage", "--group-by", "tenant")
+        assert "team-search" in usage and "requests" in usage
+        assert "team-search" in await cli("tenants")
+        await cli("key-revoke", key_id)
+        assert await _status_with_key(url, key) == 401
+    finally:
+        assert await _stop(proc) == 0
+
+
+async def _status_with_key(url: str, key: str) -> int:
+    async with aiohttp.ClientSession() as http, http.post(
+        f"{url}/v1/chat/completions",
+        json={"model": "echo", "messages": [{"role": "user", "content": "hi"}]},
+        headers={"Authorization": f"Bearer {key}"},
+    ) as resp:
+        return resp.status
