@@ -67,6 +67,18 @@ def _admin_commands(sub: Any) -> None:
     create = add("tenant-create", "create a tenant", _tenant_create)
     create.add_argument("name")
     create.add_argument("--models", help="comma-separated allowed aliases (default: all)")
+    limits = add(
+        "tenant-limits", "set a tenant's limits (the ones not given are cleared)", _tenant_limits
+    )
+    limits.add_argument("name")
+    limits.add_argument("--rpm", type=int)
+    limits.add_argument("--tpm", type=int)
+    limits.add_argument("--max-concurrency", type=int)
+    limits.add_argument("--budget-usd", type=float)
+    limits.add_argument(
+        "--budget-period", choices=["day", "week", "month", "total"], default="month"
+    )
+    limits.add_argument("--shadow", action="store_true", help="log refusals, enforce nothing")
     keys = add("keys", "list API keys", _keys)
     keys.add_argument("--tenant")
     key_create = add("key-create", "create an API key (its plaintext is printed once)", _key_create)
@@ -124,6 +136,24 @@ def _tenant_create(args: argparse.Namespace) -> int:
     models = args.models.split(",") if args.models else None
     answer = _admin(args, "POST", "/admin/tenants", {"name": args.name, "models": models})
     return _show(args, answer, [answer], ["name", "models"])
+
+
+def _tenant_limits(args: argparse.Namespace) -> int:
+    limits = {
+        "rpm": args.rpm,
+        "tpm": args.tpm,
+        "max_concurrency": args.max_concurrency,
+        "budget_usd": args.budget_usd,
+        "budget_period": args.budget_period,
+        "shadow": args.shadow,
+    }
+    answer = _admin(args, "PATCH", f"/admin/tenants/{args.name}", {"limits": limits})
+    return _show(
+        args,
+        answer,
+        [{"name": answer["name"], **answer["limits"]}],
+        ["name", "rpm", "tpm", "max_concurrency", "budget_usd", "budget_period"],
+    )
 
 
 def _keys(args: argparse.Namespace) -> int:

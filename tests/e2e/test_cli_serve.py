@@ -195,6 +195,9 @@ async def test_the_cli_manages_tenants_keys_and_reads_usage(tmp_path: Path) -> N
         usage = await cli("usage", "--group-by", "tenant")
         assert "team-search" in usage and "requests" in usage
         assert "team-search" in await cli("tenants")
+        await cli("tenant-limits", "team-search", "--rpm", "2")
+        statuses = [await _status_with_key(url, key) for _ in range(3)]
+        assert 429 in statuses, "the new limit holds at once"
         await cli("key-revoke", key_id)
         assert await _status_with_key(url, key) == 401
     finally:
