@@ -33,7 +33,6 @@ from sluicegate.resilience.budget import RetryBudget
 from sluicegate.resilience.health import TargetHealth
 from sluicegate.resilience.probe import HealthChecks
 from sluicegate.resilience.shared import RedisBreakerSync, SharedTargetHealth
-from sluicegate.routing.aliases import Target
 from sluicegate.runtime import Runtime
 from sluicegate.state.directory import Directory
 from sluicegate.state.ledger import Ledger, SQLiteLedgerStore
@@ -88,14 +87,14 @@ class Gateway:
         self.ledger.start()
         self.runtime = Runtime.build(self._config, self.http)
         resilience = self._config.resilience
-        policy = BreakerPolicy(**resilience.breaker.model_dump())
+        policy = _breaker_policy(self._config)
         if self.redis is None:
             self.health = TargetHealth(policy)
         else:
             # Breaker openings are shared: one replica finding a target down
             # spares every other replica its failures.
             self.breaker_sync = RedisBreakerSync(self.redis)
-            self.breaker_sync.watch(t.label for t in self._targets(self.runtime))
+            self.breaker_sync.watch(t.label for t in self.runtime.targets())
             self._sync_task = asyncio.get_running_loop().create_task(self.breaker_sync.run())
             self.health = SharedTargetHealth(self.breaker_sync, policy)
         self.services = Services(
@@ -111,7 +110,7 @@ class Gateway:
         )
         self.pipeline = build_pipeline(self.services)
         self.health_checks = HealthChecks(self.health)
-        self.health_checks.start(self._targets(self.runtime))
+        self.health_checks.start(self.runtime.targets())
 
     def _open_ledger(self) -> Ledger:
         storage = self._config.storage
@@ -133,10 +132,6 @@ class Gateway:
         if self.redis is None:
             return MemoryIdempotencyStore(ttl_s=ttl_s)
         return RedisIdempotencyStore(self.redis, ttl_s=ttl_s)
-
-    @staticmethod
-    def _targets(runtime: Runtime) -> list[Target]:
-        return [t for alias in runtime.aliases.values() for t in alias.targets]
 
     async def close(self) -> None:
         self._follow_task.cancel()
@@ -169,12 +164,11 @@ class Gateway:
             log.warning("storage settings changed; they take effect at the next restart")
         runtime = Runtime.build(config, self.http)
         self.directory.sync_config(config.tenants)
-        labels = [t.label for alias in runtime.aliases.values() for t in alias.targets]
-        self.health.reconfigure(BreakerPolicy(**config.resilience.breaker.model_dump()), labels)
+        self.health.reconfigure(_breaker_policy(config), [t.label for t in runtime.targets()])
         self.runtime = runtime
         # Probes follow the new targets; stopping the old ones cannot wait here.
         self._restarting = asyncio.get_running_loop().create_task(
-            self.health_checks.restart(self._targets(runtime))
+            self.health_checks.restart(runtime.targets())
         )
         log.info(
             "configuration reloaded: %d models, %d providers",
@@ -203,3 +197,7 @@ class Gateway:
         from sluicegate.config.loader import load_config
 
         return lambda: load_config(path)
+
+
+def _breaker_policy(config: Config) -> BreakerPolicy:
+    return BreakerPolicy(**config.resilience.breaker.model_dump())

@@ -12,7 +12,7 @@ from sluicegate.config import Config
 from sluicegate.providers.base import Provider
 from sluicegate.providers.http import HttpClient
 from sluicegate.providers.registry import build_provider
-from sluicegate.routing.aliases import Alias, build_alias
+from sluicegate.routing.aliases import Alias, Target, build_alias
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,3 +26,11 @@ class Runtime:
         providers = {p.name: build_provider(p, http) for p in config.providers}
         aliases = {m.name: build_alias(m, providers) for m in config.models}
         return cls(config=config, providers=providers, aliases=aliases)
+
+    def targets(self) -> list[Target]:
+        """Every deployment behind any alias (a target shared by aliases appears once)."""
+        seen: dict[str, Target] = {}
+        for alias in self.aliases.values():
+            for target in alias.targets:
+                seen.setdefault(target.label, target)
+        return list(seen.values())

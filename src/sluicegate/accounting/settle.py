@@ -12,14 +12,13 @@ import logging
 import time
 
 from sluicegate.canonical import (
-    ChatRequest,
     ErrorKind,
     GatewayError,
     TextDelta,
     ToolCallDelta,
     Usage,
 )
-from sluicegate.canonical.tokens import estimate_prompt_tokens, estimate_text_tokens
+from sluicegate.canonical.tokens import estimate_input_tokens
 from sluicegate.observability.metrics import Metrics
 from sluicegate.pipeline import Events, Next, RequestContext
 from sluicegate.state.ledger import Ledger, LedgerRecord
@@ -202,14 +201,8 @@ def _estimate(ctx: RequestContext) -> Usage:
     """
     if ctx.first_event_at is None:
         return Usage()
-    request = ctx.decoded
-    prompt = (
-        estimate_prompt_tokens(request)
-        if isinstance(request, ChatRequest)
-        else sum(estimate_text_tokens(i) for i in request.inputs if isinstance(i, str))
-    )
     return Usage(
-        input_tokens=prompt,
+        input_tokens=estimate_input_tokens(ctx.decoded),
         output_tokens=(ctx.output_chars + 3) // 4,
         estimated=True,
     )

@@ -167,7 +167,7 @@ async def list_models(request: web.Request) -> web.Response:
 
 async def list_targets(request: web.Request) -> web.Response:
     gateway = _gateway(request)
-    labels = {t.label for alias in gateway.runtime.aliases.values() for t in alias.targets}
+    labels = {t.label for t in gateway.runtime.targets()}
     health = gateway.health
     states = [
         TargetHealthOut.model_validate(health.state(label).snapshot()) for label in sorted(labels)

@@ -24,7 +24,7 @@ from sluicegate.admission.limits import (
     budget_period_start,
 )
 from sluicegate.canonical import ChatRequest, ErrorKind, GatewayError
-from sluicegate.canonical.tokens import estimate_prompt_tokens, estimate_text_tokens
+from sluicegate.canonical.tokens import estimate_input_tokens
 from sluicegate.config import LimitsConfig
 from sluicegate.pipeline import Events, Next, RequestContext
 
@@ -65,7 +65,7 @@ class Admit:
         ):
             return await call_next(ctx)
         rule = Rule(
-            subject=f"tenant:{tenant.name}",
+            subject=tenant_subject(tenant.name),
             rpm=limits.rpm,
             tpm=limits.tpm,
             max_concurrency=limits.max_concurrency,
@@ -109,12 +109,12 @@ class Admit:
     def _reservation(self, ctx: RequestContext) -> tuple[int, float]:
         request = ctx.decoded
         assert ctx.alias is not None
-        if isinstance(request, ChatRequest):
-            prompt = estimate_prompt_tokens(request)
-            output = (request.max_tokens or DEFAULT_OUTPUT_CAP) * max(1, request.n)
-        else:
-            prompt = sum(estimate_text_tokens(i) for i in request.inputs if isinstance(i, str))
-            output = 0
+        prompt = estimate_input_tokens(request)
+        output = (
+            (request.max_tokens or DEFAULT_OUTPUT_CAP) * max(1, request.n)
+            if isinstance(request, ChatRequest)
+            else 0
+        )
         return prompt + output, ctx.alias.cost_usd(prompt, output)
 
     async def _settle(self, ctx: RequestContext, ticket: Ticket) -> None:
@@ -133,7 +133,7 @@ class Admit:
         """Log a budget alert the first time spend crosses ``budget_alert_at`` in a period."""
         if limits.budget_usd is None or limits.budget_alert_at is None:
             return
-        subject = f"tenant:{tenant}"
+        subject = tenant_subject(tenant)
         label, _ = budget_period_start(limits.budget_period, now)
         if (subject, label) in self._alerted:
             return
@@ -148,6 +148,11 @@ class Admit:
                 limits.budget_period,
                 100 * spent / limits.budget_usd if limits.budget_usd else 100.0,
             )
+
+
+def tenant_subject(name: str) -> str:
+    """The limiter subject that holds a tenant's own limits and budget."""
+    return f"tenant:{name}"
 
 
 def _refusal(decision: Decision) -> GatewayError:

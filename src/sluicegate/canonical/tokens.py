@@ -9,6 +9,7 @@ way are marked ``estimated`` in the ledger.
 from __future__ import annotations
 
 from sluicegate.canonical.chat import ChatRequest, ImagePart, TextPart
+from sluicegate.canonical.embeddings import EmbeddingRequest
 
 # Per-message framing tokens (role markers) that chat templates add.
 _MESSAGE_OVERHEAD = 4
@@ -35,3 +36,10 @@ def estimate_prompt_tokens(request: ChatRequest) -> int:
         total += estimate_text_tokens(tool.name) + estimate_text_tokens(tool.description or "")
         total += estimate_text_tokens(str(tool.parameters))
     return total
+
+
+def estimate_input_tokens(request: ChatRequest | EmbeddingRequest) -> int:
+    """The prompt of a chat call, or the text inputs of an embeddings call."""
+    if isinstance(request, ChatRequest):
+        return estimate_prompt_tokens(request)
+    return sum(estimate_text_tokens(i) for i in request.inputs if isinstance(i, str))

@@ -123,7 +123,7 @@ async def readyz(request: web.Request) -> web.Response:
     ready = all(v == "ok" for v in checks.values())
     # Targets are shown, not judged: one provider down does not make this
     # replica unfit to serve the others.
-    labels = sorted({t.label for a in gateway.runtime.aliases.values() for t in a.targets})
+    labels = sorted(t.label for t in gateway.runtime.targets())
     targets = {label: gateway.health.state(label).breaker.state for label in labels}
     return web.Response(
         status=200 if ready else 503,
