@@ -62,6 +62,11 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE ledger ADD COLUMN attempts TEXT NOT NULL DEFAULT '[]';
     """,
+    # 3: response-cache outcome ('hit' | 'miss' | NULL) and the upstream cost a hit saved
+    """
+    ALTER TABLE ledger ADD COLUMN cache TEXT;
+    ALTER TABLE ledger ADD COLUMN saved_usd REAL NOT NULL DEFAULT 0;
+    """,
 )
 
 

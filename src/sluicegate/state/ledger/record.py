@@ -32,3 +32,7 @@ class LedgerRecord(msgspec.Struct, array_like=True, kw_only=True):
     ttft_ms: float | None
     # Every upstream attempt, in order: (target, "ok" or the failure's code).
     attempts: tuple[tuple[str, str], ...] = ()
+    # "hit" or "miss" when the response cache was consulted, else None. A hit
+    # costs nothing upstream; saved_usd is what the call it replaced would cost.
+    cache: str | None = None
+    saved_usd: float = 0.0

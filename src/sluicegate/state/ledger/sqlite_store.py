@@ -23,8 +23,9 @@ GROUP_COLUMNS: dict[str, str] = {
 _INSERT = (
     "INSERT OR IGNORE INTO ledger (id, request_id, ts, tenant, key_name, alias, target, protocol,"
     " operation, stream, tags, status, error_code, input_tokens, output_tokens, cached_tokens,"
-    " cache_write_tokens, reasoning_tokens, estimated, cost_usd, latency_ms, ttft_ms, attempts)"
-    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " cache_write_tokens, reasoning_tokens, estimated, cost_usd, latency_ms, ttft_ms, attempts,"
+    " cache, saved_usd)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 
 _SUMS = (
@@ -32,7 +33,8 @@ _SUMS = (
     " COALESCE(SUM(cached_tokens),0), COALESCE(SUM(cache_write_tokens),0),"
     " COALESCE(SUM(reasoning_tokens),0), COALESCE(SUM(cost_usd),0),"
     " COALESCE(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END),0),"
-    " COALESCE(SUM(estimated),0)"
+    " COALESCE(SUM(estimated),0),"
+    " COALESCE(SUM(CASE WHEN cache = 'hit' THEN 1 ELSE 0 END),0), COALESCE(SUM(saved_usd),0)"
 )
 _SUM_FIELDS = (
     "requests",
@@ -44,6 +46,8 @@ _SUM_FIELDS = (
     "cost_usd",
     "errors",
     "estimated",
+    "cache_hits",
+    "saved_usd",
 )
 
 
@@ -158,10 +162,13 @@ def _row(r: LedgerRecord) -> tuple[Any, ...]:
         r.latency_ms,
         r.ttft_ms,
         orjson.dumps(r.attempts).decode(),
+        r.cache,
+        r.saved_usd,
     )
 
 
 def _sums(row: tuple[Any, ...]) -> dict[str, Any]:
     sums = dict(zip(_SUM_FIELDS, row, strict=True))
     sums["cost_usd"] = round(float(sums["cost_usd"]), 10)
+    sums["saved_usd"] = round(float(sums["saved_usd"]), 10)
     return sums
