@@ -75,6 +75,10 @@ class Options:
     no_fail: bool
     litellm: bool
     shared: Path
+    # The gateway's storage: a postgresql:// URL (migrated here), or None for SQLite in the
+    # scratch dir; and whether its ledger records anything (storage.ledger).
+    storage_url: str | None = None
+    ledger: bool = True
 
 
 def _env_float(name: str, default: float) -> float:
@@ -102,13 +106,38 @@ def parse_options(argv: list[str] | None = None) -> Options:
     )
     p.add_argument("--no-fail", action="store_true", help="report only; always exit 0")
     p.add_argument(
+        "--cache",
+        action="store_true",
+        help="also measure response-cache hits against uncacheable misses (target 'cache')",
+    )
+    p.add_argument(
+        "--storage-url",
+        default=os.environ.get("BENCH_STORAGE_URL"),
+        help="run the gateway on this postgresql:// database (default: SQLite in a temp dir)",
+    )
+    p.add_argument(
+        "--no-ledger",
+        action="store_true",
+        help="run the gateway phase with storage.ledger: false (nothing recorded)",
+    )
+    p.add_argument(
+        "--ledger-cost",
+        action="store_true",
+        help="also measure throughput with the ledger on against off (target 'ledger')",
+    )
+    p.add_argument(
         "--litellm",
         action="store_true",
         help="also measure LiteLLM proxy (creates bench/.litellm-venv if missing)",
     )
     a = p.parse_args(argv)
     targets = tuple(t.strip() for t in a.targets.split(",") if t.strip())
-    unknown = set(targets) - {"nginx", "passthrough", "sluicegate", "litellm"}
+    if a.cache and "cache" not in targets:
+        targets += ("cache",)
+    if a.ledger_cost and "ledger" not in targets:
+        targets += ("ledger",)
+    known = {"nginx", "passthrough", "sluicegate", "litellm", "cache", "ledger"}
+    unknown = set(targets) - known
     if unknown:
         p.error(f"unknown targets: {', '.join(sorted(unknown))}")
     if a.litellm and "litellm" not in targets:
@@ -124,6 +153,8 @@ def parse_options(argv: list[str] | None = None) -> Options:
         no_fail=a.no_fail,
         litellm="litellm" in targets,
         shared=shared_dir(),
+        storage_url=a.storage_url,
+        ledger=not a.no_ledger,
     )
 
 
@@ -648,26 +679,48 @@ def start_passthrough(procs: Processes) -> Proc:
     return proc
 
 
-def start_gateway(procs: Processes) -> Proc:
-    """``sluicegate serve`` from this venv, ledger in a fresh temp dir; ready on its URL line."""
+def start_gateway(
+    procs: Processes,
+    *,
+    storage_url: str | None = None,
+    ledger: bool = True,
+    port: int = GATEWAY_PORT,
+) -> Proc:
+    """``sluicegate serve`` from this venv, ledger in a fresh temp dir; ready on its URL line.
+
+    ``storage_url`` (postgresql://...) puts tenants and the ledger there, migrated
+    first; ``ledger=False`` runs with ``storage.ledger: false``; ``port`` other than
+    the usual one gets a scratch dir of its own (two gateways side by side).
+    """
     exe = Path(sys.executable).parent / "sluicegate"
-    db_dir = Path(procs.workdir) / "ledger"
-    db_dir.mkdir()
-    env = os.environ | {"SLUICEGATE_BENCH_DB": f"sqlite:///{db_dir}/bench.db"}
+    db_dir = Path(procs.workdir) / ("ledger" if port == GATEWAY_PORT else f"ledger-{port}")
+    db_dir.mkdir(exist_ok=True)  # the cache phase starts a second gateway
+    url = storage_url or f"sqlite:///{db_dir}/bench.db"
+    env = os.environ | {"SLUICEGATE_BENCH_DB": url}
+    config = BENCH_DIR / "gateway.yaml"
+    if storage_url is not None or not ledger:
+        import yaml
+
+        data = yaml.safe_load(config.read_text())
+        data["storage"] = {**data["storage"], "ledger": ledger, "spool_dir": str(db_dir / "spool")}
+        config = db_dir / "gateway.yaml"
+        config.write_text(yaml.safe_dump(data))
+    if storage_url is not None:
+        subprocess.run([str(exe), "migrate", "--url", storage_url], check=True, env=env)
     proc = procs.start(
-        "sluicegate",
+        "sluicegate" if port == GATEWAY_PORT else f"sluicegate-{port}",
         [
             str(exe),
             "serve",
             "--config",
-            str(BENCH_DIR / "gateway.yaml"),
+            str(config),
             "--port",
-            str(GATEWAY_PORT),
+            str(port),
         ],
         env=env,
     )
-    wait_ready(proc, GATEWAY_PORT, ready=lambda: "http://" in proc.log.read_text(errors="replace"))
-    wait_ready(proc, GATEWAY_PORT)  # the URL line may come just before the socket is bound
+    wait_ready(proc, port, ready=lambda: "http://" in proc.log.read_text(errors="replace"))
+    wait_ready(proc, port)  # the URL line may come just before the socket is bound
     return proc
 
 
@@ -927,6 +980,8 @@ class Run:
     # 2-core machine the speed drifts between runs, and a ratio of neighbours
     # is steadier than a ratio of two runs minutes apart.
     ratios: list[float] = field(default_factory=list)
+    cache: CachePhase | None = None
+    ledger: LedgerPhase | None = None
 
 
 ROUNDS = 3
@@ -946,7 +1001,7 @@ def interleaved_ratios(lua: Path, opts: Options) -> list[float]:
 def bench_gateway(procs: Processes, opts: Options, run: Run) -> None:
     """Throughput and latency, then streaming, the SSE check and the memory phase."""
     lua = opts.shared / "chat.lua"
-    proc = start_gateway(procs)
+    proc = start_gateway(procs, storage_url=opts.storage_url, ledger=opts.ledger)
     target = TARGETS["sluicegate"]
     smoke(target)
     run.results["sluicegate"] = measure(target, lua, opts)
@@ -977,12 +1032,234 @@ def bench_all(procs: Processes, opts: Options) -> Run:
         bench_gateway(procs, opts, run)
     if passthrough is not None:
         procs.stop(passthrough)
+    if "cache" in opts.targets:
+        run.cache = cache_phase(procs, opts)
+    if "ledger" in opts.targets:
+        run.ledger = ledger_phase(procs, opts)
     if "litellm" in opts.targets:
         proc = start_litellm(procs)
         smoke(TARGETS["litellm"])
         run.results["litellm"] = measure(TARGETS["litellm"], lua, opts)
         procs.stop(proc)
     return run
+
+
+# --------------------------------------------------------------------------- cache
+
+
+@dataclass
+class CachePhase:
+    """Response-cache hits against misses, c=N, in interleaved rounds on one gateway.
+
+    A miss is the plain request (alias ``fast``, cache mode auto, no temperature:
+    never looked up, so today's path); a hit is the same body on alias ``cached``
+    (mode always), stored by the warm-up. The nginx upstream answers in
+    microseconds, so the ratio is the gateway's own cost with and without the
+    upstream call: with a real model's latency behind a miss it is far larger.
+    """
+
+    hits: list[WrkResult]
+    misses: list[WrkResult]
+
+    @property
+    def ratios(self) -> list[float]:
+        return [h.rps / m.rps for h, m in zip(self.hits, self.misses, strict=True)]
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.ratios)
+
+
+CACHE_ROUNDS = 5
+CACHE_GOAL = 3.0
+
+
+def cache_phase(procs: Processes, opts: Options) -> CachePhase:
+    lua = opts.shared / "chat.lua"
+    proc = start_gateway(procs)
+    base = TARGETS["sluicegate"]
+    miss = Target("cache-miss", "sluicegate, cache miss (uncacheable)", base.url, "fast")
+    hit = Target("cache-hit", "sluicegate, cache hit", base.url, "cached")
+    smoke(miss)
+    smoke(hit)  # stores the answer
+    run_wrk(miss, lua, opts.connections, opts.warmup_s)
+    run_wrk(hit, lua, opts.connections, opts.warmup_s)
+    hits: list[WrkResult] = []
+    misses: list[WrkResult] = []
+    for n in range(CACHE_ROUNDS):
+        misses.append(run_wrk(miss, lua, opts.connections, opts.c32_s))
+        hits.append(run_wrk(hit, lua, opts.connections, opts.c32_s))
+        print(
+            f"bench: cache round {n + 1}/{CACHE_ROUNDS}: miss {misses[-1].rps:,.0f} req/s, "
+            f"hit {hits[-1].rps:,.0f} req/s ({hits[-1].rps / misses[-1].rps:.2f}x)",
+            flush=True,
+        )
+    procs.stop(proc)
+    phase = CachePhase(hits, misses)
+    print(
+        f"bench: cache: hit/miss throughput at c={opts.connections}, median of "
+        f"{CACHE_ROUNDS} interleaved rounds: {phase.ratio:.2f}x "
+        f"({', '.join(f'{r:.2f}' for r in phase.ratios)}); "
+        f"hit p50 {statistics.median(h.p50_ms for h in hits):.3f} ms",
+        flush=True,
+    )
+    RESULTS.parent.mkdir(exist_ok=True)
+    (RESULTS.parent / "cache.json").write_text(
+        json.dumps(
+            {
+                "connections": opts.connections,
+                "ratio_median": phase.ratio,
+                "ratios": phase.ratios,
+                "hit_rps": [h.rps for h in hits],
+                "miss_rps": [m.rps for m in misses],
+            },
+            indent=2,
+        )
+    )
+    return phase
+
+
+def cache_goals(phase: CachePhase | None) -> list[Goal]:
+    if phase is None:
+        return []
+    runs = phase.hits + phase.misses
+    return [
+        Goal(
+            "cache: no errors",
+            f"{sum(r.non_2xx for r in runs)} non-2xx, {sum(r.socket_errors for r in runs)} "
+            "socket errors",
+            "0",
+            all(r.ok for r in runs),
+        ),
+        Goal(
+            "cache hit / miss throughput (median of interleaved rounds)",
+            f"{phase.ratio:.2f}",
+            f">= {CACHE_GOAL:g}",
+            phase.ratio >= CACHE_GOAL,
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- ledger
+
+
+@dataclass
+class LedgerPhase:
+    """c=N throughput of two gateways side by side, one with the ledger on and one with
+    ``storage.ledger: false``, measured in alternating runs.
+
+    Neighbouring runs see the same machine, so their ratio is what recording every
+    request costs on this storage (SQLite, or PostgreSQL with ``--storage-url``; the
+    database server shares the machine's cores, so its work counts too).
+    """
+
+    storage: str
+    on: list[WrkResult]
+    off: list[WrkResult]
+    # The gateway process's own CPU time per request (user + system), in microseconds:
+    # steadier than throughput on a machine others share, but blind to the database's work.
+    on_cpu_us: list[float] = field(default_factory=list)
+    off_cpu_us: list[float] = field(default_factory=list)
+
+    @property
+    def costs(self) -> list[float]:
+        return [1 - a.rps / b.rps for a, b in zip(self.on, self.off, strict=True)]
+
+    @property
+    def cost(self) -> float:
+        return statistics.median(self.costs)
+
+    @property
+    def cpu_cost(self) -> float:
+        """1 - off/on CPU per request: the throughput lost if the gateway is CPU-bound."""
+        return 1 - statistics.median(self.off_cpu_us) / statistics.median(self.on_cpu_us)
+
+
+LEDGER_ROUNDS = 5
+LEDGER_GOAL = 0.10
+LEDGER_OFF_PORT = 18084
+
+
+def ledger_phase(procs: Processes, opts: Options) -> LedgerPhase:
+    lua = opts.shared / "chat.lua"
+    storage = "postgresql" if opts.storage_url else "sqlite"
+    check_ports_free([LEDGER_OFF_PORT])
+    on_proc = start_gateway(procs, storage_url=opts.storage_url, ledger=True)
+    off_proc = start_gateway(
+        procs, storage_url=opts.storage_url, ledger=False, port=LEDGER_OFF_PORT
+    )
+    on_target = TARGETS["sluicegate"]
+    off_target = Target(
+        "sluicegate-no-ledger",
+        "sluicegate, storage.ledger: false",
+        f"http://127.0.0.1:{LEDGER_OFF_PORT}/v1/chat/completions",
+    )
+    for target in (on_target, off_target):
+        smoke(target)
+        run_wrk(target, lua, opts.connections, opts.warmup_s)
+    phase = LedgerPhase(storage, [], [])
+    for n in range(LEDGER_ROUNDS):
+        # Alternate which goes first, so a drift in the machine's speed cancels out.
+        pair = (
+            (on_target, on_proc, phase.on, phase.on_cpu_us),
+            (off_target, off_proc, phase.off, phase.off_cpu_us),
+        )
+        for target, proc, results, cpu in pair if n % 2 == 0 else pair[::-1]:
+            before = cpu_seconds(proc.popen.pid)
+            result = run_wrk(target, lua, opts.connections, opts.c32_s)
+            results.append(result)
+            cpu.append((cpu_seconds(proc.popen.pid) - before) / max(result.requests, 1) * 1e6)
+        print(
+            f"bench: ledger round {n + 1}/{LEDGER_ROUNDS} ({storage}): on "
+            f"{phase.on[-1].rps:,.0f} req/s {phase.on_cpu_us[-1]:.0f} us CPU/request, off "
+            f"{phase.off[-1].rps:,.0f} req/s {phase.off_cpu_us[-1]:.0f} us "
+            f"(cost {phase.costs[-1]:.1%})",
+            flush=True,
+        )
+    procs.stop(on_proc)
+    procs.stop(off_proc)
+    print(
+        f"bench: ledger cost on {storage} at c={opts.connections}, median of {LEDGER_ROUNDS} "
+        f"interleaved rounds: throughput {phase.cost:.1%} "
+        f"({', '.join(f'{c:.1%}' for c in phase.costs)}); gateway CPU per request "
+        f"{statistics.median(phase.on_cpu_us):.0f} us on, "
+        f"{statistics.median(phase.off_cpu_us):.0f} us off ({phase.cpu_cost:.1%})",
+        flush=True,
+    )
+    return phase
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def ledger_goals(phase: LedgerPhase | None) -> list[Goal]:
+    if phase is None:
+        return []
+    runs = phase.on + phase.off
+    return [
+        Goal(
+            "ledger: no errors",
+            f"{sum(r.non_2xx for r in runs)} non-2xx, {sum(r.socket_errors for r in runs)} "
+            "socket errors",
+            "0",
+            all(r.ok for r in runs),
+        ),
+        Goal(
+            f"ledger cost on {phase.storage}: 1 - on/off throughput (median of rounds)",
+            f"{phase.cost:.1%}",
+            f"<= {LEDGER_GOAL:.0%}",
+            phase.cost <= LEDGER_GOAL,
+        ),
+        Goal(
+            f"ledger cost on {phase.storage}: gateway CPU per request, 1 - off/on",
+            f"{phase.cpu_cost:.1%}",
+            f"<= {LEDGER_GOAL:.0%}",
+            phase.cpu_cost <= LEDGER_GOAL,
+        ),
+    ]
 
 
 @contextlib.contextmanager
@@ -1015,6 +1292,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\nbench: interrupted; servers stopped", file=sys.stderr)
         return 130
     goals = evaluate(run.results, run.stream, run.memory, run.stream_wrk, run.ratios)
+    goals += cache_goals(run.cache)
+    goals += ledger_goals(run.ledger)
     print_report(run.results, run.stream_wrk, run.stream, run.memory, goals, opts.connections)
     write_json(opts, run.results, run.stream_wrk, run.stream, run.memory, goals)
     if all(g.passed for g in goals):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +71,90 @@ async def redis_url() -> AsyncIterator[str]:
     yield url
     await client.flushdb()
     await client.aclose()
+
+
+# -- PostgreSQL -----------------------------------------------------------------
+
+POSTGRES_URL = os.environ.get(
+    "SLUICEGATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_database_url(name: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(POSTGRES_URL)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+def _postgres(url: str, sql: str) -> None:
+    """Run ``sql`` on ``url`` from synchronous fixture code, whether or not a loop runs here."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    import asyncpg
+
+    async def run() -> None:
+        conn = await asyncpg.connect(url, timeout=3)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
+
+
+def _new_postgres_database(prefix: str) -> str:
+    """Create a uniquely named, empty database; returns its name. Skips when PG is down."""
+    import secrets
+
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
+    try:
+        _postgres(POSTGRES_URL, f'CREATE DATABASE "{name}"')
+    except (OSError, TimeoutError) as exc:
+        _service_missing(f"PostgreSQL at {POSTGRES_URL} ({exc})")
+    return name
+
+
+def _drop_postgres_database(name: str) -> None:
+    _postgres(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A migrated database of this test session's own (dropped at the end): its URL."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sluicegate.state.storage import migrate_storage
+
+    name = _new_postgres_database("sluicegate_test")
+    url = _postgres_database_url(name)
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, migrate_storage(url)).result()
+    yield url
+    _drop_postgres_database(name)
+
+
+@pytest.fixture
+def postgres_url(postgres_database: str) -> str:
+    """The session's PostgreSQL database, emptied for this test (schema kept, migrated).
+
+    Needs a real server (SLUICEGATE_TEST_POSTGRES_URL, default
+    postgresql://postgres@127.0.0.1:5432/test, used only to create and drop
+    databases of our own). Skips when PostgreSQL is down, unless CI requires it.
+    """
+    _postgres(
+        postgres_database,
+        "TRUNCATE tenants, api_keys, ledger, ledger_daily, ledger_daily_tags, spool_offsets",
+    )
+    return postgres_database
+
+
+@pytest.fixture
+def empty_postgres_url() -> Iterator[str]:
+    """A fresh database that sluicegate has never migrated, dropped after the test."""
+    name = _new_postgres_database("sluicegate_empty")
+    yield _postgres_database_url(name)
+    _drop_postgres_database(name)

@@ -40,6 +40,14 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--config", type=Path, required=True)
     check.set_defaults(run=_check)
 
+    migrate = sub.add_parser(
+        "migrate", help="create or upgrade the storage schema (needed for PostgreSQL)"
+    )
+    source = migrate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", type=Path, help="migrate this config's storage.url")
+    source.add_argument("--url", help="migrate this database (postgresql://... or sqlite:///...)")
+    migrate.set_defaults(run=_migrate)
+
     _admin_commands(sub)
     return parser
 
@@ -91,6 +99,26 @@ def _admin_commands(sub: Any) -> None:
     usage.add_argument("--since", help="ISO 8601 date or time (UTC when no zone)")
     usage.add_argument("--until")
     usage.add_argument("--group-by", choices=["tenant", "key", "alias", "target", "tag", "day"])
+    usage.add_argument("--key", help="only this key name's requests")
+    usage.add_argument(
+        "--format", choices=["table", "csv", "json"], default="table", help="default: a table"
+    )
+    usage.add_argument(
+        "--forecast", action="store_true", help="also print each tenant's month-end forecast"
+    )
+    forecast = add("forecast", "month-end spend forecast per tenant, against its budget", _forecast)
+    forecast.add_argument("--tenant")
+    forecast.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    flush = add(
+        "cache-invalidate",
+        "remove response cache entries (by tenant or shared scope, alias, tag; or --all)",
+        _cache_invalidate,
+    )
+    flush.add_argument("--tenant")
+    flush.add_argument("--shared", action="store_true", help="the shared scope's entries")
+    flush.add_argument("--alias")
+    flush.add_argument("--tag")
+    flush.add_argument("--all", action="store_true", help="every entry")
 
 
 def _admin(
@@ -99,13 +127,15 @@ def _admin(
     path: str,
     body: dict[str, Any] | None = None,
     query: dict[str, str | None] | None = None,
+    *,
+    text: bool = False,
 ) -> Any:
     from sluicegate.admin.client import AdminClient, AdminError
 
     if not args.admin_key:
         raise SystemExit("sluicegate: give --admin-key or set SLUICEGATE_ADMIN_KEY")
     try:
-        return AdminClient(args.url, args.admin_key).call(method, path, body, query)
+        return AdminClient(args.url, args.admin_key).call(method, path, body, query, text=text)
     except AdminError as exc:
         raise SystemExit(f"sluicegate: {exc}") from exc
 
@@ -180,21 +210,139 @@ def _key_revoke(args: argparse.Namespace) -> int:
 
 
 def _usage(args: argparse.Namespace) -> int:
-    answer = _admin(
-        args,
-        "GET",
-        "/admin/usage",
-        query={
-            "tenant": args.tenant,
-            "since": args.since,
-            "until": args.until,
-            "group_by": args.group_by,
-        },
-    )
-    columns = ["requests", "input_tokens", "output_tokens", "cost_usd", "errors"]
+    query: dict[str, str | None] = {
+        "tenant": args.tenant,
+        "key": args.key,
+        "since": args.since,
+        "until": args.until,
+        "group_by": args.group_by,
+    }
+    fmt = "json" if args.json else args.format
+    if fmt == "csv":
+        csv_text = _admin(args, "GET", "/admin/usage", query={**query, "format": "csv"}, text=True)
+        print(csv_text, end="")
+        return 0
+    answer = _admin(args, "GET", "/admin/usage", query=query)
+    forecast = None
+    if args.forecast:
+        forecast = _admin(args, "GET", "/admin/usage/forecast", query={"tenant": args.tenant})
+    if fmt == "json":
+        shown = {**answer, "forecast": forecast["data"]} if forecast else answer
+        print(json.dumps(shown, indent=2))
+        return 0
+    from sluicegate.admin.client import table
+
+    columns = [
+        "requests",
+        "input_tokens",
+        "output_tokens",
+        "cached_tokens",
+        "cost_usd",
+        "errors",
+        "cache_hits",
+        "saved_usd",
+    ]
     if args.group_by:
-        return _show(args, answer, answer["groups"], ["key", *columns])
-    return _show(args, answer, [answer["totals"]], columns)
+        rows = [{args.group_by: g["key"], **g} for g in answer["groups"]]
+        rows.append({args.group_by: "(total)", **answer["totals"]})
+        print(table(rows, [args.group_by, *columns]))
+    else:
+        print(table([answer["totals"]], columns))
+    if forecast is not None:
+        print()
+        print(_forecast_table(forecast["data"]))
+    return 0
+
+
+FORECAST_COLUMNS = [
+    "tenant",
+    "month",
+    "spent_usd",
+    "forecast_usd",
+    "low_usd",
+    "high_usd",
+    "budget_usd",
+    "over_budget",
+    "method",
+]
+
+
+def _forecast_table(rows: list[dict[str, Any]]) -> str:
+    from sluicegate.admin.client import table
+
+    return table(rows, FORECAST_COLUMNS)
+
+
+def _forecast(args: argparse.Namespace) -> int:
+    answer = _admin(args, "GET", "/admin/usage/forecast", query={"tenant": args.tenant})
+    fmt = "json" if args.json else args.format
+    if fmt == "json":
+        print(json.dumps(answer, indent=2))
+    elif fmt == "csv":
+        from sluicegate.state.ledger.export import rows_csv
+
+        print(rows_csv(answer["data"], FORECAST_COLUMNS), end="")
+    else:
+        print(_forecast_table(answer["data"]))
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from sluicegate.config.loader import ConfigError, load_config
+    from sluicegate.state.storage import SchemaError, migrate_storage
+
+    url = args.url
+    if url is None:
+        try:
+            url = load_config(args.config).storage.url
+        except ConfigError as exc:
+            print(f"sluicegate: invalid config:\n{exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            print(f"sluicegate: cannot read config: {exc}", file=sys.stderr)
+            return 2
+    try:
+        before, after = asyncio.run(migrate_storage(url))
+    except SchemaError as exc:
+        print(f"sluicegate: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, Exception) as exc:
+        print(f"sluicegate: cannot migrate {_safe_url(url)}: {exc}", file=sys.stderr)
+        return 1
+    if before == after:
+        print(f"{_safe_url(url)}: schema already at version {after}")
+    else:
+        print(f"{_safe_url(url)}: schema migrated from version {before} to {after}")
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _cache_invalidate(args: argparse.Namespace) -> int:
+    body = {
+        "tenant": args.tenant,
+        "shared": args.shared,
+        "alias": args.alias,
+        "tag": args.tag,
+        "all": args.all,
+    }
+    answer = _admin(args, "POST", "/admin/cache/invalidate", body)
+    if args.json:
+        print(json.dumps(answer, indent=2))
+    else:
+        print(f"{answer['invalidated']} cache entries removed")
+    return 0
 
 
 def _load(path: Path | None) -> Config:
@@ -233,6 +381,8 @@ def _serve(args: argparse.Namespace) -> int:
     if overrides:
         config = config.model_copy(update={"server": config.server.model_copy(update=overrides)})
     path = args.config
+    if not _storage_ready(config):
+        return 1
 
     def reload_source() -> Config:
         fresh = load_config(path)
@@ -261,6 +411,26 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _storage_ready(config: Config) -> bool:
+    """PostgreSQL must be reachable and migrated before any worker starts."""
+    import asyncio
+
+    from sluicegate.state.storage import SchemaError, check_storage
+
+    try:
+        asyncio.run(check_storage(config.storage))
+    except SchemaError as exc:
+        print(f"sluicegate: {exc}", file=sys.stderr)
+        return False
+    except (OSError, Exception) as exc:
+        print(
+            f"sluicegate: cannot reach the storage at {_safe_url(config.storage.url)}: {exc}",
+            file=sys.stderr,
+        )
+        return False
+    return True
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from redis.asyncio import Redis
@@ -20,9 +19,12 @@ from redis.exceptions import RedisError
 
 from sluicegate.admission.limits import Limiter, LimiterUnavailable, MemoryLimiter
 from sluicegate.admission.redis_limits import RedisLimiter
+from sluicegate.cache import CacheStore, MemoryCache, RedisCache
 from sluicegate.config import Config
+from sluicegate.fairness import Gates
 from sluicegate.idempotency import IdempotencyStore, MemoryIdempotencyStore, RedisIdempotencyStore
 from sluicegate.ids import IdGenerator
+from sluicegate.observability.alerts import Alerts
 from sluicegate.observability.metrics import Metrics
 from sluicegate.pipeline.chain import Services, build_pipeline
 from sluicegate.pipeline.stage import Pipeline
@@ -35,11 +37,12 @@ from sluicegate.resilience.probe import HealthChecks
 from sluicegate.resilience.shared import RedisBreakerSync, SharedTargetHealth
 from sluicegate.runtime import Runtime
 from sluicegate.state.directory import Directory
-from sluicegate.state.ledger import Ledger, SQLiteLedgerStore
+from sluicegate.state.ledger import Ledger
+from sluicegate.state.ledger.forecast import ForecastAlerts
 from sluicegate.state.ledger.shipper import default_spool_dir
 from sluicegate.state.ledger.spool import Spool
 from sluicegate.state.redis import connect_redis
-from sluicegate.state.sqlite import open_database
+from sluicegate.state.storage import Storage, open_storage
 
 log = logging.getLogger("sluicegate")
 
@@ -55,7 +58,7 @@ class Gateway:
         self.started_at = time.time()
         # Set by start(); typed as present because nothing uses them before.
         self.http: HttpClient
-        self.db: sqlite3.Connection
+        self.storage: Storage
         self.directory: Directory
         self.ledger: Ledger
         self.health: TargetHealth
@@ -63,6 +66,8 @@ class Gateway:
         self.health_checks: HealthChecks
         self._restarting: asyncio.Task[None] | None = None
         self._follow_task: asyncio.Task[None]
+        self._storage_tasks: list[asyncio.Task[None]] = []
+        self.forecast_alerts = ForecastAlerts(self.metrics.registry)
         self.redis: Redis | None = None
         self.breaker_sync: RedisBreakerSync | None = None
         self._sync_task: asyncio.Task[None] | None = None
@@ -77,14 +82,16 @@ class Gateway:
         self.http = HttpClient.create()
         redis_url = self._config.storage.redis_url
         self.redis = connect_redis(redis_url) if redis_url else None
-        self.db = open_database(self._config.storage.url)
-        self.directory = Directory(self.db)
-        self.directory.sync_config(self._config.tenants)
+        # PostgreSQL on an older schema raises SchemaError here, naming `sluicegate migrate`.
+        self.storage = await open_storage(self._config.storage)
+        self.directory = await Directory.open(self.storage.directory)
+        await self.directory.sync_config(self._config.tenants)
         # Tenants, keys and limits changed by another worker or replica on the same
         # database reach this one within a second.
         self._follow_task = asyncio.get_running_loop().create_task(self.directory.follow())
         self.ledger = self._open_ledger()
-        self.ledger.start()
+        await self.ledger.start()
+        self._start_storage_tasks()
         self.runtime = Runtime.build(self._config, self.http)
         resilience = self._config.resilience
         policy = _breaker_policy(self._config)
@@ -105,8 +112,11 @@ class Gateway:
             retry_budget=RetryBudget(**resilience.retry_budget.model_dump()),
             backoff=BackoffPolicy(**resilience.backoff.model_dump()),
             idempotency=self._idempotency_store(),
-            limiter=await self._limiter(),
+            limiter=(limiter := await self._limiter()),
             limits_fail_open=self._config.admission.fail_open,
+            gates=Gates(limiter, self._config.admission.queue),
+            alerts=Alerts(self._config.admission.alert_webhook),
+            cache=self._cache_store(),
         )
         self.pipeline = build_pipeline(self.services)
         self.health_checks = HealthChecks(self.health)
@@ -115,7 +125,25 @@ class Gateway:
     def _open_ledger(self) -> Ledger:
         storage = self._config.storage
         spool = Spool(default_spool_dir(storage.url, storage.spool_dir))
-        return Ledger(spool, SQLiteLedgerStore(self.db))
+        return Ledger(spool, self.storage.ledger, enabled=storage.ledger)
+
+    def _start_storage_tasks(self) -> None:
+        """Storage upkeep (retention) hourly, and budget forecasts every few minutes."""
+        loop = asyncio.get_running_loop()
+        self._storage_tasks.append(loop.create_task(_every(3600.0, self.storage.upkeep)))
+        if self._config.storage.ledger:
+            self._storage_tasks.append(
+                loop.create_task(
+                    self.forecast_alerts.run(self.ledger.ausage, self.monthly_budgets, time.time)
+                )
+            )
+
+    def monthly_budgets(self) -> list[tuple[str, float]]:
+        return [
+            (t.name, t.limits.budget_usd)
+            for t in self.directory.tenants()
+            if t.limits.budget_usd is not None and t.limits.budget_period == "month"
+        ]
 
     async def _limiter(self) -> Limiter:
         if self.redis is None:
@@ -126,6 +154,15 @@ class Gateway:
         except LimiterUnavailable as exc:  # it loads its scripts on first use instead
             log.warning("Redis unreachable at start; limits load later: %s", exc)
         return limiter
+
+    def _cache_store(self) -> CacheStore:
+        """The response cache: shared through Redis when there is one, else in-process."""
+        settings = self._config.cache
+        if self.redis is None:
+            return MemoryCache(
+                max_bytes=settings.max_bytes, max_entry_bytes=settings.max_entry_bytes
+            )
+        return RedisCache(self.redis, max_entry_bytes=settings.max_entry_bytes)
 
     def _idempotency_store(self) -> IdempotencyStore:
         ttl_s = self._config.idempotency.ttl_s
@@ -138,6 +175,7 @@ class Gateway:
         with contextlib.suppress(asyncio.CancelledError):
             await self._follow_task
         await self.health_checks.stop()
+        await self.services.alerts.close()
         if self.breaker_sync is not None:
             await self.breaker_sync.close()
         if self._sync_task is not None:
@@ -148,10 +186,14 @@ class Gateway:
         if self.redis is not None:
             await self.redis.aclose()
         await self.http.close()
+        for task in self._storage_tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await self.ledger.close()
-        self.db.close()
+        await self.storage.close()
 
-    def reload(self) -> Config:
+    async def reload(self) -> Config:
         """Re-read the config and swap in a new Runtime; raises if the new config is bad.
 
         The old Runtime keeps serving the requests that started on it. Storage
@@ -163,7 +205,7 @@ class Gateway:
         if config.storage != self.runtime.config.storage:
             log.warning("storage settings changed; they take effect at the next restart")
         runtime = Runtime.build(config, self.http)
-        self.directory.sync_config(config.tenants)
+        await self.directory.sync_config(config.tenants)
         self.health.reconfigure(_breaker_policy(config), [t.label for t in runtime.targets()])
         self.runtime = runtime
         # Probes follow the new targets; stopping the old ones cannot wait here.
@@ -180,10 +222,10 @@ class Gateway:
     async def readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {}
         try:
-            self.db.execute("SELECT 1").fetchone()
+            await self.storage.ping()
             checks["storage"] = "ok"
-        except sqlite3.Error as exc:
-            checks["storage"] = f"error: {exc}"
+        except Exception as exc:
+            checks["storage"] = f"error: {exc.__class__.__name__}: {exc}"
         if self.redis is not None:
             try:
                 await self.redis.ping()
@@ -197,6 +239,16 @@ class Gateway:
         from sluicegate.config.loader import load_config
 
         return lambda: load_config(path)
+
+
+async def _every(interval_s: float, job: Callable[[], Awaitable[None]]) -> None:
+    """Run ``job`` every ``interval_s`` (first after one interval) until cancelled."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await job()
+        except Exception as exc:
+            log.warning("storage upkeep failed; retrying later: %s", exc)
 
 
 def _breaker_policy(config: Config) -> BreakerPolicy:

@@ -570,10 +570,10 @@ async def test_reload_without_a_config_file(client: Client) -> None:
 async def test_an_unexpected_failure_is_a_json_500(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(**_: Any) -> dict[str, Any]:
+    async def broken(**_: Any) -> dict[str, Any]:
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(gateway_of(client).ledger, "usage", broken)
+    monkeypatch.setattr(gateway_of(client).ledger, "ausage", broken)
     error = await call(client, "GET", "/admin/usage", status=500)
     assert_error(error, code="internal_error")
     assert "disk" not in error["error"]["message"]  # details go to the log, not the client
@@ -600,7 +600,7 @@ async def test_openapi_document_lists_every_admin_route(client: Client) -> None:
         and r.method != "HEAD"
     }
     assert documented == served
-    assert len(served) == 16
+    assert len(served) == 19  # 16 + cache invalidate and report + usage forecast
 
     operation_ids = [op["operationId"] for item in doc["paths"].values() for op in item.values()]
     assert len(operation_ids) == len(set(operation_ids))
@@ -636,7 +636,7 @@ async def test_openapi_document_describes_bodies_and_parameters(client: Client) 
 
     usage = doc["paths"]["/admin/usage"]["get"]
     params = {p["name"]: p for p in usage["parameters"]}
-    assert set(params) == {"tenant", "since", "until", "group_by"}
+    assert set(params) == {"tenant", "since", "until", "group_by", "key", "format"}
     assert all(p["in"] == "query" and p["required"] is False for p in params.values())
     assert params["group_by"]["schema"]["enum"] == ["tenant", "key", "alias", "target", "tag",
                                                     "day"]

@@ -238,17 +238,19 @@ def test_validate_config_reports_a_key_that_is_not_a_string() -> None:
     assert str(caught.value) == "providers[0].headers[1]: a key here must be a string, got 1"
 
 
-def test_a_postgresql_url_is_refused_until_that_backend_exists() -> None:
+def test_storage_urls_are_sqlite_or_postgresql() -> None:
     from sluicegate.config.loader import ConfigError, load_config_text
 
     text = (
-        "storage:\n  url: postgresql://u@h/db\nproviders:\n  - {name: e, type: echo}\n"
-        "models:\n  - name: m\n    targets: [{provider: e, model: x}]\n"
+        "storage:\n  url: {url}\nproviders:\n  - {{name: e, type: echo}}\n"
+        "models:\n  - name: m\n    targets: [{{provider: e, model: x}}]\n"
     )
+    config = load_config_text(text.format(url="postgresql://u@h/db"), source="gw.yaml")
+    assert config.storage.url == "postgresql://u@h/db"
     with pytest.raises(ConfigError) as info:
-        load_config_text(text, source="gw.yaml")
+        load_config_text(text.format(url="mysql://u@h/db"), source="gw.yaml")
     assert str(info.value).startswith("gw.yaml:2: storage.url: ")
-    assert "PostgreSQL backend is not built yet" in str(info.value)
+    assert "postgresql://" in str(info.value)
 
 
 @pytest.mark.parametrize(

@@ -1,95 +1,117 @@
-"""The ledger: spool, shipper and store, including what a crash leaves behind."""
+"""The ledger: spool, shipper and store, including what a crash leaves behind.
+
+Every test runs on SQLite and on PostgreSQL unless its name says otherwise.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from sluicegate.state.ledger import Ledger, LedgerRecord, SQLiteLedgerStore
+from sluicegate.state.ledger import Ledger, LedgerRecord
 from sluicegate.state.ledger.spool import SUFFIX, Spool
-from sluicegate.state.sqlite import open_database
+from sluicegate.state.storage import Storage
+from state.stores import BACKENDS, opened, storage_url
 
 
-def record(n: int, *, tenant: str = "acme", tags: tuple[str, ...] = ()) -> LedgerRecord:
+def record(
+    n: int, *, tenant: str = "acme", tags: tuple[str, ...] = (), ts: float | None = None
+) -> LedgerRecord:
     return LedgerRecord(
-        id=f"rec-{n}", request_id=f"req-{n}", ts=1_700_000_000.0 + n, tenant=tenant,
-        key_name="ci", alias="smart", target="main/gpt-4o", protocol="openai", operation="chat",
-        stream=False, tags=tags, status=200, error_code=None, input_tokens=10, output_tokens=5,
-        cached_tokens=0, cache_write_tokens=0, reasoning_tokens=0, estimated=False,
-        cost_usd=0.001, latency_ms=12.5, ttft_ms=3.0,
+        id=f"rec-{n}", request_id=f"req-{n}", ts=1_700_000_000.0 + n if ts is None else ts,
+        tenant=tenant, key_name="ci", alias="smart", target="main/gpt-4o", protocol="openai",
+        operation="chat", stream=False, tags=tags, status=200, error_code=None, input_tokens=10,
+        output_tokens=5, cached_tokens=0, cache_write_tokens=0, reasoning_tokens=0,
+        estimated=False, cost_usd=0.001, latency_ms=12.5, ttft_ms=3.0,
     )
 
 
-def open_ledger(tmp_path: Path, *, rotate_bytes: int = 1 << 20) -> Ledger:
-    url = f"sqlite:///{tmp_path}/ledger.db"
+@pytest.fixture(params=BACKENDS)
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return storage_url(request.param, tmp_path, request)
+
+
+@pytest.fixture
+async def storage(url: str) -> AsyncIterator[Storage]:
+    async with opened(url) as opened_storage:
+        yield opened_storage
+
+
+def open_ledger(storage: Storage, tmp_path: Path, *, rotate_bytes: int = 1 << 20) -> Ledger:
     spool = Spool(tmp_path / "spool", rotate_bytes=rotate_bytes)
-    return Ledger(spool, SQLiteLedgerStore(open_database(url)), interval_s=0.05)
+    return Ledger(spool, storage.ledger, interval_s=0.05)
 
 
-def count(tmp_path: Path) -> int:
-    conn = open_database(f"sqlite:///{tmp_path}/ledger.db")
-    return int(conn.execute("SELECT COUNT(*) FROM ledger").fetchone()[0])
+async def count(storage: Storage) -> int:
+    return int((await storage.ledger.usage())["totals"]["requests"])
 
 
-async def test_recorded_rows_are_queryable_at_once(tmp_path: Path) -> None:
-    ledger = open_ledger(tmp_path)
-    ledger.start()
+async def test_recorded_rows_are_queryable_at_once(storage: Storage, tmp_path: Path) -> None:
+    ledger = open_ledger(storage, tmp_path)
+    await ledger.start()
     for n in range(5):
         ledger.record(record(n, tags=("batch",)))
-    usage = ledger.usage(group_by="tag")
+    usage = await ledger.ausage(group_by="tag")
     assert usage["totals"]["requests"] == 5
     assert usage["totals"]["input_tokens"] == 50
     assert usage["groups"] == [{"key": "batch", **usage["totals"]}]
     await ledger.close()
 
 
-async def test_the_background_shipper_ships_without_being_asked(tmp_path: Path) -> None:
-    ledger = open_ledger(tmp_path)
-    ledger.start()
+async def test_the_background_shipper_ships_without_being_asked(
+    storage: Storage, tmp_path: Path
+) -> None:
+    ledger = open_ledger(storage, tmp_path)
+    await ledger.start()
     ledger.record(record(1))
     for _ in range(100):
-        if count(tmp_path) == 1:
+        if await count(storage) == 1:
             break
         await asyncio.sleep(0.02)
-    assert count(tmp_path) == 1
+    assert await count(storage) == 1
     await ledger.close()
 
 
-def test_shipping_twice_never_counts_twice(tmp_path: Path) -> None:
+async def test_shipping_twice_never_counts_twice(storage: Storage) -> None:
     """A batch re-shipped after a crash between insert and offset update is ignored."""
-    url = f"sqlite:///{tmp_path}/ledger.db"
-    store = SQLiteLedgerStore(open_database(url))
-    batch = [record(1), record(2)]
-    store.ship(batch, "a.spool", 100)
-    store.ship(batch, "a.spool", 0)  # as if the offset had been lost
-    assert store.usage()["totals"]["requests"] == 2
+    batch = [record(1, tags=("a",)), record(2)]
+    await storage.ledger.ship(batch, "a.spool", 100)
+    await storage.ledger.ship(batch, "a.spool", 0)  # as if the offset had been lost
+    usage = await storage.ledger.usage(group_by="tag")
+    assert usage["totals"]["requests"] == 2
+    tagged = await storage.ledger.usage(tenant="acme", key="ci", until=1_700_000_002.0)
+    assert usage["groups"] == [{"key": "a", **tagged["totals"]}], "roll-ups counted once too"
+    assert await storage.ledger.offset("a.spool") == 0
 
 
-async def test_rotated_files_are_shipped_and_deleted(tmp_path: Path) -> None:
-    ledger = open_ledger(tmp_path, rotate_bytes=1000)
-    ledger.start()
+async def test_rotated_files_are_shipped_and_deleted(storage: Storage, tmp_path: Path) -> None:
+    ledger = open_ledger(storage, tmp_path, rotate_bytes=1000)
+    await ledger.start()
     for n in range(50):
         ledger.record(record(n))
-    ledger.flush()
+    await ledger.aflush()
     spool_files = list((tmp_path / "spool").glob(f"*{SUFFIX}"))
     assert spool_files == [ledger.spool.path], "only the file in use remains"
-    assert count(tmp_path) == 50
+    assert await count(storage) == 50
     await ledger.close()
 
 
-async def test_a_torn_last_line_left_by_a_dead_writer_is_dropped(tmp_path: Path) -> None:
+async def test_a_torn_last_line_left_by_a_dead_writer_is_dropped(
+    storage: Storage, tmp_path: Path
+) -> None:
     dead = Spool(tmp_path / "spool")
     dead.append(record(1))
     with open(dead.path, "ab") as f:
         f.write(b'["rec-2","req-2"')  # a write caught half way
     dead.close()  # as the kernel does when the process dies
-    ledger = open_ledger(tmp_path)
-    assert ledger.flush() == 1
-    assert count(tmp_path) == 1
+    ledger = open_ledger(storage, tmp_path)
+    assert await ledger.aflush() == 1
+    assert await count(storage) == 1
     await ledger.close()
 
 
@@ -109,39 +131,70 @@ os.kill(os.getpid(), 9)
 
 
 async def test_records_spooled_before_kill_9_are_shipped_once_by_the_next_process(
-    tmp_path: Path,
+    storage: Storage, tmp_path: Path
 ) -> None:
     tests = str(Path(__file__).parent.parent)
     code = CRASHING_WRITER.format(tests=tests, spool=str(tmp_path / "spool"), n=300)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True)
     assert proc.returncode == -9, proc.stderr
-    ledger = open_ledger(tmp_path)
-    ledger.start()  # ships what the dead process left
-    assert count(tmp_path) == 300
-    ledger.flush()
-    assert count(tmp_path) == 300
+    ledger = open_ledger(storage, tmp_path)
+    await ledger.start()  # ships what the dead process left
+    assert await count(storage) == 300
+    await ledger.aflush()
+    assert await count(storage) == 300
     assert list((tmp_path / "spool").glob(f"*{SUFFIX}")) == [ledger.spool.path]
     await ledger.close()
 
 
-async def test_a_live_writers_file_is_left_to_it(tmp_path: Path) -> None:
+async def test_a_live_writers_file_is_left_to_it(storage: Storage, tmp_path: Path) -> None:
     """Two processes share a spool directory; each ships only what no one else holds."""
-    first = open_ledger(tmp_path)
+    first = open_ledger(storage, tmp_path)
     first.record(record(1))
-    second = open_ledger(tmp_path)
-    assert second.flush() == 0, "the first process's file is locked: not ours to ship"
-    assert first.flush() == 1
+    second = open_ledger(storage, tmp_path)
+    assert await second.aflush() == 0, "the first process's file is locked: not ours to ship"
+    assert await first.aflush() == 1
     await first.close()
     await second.close()
 
 
-@pytest.mark.parametrize("n", [2000])
-async def test_recording_does_no_database_work_on_the_request_path(tmp_path: Path, n: int) -> None:
+async def test_recording_does_no_database_work_on_the_request_path(
+    storage: Storage, tmp_path: Path
+) -> None:
     """record() only appends to the spool; the store sees nothing until shipping."""
-    ledger = open_ledger(tmp_path)
-    for i in range(n):
+    ledger = open_ledger(storage, tmp_path)
+    for i in range(2000):
         ledger.record(record(i))
-    assert count(tmp_path) == 0, "nothing reaches the store until the shipper runs"
-    assert ledger.flush() == n
+    assert await count(storage) == 0, "nothing reaches the store until the shipper runs"
+    assert await ledger.aflush() == 2000
     await ledger.close()
-    assert (tmp_path / "ledger.db").exists()
+
+
+async def test_a_disabled_ledger_records_nothing(storage: Storage, tmp_path: Path) -> None:
+    ledger = Ledger(Spool(tmp_path / "spool"), storage.ledger, enabled=False)
+    await ledger.start()
+    ledger.record(record(1))
+    assert ledger.spool.size == 0
+    assert await ledger.aflush() == 0
+    await ledger.close()
+
+
+async def test_spend_sums_a_tenants_cost_over_a_window(storage: Storage) -> None:
+    batch = [record(n, tenant="acme" if n % 2 else "beta") for n in range(10)]
+    await storage.ledger.ship(batch, "a.spool", 1)
+    assert await storage.ledger.spend("acme") == pytest.approx(0.005)
+    assert await storage.ledger.spend("acme", since=1_700_000_005.0) == pytest.approx(0.003)
+    assert await storage.ledger.spend("acme", key="other") == 0.0
+
+
+def test_the_sync_shortcuts_work_on_sqlite_only(tmp_path: Path) -> None:
+    """Code that is not async may flush and query an embedded (SQLite) ledger directly."""
+
+    async def scenario() -> None:
+        async with opened(f"sqlite:///{tmp_path}/l.db") as storage:
+            ledger = open_ledger(storage, tmp_path)
+            ledger.record(record(1))
+            assert ledger.usage()["totals"]["requests"] == 1
+            assert [r["id"] for r in ledger.records(limit=5)] == ["rec-1"]
+            await ledger.close()
+
+    asyncio.run(scenario())

@@ -89,7 +89,7 @@ class Settle:
 
     def settle(self, ctx: RequestContext) -> None:
         usage = ctx.usage
-        if ctx.replayed:
+        if ctx.replayed or ctx.cache == "hit":
             usage = _NOTHING  # the first request paid; a replay never charges twice
         elif usage is None:
             usage = _estimate(ctx)
@@ -142,6 +142,8 @@ class Settle:
                 latency_ms=latency_ms,
                 ttft_ms=ttft_ms,
                 attempts=tuple(ctx.attempt_log),
+                cache=ctx.cache,
+                saved_usd=ctx.saved_usd,
             )
         )
         self._observe(

@@ -30,7 +30,10 @@ class AdminClient:
         path: str,
         body: dict[str, Any] | None = None,
         query: dict[str, str | None] | None = None,
+        *,
+        text: bool = False,
     ) -> Any:
+        """The answer's JSON, or with ``text`` its body as text (CSV exports)."""
         params = {k: v for k, v in (query or {}).items() if v is not None}
         url = self.url + path + ("?" + urllib.parse.urlencode(params) if params else "")
         data = json.dumps(body).encode() if body is not None else None
@@ -45,7 +48,8 @@ class AdminClient:
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as resp:
-                return json.loads(resp.read() or b"null")
+                raw = resp.read()
+                return raw.decode() if text else json.loads(raw or b"null")
         except urllib.error.HTTPError as exc:
             try:
                 message = json.loads(exc.read())["error"]["message"]

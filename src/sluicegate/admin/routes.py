@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from typing import TypeVar
 
 import orjson
@@ -22,6 +23,13 @@ from pydantic import BaseModel, ValidationError
 from sluicegate.admin.auth import check_admin_key
 from sluicegate.admin.openapi import Handler, Operation, build_openapi
 from sluicegate.admin.schemas import (
+    CacheInvalidate,
+    CacheInvalidated,
+    CacheReport,
+    CacheReportQuery,
+    ForecastList,
+    ForecastOut,
+    ForecastQuery,
     KeyCreate,
     KeyCreated,
     KeyList,
@@ -49,6 +57,8 @@ from sluicegate.server.keys import GATEWAY
 from sluicegate.server.respond import JSON, error_response
 from sluicegate.server.wire import OPENAI
 from sluicegate.state.directory import UNSET, DirectoryError, Tenant
+from sluicegate.state.ledger.export import usage_csv
+from sluicegate.state.ledger.forecast import forecast_tenant
 
 log = logging.getLogger("sluicegate.admin")
 
@@ -68,7 +78,9 @@ async def create_tenant(request: web.Request) -> web.Response:
     body = await _body(request, TenantCreate)
     if body.models is not None:
         _check_aliases(gateway, body.models)
-    tenant = gateway.directory.create_tenant(body.name, models=body.models, limits=body.limits)
+    tenant = await gateway.directory.create_tenant(
+        body.name, models=body.models, limits=body.limits
+    )
     return _json(TenantOut.of(tenant), status=201)
 
 
@@ -84,13 +96,13 @@ async def update_tenant(request: web.Request) -> web.Response:
     models = body.models if "models" in body.model_fields_set else UNSET
     if isinstance(models, list):
         _check_aliases(gateway, models)
-    updated = gateway.directory.update_tenant(tenant.name, models=models, limits=body.limits)
+    updated = await gateway.directory.update_tenant(tenant.name, models=models, limits=body.limits)
     return _json(TenantOut.of(updated))
 
 
 async def delete_tenant(request: web.Request) -> web.Response:
     tenant = _changeable_tenant(request, "remove")
-    _gateway(request).directory.delete_tenant(tenant.name)
+    await _gateway(request).directory.delete_tenant(tenant.name)
     return _json(TenantDeleted(name=tenant.name))
 
 
@@ -99,24 +111,24 @@ async def delete_tenant(request: web.Request) -> web.Response:
 
 async def list_tenant_keys(request: web.Request) -> web.Response:
     tenant = _tenant(request)
-    keys = _gateway(request).directory.keys(tenant.name)
+    keys = await _gateway(request).directory.keys(tenant.name)
     return _json(KeyList(data=[KeyOut.of(k) for k in keys]))
 
 
 async def create_key(request: web.Request) -> web.Response:
     tenant = _tenant(request)
     body = await _body(request, KeyCreate)
-    key, plaintext = _gateway(request).directory.create_key(tenant.name, body.name)
+    key, plaintext = await _gateway(request).directory.create_key(tenant.name, body.name)
     return _json(KeyCreated.with_plaintext(key, plaintext), status=201)
 
 
 async def list_keys(request: web.Request) -> web.Response:
-    keys = _gateway(request).directory.keys()
+    keys = await _gateway(request).directory.keys()
     return _json(KeyList(data=[KeyOut.of(k) for k in keys]))
 
 
 async def revoke_key(request: web.Request) -> web.Response:
-    key = _gateway(request).directory.revoke_key(request.match_info["id"])
+    key = await _gateway(request).directory.revoke_key(request.match_info["id"])
     return _json(KeyOut.of(key))
 
 
@@ -132,16 +144,42 @@ async def usage(request: web.Request) -> web.Response:
     query = _query(request, UsageQuery)
     if query.since is not None and query.until is not None and query.until < query.since:
         raise GatewayError.invalid("until is earlier than since", param="until")
-    result = _gateway(request).ledger.usage(
-        tenant=query.tenant, since=query.since, until=query.until, group_by=query.group_by
+    result = await _gateway(request).ledger.ausage(
+        tenant=query.tenant,
+        key=query.key,
+        since=query.since,
+        until=query.until,
+        group_by=query.group_by,
     )
+    if query.format == "csv":
+        return web.Response(
+            text=usage_csv(result, group_by=query.group_by),
+            content_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="usage.csv"'},
+        )
     # Exactly what the ledger answers: the contract fixes this shape.
     return web.Response(body=orjson.dumps(result), content_type=JSON)
 
 
+async def usage_forecast(request: web.Request) -> web.Response:
+    query = _query(request, ForecastQuery)
+    gateway = _gateway(request)
+    tenants = gateway.directory.tenants()
+    if query.tenant is not None:
+        tenants = [_tenant_named(gateway, query.tenant)]
+    now = time.time()
+    forecasts = []
+    for tenant in tenants:
+        limits = tenant.limits
+        budget = limits.budget_usd if limits.budget_period == "month" else None
+        forecast = await forecast_tenant(gateway.ledger.ausage, tenant.name, now, budget_usd=budget)
+        forecasts.append(ForecastOut.model_validate(forecast.as_dict()))
+    return _json(ForecastList(data=forecasts))
+
+
 async def list_requests(request: web.Request) -> web.Response:
     query = _query(request, RequestsQuery)
-    records = _gateway(request).ledger.records(limit=query.limit, tenant=query.tenant)
+    records = await _gateway(request).ledger.arecords(limit=query.limit, tenant=query.tenant)
     return web.Response(body=orjson.dumps({"data": records}), content_type=JSON)
 
 
@@ -178,7 +216,7 @@ async def list_targets(request: web.Request) -> web.Response:
 async def reload_config(request: web.Request) -> web.Response:
     gateway = _gateway(request)
     try:
-        config = gateway.reload()
+        config = await gateway.reload()
     except (ConfigError, ValueError) as exc:
         raise GatewayError.invalid(
             f"the config was not reloaded; the running one stays in use: {exc}",
@@ -210,6 +248,53 @@ def openapi_document() -> bytes:
             path_params={"name": "The tenant's name.", "id": "The key's id (key_...)."},
         )
     )
+
+
+# -- response cache -----------------------------------------------------------
+
+
+async def invalidate_cache(request: web.Request) -> web.Response:
+    from redis.exceptions import RedisError
+
+    from sluicegate.cache import SHARED_SCOPE, Selector, tenant_scope
+
+    body = await _body(request, CacheInvalidate)
+    if body.tenant is not None and body.shared:
+        raise GatewayError.invalid("give tenant or shared, not both", param="shared")
+    if not (body.tenant or body.shared or body.alias or body.tag or body.all):
+        raise GatewayError.invalid(
+            "say which entries: tenant, shared, alias or tag (or all: true for every entry)",
+            param="all",
+        )
+    scope = SHARED_SCOPE if body.shared else None
+    if body.tenant is not None:
+        scope = tenant_scope(body.tenant)
+    selector = Selector(scope=scope, alias=body.alias, tag=body.tag)
+    store = _gateway(request).services.cache
+    try:
+        removed = await store.invalidate(selector) if store is not None else 0
+    except (RedisError, OSError) as exc:
+        raise GatewayError(
+            ErrorKind.UNAVAILABLE,
+            f"the cache's Redis is unreachable: {exc}",
+            code="cache_unavailable",
+        ) from exc
+    return _json(CacheInvalidated(invalidated=removed))
+
+
+async def cache_report_view(request: web.Request) -> web.Response:
+    from sluicegate.cache.report import cache_report
+
+    query = _query(request, CacheReportQuery)
+    gateway = _gateway(request)
+    report = await cache_report(
+        gateway.ledger,
+        gateway.runtime.aliases,
+        tenant=query.tenant,
+        since=query.since,
+        until=query.until,
+    )
+    return _json(CacheReport.model_validate(report))
 
 
 # -- the route table ----------------------------------------------------------
@@ -311,7 +396,22 @@ OPERATIONS: tuple[Operation, ...] = (
         UsageOut,
         query=UsageQuery,
         errors=(400,),
-        description="Over [since, until); every parameter is optional.",
+        description="Over [since, until); every parameter is optional. `format=csv` answers "
+        "the same figures as CSV (text/csv): one row per group, or one of totals.",
+    ),
+    Operation(
+        "GET",
+        "/admin/usage/forecast",
+        usage_forecast,
+        "Month-end spend forecast per tenant",
+        "usage",
+        ForecastList,
+        query=ForecastQuery,
+        errors=(400, 404),
+        description="Spent so far this UTC month plus the projected rest, from a linear trend "
+        "of up to 28 days of daily spend, with a 90% interval; `over_budget` when the "
+        "projection exceeds the tenant's monthly budget (which also logs an alert and counts "
+        "`sluicegate_budget_forecast_alerts_total`, once a month).",
     ),
     Operation(
         "GET",
@@ -344,6 +444,34 @@ OPERATIONS: tuple[Operation, ...] = (
         errors=(400, 409),
         description="A bad config is refused (400) and the running one stays in use; a gateway "
         "started without a config file answers 409.",
+    ),
+    Operation(
+        "POST",
+        "/admin/cache/invalidate",
+        invalidate_cache,
+        "Remove response cache entries",
+        "cache",
+        CacheInvalidated,
+        body=CacheInvalidate,
+        errors=(400,),
+        description="By tenant (or the shared scope), alias and tag, combined; `all: true` "
+        "empties the cache. Entries also expire with their TTL, and a change of an alias's "
+        "targets starts new entries by itself (they are in the key). Without Redis each "
+        "worker process has its own cache and this reaches the one that answers; with Redis "
+        "unreachable the answer is a 503 (`cache_unavailable`).",
+    ),
+    Operation(
+        "GET",
+        "/admin/cache/report",
+        cache_report_view,
+        "Cache hit rates and prompt-caching economics",
+        "cache",
+        CacheReport,
+        query=CacheReportQuery,
+        errors=(400,),
+        description="Per tenant and alias, from the ledger: response-cache hits and what they "
+        "saved; provider prompt-cache reads and writes, the discount on reads against the "
+        "premium on writes at the alias's prices, and whether prefix caching pays.",
     ),
     Operation("GET", "/admin/openapi.json", openapi_json, "This document", "operations", None),
 )
@@ -398,6 +526,13 @@ def _json(model: BaseModel, *, status: int = 200) -> web.Response:
 def _tenant(request: web.Request) -> Tenant:
     name = request.match_info["name"]
     tenant = _gateway(request).directory.tenant(name)
+    if tenant is None:
+        raise GatewayError(ErrorKind.NOT_FOUND, f"no tenant named {name!r}", code="not_found")
+    return tenant
+
+
+def _tenant_named(gateway: Gateway, name: str) -> Tenant:
+    tenant = gateway.directory.tenant(name)
     if tenant is None:
         raise GatewayError(ErrorKind.NOT_FOUND, f"no tenant named {name!r}", code="not_found")
     return tenant

@@ -102,6 +102,40 @@ class UsageQuery(_Request):
     since: Instant | None = Field(default=None, description="Start, inclusive.")
     until: Instant | None = Field(default=None, description="End, exclusive.")
     group_by: GroupBy | None = Field(default=None, description="Also break the totals down.")
+    key: str | None = Field(default=None, description="Only this key's requests (by key name).")
+    format: Literal["json", "csv"] = Field(
+        default="json",
+        description="csv: one row per group (or one of totals), a header line first.",
+    )
+
+
+class ForecastQuery(_Request):
+    tenant: str | None = Field(default=None, description="Only this tenant (default: every one).")
+
+
+class ForecastOut(_Response):
+    """A tenant's month-end spend, projected from the ledger's daily spend."""
+
+    tenant: str
+    month: str = Field(description="YYYY-MM, UTC.")
+    spent_usd: float = Field(description="Spent so far this month.")
+    forecast_usd: float = Field(description="Projected spend of the whole month.")
+    low_usd: float
+    high_usd: float
+    interval: float = Field(description="Confidence of [low_usd, high_usd].")
+    method: Literal["linear", "mean", "today"] = Field(
+        description="linear: a trend through up to 28 days of daily spend; mean: fewer than 3 "
+        "days of history; today: none, today's pace."
+    )
+    history_days: int
+    daily_usd: float = Field(description="Expected spend of the next whole day.")
+    trend_usd_per_day: float
+    budget_usd: float | None = Field(description="The tenant's monthly budget, if it has one.")
+    over_budget: bool = Field(description="The projection exceeds the monthly budget.")
+
+
+class ForecastList(_Response):
+    data: list[ForecastOut]
 
 
 class RequestsQuery(_Request):
@@ -295,3 +329,58 @@ class ErrorDetail(_Response):
 
 class ErrorBody(_Response):
     error: ErrorDetail
+
+
+# -- response cache -----------------------------------------------------------
+
+
+class CacheInvalidate(_Request):
+    """Entries matching every field given are removed; give at least one, or ``all``."""
+
+    tenant: str | None = Field(default=None, description="Only this tenant's own entries.")
+    shared: bool = Field(
+        default=False, description="Only the shared scope's entries (aliases with scope: shared)."
+    )
+    alias: str | None = Field(default=None, description="Only entries of this alias.")
+    tag: str | None = Field(
+        default=None, description="Only entries stored by requests with this x-sluicegate-tags tag."
+    )
+    all: bool = Field(default=False, description="Every entry (when no other field is given).")
+
+
+class CacheInvalidated(_Response):
+    invalidated: int = Field(description="Entries removed.")
+
+
+class CacheReportQuery(_Request):
+    tenant: str | None = Field(default=None, description="Only this tenant.")
+    since: Instant | None = Field(default=None, description="Start, inclusive.")
+    until: Instant | None = Field(default=None, description="End, exclusive.")
+
+
+class CacheFigures(_Response):
+    requests: int
+    cache_hits: int = Field(description="Requests answered from the response cache.")
+    hit_rate: float = Field(description="cache_hits / requests.")
+    saved_usd: float = Field(description="What the upstream calls the hits replaced would cost.")
+    cost_usd: float
+    input_tokens: int
+    cached_tokens: int = Field(description="Input tokens read from the provider's prompt cache.")
+    cache_write_tokens: int = Field(description="Input tokens written to it.")
+    prompt_cache_read_share: float = Field(description="cached_tokens / input_tokens.")
+    read_savings_usd: float = Field(description="The discount earned on cached reads.")
+    write_premium_usd: float = Field(description="The premium paid on cache writes.")
+    net_usd: float = Field(description="read_savings_usd - write_premium_usd.")
+    prefix_caching_pays: bool | None = Field(
+        description="net_usd > 0; null when no prompt caching happened."
+    )
+
+
+class CacheReportRow(CacheFigures):
+    tenant: str
+    alias: str | None
+
+
+class CacheReport(_Response):
+    rows: list[CacheReportRow]
+    totals: CacheFigures

@@ -38,17 +38,24 @@ class StorageConfig(_Strict):
     @classmethod
     def _supported_url(cls, url: str) -> str:
         if url.startswith(("postgresql://", "postgres://")):
-            raise ValueError(
-                "the PostgreSQL backend is not built yet; use sqlite:///path/to/file.db"
-            )
+            return url
         if not url.startswith("sqlite:///"):
-            raise ValueError("must look like sqlite:///path/to/file.db")
+            raise ValueError(
+                "must look like sqlite:///path/to/file.db or postgresql://user@host:5432/db"
+            )
         return url
 
     redis_url: str | None = None
     # Where ledger records are spooled before they are shipped to the store;
     # default: next to a SQLite database, else ./sluicegate-spool.
     spool_dir: str | None = None
+    # false: record nothing (no spool, no ledger rows); for measuring what the ledger costs.
+    ledger: bool = True
+    # PostgreSQL only: raw ledger rows older than this many days are dropped, a day's
+    # partition at a time; the daily roll-ups stay. None keeps every row.
+    retention_days: int | None = Field(default=None, ge=1)
+    # PostgreSQL only: connections per gateway process.
+    pool_size: int = Field(default=4, ge=1, le=100)
 
 
 class ProviderConfig(_Strict):
@@ -79,6 +86,12 @@ class TargetConfig(_Strict):
     provider: str
     model: str
     weight: float = Field(default=1.0, gt=0)
+    # The deployment's capacity (the provider's quota for this model, or what it
+    # can serve). When set, the gateway keeps under it by queueing requests and
+    # serves the queue fairly across tenants, instead of collecting 429s.
+    max_concurrency: int | None = Field(default=None, ge=1)
+    rpm: int | None = Field(default=None, ge=1)
+    tpm: int | None = Field(default=None, ge=1)
 
 
 class PricingConfig(_Strict):
@@ -98,6 +111,25 @@ class TimeoutsConfig(_Strict):
     total_s: float | None = Field(default=None, gt=0)
 
 
+class SemanticCacheConfig(_Strict):
+    """Per-alias semantic lookup after an exact miss (the index is wired in separately)."""
+
+    # Lowest similarity that counts as the same question; None: the index's default.
+    threshold: float | None = Field(default=None, gt=0, le=1)
+
+
+class ModelCacheConfig(_Strict):
+    """Response cache settings of one alias; unset fields take the top-level ``cache``'s."""
+
+    # off: never; auto: requests that ask for it (Cache-Control: max-age / no-cache)
+    # or have temperature 0, and embeddings; always: every request (unless no-store).
+    mode: Literal["off", "auto", "always"] | None = None
+    ttl_s: float | None = Field(default=None, gt=0)
+    # tenant: an answer serves only the tenant that paid for it; shared: every tenant.
+    scope: Literal["tenant", "shared"] = "tenant"
+    semantic: SemanticCacheConfig | None = None
+
+
 class ModelConfig(_Strict):
     name: str = Field(min_length=1)
     targets: list[TargetConfig] = Field(min_length=1)
@@ -115,18 +147,52 @@ class ModelConfig(_Strict):
     content_policy_fallback: str | None = None
     degraded: str | None = None
     timeouts: TimeoutsConfig = TimeoutsConfig()
+    cache: ModelCacheConfig = ModelCacheConfig()
 
 
-class LimitsConfig(_Strict):
+Priority = Literal["interactive", "batch"]
+
+
+class RateLimits(_Strict):
+    """Limits on one subject; an omitted limit is unlimited."""
+
     rpm: int | None = Field(default=None, ge=0)
     tpm: int | None = Field(default=None, ge=0)
     max_concurrency: int | None = Field(default=None, ge=0)
     budget_usd: float | None = Field(default=None, ge=0)
     budget_period: Literal["day", "week", "month", "total"] = "month"
-    # Share of the budget at which an alert is logged (once per period).
+    # Share of the budget at which an alert is raised (once per period).
     budget_alert_at: float | None = Field(default=None, gt=0, le=1)
+
+    def limited(self) -> bool:
+        return not (
+            self.rpm is None
+            and self.tpm is None
+            and self.max_concurrency is None
+            and self.budget_usd is None
+        )
+
+
+class KeyLimits(RateLimits):
+    """One API key's own limits and budget, within its tenant's."""
+
+    # Requests made with this key queue as this class when an upstream is saturated.
+    priority: Priority | None = None
+
+
+class LimitsConfig(RateLimits):
+    """A tenant's limits, its keys' and its per-alias ones, and its fair share."""
+
     # Log and count would-be refusals without enforcing them (to try limits safely).
     shadow: bool = False
+    # Share of a saturated upstream relative to other tenants (fair queuing).
+    weight: float = Field(default=1.0, gt=0)
+    # Queue class of the tenant's requests unless the key or a header says otherwise.
+    priority: Priority = "interactive"
+    # By key name: limits of one key of this tenant.
+    keys: dict[str, KeyLimits] = {}
+    # By alias: limits of this tenant's use of one model.
+    models: dict[str, RateLimits] = {}
 
 
 class KeyConfig(_Strict):
@@ -175,13 +241,44 @@ class ResilienceConfig(_Strict):
     backoff: BackoffConfig = BackoffConfig()
 
 
+class QueueConfig(_Strict):
+    """Requests waiting for a saturated deployment (see TargetConfig capacity)."""
+
+    # Per deployment; a request arriving at a full queue is shed at once (503).
+    max_waiting: int = Field(default=1000, ge=0)
+    # Longest a request waits for capacity before it is shed (503 with Retry-After).
+    timeout_s: float = Field(default=30.0, gt=0)
+
+
 class AdmissionConfig(_Strict):
     # When the shared limiter (Redis) is unreachable: admit unchecked (true) or 503.
     fail_open: bool = True
+    queue: QueueConfig = QueueConfig()
+    # Budget alerts are logged; with a URL they are also POSTed there as JSON.
+    alert_webhook: str | None = None
+
+    @field_validator("alert_webhook")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return url
 
 
 class IdempotencyConfig(_Strict):
     ttl_s: float = Field(default=86400.0, gt=0)
+
+
+class CacheConfig(_Strict):
+    """The response cache: in-process (an LRU under ``max_bytes``), or Redis when
+    ``storage.redis_url`` is set. Each alias may override mode and TTL."""
+
+    mode: Literal["off", "auto", "always"] = "auto"
+    ttl_s: float = Field(default=3600.0, gt=0)
+    # In-process backend only: the most the stored answers may take, in bytes.
+    max_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    # Larger answers are not stored (both backends).
+    max_entry_bytes: int = Field(default=1024 * 1024, gt=0)
 
 
 class Config(_Strict):
@@ -193,3 +290,4 @@ class Config(_Strict):
     resilience: ResilienceConfig = ResilienceConfig()
     idempotency: IdempotencyConfig = IdempotencyConfig()
     admission: AdmissionConfig = AdmissionConfig()
+    cache: CacheConfig = CacheConfig()

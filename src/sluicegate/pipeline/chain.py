@@ -6,8 +6,17 @@ Decode        body -> canonical request                           400, 413
 ResolveModel  alias exists and the tenant may use it              404, 403
 Admit         tenant rpm, tpm (reserved), concurrency, budget     429
 Idempotency   a repeated Idempotency-Key replays the first answer 409
+Cache         a repeated question is answered from the response cache
 Route         alias -> ordered (alias, target) plan, fallbacks last
-CallUpstream  breakers, retry budget, backoff, failover           429, 502, 503, 504
+CallUpstream  breakers, retry budget, backoff, failover;           429, 502, 503, 504
+              fair queuing for deployments at capacity             503 overloaded
+
+Cache sits after Admit, so a hit still counts against the tenant's request rate
+(its token and budget reservation settles at zero: Settle records a hit with no
+usage), and after Idempotency, so a retried key replays its own answer first. It
+comes before Route and CallUpstream: a hit makes no routing decision and never
+queues for a deployment. Its key uses the alias's configured targets, not the
+balancer's order, so every replica and every request shares one entry.
 """
 
 from __future__ import annotations
@@ -18,7 +27,10 @@ from sluicegate.accounting.settle import Settle
 from sluicegate.admission.admit import Admit
 from sluicegate.admission.limits import Limiter
 from sluicegate.auth.authenticate import Authenticate
+from sluicegate.cache import Cache, CacheStore
+from sluicegate.fairness import Gates
 from sluicegate.idempotency import Idempotency, IdempotencyStore, StoredAnswer
+from sluicegate.observability.alerts import Alerts
 from sluicegate.observability.metrics import Metrics
 from sluicegate.pipeline.context import RequestContext
 from sluicegate.pipeline.decode import Decode
@@ -46,6 +58,10 @@ class Services:
     idempotency: IdempotencyStore
     limiter: Limiter
     limits_fail_open: bool
+    gates: Gates
+    alerts: Alerts
+    # The response cache's store (None: an in-process one with the defaults).
+    cache: CacheStore | None = None
 
 
 def build_pipeline(services: Services) -> Pipeline:
@@ -56,11 +72,16 @@ def build_pipeline(services: Services) -> Pipeline:
             Authenticate(services.directory),
             Decode(),
             ResolveModel(),
-            Admit(services.limiter, fail_open=services.limits_fail_open),
+            Admit(
+                services.limiter, fail_open=services.limits_fail_open, alerts=services.alerts
+            ),
             Idempotency(services.idempotency, on_replay=_mark_replay),
+            Cache(services.cache),
             Route(planner),
         ],
-        CallUpstream(planner, services.health, services.retry_budget, services.backoff),
+        CallUpstream(
+            planner, services.health, services.retry_budget, services.backoff, services.gates
+        ),
     )
 
 

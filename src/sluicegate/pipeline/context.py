@@ -60,9 +60,15 @@ class RequestContext:
     # The alias that stood in because every target of the requested one was down.
     degraded: str | None = None
     # Answered from the Idempotency-Key store: no upstream call, nothing to charge;
-    # the label of the target that served the first request.
+    # the label of the target that served the first request (a cache hit sets it too).
     replayed: bool = False
     replayed_target: str | None = None
+    # cache: "hit" or "miss" when the response cache was consulted (None: it was
+    # not); on a hit the stored answer's age, and what the upstream call it
+    # replaced would have cost (the hit itself costs nothing).
+    cache: str | None = None
+    cache_age_s: float = 0.0
+    saved_usd: float = 0.0
     first_event_at: float | None = None
     # settle: the usage and cost recorded, and what stages asked to run then
     usage: Usage | None = None

@@ -37,6 +37,10 @@ def _answer_headers(ctx: RequestContext) -> dict[str, str]:
         headers["x-sluicegate-degraded"] = ctx.degraded
     if ctx.replayed:
         headers["x-sluicegate-idempotent-replay"] = "true"
+    if ctx.cache is not None:
+        headers["x-sluicegate-cache"] = ctx.cache
+        if ctx.cache == "hit":
+            headers["Age"] = str(int(ctx.cache_age_s))  # whole seconds, as in HTTP
     return headers
 
 

@@ -16,7 +16,8 @@ import select
 import signal
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from aiohttp import web
 
@@ -94,7 +95,8 @@ async def _worker_main(
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, lambda: _reload(gateway))
+    reloads: set[asyncio.Task[None]] = set()  # strong references while they run
+    loop.add_signal_handler(signal.SIGHUP, lambda: _track(reloads, _reload(gateway)))
     # A worker forked by the supervisor starts with these signals blocked so
     # that one arriving during start-up waits for the handlers above.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _HANDLED)
@@ -104,11 +106,17 @@ async def _worker_main(
     return 0
 
 
-def _reload(gateway: Gateway) -> None:
+async def _reload(gateway: Gateway) -> None:
     try:
-        gateway.reload()
+        await gateway.reload()
     except Exception as exc:  # a bad new config must never take the gateway down
         log.error("reload failed, keeping the current configuration: %s", exc)
+
+
+def _track(tasks: set[asyncio.Task[None]], coro: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.get_running_loop().create_task(coro)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
 
 
 def _run_supervisor(
@@ -123,8 +131,10 @@ def _run_supervisor(
     The supervisor announces readiness only once every worker has said it is
     serving, over a pipe, so "ready" means ready.
     """
-    # Migrate once, here, rather than in every worker at the same moment.
-    open_database(config.storage.url).close()
+    # Migrate SQLite once, here, rather than in every worker at the same moment
+    # (PostgreSQL is migrated by `sluicegate migrate` only).
+    if config.storage.url.startswith("sqlite:"):
+        open_database(config.storage.url).close()
     children: list[int] = []
     ready_r, ready_w = os.pipe()
     signal.pthread_sigmask(signal.SIG_BLOCK, _HANDLED)

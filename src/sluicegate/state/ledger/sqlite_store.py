@@ -1,15 +1,20 @@
-"""The ledger's SQLite store: shipped records, and the queries billing runs over them."""
+"""The ledger's SQLite store: shipped records, and the queries billing runs over them.
+
+Its methods are coroutines only to share :class:`LedgerStore` with
+PostgreSQL: they never suspend (see the shipper's docstring for why the
+embedded store runs on the event loop).
+"""
 
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 
 from sluicegate.state.ledger.record import LedgerRecord
+from sluicegate.state.ledger.store import GroupBy, sums
 
-GroupBy = Literal["tenant", "key", "alias", "target", "tag", "day"]
 GROUP_COLUMNS: dict[str, str] = {
     "tenant": "tenant",
     "key": "key_name",
@@ -36,19 +41,6 @@ _SUMS = (
     " COALESCE(SUM(estimated),0),"
     " COALESCE(SUM(CASE WHEN cache = 'hit' THEN 1 ELSE 0 END),0), COALESCE(SUM(saved_usd),0)"
 )
-_SUM_FIELDS = (
-    "requests",
-    "input_tokens",
-    "output_tokens",
-    "cached_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-    "cost_usd",
-    "errors",
-    "estimated",
-    "cache_hits",
-    "saved_usd",
-)
 
 
 class SQLiteLedgerStore:
@@ -57,13 +49,13 @@ class SQLiteLedgerStore:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    def offset(self, file: str) -> int:
+    async def offset(self, file: str) -> int:
         row = self._conn.execute(
             "SELECT shipped FROM spool_offsets WHERE file = ?", (file,)
         ).fetchone()
         return int(row[0]) if row else 0
 
-    def ship(self, records: list[LedgerRecord], file: str, offset: int) -> None:
+    async def ship(self, records: list[LedgerRecord], file: str, offset: int) -> None:
         """Insert a batch and record how far into ``file`` it reaches, atomically."""
         self._conn.execute("BEGIN IMMEDIATE")
         try:
@@ -78,13 +70,14 @@ class SQLiteLedgerStore:
             self._conn.execute("ROLLBACK")
             raise
 
-    def forget(self, file: str) -> None:
+    async def forget(self, file: str) -> None:
         self._conn.execute("DELETE FROM spool_offsets WHERE file = ?", (file,))
 
-    def usage(
+    async def usage(
         self,
         *,
         tenant: str | None = None,
+        key: str | None = None,
         since: float | None = None,
         until: float | None = None,
         group_by: GroupBy | None = None,
@@ -92,18 +85,18 @@ class SQLiteLedgerStore:
         """Totals and optional groups over ``[since, until)``."""
         where: list[str] = ["1=1"]
         params: list[Any] = []
-        if tenant is not None:
-            where.append("tenant = ?")
-            params.append(tenant)
-        if since is not None:
-            where.append("ts >= ?")
-            params.append(since)
-        if until is not None:
-            where.append("ts < ?")
-            params.append(until)
+        for condition, value in (
+            ("tenant = ?", tenant),
+            ("key_name = ?", key),
+            ("ts >= ?", since),
+            ("ts < ?", until),
+        ):
+            if value is not None:
+                where.append(condition)
+                params.append(value)
         cond = " AND ".join(where)
         row = self._conn.execute(f"SELECT {_SUMS} FROM ledger WHERE {cond}", params).fetchone()
-        result: dict[str, Any] = {"totals": _sums(row)}
+        result: dict[str, Any] = {"totals": sums(row)}
         if group_by is not None:
             column = GROUP_COLUMNS[group_by]
             source = "ledger, json_each(ledger.tags) AS tag" if group_by == "tag" else "ledger"
@@ -111,12 +104,22 @@ class SQLiteLedgerStore:
                 f"SELECT {column} AS k, {_SUMS} FROM {source} WHERE {cond} GROUP BY k ORDER BY k",
                 params,
             ).fetchall()
-            result["groups"] = [{"key": r[0], **_sums(r[1:])} for r in rows]
+            result["groups"] = [{"key": r[0], **sums(r[1:])} for r in rows]
         else:
             result["groups"] = []
         return result
 
-    def records(self, *, limit: int = 100, tenant: str | None = None) -> list[dict[str, Any]]:
+    async def spend(
+        self,
+        tenant: str,
+        key: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> float:
+        usage = await self.usage(tenant=tenant, key=key, since=since, until=until)
+        return float(usage["totals"]["cost_usd"])
+
+    async def records(self, *, limit: int = 100, tenant: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT * FROM ledger"
         params: list[Any] = []
         if tenant is not None:
@@ -135,6 +138,9 @@ class SQLiteLedgerStore:
             item["estimated"] = bool(item["estimated"])
             out.append(item)
         return out
+
+    async def close(self) -> None:
+        """The connection belongs to whoever opened it (the directory shares it)."""
 
 
 def _row(r: LedgerRecord) -> tuple[Any, ...]:
@@ -165,10 +171,3 @@ def _row(r: LedgerRecord) -> tuple[Any, ...]:
         r.cache,
         r.saved_usd,
     )
-
-
-def _sums(row: tuple[Any, ...]) -> dict[str, Any]:
-    sums = dict(zip(_SUM_FIELDS, row, strict=True))
-    sums["cost_usd"] = round(float(sums["cost_usd"]), 10)
-    sums["saved_usd"] = round(float(sums["saved_usd"]), 10)
-    return sums

@@ -1,0 +1,182 @@
+"""Stage: answer a repeated question from the response cache, and keep fresh answers.
+
+For a request the policy admits (:mod:`sluicegate.cache.policy`), the exact key
+(:mod:`sluicegate.cache.key`) is looked up; a hit replays the stored canonical
+events, which egress encodes for the client like a fresh answer: a stream for a
+streaming client, one body for the others, in either protocol, whoever stored
+it. A miss goes upstream and its events are collected as they pass (nothing is
+held back from the client); once the answer has ended complete and successful
+it is stored. An error, a stream cut short or a client that went away stores
+nothing, nor does an answer from another alias (a fallback or a degraded
+stand-in): the key names this alias's deployments, and their answer is what it
+promises.
+
+A hit costs no upstream call: Settle records it with zero tokens and cost, the
+cache outcome and ``saved_usd`` (the stored call's usage at today's prices),
+and the tenant's token and budget reservations settle at zero.
+
+Semantic lookup slots in after an exact miss: given a ``semantic`` index, an
+alias with ``cache.semantic`` set asks it for a stored paraphrase of the last
+user turn in the request's semantic scope, and fresh answers are added to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Protocol
+
+from sluicegate.cache.entry import CachedAnswer, complete
+from sluicegate.cache.key import cache_key, semantic_scope, semantic_text
+from sluicegate.cache.policy import Decision, decide
+from sluicegate.cache.store import CacheStore, MemoryCache
+from sluicegate.canonical import ChatRequest, Event
+from sluicegate.pipeline import Events, Next, RequestContext
+from sluicegate.routing.aliases import Alias
+
+log = logging.getLogger("sluicegate.cache")
+
+
+class SemanticHit(Protocol):
+    @property
+    def entry_key(self) -> str: ...
+
+
+class SemanticIndex(Protocol):
+    """What the stage needs of a semantic index (``sluicegate.cache.semantic``)."""
+
+    async def lookup(self, scope: str, text: str) -> SemanticHit | None: ...
+
+    async def store(self, scope: str, text: str, entry_key: str, ttl_s: float) -> None: ...
+
+
+class Cache:
+    def __init__(
+        self, store: CacheStore | None = None, *, semantic: SemanticIndex | None = None
+    ) -> None:
+        self.store: CacheStore = store if store is not None else MemoryCache()
+        self.semantic = semantic
+
+    async def __call__(self, ctx: RequestContext, call_next: Next) -> Events:
+        decision = decide(ctx)
+        if decision is None:
+            return await call_next(ctx)
+        alias = ctx.alias
+        assert alias is not None
+        # Once prompts exist, their version goes in too: cache_key(..., prompt_version=...).
+        key = cache_key(
+            ctx.decoded, scope=decision.scope, alias=alias.name, targets=_labels(alias)
+        )
+        if decision.lookup:
+            answer = await self.store.get(key)
+            if answer is None and self._semantic_for(ctx) is not None:
+                answer = await self._semantic_lookup(ctx, decision)
+            if answer is not None and _fresh_enough(answer, decision):
+                return _hit(ctx, answer)
+        ctx.cache = "miss"
+        events = await call_next(ctx)
+        if not decision.store:
+            return events
+        return self._keep(ctx, key, decision, events)
+
+    async def _keep(
+        self, ctx: RequestContext, key: str, decision: Decision, events: Events
+    ) -> Events:
+        kept: list[Event] = []
+        ended = False
+        try:
+            async for event in events:
+                kept.append(event)
+                yield event
+            ended = True
+        finally:
+            await events.aclose()
+            # Before the stream's end reaches the client, so that its next request
+            # finds the answer (one Redis round trip at most).
+            if ended and _storable(ctx, kept):
+                await self._store(ctx, key, decision, kept)
+
+    async def _store(
+        self, ctx: RequestContext, key: str, decision: Decision, events: list[Event]
+    ) -> None:
+        target = ctx.target
+        answer = CachedAnswer(
+            events=tuple(events),
+            stored_at=time.time(),
+            target=target.label if target is not None else None,
+            alias=ctx.alias.name if ctx.alias is not None else None,
+            tags=ctx.tags,
+        )
+        try:
+            stored = await self.store.put(key, answer, decision.ttl_s)
+            semantic = self._semantic_for(ctx)
+            if stored and semantic is not None:
+                text = semantic_text(ctx.decoded)  # type: ignore[arg-type]
+                if text is not None:
+                    await semantic.store(_semantic_scope(ctx, decision), text, key, decision.ttl_s)
+        except Exception:  # the answer has been served; never fail it for the cache
+            log.exception("could not store an answer in the response cache")
+
+    def _semantic_for(self, ctx: RequestContext) -> SemanticIndex | None:
+        if self.semantic is None or ctx.alias is None or ctx.alias.config.cache.semantic is None:
+            return None
+        return self.semantic if isinstance(ctx.request, ChatRequest) else None
+
+    async def _semantic_lookup(
+        self, ctx: RequestContext, decision: Decision
+    ) -> CachedAnswer | None:
+        assert self.semantic is not None and isinstance(ctx.request, ChatRequest)
+        text = semantic_text(ctx.request)
+        if text is None:
+            return None
+        try:
+            found = await self.semantic.lookup(_semantic_scope(ctx, decision), text)
+        except Exception:
+            log.exception("semantic cache lookup failed; treated as a miss")
+            return None
+        return None if found is None else await self.store.get(found.entry_key)
+
+
+def _labels(alias: Alias) -> tuple[str, ...]:
+    return tuple(t.label for t in alias.targets)
+
+
+def _semantic_scope(ctx: RequestContext, decision: Decision) -> str:
+    assert isinstance(ctx.request, ChatRequest) and ctx.alias is not None
+    return semantic_scope(
+        ctx.request, scope=decision.scope, alias=ctx.alias.name, targets=_labels(ctx.alias)
+    )
+
+
+def _fresh_enough(answer: CachedAnswer, decision: Decision) -> bool:
+    return decision.max_age_s is None or time.time() - answer.stored_at <= decision.max_age_s
+
+
+def _storable(ctx: RequestContext, events: list[Event]) -> bool:
+    served_by = ctx.serving_alias
+    own = served_by is None or served_by is ctx.alias
+    return own and ctx.degraded is None and not ctx.replayed and complete(events)
+
+
+def _hit(ctx: RequestContext, answer: CachedAnswer) -> Events:
+    ctx.cache = "hit"
+    ctx.cache_age_s = max(0.0, time.time() - answer.stored_at)
+    ctx.replayed_target = answer.target
+    ctx.saved_usd = _saved(ctx, answer)
+    return _replay(answer.events)
+
+
+def _saved(ctx: RequestContext, answer: CachedAnswer) -> float:
+    """What the stored call would cost today (at the producing alias's current prices)."""
+    usage = answer.usage
+    alias = ctx.runtime.aliases.get(answer.alias or "") or ctx.alias
+    if usage is None or alias is None:
+        return 0.0
+    return alias.cost_usd(
+        usage.input_tokens, usage.output_tokens, usage.cached_tokens, usage.cache_write_tokens
+    )
+
+
+async def _replay(events: tuple[Event, ...]) -> Events:
+    for event in events:
+        yield event

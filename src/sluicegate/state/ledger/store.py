@@ -1,0 +1,74 @@
+"""What the ledger needs from a store, whichever database holds it."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol
+
+from sluicegate.state.ledger.shipper import ShippingStore
+
+GroupBy = Literal["tenant", "key", "alias", "target", "tag", "day"]
+
+# The sums every usage answer carries, totals and groups alike, in this order.
+SUM_FIELDS = (
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "errors",
+    "estimated",
+    "cache_hits",
+    "saved_usd",
+)
+_FLOAT_FIELDS = ("cost_usd", "saved_usd")
+
+
+class LedgerStore(ShippingStore, Protocol):
+    async def usage(
+        self,
+        *,
+        tenant: str | None = None,
+        key: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        group_by: GroupBy | None = None,
+    ) -> dict[str, Any]:
+        """``{"totals": {...}, "groups": [{"key": ..., ...}]}`` over ``[since, until)``."""
+        ...
+
+    async def records(
+        self, *, limit: int = 100, tenant: str | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    async def spend(
+        self,
+        tenant: str,
+        key: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> float:
+        """USD spent by a tenant (or one of its keys) over ``[since, until)``."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def sums(row: Any) -> dict[str, Any]:
+    """One row of sums, in :data:`SUM_FIELDS` order, as an answer's dict."""
+    out = dict(zip(SUM_FIELDS, row, strict=True))
+    for name in _FLOAT_FIELDS:
+        out[name] = round(float(out[name]), 10)
+    return out
+
+
+def add_sums(into: dict[str, Any], more: dict[str, Any]) -> None:
+    for name in SUM_FIELDS:
+        into[name] += more[name]
+    for name in _FLOAT_FIELDS:
+        into[name] = round(into[name], 10)
+
+
+def empty_sums() -> dict[str, Any]:
+    return sums((0,) * len(SUM_FIELDS))

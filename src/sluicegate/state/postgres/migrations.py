@@ -1,0 +1,200 @@
+"""The PostgreSQL schema, versioned: ``sluicegate migrate`` applies it, a gateway checks it.
+
+Unlike SQLite (one file per deployment, migrated by whoever opens it), a
+PostgreSQL database is shared by replicas that may run different versions
+during a rollout, so a gateway never changes the schema itself: it refuses to
+start on a schema older than it needs and names the command that fixes it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sluicegate.state.postgres.connection import Conn
+
+# Versioned migrations: append, never edit. Index i brings the schema to version i+1.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: tenants, keys, the partitioned ledger, its daily roll-ups, spool offsets
+    """
+    CREATE TABLE sluicegate_schema (version integer NOT NULL);
+    INSERT INTO sluicegate_schema VALUES (0);
+
+    CREATE TABLE tenants (
+        name text PRIMARY KEY,
+        models jsonb,                -- allowed aliases, NULL = all
+        limits jsonb NOT NULL,       -- LimitsConfig
+        source text NOT NULL,        -- 'config' or 'admin'
+        created_at double precision NOT NULL
+    );
+    CREATE TABLE api_keys (
+        id text PRIMARY KEY,
+        tenant text NOT NULL REFERENCES tenants (name) ON DELETE CASCADE,
+        name text NOT NULL,
+        key_hash text NOT NULL UNIQUE,
+        prefix text NOT NULL,
+        source text NOT NULL,
+        created_at double precision NOT NULL,
+        revoked_at double precision,
+        UNIQUE (tenant, name)
+    );
+    -- Bumped by any change to tenants or keys, from any replica or by hand:
+    -- every replica polls it and reloads its in-memory directory when it moves.
+    CREATE TABLE directory_version (
+        one boolean PRIMARY KEY DEFAULT true CHECK (one),
+        version bigint NOT NULL
+    );
+    INSERT INTO directory_version VALUES (true, 0);
+    CREATE FUNCTION sluicegate_directory_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        UPDATE directory_version SET version = version + 1;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER tenants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tenants
+        FOR EACH STATEMENT EXECUTE FUNCTION sluicegate_directory_changed();
+    CREATE TRIGGER api_keys_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON api_keys
+        FOR EACH STATEMENT EXECUTE FUNCTION sluicegate_directory_changed();
+
+    -- One partition per UTC day (ts in unix seconds): retention drops whole days.
+    CREATE TABLE ledger (
+        id text NOT NULL,            -- unique per request; shipping is idempotent on it
+        request_id text NOT NULL,
+        ts double precision NOT NULL,
+        tenant text,
+        key_name text,
+        alias text,
+        target text,
+        protocol text NOT NULL,
+        operation text NOT NULL,
+        stream boolean NOT NULL,
+        tags text[] NOT NULL,
+        status integer NOT NULL,
+        error_code text,
+        input_tokens bigint NOT NULL,
+        output_tokens bigint NOT NULL,
+        cached_tokens bigint NOT NULL,
+        cache_write_tokens bigint NOT NULL,
+        reasoning_tokens bigint NOT NULL,
+        estimated boolean NOT NULL,
+        cost_usd double precision NOT NULL,
+        latency_ms double precision NOT NULL,
+        ttft_ms double precision,
+        attempts jsonb NOT NULL,
+        cache text,
+        saved_usd double precision NOT NULL,
+        PRIMARY KEY (id, ts)         -- a record's ts never changes, so (id, ts) is its id
+    ) PARTITION BY RANGE (ts);
+    CREATE INDEX ledger_tenant_ts ON ledger (tenant, ts);
+    CREATE INDEX ledger_ts ON ledger (ts);
+
+    CREATE FUNCTION sluicegate_ledger_partition(d date) RETURNS void LANGUAGE plpgsql AS $$
+    DECLARE
+        name text := 'ledger_p' || to_char(d, 'YYYYMMDD');
+        lo bigint := extract(epoch FROM d::timestamp)::bigint;
+    BEGIN
+        IF to_regclass(name) IS NULL THEN
+            PERFORM pg_advisory_xact_lock(hashtext('sluicegate_ledger_partition'));
+            IF to_regclass(name) IS NULL THEN
+                EXECUTE format('CREATE TABLE %I PARTITION OF ledger FOR VALUES FROM (%s) TO (%s)',
+                               name, lo, lo + 86400);
+            END IF;
+        END IF;
+    END $$;
+
+    -- Daily sums per tenant, key, alias and target; tenant first for per-tenant ranges.
+    -- '' stands for NULL so that the key can be a primary key.
+    CREATE TABLE ledger_daily (
+        tenant text NOT NULL,
+        day date NOT NULL,
+        key_name text NOT NULL,
+        alias text NOT NULL,
+        target text NOT NULL,
+        requests bigint NOT NULL,
+        input_tokens bigint NOT NULL,
+        output_tokens bigint NOT NULL,
+        cached_tokens bigint NOT NULL,
+        cache_write_tokens bigint NOT NULL,
+        reasoning_tokens bigint NOT NULL,
+        cost_usd double precision NOT NULL,
+        errors bigint NOT NULL,
+        estimated bigint NOT NULL,
+        cache_hits bigint NOT NULL,
+        saved_usd double precision NOT NULL,
+        PRIMARY KEY (tenant, day, key_name, alias, target)
+    );
+    -- The same per tag: a request with two tags counts under each.
+    CREATE TABLE ledger_daily_tags (
+        tenant text NOT NULL,
+        day date NOT NULL,
+        key_name text NOT NULL,
+        tag text NOT NULL,
+        requests bigint NOT NULL,
+        input_tokens bigint NOT NULL,
+        output_tokens bigint NOT NULL,
+        cached_tokens bigint NOT NULL,
+        cache_write_tokens bigint NOT NULL,
+        reasoning_tokens bigint NOT NULL,
+        cost_usd double precision NOT NULL,
+        errors bigint NOT NULL,
+        estimated bigint NOT NULL,
+        cache_hits bigint NOT NULL,
+        saved_usd double precision NOT NULL,
+        PRIMARY KEY (tenant, day, key_name, tag)
+    );
+    CREATE TABLE spool_offsets (
+        file text PRIMARY KEY,       -- a spool file being shipped (names are unique per process)
+        shipped bigint NOT NULL      -- bytes of it already in the ledger
+    );
+    """,
+)
+
+LATEST = len(MIGRATIONS)
+_LOCK = "hashtext('sluicegate_migrate')"
+
+
+class SchemaError(RuntimeError):
+    """The database's schema is not the one this sluicegate needs."""
+
+
+async def schema_version(conn: Conn) -> int:
+    """0 for a database sluicegate never migrated."""
+    exists = await conn.fetchval("SELECT to_regclass('sluicegate_schema') IS NOT NULL")
+    if not exists:
+        return 0
+    return int(await conn.fetchval("SELECT version FROM sluicegate_schema"))
+
+
+async def migrate(conn: Conn) -> tuple[int, int]:
+    """Apply pending migrations in one transaction; returns (before, after).
+
+    An advisory lock makes concurrent runs wait for each other instead of racing.
+    """
+    async with conn.transaction():
+        await conn.execute(f"SELECT pg_advisory_xact_lock({_LOCK})")
+        before = await schema_version(conn)
+        if before > LATEST:
+            raise SchemaError(
+                f"database schema version {before} is newer than this sluicegate ({LATEST}); "
+                "upgrade sluicegate"
+            )
+        for version in range(before, LATEST):
+            await conn.execute(MIGRATIONS[version])
+            await conn.execute("UPDATE sluicegate_schema SET version = $1", version + 1)
+    return before, LATEST
+
+
+async def check_schema(conn: Conn) -> int:
+    """Raise :class:`SchemaError`, saying what to do, unless the schema is the latest."""
+    version = await schema_version(conn)
+    if version < LATEST:
+        state = "not migrated" if version == 0 else f"at schema version {version}"
+        raise SchemaError(
+            f"the PostgreSQL database is {state}; this sluicegate needs version {LATEST}. "
+            "Run `sluicegate migrate --config FILE` (once, from any host), then start again."
+        )
+    if version > LATEST:
+        raise SchemaError(
+            f"the PostgreSQL database is at schema version {version}, newer than this "
+            f"sluicegate ({LATEST}); upgrade sluicegate"
+        )
+    return version

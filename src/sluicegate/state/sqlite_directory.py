@@ -1,0 +1,171 @@
+"""The tenant directory's rows in SQLite.
+
+Its methods are coroutines only to share the :class:`DirectoryStore`
+interface with PostgreSQL: they never suspend, each runs to completion on the
+event loop, like the rest of the embedded store.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+
+import orjson
+
+from sluicegate.config import LimitsConfig, TenantConfig
+from sluicegate.state.directory import (
+    KEY_PREFIX_SHOWN,
+    ApiKey,
+    DirectoryError,
+    NewKey,
+    Tenant,
+    hash_key,
+    new_key_id,
+)
+
+_KEY_COLUMNS = "id, tenant, name, prefix, source, created_at, revoked_at"
+
+
+class SQLiteDirectoryStore:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    async def version(self) -> int:
+        # Changes when another connection commits; our own writes refresh directly.
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    async def load(self) -> tuple[list[Tenant], list[tuple[str, ApiKey]]]:
+        tenants = [
+            Tenant(
+                name=name,
+                models=None if models is None else frozenset(orjson.loads(models)),
+                limits=LimitsConfig.model_validate(orjson.loads(limits)),
+                source=source,
+            )
+            for name, models, limits, source in self._conn.execute(
+                "SELECT name, models, limits, source FROM tenants"
+            )
+        ]
+        keys = [
+            (row[7], ApiKey(*row[:7]))
+            for row in self._conn.execute(
+                f"SELECT {_KEY_COLUMNS}, key_hash FROM api_keys WHERE revoked_at IS NULL"
+            )
+        ]
+        return tenants, keys
+
+    async def sync_config(self, tenants: Sequence[TenantConfig]) -> None:
+        now = time.time()
+        with _transaction(self._conn):
+            names = [t.name for t in tenants]
+            placeholders = ",".join("?" * len(names)) or "''"
+            self._conn.execute(
+                f"DELETE FROM tenants WHERE source = 'config' AND name NOT IN ({placeholders})",
+                names,
+            )
+            for t in tenants:
+                self._conn.execute(
+                    "INSERT INTO tenants (name, models, limits, source, created_at) "
+                    "VALUES (?, ?, ?, 'config', ?) ON CONFLICT (name) DO UPDATE SET "
+                    "models = excluded.models, limits = excluded.limits, source = 'config'",
+                    (t.name, models_json(t.models), t.limits.model_dump_json(), now),
+                )
+                key_names = [k.name for k in t.keys]
+                kp = ",".join("?" * len(key_names)) or "''"
+                self._conn.execute(
+                    f"DELETE FROM api_keys WHERE tenant = ? AND source = 'config' "
+                    f"AND name NOT IN ({kp})",
+                    [t.name, *key_names],
+                )
+                for k in t.keys:
+                    digest = hash_key(k.key)
+                    self._conn.execute(
+                        "DELETE FROM api_keys WHERE tenant = ? AND name = ? AND key_hash != ?",
+                        (t.name, k.name, digest),
+                    )
+                    self._conn.execute(
+                        "INSERT INTO api_keys (id, tenant, name, key_hash, prefix, source,"
+                        " created_at) VALUES (?, ?, ?, ?, ?, 'config', ?)"
+                        " ON CONFLICT (key_hash) DO NOTHING",
+                        (new_key_id(), t.name, k.name, digest, k.key[:KEY_PREFIX_SHOWN], now),
+                    )
+
+    async def create_tenant(
+        self, name: str, models: Sequence[str] | None, limits: LimitsConfig
+    ) -> None:
+        try:
+            with _transaction(self._conn):
+                self._conn.execute(
+                    "INSERT INTO tenants (name, models, limits, source, created_at) "
+                    "VALUES (?, ?, ?, 'admin', ?)",
+                    (name, models_json(models), limits.model_dump_json(), time.time()),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise DirectoryError(f"tenant {name!r} already exists", status=409) from exc
+
+    async def update_tenant(
+        self, name: str, models: Sequence[str] | None, limits: LimitsConfig
+    ) -> None:
+        with _transaction(self._conn):
+            self._conn.execute(
+                "UPDATE tenants SET models = ?, limits = ? WHERE name = ?",
+                (models_json(models), limits.model_dump_json(), name),
+            )
+
+    async def delete_tenant(self, name: str) -> None:
+        with _transaction(self._conn):
+            self._conn.execute("DELETE FROM tenants WHERE name = ?", (name,))
+
+    async def create_key(self, key: NewKey) -> None:
+        try:
+            with _transaction(self._conn):
+                self._conn.execute(
+                    "INSERT INTO api_keys (id, tenant, name, key_hash, prefix, source, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, 'admin', ?)",
+                    (key.id, key.tenant, key.name, key.key_hash, key.prefix, time.time()),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise DirectoryError(
+                f"tenant {key.tenant!r} already has a key named {key.name!r}", status=409
+            ) from exc
+
+    async def revoke_key(self, key_id: str) -> None:
+        with _transaction(self._conn):
+            self._conn.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                (time.time(), key_id),
+            )
+
+    async def keys(self, tenant: str | None) -> list[ApiKey]:
+        sql = f"SELECT {_KEY_COLUMNS} FROM api_keys"
+        rows = (
+            self._conn.execute(sql + " WHERE tenant = ? ORDER BY created_at", (tenant,))
+            if tenant is not None
+            else self._conn.execute(sql + " ORDER BY tenant, created_at")
+        )
+        return [ApiKey(*row) for row in rows]
+
+    async def key(self, key_id: str) -> ApiKey | None:
+        row = self._conn.execute(
+            f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = ?", (key_id,)
+        ).fetchone()
+        return None if row is None else ApiKey(*row)
+
+    async def close(self) -> None:
+        """The connection belongs to whoever opened it (it also serves the ledger)."""
+
+
+def models_json(models: Iterable[str] | None) -> str | None:
+    return None if models is None else orjson.dumps(sorted(models)).decode()
+
+
+class _transaction:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> None:
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._conn.execute("COMMIT" if exc_type is None else "ROLLBACK")

@@ -1,0 +1,94 @@
+"""Which requests the cache looks up and stores: alias mode, temperature and Cache-Control."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+from multidict import CIMultiDict
+
+from sluicegate.cache.key import SHARED_SCOPE, tenant_scope
+from sluicegate.cache.policy import CacheControl, Decision, decide, parse_cache_control
+from sluicegate.canonical import ChatRequest, EmbeddingRequest, Message, TextPart
+from sluicegate.config.schema import CacheConfig, ModelCacheConfig
+from sluicegate.pipeline import RequestContext
+from sluicegate.state.directory import Tenant
+
+
+@pytest.mark.parametrize(
+    ("header", "parsed"),
+    [
+        (None, CacheControl()),
+        ("", CacheControl()),
+        ("no-cache", CacheControl(no_cache=True)),
+        ("No-Store", CacheControl(no_store=True)),
+        ("max-age=60", CacheControl(max_age_s=60)),
+        ('max-age="30", no-store', CacheControl(no_store=True, max_age_s=30)),
+        ("max-age=60, max-age=10", CacheControl(max_age_s=10)),
+        ("max-age=soon, private, no-transform", CacheControl()),
+        ("max-age=-1", CacheControl()),
+    ],
+)
+def test_cache_control_directives(header: str | None, parsed: CacheControl) -> None:
+    assert parse_cache_control(header) == parsed
+
+
+def context(
+    *,
+    temperature: float | None = None,
+    header: str | None = None,
+    mode: str | None = None,
+    default_mode: str = "auto",
+    scope: str = "tenant",
+    ttl_s: float | None = None,
+    embeddings: bool = False,
+) -> RequestContext:
+    request: Any = (
+        EmbeddingRequest(model="embed", inputs=["hello"])
+        if embeddings
+        else ChatRequest(model="smart", temperature=temperature,
+                         messages=[Message(role="user", content=[TextPart(text="hi")])])
+    )
+    alias = SimpleNamespace(
+        name="smart", config=SimpleNamespace(cache=ModelCacheConfig.model_validate(
+            {"mode": mode, "scope": scope, "ttl_s": ttl_s})))
+    runtime = SimpleNamespace(config=SimpleNamespace(
+        cache=CacheConfig.model_validate({"mode": default_mode, "ttl_s": 900})))
+    ctx = RequestContext(
+        id="r1", request_id="req-1", protocol="openai", operation="chat",
+        headers=CIMultiDict({} if header is None else {"Cache-Control": header}),
+        runtime=cast(Any, runtime), read_body=cast(Any, None), decode=cast(Any, None),
+    )
+    ctx.request = request
+    ctx.alias = cast(Any, alias)
+    ctx.tenant = Tenant(name="acme", models=None, limits=cast(Any, SimpleNamespace()))
+    return ctx
+
+
+def test_auto_caches_temperature_zero_and_embeddings_but_not_sampled_answers() -> None:
+    assert decide(context(temperature=0)) == Decision(
+        lookup=True, store=True, max_age_s=None, ttl_s=900, scope=tenant_scope("acme"))
+    assert decide(context(embeddings=True)) is not None
+    assert decide(context(temperature=None)) is None
+    assert decide(context(temperature=0.7)) is None
+
+
+def test_a_client_opts_in_with_cache_control() -> None:
+    asked = decide(context(temperature=0.7, header="max-age=120"))
+    assert asked is not None and (asked.lookup, asked.store, asked.max_age_s) == (True, True, 120)
+    refresh = decide(context(temperature=0.7, header="no-cache"))
+    assert refresh is not None and (refresh.lookup, refresh.store) == (False, True)
+    assert decide(context(temperature=0.7, header="no-store")) is None, "it asks for nothing"
+    keep_out = decide(context(temperature=0, header="no-store"))
+    assert keep_out is not None and (keep_out.lookup, keep_out.store) == (True, False)
+    assert decide(context(temperature=0, header="no-cache, no-store")) is None
+
+
+def test_alias_mode_and_settings_override_the_defaults() -> None:
+    assert decide(context(temperature=1.3, mode="always")) is not None
+    assert decide(context(temperature=0, mode="off", header="max-age=60")) is None
+    assert decide(context(temperature=0, default_mode="off")) is None
+    assert decide(context(temperature=0, default_mode="off", mode="auto")) is not None
+    shared = decide(context(temperature=0, scope="shared", ttl_s=30))
+    assert shared is not None and (shared.scope, shared.ttl_s) == (SHARED_SCOPE, 30)

@@ -1,0 +1,79 @@
+"""Month-end spend forecasts from daily spend, and the alert when one crosses a budget."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from sluicegate.state.ledger.forecast import ForecastAlerts, project
+
+# 2026-11-15T12:00:00Z: 14.5 days of November gone, 15.5 to come.
+NOW = dt.datetime(2026, 11, 15, 12, tzinfo=dt.UTC).timestamp()
+
+
+def days_before(n: int, usd: list[float]) -> dict[str, float]:
+    """``usd`` as the spend of the ``n`` complete days before NOW's day, oldest first."""
+    today = dt.date(2026, 11, 15)
+    return {
+        (today - dt.timedelta(days=n - i)).isoformat(): v for i, v in enumerate(usd)
+    }
+
+
+def test_steady_spend_projects_the_same_rate_with_a_tight_interval() -> None:
+    daily = {**days_before(28, [10.0] * 28), "2026-11-15": 5.0}
+    f = project("acme", daily, NOW, budget_usd=500)
+    assert f.month == "2026-11" and f.method == "linear" and f.history_days == 28
+    assert f.spent_usd == pytest.approx(14 * 10 + 5)  # Nov 1-14 and half of the 15th
+    assert f.forecast_usd == pytest.approx(145 + 15.5 * 10)
+    assert f.low_usd == pytest.approx(f.forecast_usd) == pytest.approx(f.high_usd)
+    assert not f.over_budget
+
+
+def test_growing_spend_projects_its_trend_and_crosses_the_budget() -> None:
+    daily = days_before(28, [float(i) for i in range(1, 29)])  # $1 more each day
+    f = project("acme", daily, NOW, budget_usd=600)
+    assert f.trend_usd_per_day == pytest.approx(1.0)
+    assert f.daily_usd == pytest.approx(30.0)  # tomorrow: the 30th day of the trend
+    remaining = 0.5 * 29 + sum(range(30, 45))  # half of today, then Nov 16-30
+    spent = sum(range(15, 29))  # Nov 1-14
+    assert f.forecast_usd == pytest.approx(spent + remaining)
+    assert f.over_budget
+
+
+def test_noisy_spend_gets_an_interval_around_its_mean() -> None:
+    daily = days_before(28, [5.0, 15.0] * 14)
+    f = project("acme", daily, NOW)
+    assert f.low_usd < f.forecast_usd < f.high_usd
+    assert f.budget_usd is None and not f.over_budget
+
+
+def test_short_history_uses_the_mean_and_none_uses_todays_pace() -> None:
+    two = project("new", days_before(2, [4.0, 6.0]), NOW)
+    assert two.method == "mean" and two.daily_usd == pytest.approx(5.0)
+    first_day = project("newer", {"2026-11-15": 3.0}, NOW)
+    assert first_day.method == "today"
+    assert first_day.daily_usd == pytest.approx(6.0)  # $3 in half a day
+    assert first_day.forecast_usd == pytest.approx(3.0 + 6.0 * 15.5)
+
+
+async def test_an_alert_is_logged_and_counted_once_a_month(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    registry = CollectorRegistry()
+    alerts = ForecastAlerts(registry)
+    spend = days_before(28, [50.0] * 28)
+
+    async def usage(**_: object) -> dict[str, object]:
+        return {"groups": [{"key": day, "cost_usd": usd} for day, usd in spend.items()]}
+
+    with caplog.at_level(logging.WARNING, logger="sluicegate.forecast"):
+        first = await alerts.check(usage, [("acme", 1000.0), ("rich", 10_000.0)], NOW)
+        again = await alerts.check(usage, [("acme", 1000.0)], NOW + 3600)
+    assert [f.tenant for f in first] == ["acme"] and again == []
+    assert len([r for r in caplog.records if "budget forecast alert" in r.message]) == 1
+    assert 'sluicegate_budget_forecast_alerts_total{tenant="acme"} 1.0' in (
+        generate_latest(registry).decode()
+    )
