@@ -21,8 +21,10 @@ from redis.exceptions import RedisError
 from sluicegate.admission.limits import Limiter, LimiterUnavailable, MemoryLimiter
 from sluicegate.admission.redis_limits import RedisLimiter
 from sluicegate.config import Config
+from sluicegate.fairness import Gates
 from sluicegate.idempotency import IdempotencyStore, MemoryIdempotencyStore, RedisIdempotencyStore
 from sluicegate.ids import IdGenerator
+from sluicegate.observability.alerts import Alerts
 from sluicegate.observability.metrics import Metrics
 from sluicegate.pipeline.chain import Services, build_pipeline
 from sluicegate.pipeline.stage import Pipeline
@@ -105,8 +107,10 @@ class Gateway:
             retry_budget=RetryBudget(**resilience.retry_budget.model_dump()),
             backoff=BackoffPolicy(**resilience.backoff.model_dump()),
             idempotency=self._idempotency_store(),
-            limiter=await self._limiter(),
+            limiter=(limiter := await self._limiter()),
             limits_fail_open=self._config.admission.fail_open,
+            gates=Gates(limiter, self._config.admission.queue),
+            alerts=Alerts(self._config.admission.alert_webhook),
         )
         self.pipeline = build_pipeline(self.services)
         self.health_checks = HealthChecks(self.health)
@@ -138,6 +142,8 @@ class Gateway:
         with contextlib.suppress(asyncio.CancelledError):
             await self._follow_task
         await self.health_checks.stop()
+        await self.services.alerts.close()
+        await self.services.limiter.flush()
         if self.breaker_sync is not None:
             await self.breaker_sync.close()
         if self._sync_task is not None:

@@ -6,7 +6,9 @@ import asyncio
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
+from fakes.base import LocalServer
 from fakes.openai_upstream import OpenAIUpstream
 from fakes.stack import KEY, gateway_url
 
@@ -24,9 +26,10 @@ def limited_config(url: str, **limits: Any) -> dict[str, Any]:
     }
 
 
-async def chat(http: aiohttp.ClientSession, url: str, **extra: Any) -> tuple[int, Any, Any]:
-    async with http.post(f"{url}/v1/chat/completions", headers=AUTH,
-                         json={"model": "m", "messages": HELLO, "max_tokens": 10, **extra}) as r:
+async def chat(http: aiohttp.ClientSession, url: str, *, headers: dict[str, str] | None = None,
+               **extra: Any) -> tuple[int, Any, Any]:
+    body = {"model": "m", "messages": HELLO, "max_tokens": 10, **extra}
+    async with http.post(f"{url}/v1/chat/completions", headers=headers or AUTH, json=body) as r:
         return r.status, r.headers, await r.json()
 
 
@@ -94,15 +97,91 @@ async def test_shadow_mode_logs_refusals_without_enforcing_them(start_gateway, c
     assert sum("would get rate_limited" in r.message for r in caplog.records) == 2
 
 
-async def test_a_budget_alert_is_logged_once_per_period(start_gateway, caplog) -> None:  # type: ignore[no-untyped-def]
-    async with OpenAIUpstream() as up:
+async def test_a_budget_alert_is_logged_and_posted_once_per_period(start_gateway, caplog) -> None:  # type: ignore[no-untyped-def]
+    async with OpenAIUpstream() as up, AlertReceiver() as hook:
         up.reply_with("ok", usage={"prompt_tokens": 9, "completion_tokens": 12,
                                    "total_tokens": 21})  # $0.021 an answer
-        gw = await start_gateway(limited_config(up.url, budget_usd=1.0, budget_alert_at=0.05))
-        with caplog.at_level("WARNING", logger="sluicegate.admission"):
+        config = limited_config(up.url, budget_usd=1.0, budget_alert_at=0.05)
+        config["admission"] = {"alert_webhook": hook.url}
+        gw = await start_gateway(config)
+        with caplog.at_level("WARNING", logger="sluicegate.alerts"):
             async with aiohttp.ClientSession() as http:
                 for _ in range(5):
                     await chat(http, gateway_url(gw))
-    alerts = [r.message for r in caplog.records if "budget alert" in r.message]
+            await hook.received.wait()
+    alerts = [r.message for r in caplog.records if "budget_alert" in r.message]
     assert len(alerts) == 1
-    assert "tenant acme" in alerts[0]
+    assert "tenant:acme" in alerts[0]
+    assert len(hook.events) == 1
+    event = hook.events[0]
+    assert event["event"] == "budget_alert" and event["subject"] == "tenant:acme"
+    assert event["budget_usd"] == 1.0 and event["spent_usd"] >= 0.05
+
+
+class AlertReceiver(LocalServer):
+    """A webhook endpoint that keeps what it is sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[dict[str, Any]] = []
+        self.received = asyncio.Event()
+
+    def _routes(self, app: web.Application) -> None:
+        app.router.add_post("/hook", self._hook)
+
+    @property
+    def url(self) -> str:
+        return f"{self.origin}/hook"
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        self.events.append(await request.json())
+        self.received.set()
+        return web.Response(status=204)
+
+
+def two_keys_config(url: str, limits: dict[str, Any]) -> dict[str, Any]:
+    config = limited_config(url)
+    config["models"].append({"name": "other", "targets": [{"provider": "up", "model": "y"}]})
+    config["tenants"][0]["limits"] = limits
+    config["tenants"][0]["keys"].append({"name": "bulk", "key": BULK_KEY})
+    return config
+
+
+BULK_KEY = "sk-test-bulk-0000000000"
+
+
+async def test_a_key_has_its_own_limit_within_its_tenant(start_gateway) -> None:  # type: ignore[no-untyped-def]
+    async with OpenAIUpstream() as up:
+        gw = await start_gateway(two_keys_config(up.url, {"keys": {"bulk": {"rpm": 2}}}))
+        bulk = {"Authorization": f"Bearer {BULK_KEY}"}
+        async with aiohttp.ClientSession() as http:
+            bulk_statuses = [(await chat(http, gateway_url(gw), headers=bulk))[0]
+                             for _ in range(3)]
+            other_statuses = [(await chat(http, gateway_url(gw)))[0] for _ in range(3)]
+    assert bulk_statuses == [200, 200, 429]
+    assert other_statuses == [200, 200, 200], "the tenant's other key is not limited"
+
+
+async def test_a_key_has_its_own_budget(start_gateway) -> None:  # type: ignore[no-untyped-def]
+    async with OpenAIUpstream() as up:
+        up.reply_with("ok", usage={"prompt_tokens": 9, "completion_tokens": 12,
+                                   "total_tokens": 21})  # $0.021 an answer
+        limits = {"keys": {"bulk": {"budget_usd": 0.05, "budget_period": "day"}}}
+        gw = await start_gateway(two_keys_config(up.url, limits))
+        bulk = {"Authorization": f"Bearer {BULK_KEY}"}
+        async with aiohttp.ClientSession() as http:
+            answers = [await chat(http, gateway_url(gw), headers=bulk) for _ in range(4)]
+            other = await chat(http, gateway_url(gw))
+    assert [a[0] for a in answers][:2] == [200, 200]
+    assert answers[-1][0] == 429 and answers[-1][2]["error"]["code"] == "budget_exceeded"
+    assert other[0] == 200
+
+
+async def test_a_tenant_can_be_limited_on_one_alias(start_gateway) -> None:  # type: ignore[no-untyped-def]
+    async with OpenAIUpstream() as up:
+        gw = await start_gateway(two_keys_config(up.url, {"models": {"m": {"rpm": 1}}}))
+        async with aiohttp.ClientSession() as http:
+            on_m = [(await chat(http, gateway_url(gw)))[0] for _ in range(2)]
+            on_other = [(await chat(http, gateway_url(gw), model="other"))[0] for _ in range(2)]
+    assert on_m == [200, 429]
+    assert on_other == [200, 200]

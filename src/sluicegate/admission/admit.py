@@ -1,4 +1,8 @@
-"""Stage: admit a request under its tenant's limits and budget, or end it with 429.
+"""Stage: admit a request under its limits and budgets, or end it with 429.
+
+Three subjects may limit one request, all checked in one all-or-nothing
+admission (one Redis round trip when shared): the tenant, the API key
+(``limits.keys``) and the tenant's use of the alias (``limits.models``).
 
 Tokens are reserved at admission: the prompt's estimated tokens plus the
 answer's cap (``max_tokens``, or ``DEFAULT_OUTPUT_CAP`` when the client sets
@@ -13,6 +17,9 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterator
+
+from prometheus_client.core import Metric
 
 from sluicegate.admission.limits import (
     Ask,
@@ -25,7 +32,9 @@ from sluicegate.admission.limits import (
 )
 from sluicegate.canonical import ChatRequest, ErrorKind, GatewayError
 from sluicegate.canonical.tokens import estimate_input_tokens
-from sluicegate.config import LimitsConfig
+from sluicegate.config import RateLimits
+from sluicegate.observability.alerts import Alerts
+from sluicegate.observability.metrics import counter
 from sluicegate.pipeline import Events, Next, RequestContext
 
 # The answer's cap when the client gives no max_tokens.
@@ -45,37 +54,43 @@ class Admit:
     """``fail_open``: when the shared limiter (Redis) cannot be reached, admit
     unchecked (and log) rather than refuse every request with a 503."""
 
-    def __init__(self, limiter: Limiter, *, fail_open: bool = True) -> None:
+    def __init__(
+        self, limiter: Limiter, *, fail_open: bool = True, alerts: Alerts | None = None
+    ) -> None:
         self.limiter = limiter
         self.fail_open = fail_open
+        self.alerts = alerts or Alerts()
         self.shadow_refusals: Counter[str] = Counter()
         # (subject, period label) already alerted, so each crossing alerts once.
         self._alerted: set[tuple[str, str]] = set()
+
+    def metrics(self) -> Iterator[Metric]:
+        yield counter(
+            "sluicegate_shadow_refusals",
+            "Requests shadow mode let through that the limits would have refused, by code.",
+            ["code"],
+            (((code,), n) for code, n in self.shadow_refusals.items()),
+        )
+        round_trips = getattr(self.limiter, "round_trips", None)
+        if round_trips is not None:
+            yield counter(
+                "sluicegate_limiter_round_trips",
+                "Round trips to the shared limiter (Redis): admissions and settlements.",
+                [],
+                [((), round_trips)],
+            )
 
     async def __call__(self, ctx: RequestContext, call_next: Next) -> Events:
         tenant = ctx.tenant
         if tenant is None or ctx.alias is None:
             return await call_next(ctx)
-        limits = tenant.limits
-        if (
-            limits.rpm is None
-            and limits.tpm is None
-            and limits.max_concurrency is None
-            and limits.budget_usd is None
-        ):
+        rules = rules_for(ctx)
+        if not rules:
             return await call_next(ctx)
-        rule = Rule(
-            subject=tenant_subject(tenant.name),
-            rpm=limits.rpm,
-            tpm=limits.tpm,
-            max_concurrency=limits.max_concurrency,
-            budget_usd=limits.budget_usd,
-            budget_period=limits.budget_period,
-        )
         tokens, cost = self._reservation(ctx)
         try:
             decision = await self.limiter.admit(
-                [rule], Ask(tokens=tokens, cost_usd=cost, now=time.time())
+                [rule for rule, _ in rules], Ask(tokens=tokens, cost_usd=cost, now=time.time())
             )
         except LimiterUnavailable as exc:
             if not self.fail_open:
@@ -90,11 +105,17 @@ class Admit:
         ctx.rate_limit_headers = _headers(decision)
         if not decision.admitted or decision.ticket is None:
             refusal = _refusal(decision)
-            if not limits.shadow:
+            if not tenant.limits.shadow:
                 raise refusal
             # Shadow mode: the refusal is what would have happened; serve anyway.
             self.shadow_refusals[refusal.code or "rate_limited"] += 1
-            log.info("shadow mode: tenant %s would get %s", tenant.name, refusal.code)
+            log.info(
+                "shadow mode: tenant %s would get %s (%s on %s)",
+                tenant.name,
+                refusal.code,
+                decision.rule,
+                decision.subject,
+            )
             return await call_next(ctx)
         ticket = decision.ticket
         try:
@@ -103,7 +124,7 @@ class Admit:
             await self.limiter.release(ticket)
             raise
         # Settle sees every event already; it hands over the final usage and cost.
-        ctx.on_settled(lambda settled: self._settle(settled, ticket))
+        ctx.on_settled(lambda settled: self._settle(settled, ticket, rules))
         return events
 
     def _reservation(self, ctx: RequestContext) -> tuple[int, float]:
@@ -117,37 +138,88 @@ class Admit:
         )
         return prompt + output, ctx.alias.cost_usd(prompt, output)
 
-    async def _settle(self, ctx: RequestContext, ticket: Ticket) -> None:
+    async def _settle(
+        self, ctx: RequestContext, ticket: Ticket, rules: list[tuple[Rule, RateLimits]]
+    ) -> None:
         """Replace the reservation with what was used (nothing for a replay)."""
         usage = ctx.usage
         tokens = 0 if ctx.replayed or usage is None else usage.total_tokens
         try:
             now = time.time()
-            await self.limiter.settle(ticket, tokens=tokens, cost_usd=ctx.cost_usd, now=now)
-            if ctx.tenant is not None and ctx.tenant.limits.budget_alert_at is not None:
-                await self._alert_on_spend(ctx.tenant.name, ctx.tenant.limits, now)
+            await self.limiter.settle_later(
+                ticket, tokens=tokens, cost_usd=ctx.cost_usd, now=now
+            )
+            for rule, limits in rules:
+                if limits.budget_alert_at is not None and limits.budget_usd is not None:
+                    await self._alert_on_spend(rule.subject, limits, now)
         except LimiterUnavailable as exc:  # its lease and window expire by themselves
             log.warning("could not settle a reservation: %s", exc)
 
-    async def _alert_on_spend(self, tenant: str, limits: LimitsConfig, now: float) -> None:
-        """Log a budget alert the first time spend crosses ``budget_alert_at`` in a period."""
-        if limits.budget_usd is None or limits.budget_alert_at is None:
-            return
-        subject = tenant_subject(tenant)
+    async def _alert_on_spend(self, subject: str, limits: RateLimits, now: float) -> None:
+        """Alert the first time spend crosses ``budget_alert_at`` in a period."""
+        assert limits.budget_usd is not None and limits.budget_alert_at is not None
         label, _ = budget_period_start(limits.budget_period, now)
         if (subject, label) in self._alerted:
             return
         spent = await self.limiter.spent(subject, limits.budget_period, now)
         if spent >= limits.budget_alert_at * limits.budget_usd:
             self._alerted.add((subject, label))
-            log.warning(
-                "budget alert: tenant %s has spent $%.4f of its $%.2f %s budget (%.0f%%)",
-                tenant,
-                spent,
-                limits.budget_usd,
-                limits.budget_period,
-                100 * spent / limits.budget_usd if limits.budget_usd else 100.0,
+            share = spent / limits.budget_usd if limits.budget_usd else 1.0
+            self.alerts.emit(
+                "budget_alert",
+                f"{subject} has spent ${spent:.4f} of its ${limits.budget_usd:.2f} "
+                f"{limits.budget_period} budget ({100 * share:.0f}%)",
+                subject=subject,
+                spent_usd=round(spent, 6),
+                budget_usd=limits.budget_usd,
+                period=limits.budget_period,
+                period_label=label,
+                share=round(share, 4),
             )
+
+
+def rules_for(ctx: RequestContext) -> list[tuple[Rule, RateLimits]]:
+    """The rules that apply to this request, each with the limits it came from."""
+    tenant, alias = ctx.tenant, ctx.alias
+    assert tenant is not None and alias is not None
+    limits = tenant.limits
+    rules: list[tuple[Rule, RateLimits]] = []
+    if limits.limited():
+        rules.append((_rule(tenant_subject(tenant.name), limits), limits))
+    if limits.keys and ctx.api_key is not None:
+        key_limits = limits.keys.get(ctx.api_key.name)
+        if key_limits is not None and key_limits.limited():
+            rules.append(
+                (_rule(key_subject(tenant.name, ctx.api_key.name), key_limits), key_limits)
+            )
+    if limits.models:
+        model_limits = limits.models.get(alias.name)
+        if model_limits is not None and model_limits.limited():
+            rules.append(
+                (_rule(model_subject(tenant.name, alias.name), model_limits), model_limits)
+            )
+    return rules
+
+
+def _rule(subject: str, limits: RateLimits) -> Rule:
+    return Rule(
+        subject=subject,
+        rpm=limits.rpm,
+        tpm=limits.tpm,
+        max_concurrency=limits.max_concurrency,
+        budget_usd=limits.budget_usd,
+        budget_period=limits.budget_period,
+    )
+
+
+def key_subject(tenant: str, key_name: str) -> str:
+    """The limiter subject of one API key's own limits and budget."""
+    return f"key:{tenant}/{key_name}"
+
+
+def model_subject(tenant: str, alias: str) -> str:
+    """The limiter subject of a tenant's use of one alias."""
+    return f"model:{tenant}|{alias}"
 
 
 def tenant_subject(name: str) -> str:

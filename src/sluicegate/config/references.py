@@ -81,7 +81,35 @@ def check_references(config: Config) -> list[Issue]:
                 message = f"unknown model alias {alias!r} ({_known(aliases)})"
                 issues.append((("tenants", i, "models", j), message))
         issues += _unique_names(("tenants", i, "keys"), [k.name for k in tenant.keys])
+        for alias in tenant.limits.models:
+            if alias not in aliases:
+                message = f"unknown model alias {alias!r} ({_known(aliases)})"
+                issues.append((("tenants", i, "limits", "models", alias), message))
     issues += _unique_keys(config)
+    issues += _one_capacity_per_deployment(config)
+    return issues
+
+
+def _one_capacity_per_deployment(config: Config) -> list[Issue]:
+    """A deployment (provider and model) used by several aliases is one upstream
+    with one quota: its capacity may be set in one place, or identically."""
+    issues: list[Issue] = []
+    first: dict[tuple[str, str], tuple[FieldPath, tuple[int | None, ...]]] = {}
+    for i, model in enumerate(config.models):
+        for j, target in enumerate(model.targets):
+            capacity = (target.max_concurrency, target.rpm, target.tpm)
+            where: FieldPath = ("models", i, "targets", j)
+            seen = first.get((target.provider, target.model))
+            if seen is None or seen[1] == (None, None, None):
+                first[(target.provider, target.model)] = (where, capacity)
+            elif capacity != (None, None, None) and capacity != seen[1]:
+                issues.append(
+                    (
+                        where,
+                        f"deployment {target.provider}/{target.model} has a different capacity "
+                        f"at {format_path(seen[0])} (max_concurrency, rpm, tpm must agree)",
+                    )
+                )
     return issues
 
 

@@ -79,6 +79,12 @@ class TargetConfig(_Strict):
     provider: str
     model: str
     weight: float = Field(default=1.0, gt=0)
+    # The deployment's capacity (the provider's quota for this model, or what it
+    # can serve). When set, the gateway keeps under it by queueing requests and
+    # serves the queue fairly across tenants, instead of collecting 429s.
+    max_concurrency: int | None = Field(default=None, ge=1)
+    rpm: int | None = Field(default=None, ge=1)
+    tpm: int | None = Field(default=None, ge=1)
 
 
 class PricingConfig(_Strict):
@@ -117,16 +123,49 @@ class ModelConfig(_Strict):
     timeouts: TimeoutsConfig = TimeoutsConfig()
 
 
-class LimitsConfig(_Strict):
+Priority = Literal["interactive", "batch"]
+
+
+class RateLimits(_Strict):
+    """Limits on one subject; an omitted limit is unlimited."""
+
     rpm: int | None = Field(default=None, ge=0)
     tpm: int | None = Field(default=None, ge=0)
     max_concurrency: int | None = Field(default=None, ge=0)
     budget_usd: float | None = Field(default=None, ge=0)
     budget_period: Literal["day", "week", "month", "total"] = "month"
-    # Share of the budget at which an alert is logged (once per period).
+    # Share of the budget at which an alert is raised (once per period).
     budget_alert_at: float | None = Field(default=None, gt=0, le=1)
+
+    def limited(self) -> bool:
+        return not (
+            self.rpm is None
+            and self.tpm is None
+            and self.max_concurrency is None
+            and self.budget_usd is None
+        )
+
+
+class KeyLimits(RateLimits):
+    """One API key's own limits and budget, within its tenant's."""
+
+    # Requests made with this key queue as this class when an upstream is saturated.
+    priority: Priority | None = None
+
+
+class LimitsConfig(RateLimits):
+    """A tenant's limits, its keys' and its per-alias ones, and its fair share."""
+
     # Log and count would-be refusals without enforcing them (to try limits safely).
     shadow: bool = False
+    # Share of a saturated upstream relative to other tenants (fair queuing).
+    weight: float = Field(default=1.0, gt=0)
+    # Queue class of the tenant's requests unless the key or a header says otherwise.
+    priority: Priority = "interactive"
+    # By key name: limits of one key of this tenant.
+    keys: dict[str, KeyLimits] = {}
+    # By alias: limits of this tenant's use of one model.
+    models: dict[str, RateLimits] = {}
 
 
 class KeyConfig(_Strict):
@@ -175,9 +214,28 @@ class ResilienceConfig(_Strict):
     backoff: BackoffConfig = BackoffConfig()
 
 
+class QueueConfig(_Strict):
+    """Requests waiting for a saturated deployment (see TargetConfig capacity)."""
+
+    # Per deployment; a request arriving at a full queue is shed at once (503).
+    max_waiting: int = Field(default=1000, ge=0)
+    # Longest a request waits for capacity before it is shed (503 with Retry-After).
+    timeout_s: float = Field(default=30.0, gt=0)
+
+
 class AdmissionConfig(_Strict):
     # When the shared limiter (Redis) is unreachable: admit unchecked (true) or 503.
     fail_open: bool = True
+    queue: QueueConfig = QueueConfig()
+    # Budget alerts are logged; with a URL they are also POSTed there as JSON.
+    alert_webhook: str | None = None
+
+    @field_validator("alert_webhook")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return url
 
 
 class IdempotencyConfig(_Strict):

@@ -7,7 +7,8 @@ ResolveModel  alias exists and the tenant may use it              404, 403
 Admit         tenant rpm, tpm (reserved), concurrency, budget     429
 Idempotency   a repeated Idempotency-Key replays the first answer 409
 Route         alias -> ordered (alias, target) plan, fallbacks last
-CallUpstream  breakers, retry budget, backoff, failover           429, 502, 503, 504
+CallUpstream  breakers, retry budget, backoff, failover;           429, 502, 503, 504
+              fair queuing for deployments at capacity             503 overloaded
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from sluicegate.accounting.settle import Settle
 from sluicegate.admission.admit import Admit
 from sluicegate.admission.limits import Limiter
 from sluicegate.auth.authenticate import Authenticate
+from sluicegate.fairness import Gates
 from sluicegate.idempotency import Idempotency, IdempotencyStore, StoredAnswer
+from sluicegate.observability.alerts import Alerts
 from sluicegate.observability.metrics import Metrics
 from sluicegate.pipeline.context import RequestContext
 from sluicegate.pipeline.decode import Decode
@@ -46,21 +49,28 @@ class Services:
     idempotency: IdempotencyStore
     limiter: Limiter
     limits_fail_open: bool
+    gates: Gates
+    alerts: Alerts
 
 
 def build_pipeline(services: Services) -> Pipeline:
     planner = Planner(services.health)
+    admit = Admit(services.limiter, fail_open=services.limits_fail_open, alerts=services.alerts)
+    for source in (admit.metrics, services.gates.metrics, services.alerts.metrics):
+        services.metrics.add_source(source)
     return Pipeline(
         [
             Settle(services.ledger, services.metrics),
             Authenticate(services.directory),
             Decode(),
             ResolveModel(),
-            Admit(services.limiter, fail_open=services.limits_fail_open),
+            admit,
             Idempotency(services.idempotency, on_replay=_mark_replay),
             Route(planner),
         ],
-        CallUpstream(planner, services.health, services.retry_budget, services.backoff),
+        CallUpstream(
+            planner, services.health, services.retry_budget, services.backoff, services.gates
+        ),
     )
 
 

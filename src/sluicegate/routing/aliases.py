@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sluicegate.config import ModelConfig, PricingConfig
+from sluicegate.config import ModelConfig, PricingConfig, TargetConfig
+from sluicegate.fairness.gate import Capacity
 from sluicegate.providers.base import Provider
 
 
@@ -15,6 +16,8 @@ class Target:
     provider: Provider
     model: str
     weight: float
+    # What the deployment can take; None: unbounded (no gate, no queue).
+    capacity: Capacity | None = None
     label: str = ""  # "provider/model", for headers, the ledger and metrics
 
     def __post_init__(self) -> None:
@@ -57,7 +60,12 @@ class Alias:
 
 def build_alias(config: ModelConfig, providers: dict[str, Provider]) -> Alias:
     targets = tuple(
-        Target(provider=providers[t.provider], model=t.model, weight=t.weight)
+        Target(
+            provider=providers[t.provider],
+            model=t.model,
+            weight=t.weight,
+            capacity=_capacity(t),
+        )
         for t in config.targets
     )
     return Alias(
@@ -67,3 +75,9 @@ def build_alias(config: ModelConfig, providers: dict[str, Provider]) -> Alias:
         pricing=config.pricing,
         config=config,
     )
+
+
+def _capacity(target: TargetConfig) -> Capacity | None:
+    if target.max_concurrency is None and target.rpm is None and target.tpm is None:
+        return None
+    return Capacity(target.max_concurrency, target.rpm, target.tpm)

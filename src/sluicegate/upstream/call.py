@@ -10,7 +10,11 @@ fallback aliases'. For each attempt:
   exponential backoff;
 - "prompt too long" and "content policy" failures switch the plan to the
   alias's configured stand-in;
-- when no target of the alias could even be tried, its ``degraded`` alias serves.
+- when no target of the alias could even be tried, its ``degraded`` alias serves;
+- a deployment with a configured capacity is entered through its gate
+  (:mod:`sluicegate.fairness`): at once while it has room, by fair queuing
+  when it is saturated, or not at all (503 ``overloaded``, so the next target
+  is tried) when its queue is full or the wait runs out.
 
 Once the first event has arrived the answer is committed to that target:
 nothing is retried after a byte may have reached the client. A failure after
@@ -25,7 +29,8 @@ import random
 import time
 from collections.abc import AsyncIterator, Iterator
 
-from sluicegate.canonical import ChatRequest, ErrorKind, Event, GatewayError
+from sluicegate.canonical import ChatRequest, ErrorKind, Event, GatewayError, Usage
+from sluicegate.fairness import OVERLOADED, Gates, Slot, flow_of
 from sluicegate.pipeline import Events, RequestContext
 from sluicegate.resilience.backoff import BackoffPolicy, retry_delay
 from sluicegate.resilience.budget import RetryBudget
@@ -45,8 +50,10 @@ class CallUpstream:
         health: TargetHealth,
         budget: RetryBudget,
         backoff: BackoffPolicy,
+        gates: Gates,
         rng: random.Random | None = None,
     ) -> None:
+        self.gates = gates
         self.planner = planner
         self.health = health
         self.budget = budget
@@ -77,9 +84,14 @@ class CallUpstream:
         first target that answers, or None when none did."""
         max_attempts = alias.config.max_attempts
         pending = _cycle(plan)
+        shed: set[str] = set()  # deployments that turned this request away: not again
         for owner, target in pending:
             if ctx.attempts >= max_attempts:
                 break
+            if target.label in shed:
+                if pending.exhausted_without_calls():
+                    break
+                continue
             state = self.health.state(target.label)
             # Another replica's opening first, so that a skip costs no probe slot.
             if not self.health.available(target.label) or not state.breaker.allow():
@@ -100,6 +112,8 @@ class CallUpstream:
             except GatewayError as err:
                 ctx.error = err
                 ctx.attempt_log.append((target.label, err.code or err.kind.name.lower()))
+                if err.code == OVERLOADED:
+                    shed.add(target.label)
                 stand_in = _stand_in_for(err, owner)
                 if stand_in is not None and stand_in in ctx.runtime.aliases:
                     # The prompt cannot succeed on this alias anywhere: switch plans.
@@ -111,6 +125,25 @@ class CallUpstream:
         return None
 
     async def _call(
+        self, ctx: RequestContext, alias: Alias, target: Target, state: TargetState
+    ) -> Events:
+        gate = self.gates.get(target.label, target.capacity)
+        if gate is None:
+            return await self._call_through(ctx, alias, target, state)
+        try:
+            slot = await gate.acquire(flow_of(ctx))
+        except BaseException:
+            state.breaker.release()  # allow() may have given us a probe slot
+            raise
+        try:
+            events = await self._call_through(ctx, alias, target, state)
+        except BaseException:
+            # The upstream was asked (or not at all): count the request, no answer.
+            await gate.release(slot, output_tokens=0, total_tokens=slot.flow.prompt_tokens)
+            raise
+        return _holding(events, slot)
+
+    async def _call_through(
         self, ctx: RequestContext, alias: Alias, target: Target, state: TargetState
     ) -> Events:
         generation = state.started()
@@ -294,6 +327,22 @@ async def close(events: AsyncIterator[Event]) -> None:
     aclose = getattr(events, "aclose", None)
     if aclose is not None:
         await aclose()
+
+
+async def _holding(events: Events, slot: Slot) -> Events:
+    """Relay ``events`` while holding ``slot``; free it, charged with the answer's
+    real usage, when the answer ends or is abandoned."""
+    usage: Usage | None = None
+    try:
+        async for event in events:
+            if isinstance(event, Usage):
+                usage = event
+            yield event
+    finally:
+        await events.aclose()
+        output = usage.output_tokens if usage is not None else 0
+        total = usage.total_tokens if usage is not None else slot.flow.prompt_tokens
+        await slot.gate.release(slot, output_tokens=output, total_tokens=total)
 
 
 async def _committed(

@@ -1,0 +1,50 @@
+"""A request as fair queuing sees it: whose it is, how it weighs, and how urgent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sluicegate.canonical import ChatRequest
+from sluicegate.canonical.tokens import estimate_input_tokens
+from sluicegate.config import Priority
+from sluicegate.pipeline import RequestContext
+
+PRIORITY_HEADER = "x-sluicegate-priority"
+_PRIORITIES: dict[str, Priority] = {"interactive": "interactive", "batch": "batch"}
+# The answer's cap assumed for the tokens-per-minute quota when the client sets none.
+DEFAULT_OUTPUT_CAP = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    tenant: str
+    weight: float
+    priority: Priority
+    prompt_tokens: int  # estimated; charged to the tenant's counter at dispatch
+    reserve_tokens: int  # prompt plus the answer's cap: what a tpm quota reserves
+
+
+def flow_of(ctx: RequestContext) -> Flow:
+    """The request's flow. Its class is the key's (or else the tenant's); a
+    ``x-sluicegate-priority`` header may lower it to ``batch``, never raise it,
+    so a key meant for bulk work cannot jump the queue."""
+    request = ctx.decoded
+    prompt = estimate_input_tokens(request)
+    output = (
+        (request.max_tokens or DEFAULT_OUTPUT_CAP) * max(1, request.n)
+        if isinstance(request, ChatRequest)
+        else 0
+    )
+    tenant = ctx.tenant
+    if tenant is None:
+        return Flow("", 1.0, "interactive", prompt, prompt + output)
+    limits = tenant.limits
+    priority: Priority = limits.priority
+    if ctx.api_key is not None:
+        key_limits = limits.keys.get(ctx.api_key.name)
+        if key_limits is not None and key_limits.priority is not None:
+            priority = key_limits.priority
+    asked = _PRIORITIES.get(ctx.headers.get(PRIORITY_HEADER, "").strip().lower())
+    if asked == "batch":
+        priority = "batch"
+    return Flow(tenant.name, limits.weight, priority, prompt, prompt + output)
