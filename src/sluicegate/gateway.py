@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from sluicegate.admission.limits import Limiter, LimiterUnavailable, MemoryLimiter
+from sluicegate.admission.rebuild import BudgetRebuild
 from sluicegate.admission.redis_limits import RedisLimiter
 from sluicegate.config import Config
 from sluicegate.fairness import Gates
@@ -68,6 +69,8 @@ class Gateway:
         self.redis: Redis | None = None
         self.breaker_sync: RedisBreakerSync | None = None
         self._sync_task: asyncio.Task[None] | None = None
+        self._rebuild_task: asyncio.Task[None] | None = None
+        self.budget_rebuild: BudgetRebuild | None = None
         self.pipeline: Pipeline
         self.runtime: Runtime
 
@@ -113,8 +116,21 @@ class Gateway:
             alerts=Alerts(self._config.admission.alert_webhook),
         )
         self.pipeline = build_pipeline(self.services)
+        if isinstance(limiter, RedisLimiter):
+            # A Redis restarted empty gets every budget's spend back from the ledger.
+            self.budget_rebuild = BudgetRebuild(
+                limiter, self.directory.tenants, self._ledger_spend
+            )
+            self._rebuild_task = asyncio.get_running_loop().create_task(self.budget_rebuild.run())
         self.health_checks = HealthChecks(self.health)
         self.health_checks.start(self.runtime.targets())
+
+    async def _ledger_spend(self, tenant: str, key: str | None, since: float) -> float:
+        """USD the ledger holds for a tenant (or one of its keys) since ``since``."""
+        if key is None:
+            return float(self.ledger.usage(tenant=tenant, since=since)["totals"]["cost_usd"])
+        groups = self.ledger.usage(tenant=tenant, since=since, group_by="key")["groups"]
+        return sum(float(g["cost_usd"]) for g in groups if g["key"] == key)
 
     def _open_ledger(self) -> Ledger:
         storage = self._config.storage
@@ -143,6 +159,10 @@ class Gateway:
             await self._follow_task
         await self.health_checks.stop()
         await self.services.alerts.close()
+        if self._rebuild_task is not None:
+            self._rebuild_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._rebuild_task
         await self.services.limiter.flush()
         if self.breaker_sync is not None:
             await self.breaker_sync.close()

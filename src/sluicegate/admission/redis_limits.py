@@ -63,6 +63,8 @@ from sluicegate.admission.limits import (
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from sluicegate.admission.rebuild import BudgetSeed
+
 __all__ = ["SETTLE_DELAY_S", "RedisLimiter"]
 
 log = logging.getLogger("sluicegate.admission")
@@ -181,6 +183,22 @@ return 1
 """
 
 
+# KEYS: the warm marker, then budget counters. ARGV: per counter, micro-dollars
+# and TTL (0: none). Seeds only when this call is the one that sets the marker.
+_SEED = """
+if not redis.call('SET', KEYS[1], '1', 'NX') then return 0 end
+for i = 2, #KEYS do
+  redis.call('INCRBY', KEYS[i], ARGV[i * 2 - 3])
+  local ttl = tonumber(ARGV[i * 2 - 2])
+  if ttl > 0 then redis.call('EXPIRE', KEYS[i], ttl) end
+end
+return 1
+"""
+
+WARM_KEY = "warm"
+"""Set once budgets have been rebuilt; gone after Redis loses its data."""
+
+
 class RedisLimiter:
     """Exact limits and budgets across replicas; one Redis round trip per call.
 
@@ -202,6 +220,7 @@ class RedisLimiter:
         self._slot_ttl = str(math.ceil(lease_s) + WINDOW_S)
         self._admit = client.register_script(_ADMIT)
         self._adjust_script = client.register_script(_ADJUST)
+        self._seed = client.register_script(_SEED)
         self.round_trips = 0  # to Redis, for the metrics and the benchmark
         self._deferred: list[_Call] = []
         self._flush_timer: asyncio.TimerHandle | None = None
@@ -355,6 +374,23 @@ class RedisLimiter:
                 await pipe.execute()
         except _UNREACHABLE as exc:
             raise LimiterUnavailable(str(exc)) from exc
+
+    async def cold(self) -> bool:
+        """True when Redis holds no rebuilt budgets (new, or restarted empty)."""
+        try:
+            return not await self.client.exists(self.prefix + WARM_KEY)
+        except _UNREACHABLE as exc:
+            raise LimiterUnavailable(str(exc)) from exc
+
+    async def seed_budgets(self, seeds: list[BudgetSeed]) -> bool:
+        """Add the ledger's spend to the budget counters, unless another replica
+        already did; True when this call did."""
+        keys = [self.prefix + WARM_KEY, *(self.prefix + seed.key for seed in seeds)]
+        args: list[str | int] = []
+        for seed in seeds:
+            args += (seed.micro, seed.ttl_s)
+        reply = await self._call(self._seed, keys, args)
+        return bool(reply)
 
     async def spent(self, subject: str, period: str, now: float) -> float:
         await self.flush()
