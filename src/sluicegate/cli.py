@@ -86,7 +86,17 @@ def _admin_commands(sub: Any) -> None:
     limits.add_argument(
         "--budget-period", choices=["day", "week", "month", "total"], default="month"
     )
+    limits.add_argument("--budget-alert-at", type=float, help="share of the budget that alerts")
     limits.add_argument("--shadow", action="store_true", help="log refusals, enforce nothing")
+    limits.add_argument("--weight", type=float, help="share of a saturated upstream (default 1)")
+    limits.add_argument("--priority", choices=["interactive", "batch"])
+    scope = limits.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--key", metavar="NAME", help="set these limits on one key of the tenant instead"
+    )
+    scope.add_argument(
+        "--model", metavar="ALIAS", help="set these limits on the tenant's use of one alias"
+    )
     keys = add("keys", "list API keys", _keys)
     keys.add_argument("--tenant")
     key_create = add("key-create", "create an API key (its plaintext is printed once)", _key_create)
@@ -169,21 +179,39 @@ def _tenant_create(args: argparse.Namespace) -> int:
 
 
 def _tenant_limits(args: argparse.Namespace) -> int:
-    limits = {
+    given: dict[str, Any] = {
         "rpm": args.rpm,
         "tpm": args.tpm,
         "max_concurrency": args.max_concurrency,
         "budget_usd": args.budget_usd,
         "budget_period": args.budget_period,
-        "shadow": args.shadow,
+        "budget_alert_at": args.budget_alert_at,
     }
-    answer = _admin(args, "PATCH", f"/admin/tenants/{args.name}", {"limits": limits})
-    return _show(
-        args,
-        answer,
-        [{"name": answer["name"], **answer["limits"]}],
-        ["name", "rpm", "tpm", "max_concurrency", "budget_usd", "budget_period"],
-    )
+    path = f"/admin/tenants/{args.name}"
+    if args.key or args.model:
+        # One key's or one alias's limits: the tenant's own stay as they are.
+        limits = dict(_admin(args, "GET", path)["limits"])
+        if args.key:
+            limits["keys"] = {**limits["keys"], args.key: {**given, "priority": args.priority}}
+        else:
+            limits["models"] = {**limits["models"], args.model: given}
+    else:
+        limits = {**given, "shadow": args.shadow}
+        if args.weight is not None:
+            limits["weight"] = args.weight
+        if args.priority is not None:
+            limits["priority"] = args.priority
+    answer = _admin(args, "PATCH", path, {"limits": limits})
+    shown = answer["limits"]
+    if args.key:
+        shown = shown["keys"][args.key]
+    elif args.model:
+        shown = shown["models"][args.model]
+    columns = ["name", "rpm", "tpm", "max_concurrency", "budget_usd", "budget_period"]
+    if not (args.key or args.model):
+        columns += ["weight", "priority"]
+    name = answer["name"] + (f"/{args.key}" if args.key else f"|{args.model}" if args.model else "")
+    return _show(args, answer, [{**shown, "name": name}], columns)
 
 
 def _keys(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from sluicegate.admission.limits import Limiter, LimiterUnavailable, MemoryLimiter
+from sluicegate.admission.rebuild import BudgetRebuild
 from sluicegate.admission.redis_limits import RedisLimiter
 from sluicegate.cache import CacheStore, MemoryCache, RedisCache
 from sluicegate.config import Config
@@ -71,6 +72,8 @@ class Gateway:
         self.redis: Redis | None = None
         self.breaker_sync: RedisBreakerSync | None = None
         self._sync_task: asyncio.Task[None] | None = None
+        self._rebuild_task: asyncio.Task[None] | None = None
+        self.budget_rebuild: BudgetRebuild | None = None
         self.pipeline: Pipeline
         self.runtime: Runtime
 
@@ -119,6 +122,12 @@ class Gateway:
             cache=self._cache_store(),
         )
         self.pipeline = build_pipeline(self.services)
+        if isinstance(limiter, RedisLimiter):
+            # A Redis restarted empty gets every budget's spend back from the ledger.
+            self.budget_rebuild = BudgetRebuild(
+                limiter, self.directory.tenants, self.ledger.spend
+            )
+            self._rebuild_task = asyncio.get_running_loop().create_task(self.budget_rebuild.run())
         self.health_checks = HealthChecks(self.health)
         self.health_checks.start(self.runtime.targets())
 
@@ -176,6 +185,11 @@ class Gateway:
             await self._follow_task
         await self.health_checks.stop()
         await self.services.alerts.close()
+        if self._rebuild_task is not None:
+            self._rebuild_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._rebuild_task
+        await self.services.limiter.flush()
         if self.breaker_sync is not None:
             await self.breaker_sync.close()
         if self._sync_task is not None:

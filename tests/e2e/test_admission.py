@@ -185,3 +185,28 @@ async def test_a_tenant_can_be_limited_on_one_alias(start_gateway) -> None:  # t
             on_other = [(await chat(http, gateway_url(gw), model="other"))[0] for _ in range(2)]
     assert on_m == [200, 429]
     assert on_other == [200, 200]
+
+
+async def test_budgets_survive_a_redis_restart(start_gateway, redis_url) -> None:  # type: ignore[no-untyped-def]
+    import redis.asyncio as aioredis
+
+    from sluicegate.server.app import GATEWAY
+
+    async with OpenAIUpstream() as up:
+        up.reply_with("ok", usage={"prompt_tokens": 9, "completion_tokens": 12,
+                                   "total_tokens": 21})  # $0.021 an answer
+        config = limited_config(up.url, budget_usd=0.05, budget_period="day")
+        config["storage"] = {"redis_url": redis_url}
+        gw = await start_gateway(config)
+        gateway = gw.app[GATEWAY]
+        assert gateway.budget_rebuild is not None
+        async with aiohttp.ClientSession() as http:
+            assert [(await chat(http, gateway_url(gw)))[0] for _ in range(2)] == [200, 200]
+            client = aioredis.from_url(redis_url)
+            await client.flushdb()  # Redis restarted without persistence
+            await client.aclose()
+            assert await gateway.budget_rebuild.check()
+            status, _, body = await chat(http, gateway_url(gw))
+    assert status == 429 and body["error"]["code"] == "budget_exceeded", (
+        "the $0.042 already spent came back from the ledger"
+    )

@@ -159,3 +159,17 @@ async def test_capacity_is_shared_exactly_across_replicas(two_replicas: list[Red
     # A slot freed on one replica is taken up by the other (by polling).
     await asyncio.gather(*(call(gates[i % 2], f"t{i % 3}") for i in range(24)))
     assert peak == 3
+
+
+async def test_a_request_over_the_upstream_quota_waits_instead_of_failing() -> None:
+    g = CapacityGate(
+        "fake/model", Capacity(rpm=1), MemoryLimiter(), QueueConfig(timeout_s=0.2)
+    )
+    first = await g.acquire(flow("a"))
+    waiting = asyncio.create_task(g.acquire(flow("a")))
+    await asyncio.sleep(0.05)
+    assert not waiting.done() and len(g.queue) == 1, "queued, not refused"
+    with pytest.raises(GatewayError) as shed:
+        await waiting  # the minute's quota does not come back within the wait
+    assert shed.value.code == "overloaded"
+    await g.release(first, output_tokens=0, total_tokens=100)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import socket
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Self, TypeVar
@@ -175,6 +176,8 @@ class FakeUpstream(LocalServer, Generic[ReplyT]):
         self._hold = asyncio.Event()
         self._keepalive_s: float | None = None
         self._delay = 0.0
+        self._jitter = 0.0
+        self._rng = random.Random(7)
         self._pace = 0.0
 
     def _script(self, script: ReplyT | Raw, times: int | None) -> None:
@@ -236,9 +239,12 @@ class FakeUpstream(LocalServer, Generic[ReplyT]):
         self._keepalive_s = keepalive_s
         return self._hold
 
-    def delay_first_byte(self, seconds: float) -> None:
-        """Wait before sending anything (status line included)."""
+    def delay_first_byte(self, seconds: float, *, jitter: float = 0.0) -> None:
+        """Wait before sending anything (status line included); with ``jitter``,
+        each wait is ``seconds`` times a uniform draw from 1 ± jitter, as answers
+        of varying length take varying time."""
         self._delay = seconds
+        self._jitter = jitter
 
     def pace_stream(self, seconds: float) -> None:
         """Wait this long between stream events, like a model generating tokens."""
@@ -260,7 +266,7 @@ class FakeUpstream(LocalServer, Generic[ReplyT]):
         ))
         request_id = "req_" + os.urandom(12).hex()
         if self._delay:
-            await self._sleep(self._delay)
+            await self._sleep(self._delay * self._rng.uniform(1 - self._jitter, 1 + self._jitter))
         return body, request_id
 
     def _json(self, status: int, body: dict[str, Any], request_id: str) -> web.Response:

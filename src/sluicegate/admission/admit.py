@@ -17,6 +17,9 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterator
+
+from prometheus_client.core import Metric
 
 from sluicegate.admission.limits import (
     Ask,
@@ -31,6 +34,7 @@ from sluicegate.canonical import ChatRequest, ErrorKind, GatewayError
 from sluicegate.canonical.tokens import estimate_input_tokens
 from sluicegate.config import RateLimits
 from sluicegate.observability.alerts import Alerts
+from sluicegate.observability.metrics import counter
 from sluicegate.pipeline import Events, Next, RequestContext
 
 # The answer's cap when the client gives no max_tokens.
@@ -59,6 +63,22 @@ class Admit:
         self.shadow_refusals: Counter[str] = Counter()
         # (subject, period label) already alerted, so each crossing alerts once.
         self._alerted: set[tuple[str, str]] = set()
+
+    def metrics(self) -> Iterator[Metric]:
+        yield counter(
+            "sluicegate_shadow_refusals",
+            "Requests shadow mode let through that the limits would have refused, by code.",
+            ["code"],
+            (((code,), n) for code, n in self.shadow_refusals.items()),
+        )
+        round_trips = getattr(self.limiter, "round_trips", None)
+        if round_trips is not None:
+            yield counter(
+                "sluicegate_limiter_round_trips",
+                "Round trips to the shared limiter (Redis): admissions and settlements.",
+                [],
+                [((), round_trips)],
+            )
 
     async def __call__(self, ctx: RequestContext, call_next: Next) -> Events:
         tenant = ctx.tenant
@@ -126,7 +146,9 @@ class Admit:
         tokens = 0 if ctx.replayed or usage is None else usage.total_tokens
         try:
             now = time.time()
-            await self.limiter.settle(ticket, tokens=tokens, cost_usd=ctx.cost_usd, now=now)
+            await self.limiter.settle_later(
+                ticket, tokens=tokens, cost_usd=ctx.cost_usd, now=now
+            )
             for rule, limits in rules:
                 if limits.budget_alert_at is not None and limits.budget_usd is not None:
                     await self._alert_on_spend(rule.subject, limits, now)

@@ -145,6 +145,17 @@ class Limiter(Protocol):
         """Replace the reservation with actual usage and free the concurrency slot."""
         ...
 
+    async def settle_later(
+        self, ticket: Ticket, *, tokens: int, cost_usd: float, now: float
+    ) -> None:
+        """``settle``, but it may travel with this replica's next call (no round trip
+        of its own on the request path); ``flush`` sends what is waiting."""
+        ...
+
+    async def flush(self) -> None:
+        """Send settlements still waiting (before shutdown)."""
+        ...
+
     async def release(self, ticket: Ticket) -> None:
         """The request never ran: give back everything it reserved."""
         ...
@@ -497,6 +508,14 @@ class MemoryLimiter:
             return
         ticket.done = True
         self._adjust(ticket, 0, tokens - ticket.tokens, usd_to_micro(cost_usd) - ticket.cost_micro)
+
+    async def settle_later(
+        self, ticket: Ticket, *, tokens: int, cost_usd: float, now: float
+    ) -> None:
+        await self.settle(ticket, tokens=tokens, cost_usd=cost_usd, now=now)
+
+    async def flush(self) -> None:
+        return None
 
     async def release(self, ticket: Ticket) -> None:
         if ticket.done:

@@ -18,6 +18,13 @@ Keys (all under ``prefix``):
 - ``budget:{subject}:{period}:{start}``: integer micro-dollars reserved plus
   spent in that UTC calendar period; expires 40 days after the period ends.
 
+Settlement off the request path: ``settle_later`` queues a settlement and
+sends it with this replica's next admission, in the same round trip and
+ahead of it (so a client's next request already sees its previous one
+settled), or after ``SETTLE_DELAY_S`` when no admission comes first. Until
+then the reservation stands, which can only make limits stricter for that
+moment, never looser.
+
 Time is the caller's ``now``, passed to the scripts, never Redis's clock.
 Connection failures and timeouts raise ``LimiterUnavailable``, so the caller
 can apply its fail-open or fail-closed policy. All the keys of one call must
@@ -26,11 +33,14 @@ live on one server (plain Redis or a replicated primary, not Redis Cluster).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sluicegate.admission.limits import (
@@ -53,7 +63,16 @@ from sluicegate.admission.limits import (
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["RedisLimiter"]
+    from sluicegate.admission.rebuild import BudgetSeed
+
+__all__ = ["SETTLE_DELAY_S", "RedisLimiter"]
+
+log = logging.getLogger("sluicegate.admission")
+
+SETTLE_DELAY_S = 0.05
+"""Longest a deferred settlement waits for an admission to travel with."""
+
+_Call = tuple[list[str], list[str | int]]
 
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
 _WINDOW_KEY_TTL_S = 2 * WINDOW_S
@@ -164,6 +183,22 @@ return 1
 """
 
 
+# KEYS: the warm marker, then budget counters. ARGV: per counter, micro-dollars
+# and TTL (0: none). Seeds only when this call is the one that sets the marker.
+_SEED = """
+if not redis.call('SET', KEYS[1], '1', 'NX') then return 0 end
+for i = 2, #KEYS do
+  redis.call('INCRBY', KEYS[i], ARGV[i * 2 - 3])
+  local ttl = tonumber(ARGV[i * 2 - 2])
+  if ttl > 0 then redis.call('EXPIRE', KEYS[i], ttl) end
+end
+return 1
+"""
+
+WARM_KEY = "warm"
+"""Set once budgets have been rebuilt; gone after Redis loses its data."""
+
+
 class RedisLimiter:
     """Exact limits and budgets across replicas; one Redis round trip per call.
 
@@ -185,6 +220,11 @@ class RedisLimiter:
         self._slot_ttl = str(math.ceil(lease_s) + WINDOW_S)
         self._admit = client.register_script(_ADMIT)
         self._adjust_script = client.register_script(_ADJUST)
+        self._seed = client.register_script(_SEED)
+        self.round_trips = 0  # to Redis, for the metrics and the benchmark
+        self._deferred: list[_Call] = []
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task[None]] = set()
 
     async def load(self) -> None:
         """Load the scripts into Redis (idempotent)."""
@@ -210,7 +250,10 @@ class RedisLimiter:
         ]
         for e in entries:
             args += (_KIND_CODE[e.kind], e.limit, e.need, e.ttl_s)
-        reply = await self._call(self._admit, keys, args)
+        if self._deferred:
+            reply = await self._settle_then_admit(keys, args)
+        else:
+            reply = await self._call(self._admit, keys, args)
         seen = [
             Observation(int(reply[j]), _wait(int(reply[j + 1])), int(reply[j + 2]) / 1000)
             for j in range(1, len(reply), 3)
@@ -231,7 +274,78 @@ class RedisLimiter:
         ticket.done = True
         await self._adjust(ticket, -1, -ticket.tokens, -ticket.cost_micro)
 
+    async def settle_later(
+        self, ticket: Ticket, *, tokens: int, cost_usd: float, now: float
+    ) -> None:
+        if ticket.done:
+            return
+        ticket.done = True
+        call = self._adjustment(
+            ticket, 0, tokens - ticket.tokens, usd_to_micro(cost_usd) - ticket.cost_micro
+        )
+        if call is None:
+            return
+        self._deferred.append(call)
+        if self._flush_timer is None:
+            self._flush_timer = asyncio.get_running_loop().call_later(
+                SETTLE_DELAY_S, self._flush_in_background
+            )
+
+    async def flush(self) -> None:
+        """Send the deferred settlements now."""
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        pending, self._deferred = self._deferred, []
+        if not pending:
+            return
+        try:
+            await self._pipeline(pending)
+        except LimiterUnavailable as exc:  # leases and windows expire by themselves
+            log.warning("could not settle %d reservations: %s", len(pending), exc)
+
+    def _flush_in_background(self) -> None:
+        self._flush_timer = None
+        task = asyncio.get_running_loop().create_task(self.flush())
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def _settle_then_admit(self, keys: list[str], args: list[str | int]) -> list[Any]:
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        pending, self._deferred = self._deferred, []
+        replies = await self._pipeline([*pending, (keys, args)], admit_last=True)
+        reply: list[Any] = replies[-1]
+        return reply
+
+    async def _pipeline(self, calls: list[_Call], *, admit_last: bool = False) -> list[Any]:
+        """Settlements (and an admission last) in one round trip, by script hash; the
+        scripts are loaded again and the batch resent if Redis has lost them."""
+        for attempt in (1, 2):
+            self.round_trips += 1
+            try:
+                async with self.client.pipeline(transaction=False) as pipe:
+                    for i, (keys, args) in enumerate(calls):
+                        last = admit_last and i == len(calls) - 1
+                        sha = (self._admit if last else self._adjust_script).sha
+                        pipe.evalsha(sha, len(keys), *keys, *args)
+                    replies: list[Any] = await pipe.execute()
+                return replies
+            except NoScriptError:
+                if attempt == 2:
+                    raise
+                await self.load()
+            except _UNREACHABLE as exc:
+                raise LimiterUnavailable(str(exc)) from exc
+        raise AssertionError("unreachable")
+
     async def _adjust(self, ticket: Ticket, requests: int, tokens: int, micro: int) -> None:
+        call = self._adjustment(ticket, requests, tokens, micro)
+        if call is not None:
+            await self._call(self._adjust_script, *call)
+
+    def _adjustment(self, ticket: Ticket, requests: int, tokens: int, micro: int) -> _Call | None:
         p = self.prefix
         keys: list[str] = []
         args: list[str | int] = [ticket.id, ticket.second]
@@ -246,8 +360,7 @@ class RedisLimiter:
             for key in group:
                 keys.append(p + key)
                 args += (code, delta)
-        if keys:
-            await self._call(self._adjust_script, keys, args)
+        return (keys, args) if keys else None
 
     async def renew(self, ticket: Ticket, now: float) -> None:
         if ticket.done or not ticket.concurrency_keys:
@@ -262,7 +375,26 @@ class RedisLimiter:
         except _UNREACHABLE as exc:
             raise LimiterUnavailable(str(exc)) from exc
 
+    async def cold(self) -> bool:
+        """True when Redis holds no rebuilt budgets (new, or restarted empty)."""
+        try:
+            return not await self.client.exists(self.prefix + WARM_KEY)
+        except _UNREACHABLE as exc:
+            raise LimiterUnavailable(str(exc)) from exc
+
+    async def seed_budgets(self, seeds: list[BudgetSeed]) -> bool:
+        """Add the ledger's spend to the budget counters, unless another replica
+        already did; True when this call did."""
+        keys = [self.prefix + WARM_KEY, *(self.prefix + seed.key for seed in seeds)]
+        args: list[str | int] = []
+        for seed in seeds:
+            args += (seed.micro, seed.ttl_s)
+        reply = await self._call(self._seed, keys, args)
+        return bool(reply)
+
     async def spent(self, subject: str, period: str, now: float) -> float:
+        await self.flush()
+        self.round_trips += 1
         try:
             value = await self.client.get(self.prefix + budget_key(subject, period, now))
         except _UNREACHABLE as exc:
@@ -270,6 +402,7 @@ class RedisLimiter:
         return 0.0 if value is None else int(value) / 1_000_000
 
     async def _call(self, script: Any, keys: list[str], args: list[str | int]) -> list[Any]:
+        self.round_trips += 1
         try:
             reply: list[Any] = await script(keys=keys, args=args)
         except _UNREACHABLE as exc:

@@ -13,7 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+
+from prometheus_client.core import Metric
 
 from sluicegate.admission.limits import Ask, Decision, Limiter, LimiterUnavailable, Rule, Ticket
 from sluicegate.canonical import ErrorKind, GatewayError
@@ -21,6 +24,10 @@ from sluicegate.config import QueueConfig
 from sluicegate.fairness.counters import VirtualCounters
 from sluicegate.fairness.flow import Flow
 from sluicegate.fairness.queue import FairQueue, Waiter
+from sluicegate.observability.metrics import counter, gauge
+
+OVERLOADED = "overloaded"
+"""The error code of a shed request."""
 
 POLL_S = 0.05
 """How often a blocked queue re-checks shared capacity (freed by other replicas)."""
@@ -159,7 +166,7 @@ class CapacityGate:
         return GatewayError(
             ErrorKind.UNAVAILABLE,
             f"deployment {self.label!r} is at capacity and {why}; retry later",
-            code="overloaded",
+            code=OVERLOADED,
             retry_after=1,
             retryable=True,
         )
@@ -188,3 +195,18 @@ class Gates:
             label: {"waiting": len(gate.queue), "shed": gate.shed}
             for label, gate in self._gates.items()
         }
+
+    def metrics(self) -> Iterator[Metric]:
+        gates = self._gates.items()
+        yield gauge(
+            "sluicegate_queue_waiting",
+            "Requests waiting for capacity at a deployment.",
+            ["target"],
+            (((label,), len(gate.queue)) for label, gate in gates),
+        )
+        yield counter(
+            "sluicegate_queue_shed",
+            "Requests shed (503) because a deployment's queue was full or the wait ran out.",
+            ["target"],
+            (((label,), gate.shed) for label, gate in gates),
+        )

@@ -27,8 +27,11 @@ class Waiter:
 
 class FairQueue:
     """Per class, one FIFO per tenant; the next waiter is the head of the
-    backlogged tenant with the smallest virtual counter in the highest class
-    (ties: the longest waiting)."""
+    backlogged tenant with the smallest virtual counter in the highest class.
+
+    Ties go to the most recent arrival: a tenant joining from idle is lifted
+    exactly to the smallest waiting counter, and should then go next rather
+    than queue behind the tenant that has been hogging the upstream."""
 
     def __init__(self, counters: VirtualCounters, max_waiting: int) -> None:
         self.counters = counters
@@ -59,7 +62,7 @@ class FairQueue:
             best: Waiter | None = None
             best_rank = (0.0, 0)
             for tenant, lane in lanes.items():
-                rank = (self.counters[tenant], lane[0].seq)
+                rank = (self.counters[tenant], -lane[0].seq)
                 if best is None or rank < best_rank:
                     best, best_rank = lane[0], rank
             if best is not None:

@@ -12,10 +12,14 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
 import orjson
+from prometheus_client.core import Metric
+
+from sluicegate.observability.metrics import counter
 
 log = logging.getLogger("sluicegate.alerts")
 
@@ -51,6 +55,14 @@ class Alerts:
                     log.warning("alert webhook %s answered %d", url, response.status)
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("alert webhook %s failed: %s", url, exc)
+
+    def metrics(self) -> Iterator[Metric]:
+        yield counter(
+            "sluicegate_alerts",
+            "Alert events raised, by kind (budget_alert, ...).",
+            ["kind"],
+            (((kind,), n) for kind, n in self.sent.items()),
+        )
 
     async def close(self) -> None:
         """Let deliveries in flight finish (bounded by their timeout)."""

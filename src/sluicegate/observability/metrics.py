@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -58,33 +58,40 @@ class Metrics:
         self.duration: defaultdict[str, _Histogram] = defaultdict(_Histogram)
         self.ttft: defaultdict[str, _Histogram] = defaultdict(_Histogram)
         self.in_flight = 0
+        # Parts that keep their own counts (limiter, queues, alerts) and report
+        # them at scrape time; see ``add_source``.
+        self._sources: list[Callable[[], Iterable[Metric]]] = []
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
+
+    def add_source(self, source: Callable[[], Iterable[Metric]]) -> None:
+        """Have ``source()`` add its metric families to every scrape."""
+        self._sources.append(source)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
 
     def collect(self) -> Iterator[Metric]:
         """Called by prometheus_client at scrape time."""
-        yield _counter(
+        yield counter(
             "sluicegate_requests",
             "Requests answered, by tenant, model alias, serving target and HTTP status.",
             ["tenant", "alias", "target", "status"],
             self.requests.items(),
         )
-        yield _counter(
+        yield counter(
             "gen_ai_client_token_usage",
             "Tokens used, by tenant, alias and type (input, output, cached).",
             ["tenant", "alias", "type"],
             self.tokens.items(),
         )
-        yield _counter(
+        yield counter(
             "sluicegate_cost_usd",
             "Spend in US dollars, by tenant and alias.",
             ["tenant", "alias"],
             self.cost.items(),
         )
-        yield _counter(
+        yield counter(
             "sluicegate_upstream_attempts",
             "Upstream calls made, including retries and fallbacks.",
             ["target"],
@@ -103,6 +110,8 @@ class Metrics:
         yield GaugeMetricFamily(
             "sluicegate_requests_in_flight", "Requests being served now.", value=self.in_flight
         )
+        for source in self._sources:
+            yield from source()
 
     @staticmethod
     def _histogram(name: str, doc: str, series: dict[str, _Histogram]) -> HistogramMetricFamily:
@@ -112,7 +121,17 @@ class Metrics:
         return family
 
 
-def _counter(
+def gauge(
+    name: str, doc: str, labels: list[str], series: Iterable[tuple[tuple[str, ...], float]]
+) -> GaugeMetricFamily:
+    """A gauge family from ``(label values, value)`` pairs."""
+    family = GaugeMetricFamily(name, doc, labels=labels)
+    for values, value in series:
+        family.add_metric(list(values), value)
+    return family
+
+
+def counter(
     name: str, doc: str, labels: list[str], series: Iterable[tuple[tuple[str, ...], float]]
 ) -> CounterMetricFamily:
     family = CounterMetricFamily(name, doc, labels=labels)

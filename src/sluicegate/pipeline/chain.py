@@ -66,15 +66,16 @@ class Services:
 
 def build_pipeline(services: Services) -> Pipeline:
     planner = Planner(services.health)
+    admit = Admit(services.limiter, fail_open=services.limits_fail_open, alerts=services.alerts)
+    for source in (admit.metrics, services.gates.metrics, services.alerts.metrics):
+        services.metrics.add_source(source)
     return Pipeline(
         [
             Settle(services.ledger, services.metrics),
             Authenticate(services.directory),
             Decode(),
             ResolveModel(),
-            Admit(
-                services.limiter, fail_open=services.limits_fail_open, alerts=services.alerts
-            ),
+            admit,
             Idempotency(services.idempotency, on_replay=_mark_replay),
             Cache(services.cache),
             Route(planner),

@@ -30,7 +30,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 
 from sluicegate.canonical import ChatRequest, ErrorKind, Event, GatewayError, Usage
-from sluicegate.fairness import Gates, Slot, flow_of
+from sluicegate.fairness import OVERLOADED, Gates, Slot, flow_of
 from sluicegate.pipeline import Events, RequestContext
 from sluicegate.resilience.backoff import BackoffPolicy, retry_delay
 from sluicegate.resilience.budget import RetryBudget
@@ -84,9 +84,14 @@ class CallUpstream:
         first target that answers, or None when none did."""
         max_attempts = alias.config.max_attempts
         pending = _cycle(plan)
+        shed: set[str] = set()  # deployments that turned this request away: not again
         for owner, target in pending:
             if ctx.attempts >= max_attempts:
                 break
+            if target.label in shed:
+                if pending.exhausted_without_calls():
+                    break
+                continue
             state = self.health.state(target.label)
             # Another replica's opening first, so that a skip costs no probe slot.
             if not self.health.available(target.label) or not state.breaker.allow():
@@ -107,6 +112,8 @@ class CallUpstream:
             except GatewayError as err:
                 ctx.error = err
                 ctx.attempt_log.append((target.label, err.code or err.kind.name.lower()))
+                if err.code == OVERLOADED:
+                    shed.add(target.label)
                 stand_in = _stand_in_for(err, owner)
                 if stand_in is not None and stand_in in ctx.runtime.aliases:
                     # The prompt cannot succeed on this alias anywhere: switch plans.
