@@ -3,6 +3,7 @@ limiters) share one database and must behave like one exact limiter."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,7 +12,7 @@ import redis.asyncio as aioredis
 
 from fakes.limits_cases import CASES, T0, Case
 from sluicegate.admission.limits import Ask, LimiterUnavailable, Rule
-from sluicegate.admission.redis_limits import RedisLimiter
+from sluicegate.admission.redis_limits import SETTLE_DELAY_S, RedisLimiter
 
 pytestmark = pytest.mark.redis
 
@@ -82,3 +83,41 @@ async def test_unreachable_redis_raises_limiter_unavailable() -> None:
             await RedisLimiter(client).admit([Rule("acme", rpm=1)], Ask(1, 0.0, T0))
     finally:
         await client.aclose()
+
+
+async def test_a_deferred_settlement_rides_with_the_next_admission(
+    replicas: list[RedisLimiter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limiter, other = replicas
+    await limiter.load()
+    rule = Rule("acme", tpm=1_000, max_concurrency=1)
+    first = await limiter.admit([rule], Ask(tokens=600, cost_usd=0.0, now=T0))
+    assert first.ticket is not None
+    await limiter.settle_later(first.ticket, tokens=100, cost_usd=0.0, now=T0)
+    # Not sent yet: another replica still sees the slot and the 600 reserved tokens.
+    refused = await other.admit([rule], Ask(tokens=500, cost_usd=0.0, now=T0))
+    assert not refused.admitted
+    sent: list[str] = []
+    execute = limiter.client.execute_command
+
+    async def counting(*args: Any, **options: Any) -> Any:
+        sent.append(str(args[0]))
+        return await execute(*args, **options)
+
+    monkeypatch.setattr(limiter.client, "execute_command", counting)
+    # The same replica's next admission settles first, in the same round trip.
+    second = await limiter.admit([rule], Ask(tokens=500, cost_usd=0.0, now=T0))
+    assert second.admitted and second.remaining["tokens"] == 400
+    assert sent == ["EVALSHA"]
+
+
+async def test_deferred_settlements_are_sent_by_themselves_soon(
+    replicas: list[RedisLimiter],
+) -> None:
+    limiter, other = replicas
+    rule = Rule("acme", max_concurrency=1)
+    first = await limiter.admit([rule], Ask(tokens=1, cost_usd=0.0, now=T0))
+    assert first.ticket is not None
+    await limiter.settle_later(first.ticket, tokens=1, cost_usd=0.0, now=T0)
+    await asyncio.sleep(SETTLE_DELAY_S * 3)
+    assert (await other.admit([rule], Ask(tokens=1, cost_usd=0.0, now=T0))).admitted

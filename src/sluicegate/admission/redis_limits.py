@@ -39,6 +39,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -183,6 +184,30 @@ return 1
 """
 
 
+# Settlements, then an admission, in one script (one round trip, one EVALSHA):
+# the two scripts above as local functions. Their arguments come as one JSON
+# array, [[[key count, [args]] per settlement], [admission args]], because
+# encoding each of dozens of arguments costs the client more than the trip;
+# KEYS holds the settlements' keys in order, then the admission's.
+_SETTLE_THEN_ADMIT = f"""
+local function adjust(KEYS, ARGV)
+{_ADJUST}
+end
+local function admit(KEYS, ARGV)
+{_ADMIT}
+end
+local spec = cjson.decode(ARGV[1])
+local ki = 1
+for _, settlement in ipairs(spec[1]) do
+  local ks = {{}}
+  for j = 1, settlement[1] do ks[j] = KEYS[ki]; ki = ki + 1 end
+  adjust(ks, settlement[2])
+end
+local ks = {{}}
+for j = ki, #KEYS do ks[#ks + 1] = KEYS[j] end
+return admit(ks, spec[2])
+"""
+
 # KEYS: the warm marker, then budget counters. ARGV: per counter, micro-dollars
 # and TTL (0: none). Seeds only when this call is the one that sets the marker.
 _SEED = """
@@ -218,9 +243,9 @@ class RedisLimiter:
         self.prefix = prefix
         self.lease_s = lease_s
         self._slot_ttl = str(math.ceil(lease_s) + WINDOW_S)
-        self._admit = client.register_script(_ADMIT)
         self._adjust_script = client.register_script(_ADJUST)
         self._seed = client.register_script(_SEED)
+        self._settle_then_admit_script = client.register_script(_SETTLE_THEN_ADMIT)
         self.round_trips = 0  # to Redis, for the metrics and the benchmark
         self._deferred: list[_Call] = []
         self._flush_timer: asyncio.TimerHandle | None = None
@@ -229,8 +254,8 @@ class RedisLimiter:
     async def load(self) -> None:
         """Load the scripts into Redis (idempotent)."""
         try:
-            await self.client.script_load(_ADMIT)
-            await self.client.script_load(_ADJUST)
+            for script in (_ADJUST, _SETTLE_THEN_ADMIT, _SEED):
+                await self.client.script_load(script)
         except _UNREACHABLE as exc:
             raise LimiterUnavailable(str(exc)) from exc
 
@@ -250,10 +275,7 @@ class RedisLimiter:
         ]
         for e in entries:
             args += (_KIND_CODE[e.kind], e.limit, e.need, e.ttl_s)
-        if self._deferred:
-            reply = await self._settle_then_admit(keys, args)
-        else:
-            reply = await self._call(self._admit, keys, args)
+        reply = await self._settle_then_admit(keys, args)
         seen = [
             Observation(int(reply[j]), _wait(int(reply[j + 1])), int(reply[j + 2]) / 1000)
             for j in range(1, len(reply), 3)
@@ -315,21 +337,21 @@ class RedisLimiter:
             self._flush_timer.cancel()
             self._flush_timer = None
         pending, self._deferred = self._deferred, []
-        replies = await self._pipeline([*pending, (keys, args)], admit_last=True)
-        reply: list[Any] = replies[-1]
-        return reply
+        settle_keys: list[str] = []
+        for call_keys, _ in pending:
+            settle_keys += call_keys
+        spec = orjson.dumps([[[len(k), a] for k, a in pending], args])
+        return await self._call(self._settle_then_admit_script, [*settle_keys, *keys], [spec])
 
-    async def _pipeline(self, calls: list[_Call], *, admit_last: bool = False) -> list[Any]:
-        """Settlements (and an admission last) in one round trip, by script hash; the
-        scripts are loaded again and the batch resent if Redis has lost them."""
+    async def _pipeline(self, calls: list[_Call]) -> list[Any]:
+        """Settlements in one round trip, by script hash; the script is loaded
+        again and the batch resent if Redis has lost it."""
         for attempt in (1, 2):
             self.round_trips += 1
             try:
                 async with self.client.pipeline(transaction=False) as pipe:
-                    for i, (keys, args) in enumerate(calls):
-                        last = admit_last and i == len(calls) - 1
-                        sha = (self._admit if last else self._adjust_script).sha
-                        pipe.evalsha(sha, len(keys), *keys, *args)
+                    for keys, args in calls:
+                        pipe.evalsha(self._adjust_script.sha, len(keys), *keys, *args)
                     replies: list[Any] = await pipe.execute()
                 return replies
             except NoScriptError:
@@ -401,7 +423,9 @@ class RedisLimiter:
             raise LimiterUnavailable(str(exc)) from exc
         return 0.0 if value is None else int(value) / 1_000_000
 
-    async def _call(self, script: Any, keys: list[str], args: list[str | int]) -> list[Any]:
+    async def _call(
+        self, script: Any, keys: list[str], args: list[str | int] | list[bytes]
+    ) -> list[Any]:
         self.round_trips += 1
         try:
             reply: list[Any] = await script(keys=keys, args=args)
