@@ -68,7 +68,9 @@ class Gateway:
         self._restarting: asyncio.Task[None] | None = None
         self._follow_task: asyncio.Task[None]
         self._storage_tasks: list[asyncio.Task[None]] = []
-        self.forecast_alerts = ForecastAlerts(self.metrics.registry)
+        # Budget and forecast alerts: logged, counted, and POSTed to the webhook.
+        self.alerts = Alerts(config.admission.alert_webhook)
+        self.forecast_alerts = ForecastAlerts(self.metrics.registry, self.alerts)
         self.redis: Redis | None = None
         self.breaker_sync: RedisBreakerSync | None = None
         self._sync_task: asyncio.Task[None] | None = None
@@ -118,7 +120,7 @@ class Gateway:
             limiter=(limiter := await self._limiter()),
             limits_fail_open=self._config.admission.fail_open,
             gates=Gates(limiter, self._config.admission.queue),
-            alerts=Alerts(self._config.admission.alert_webhook),
+            alerts=self.alerts,
             cache=self._cache_store(),
         )
         self.pipeline = build_pipeline(self.services)

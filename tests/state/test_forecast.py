@@ -8,6 +8,7 @@ import logging
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
+from sluicegate.observability.alerts import Alerts
 from sluicegate.state.ledger.forecast import ForecastAlerts, project
 
 # 2026-11-15T12:00:00Z: 14.5 days of November gone, 15.5 to come.
@@ -63,17 +64,19 @@ async def test_an_alert_is_logged_and_counted_once_a_month(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     registry = CollectorRegistry()
-    alerts = ForecastAlerts(registry)
+    sink = Alerts()
+    alerts = ForecastAlerts(registry, sink)
     spend = days_before(28, [50.0] * 28)
 
     async def usage(**_: object) -> dict[str, object]:
         return {"groups": [{"key": day, "cost_usd": usd} for day, usd in spend.items()]}
 
-    with caplog.at_level(logging.WARNING, logger="sluicegate.forecast"):
+    with caplog.at_level(logging.WARNING, logger="sluicegate.alerts"):
         first = await alerts.check(usage, [("acme", 1000.0), ("rich", 10_000.0)], NOW)
         again = await alerts.check(usage, [("acme", 1000.0)], NOW + 3600)
     assert [f.tenant for f in first] == ["acme"] and again == []
-    assert len([r for r in caplog.records if "budget forecast alert" in r.message]) == 1
+    assert len([r for r in caplog.records if "budget_forecast" in r.message]) == 1
+    assert sink.sent["budget_forecast"] == 1
     assert 'sluicegate_budget_forecast_alerts_total{tenant="acme"} 1.0' in (
         generate_latest(registry).decode()
     )

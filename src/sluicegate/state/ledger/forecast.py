@@ -27,6 +27,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, Metric
 
+from sluicegate.observability.alerts import Alerts
+
 log = logging.getLogger("sluicegate.forecast")
 
 HISTORY_DAYS = 28
@@ -165,7 +167,10 @@ class ForecastAlerts:
     log line appears once per process; the counter is per process too.
     """
 
-    def __init__(self, registry: CollectorRegistry, *, interval_s: float = 300.0) -> None:
+    def __init__(
+        self, registry: CollectorRegistry, alerts: Alerts, *, interval_s: float = 300.0
+    ) -> None:
+        self.alerts = alerts
         self.interval_s = interval_s
         self.counts: dict[str, int] = {}
         self._alerted: set[tuple[str, str]] = set()
@@ -182,16 +187,13 @@ class ForecastAlerts:
             if forecast.over_budget and key not in self._alerted:
                 self._alerted.add(key)
                 self.counts[tenant] = self.counts.get(tenant, 0) + 1
-                log.warning(
-                    "budget forecast alert: tenant %s is projected to spend $%.2f "
-                    "(%.0f%% interval $%.2f to $%.2f) in %s against a monthly budget of $%.2f",
-                    tenant,
-                    forecast.forecast_usd,
-                    INTERVAL * 100,
-                    forecast.low_usd,
-                    forecast.high_usd,
-                    forecast.month,
-                    budget,
+                self.alerts.emit(
+                    "budget_forecast",
+                    f"tenant {tenant} is projected to spend ${forecast.forecast_usd:.2f} "
+                    f"({INTERVAL * 100:.0f}% interval ${forecast.low_usd:.2f} to "
+                    f"${forecast.high_usd:.2f}) in {forecast.month} against a monthly budget "
+                    f"of ${budget:.2f}",
+                    **forecast.as_dict(),
                 )
                 alerts.append(forecast)
         return alerts
