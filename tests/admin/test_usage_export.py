@@ -61,11 +61,11 @@ async def test_a_forecast_over_the_monthly_budget_is_logged_and_counted(
     assert await chat(client, ACME_KEY) == 200
     gateway = gateway_of(client)
     assert gateway.monthly_budgets() == [("acme", 0.000001)]
-    with caplog.at_level(logging.WARNING, logger="sluicegate.forecast"):
+    with caplog.at_level(logging.WARNING, logger="sluicegate.alerts"):
         alerts = await gateway.forecast_alerts.check(
             gateway.ledger.ausage, gateway.monthly_budgets(), time.time()
         )
     assert [a.tenant for a in alerts] == ["acme"]
-    assert "budget forecast alert: tenant acme" in caplog.text
+    assert "budget_forecast: tenant acme" in caplog.text
     metrics = await (await client.get("/metrics")).text()
     assert 'sluicegate_budget_forecast_alerts_total{tenant="acme"} 1.0' in metrics
