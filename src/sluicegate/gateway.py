@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -20,7 +21,8 @@ from redis.exceptions import RedisError
 from sluicegate.admission.limits import Limiter, LimiterUnavailable, MemoryLimiter
 from sluicegate.admission.rebuild import BudgetRebuild
 from sluicegate.admission.redis_limits import RedisLimiter
-from sluicegate.cache import CacheStore, MemoryCache, RedisCache
+from sluicegate.cache import CacheStore, MemoryCache, RedisCache, SemanticIndex
+from sluicegate.cache.embeddings import alias_embeddings
 from sluicegate.config import Config
 from sluicegate.fairness import Gates
 from sluicegate.idempotency import IdempotencyStore, MemoryIdempotencyStore, RedisIdempotencyStore
@@ -44,6 +46,9 @@ from sluicegate.state.ledger.shipper import default_spool_dir
 from sluicegate.state.ledger.spool import Spool
 from sluicegate.state.redis import connect_redis
 from sluicegate.state.storage import Storage, open_storage
+
+if TYPE_CHECKING:  # the semantic cache is an optional extra, imported when configured
+    from sluicegate.cache.semantic import MemorySemanticIndex, RedisSemanticIndex
 
 log = logging.getLogger("sluicegate")
 
@@ -75,6 +80,7 @@ class Gateway:
         self.breaker_sync: RedisBreakerSync | None = None
         self._sync_task: asyncio.Task[None] | None = None
         self._rebuild_task: asyncio.Task[None] | None = None
+        self._semantic: MemorySemanticIndex | RedisSemanticIndex | None = None
         self.budget_rebuild: BudgetRebuild | None = None
         self.pipeline: Pipeline
         self.runtime: Runtime
@@ -122,6 +128,7 @@ class Gateway:
             gates=Gates(limiter, self._config.admission.queue),
             alerts=self.alerts,
             cache=self._cache_store(),
+            semantic=await self._semantic_index(),
         )
         self.pipeline = build_pipeline(self.services)
         if isinstance(limiter, RedisLimiter):
@@ -175,6 +182,30 @@ class Gateway:
             )
         return RedisCache(self.redis, max_entry_bytes=settings.max_entry_bytes)
 
+    async def _semantic_index(self) -> SemanticIndex | None:
+        """The semantic cache's index, only when some alias asks for one: the
+        local model costs ~170 MB per process and needs the ``semantic`` extra."""
+        if not any(m.cache.semantic is not None for m in self._config.models):
+            return None
+        from sluicegate.cache import semantic  # the optional extra, imported on demand
+
+        settings = self._config.cache
+        embedder: semantic.Embedder
+        if settings.embeddings == "local":
+            embedder = semantic.LocalEmbedder()
+        else:
+            assert settings.embeddings_dimensions is not None  # checked with the config
+            embedder = semantic.CallableEmbedder(
+                alias_embeddings(lambda: self.runtime, settings.embeddings),
+                settings.embeddings_dimensions,
+            )
+        if self.redis is None:
+            self._semantic = semantic.MemorySemanticIndex(embedder)
+        else:
+            self._semantic = semantic.RedisSemanticIndex(self.redis, embedder)
+            await self._semantic.start()
+        return self._semantic
+
     def _idempotency_store(self) -> IdempotencyStore:
         ttl_s = self._config.idempotency.ttl_s
         if self.redis is None:
@@ -192,6 +223,8 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._rebuild_task
         await self.services.limiter.flush()
+        if self._semantic is not None:
+            await self._semantic.close()
         if self.breaker_sync is not None:
             await self.breaker_sync.close()
         if self._sync_task is not None:

@@ -632,6 +632,36 @@ REFERENCE_CASES: list[tuple[str, str, list[str]]] = [
             " (a tenant key must not be it)"
         ],
     ),
+    (
+        "semantic embeddings from an unknown alias, without dimensions",
+        """\
+        providers: [{name: main, type: echo}]
+        models: [{name: m, targets: [{provider: main, model: x}]}]
+        cache: {embeddings: embedder}
+        """,
+        [
+            "gateway.yaml:3: cache.embeddings: 'local' or a model alias (known: m)",
+            "gateway.yaml:3: cache.embeddings_dimensions: needed when embeddings is an alias",
+        ],
+    ),
+    (
+        "a limit on an unknown alias, and two capacities for one deployment",
+        """\
+        providers: [{name: main, type: echo}]
+        models:
+          - {name: m, targets: [{provider: main, model: x, max_concurrency: 2}]}
+          - {name: n, targets: [{provider: main, model: x, max_concurrency: 3}]}
+        tenants:
+          - name: acme
+            limits: {models: {nope: {rpm: 1}}}
+        """,
+        [
+            "gateway.yaml:4: models[1].targets[0]: deployment main/x has a different capacity"
+            " at models[0].targets[0] (max_concurrency, rpm, tpm must agree)",
+            "gateway.yaml:7: tenants[0].limits.models.nope: unknown model alias 'nope'"
+            " (known: m, n)",
+        ],
+    ),
 ]
 
 

@@ -45,7 +45,9 @@ class SemanticHit(Protocol):
 class SemanticIndex(Protocol):
     """What the stage needs of a semantic index (``sluicegate.cache.semantic``)."""
 
-    async def lookup(self, scope: str, text: str) -> SemanticHit | None: ...
+    async def lookup(
+        self, scope: str, text: str, *, threshold: float | None = None
+    ) -> SemanticHit | None: ...
 
     async def store(self, scope: str, text: str, entry_key: str, ttl_s: float) -> None: ...
 
@@ -54,6 +56,7 @@ class Cache:
     def __init__(
         self, store: CacheStore | None = None, *, semantic: SemanticIndex | None = None
     ) -> None:
+        # ``semantic``: None unless some alias sets cache.semantic (the model costs memory).
         self.store: CacheStore = store if store is not None else MemoryCache()
         self.semantic = semantic
 
@@ -129,8 +132,12 @@ class Cache:
         text = semantic_text(ctx.request)
         if text is None:
             return None
+        assert ctx.alias is not None and ctx.alias.config.cache.semantic is not None
+        threshold = ctx.alias.config.cache.semantic.threshold
         try:
-            found = await self.semantic.lookup(_semantic_scope(ctx, decision), text)
+            found = await self.semantic.lookup(
+                _semantic_scope(ctx, decision), text, threshold=threshold
+            )
         except Exception:
             log.exception("semantic cache lookup failed; treated as a miss")
             return None

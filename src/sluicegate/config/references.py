@@ -87,6 +87,16 @@ def check_references(config: Config) -> list[Issue]:
                 issues.append((("tenants", i, "limits", "models", alias), message))
     issues += _unique_keys(config)
     issues += _one_capacity_per_deployment(config)
+    embeddings = config.cache.embeddings
+    if embeddings != "local":
+        if embeddings not in aliases:
+            issues.append(
+                (("cache", "embeddings"), f"'local' or a model alias ({_known(aliases)})")
+            )
+        if config.cache.embeddings_dimensions is None:
+            issues.append(
+                (("cache", "embeddings_dimensions"), "needed when embeddings is an alias")
+            )
     return issues
 
 

@@ -279,6 +279,12 @@ class CacheConfig(_Strict):
     max_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
     # Larger answers are not stored (both backends).
     max_entry_bytes: int = Field(default=1024 * 1024, gt=0)
+    # Semantic lookups (aliases with cache.semantic): "local" embeds with the
+    # all-MiniLM-L6-v2 model the package ships (the default threshold is tuned
+    # for it); otherwise the name of an embeddings alias of this gateway, whose
+    # vectors have ``embeddings_dimensions`` dimensions (set a threshold per alias).
+    embeddings: str = "local"
+    embeddings_dimensions: int | None = Field(default=None, gt=0)
 
 
 class Config(_Strict):

@@ -27,7 +27,7 @@ from sluicegate.accounting.settle import Settle
 from sluicegate.admission.admit import Admit
 from sluicegate.admission.limits import Limiter
 from sluicegate.auth.authenticate import Authenticate
-from sluicegate.cache import Cache, CacheStore
+from sluicegate.cache import Cache, CacheStore, SemanticIndex
 from sluicegate.fairness import Gates
 from sluicegate.idempotency import Idempotency, IdempotencyStore, StoredAnswer
 from sluicegate.observability.alerts import Alerts
@@ -62,6 +62,8 @@ class Services:
     alerts: Alerts
     # The response cache's store (None: an in-process one with the defaults).
     cache: CacheStore | None = None
+    # The semantic index (None unless an alias sets cache.semantic).
+    semantic: SemanticIndex | None = None
 
 
 def build_pipeline(services: Services) -> Pipeline:
@@ -77,7 +79,7 @@ def build_pipeline(services: Services) -> Pipeline:
             ResolveModel(),
             admit,
             Idempotency(services.idempotency, on_replay=_mark_replay),
-            Cache(services.cache),
+            Cache(services.cache, semantic=services.semantic),
             Route(planner),
         ],
         CallUpstream(

@@ -105,6 +105,9 @@ class MemorySemanticIndex:
         self.put(scope, Entry(text_digest(text), entry_key, now + ttl_s, text, signature(text)),
                  vector, now)
 
+    async def close(self) -> None:
+        """Nothing runs in the background; here so both indexes close alike."""
+
     async def invalidate(self, scope_prefix: str | None = None) -> int:
         return self.drop(scope_prefix or "")
 
