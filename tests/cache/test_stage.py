@@ -163,8 +163,12 @@ class Index:
 
     def __init__(self) -> None:
         self.entries: dict[str, tuple[str, str]] = {}
+        self.thresholds: list[float | None] = []
 
-    async def lookup(self, scope: str, text: str) -> Hit | None:
+    async def lookup(
+        self, scope: str, text: str, *, threshold: float | None = None
+    ) -> Hit | None:
+        self.thresholds.append(threshold)
         found = self.entries.get(scope)
         return Hit(found[1], 0.97) if found is not None else None
 
@@ -188,6 +192,7 @@ async def test_a_semantic_index_is_asked_after_an_exact_miss() -> None:
     paraphrase = context("Which city is Italy's capital?", serving=smart)
     assert await run(stage, paraphrase, upstream) == ANSWER
     assert (paraphrase.cache, upstream.calls) == ("hit", 1)
+    assert index.thresholds[-1] == 0.9, "the alias's threshold goes with the lookup"
     # An alias without cache.semantic never asks the index.
     await run(stage, context("Which city is Italy's capital?"), upstream)
     assert upstream.calls == 2
