@@ -121,3 +121,34 @@ async def test_deferred_settlements_are_sent_by_themselves_soon(
     await limiter.settle_later(first.ticket, tokens=1, cost_usd=0.0, now=T0)
     await asyncio.sleep(SETTLE_DELAY_S * 3)
     assert (await other.admit([rule], Ask(tokens=1, cost_usd=0.0, now=T0))).admitted
+
+
+async def test_windows_in_redis_count_their_buckets_and_drop_old_ones(
+    replicas: list[RedisLimiter],
+) -> None:
+    limiter = replicas[0]
+    second = int(T0)
+    # Buckets another replica wrote earlier.
+    await limiter.client.hset(
+        limiter.prefix + "rpm:acme", mapping={str(second - 10): 3, str(second - 5): 2}
+    )
+    rule = Rule("acme", rpm=6)
+    first = await limiter.admit([rule], Ask(tokens=1, cost_usd=0.0, now=T0))
+    assert first.admitted and first.remaining["requests"] == 0
+    assert not (await limiter.admit([rule], Ask(tokens=1, cost_usd=0.0, now=T0))).admitted
+    # 51 s on, the bucket from 10 s before T0 has left the window; the others stay.
+    later = T0 + 51
+    again = await limiter.admit([rule], Ask(tokens=1, cost_usd=0.0, now=later))
+    assert again.admitted and again.remaining["requests"] == 6 - (2 + 1 + 1)
+
+
+async def test_a_replica_a_second_behind_leaves_the_window_exact(
+    replicas: list[RedisLimiter],
+) -> None:
+    ahead, behind = replicas
+    rule = Rule("acme", rpm=3)
+    assert (await ahead.admit([rule], Ask(tokens=1, cost_usd=0.0, now=T0 + 1))).admitted
+    assert (await behind.admit([rule], Ask(tokens=1, cost_usd=0.0, now=T0))).admitted
+    # Both buckets leave in their own time: at T0 + 60 only the later one counts.
+    at = await ahead.admit([rule], Ask(tokens=1, cost_usd=0.0, now=T0 + 60))
+    assert at.admitted and at.remaining["requests"] == 3 - 2
