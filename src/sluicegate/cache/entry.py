@@ -7,19 +7,10 @@ Anthropic client, streamed or not, exactly as it encodes a fresh answer.
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
-from sluicegate.canonical import (
-    EmbeddingsResult,
-    Event,
-    Finish,
-    Start,
-    TextDelta,
-    ToolCallDelta,
-    Usage,
-)
+from sluicegate.canonical import EmbeddingsResult, Event, Finish, Usage
+from sluicegate.canonical.codec import WireEvents, decode_events, named_events
 
 
 class CachedAnswer(msgspec.Struct, frozen=True, kw_only=True):
@@ -59,29 +50,15 @@ def complete(events: list[Event]) -> bool:
 
 # --- bytes ----------------------------------------------------------------------------
 #
-# JSON, readable with redis-cli. The Event union is not tagged, so each event is a
-# pair [name, fields]; the names are fixed here, not class names, so renaming a
-# class does not orphan stored answers. "v" lets a later format read this one.
-# (The idempotency store encodes its answers the same way; a shared event codec
-# in canonical/ would fold the two.)
+# JSON, readable with redis-cli; events as canonical/codec.py writes them. "v"
+# lets a later format read this one.
 
 _FORMAT = 1
-_NAMES: dict[type[Any], str] = {
-    Start: "start",
-    TextDelta: "text",
-    ToolCallDelta: "tool_call",
-    Finish: "finish",
-    Usage: "usage",
-    EmbeddingsResult: "embeddings",
-}
-_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
-    name: msgspec.json.Decoder(cls) for cls, name in _NAMES.items()
-}
 
 
 class _Wire(msgspec.Struct):
     v: int
-    events: list[tuple[str, msgspec.Raw]]
+    events: WireEvents
     stored_at: float
     target: str | None
     alias: str | None
@@ -96,7 +73,7 @@ def encode(answer: CachedAnswer) -> bytes:
     return _encoder.encode(
         {
             "v": _FORMAT,
-            "events": [(_NAMES[type(e)], e) for e in answer.events],
+            "events": named_events(answer.events),
             "stored_at": answer.stored_at,
             "target": answer.target,
             "alias": answer.alias,
@@ -109,16 +86,11 @@ def decode(data: bytes | str) -> CachedAnswer:
     """The answer :func:`encode` wrote; ``ValueError`` if it is not one."""
     try:
         wire = _decoder.decode(data)
-        if wire.v != _FORMAT:
-            raise ValueError(f"unknown cached answer format {wire.v}")
-        events: list[Event] = []
-        for name, fields in wire.events:
-            decoder = _DECODERS.get(name)
-            if decoder is None:
-                raise ValueError(f"unknown event type {name!r} in a cached answer")
-            events.append(decoder.decode(fields))
     except msgspec.DecodeError as exc:
         raise ValueError(f"unreadable cached answer: {exc}") from exc
+    if wire.v != _FORMAT:
+        raise ValueError(f"unknown cached answer format {wire.v}")
+    events = decode_events(wire.events, what="a cached answer")
     return CachedAnswer(
         events=tuple(events),
         stored_at=wire.stored_at,

@@ -46,17 +46,8 @@ import msgspec
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from sluicegate.canonical import (
-    EmbeddingsResult,
-    ErrorKind,
-    Event,
-    Finish,
-    GatewayError,
-    Start,
-    TextDelta,
-    ToolCallDelta,
-    Usage,
-)
+from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.canonical.codec import WireEvents, decode_events, named_events
 from sluicegate.idempotency.store import (
     RETRY,
     Begin,
@@ -75,27 +66,15 @@ log = logging.getLogger("sluicegate.idempotency")
 # --- The wire encoding of a stored answer -------------------------------------------
 #
 # JSON (readable with redis-cli, and usable whether or not the client decodes
-# responses). The Event union is not tagged, so each event is a pair
-# [name, fields]. The names are fixed here, not class names, so renaming a class
-# does not orphan stored answers; "v" lets a later format read this one.
+# responses); events as canonical/codec.py writes them. "v" lets a later format
+# read this one.
 
 _FORMAT = 1
-_EVENT_NAMES: dict[type[Any], str] = {
-    Start: "start",
-    TextDelta: "text",
-    ToolCallDelta: "tool_call",
-    Finish: "finish",
-    Usage: "usage",
-    EmbeddingsResult: "embeddings",
-}
-_EVENT_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
-    name: msgspec.json.Decoder(cls) for cls, name in _EVENT_NAMES.items()
-}
 
 
 class _WireAnswer(msgspec.Struct, kw_only=True):
     v: int
-    events: list[tuple[str, msgspec.Raw]]
+    events: WireEvents
     target: str | None
     alias: str | None
     request_id: str
@@ -112,7 +91,7 @@ def encode_answer(answer: StoredAnswer) -> bytes:
     return _encoder.encode(
         {
             "v": _FORMAT,
-            "events": [(_EVENT_NAMES[type(event)], event) for event in answer.events],
+            "events": named_events(answer.events),
             "target": answer.target,
             "alias": answer.alias,
             "request_id": answer.request_id,
@@ -126,16 +105,11 @@ def decode_answer(data: bytes | str) -> StoredAnswer:
     """The answer :func:`encode_answer` wrote; ``ValueError`` if it is not one."""
     try:
         wire = _wire_decoder.decode(data)
-        if wire.v != _FORMAT:
-            raise ValueError(f"unknown stored answer format {wire.v}")
-        events: list[Event] = []
-        for name, fields in wire.events:
-            decoder = _EVENT_DECODERS.get(name)
-            if decoder is None:
-                raise ValueError(f"unknown event type {name!r} in a stored answer")
-            events.append(decoder.decode(fields))
     except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
         raise ValueError(f"unreadable stored answer: {exc}") from exc
+    if wire.v != _FORMAT:
+        raise ValueError(f"unknown stored answer format {wire.v}")
+    events = decode_events(wire.events, what="a stored answer")
     return StoredAnswer(
         events=tuple(events),
         target=wire.target,
