@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from sluicegate.state.ledger.record import LedgerRecord
-from sluicegate.state.ledger.store import GroupBy, sums
+from sluicegate.state.ledger.store import GroupBy, SpendFromUsage, sums
 
 GROUP_COLUMNS: dict[str, str] = {
     "tenant": "tenant",
@@ -43,7 +43,7 @@ _SUMS = (
 )
 
 
-class SQLiteLedgerStore:
+class SQLiteLedgerStore(SpendFromUsage):
     """Ledger rows in SQLite."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -108,16 +108,6 @@ class SQLiteLedgerStore:
         else:
             result["groups"] = []
         return result
-
-    async def spend(
-        self,
-        tenant: str,
-        key: str | None = None,
-        since: float | None = None,
-        until: float | None = None,
-    ) -> float:
-        usage = await self.usage(tenant=tenant, key=key, since=since, until=until)
-        return float(usage["totals"]["cost_usd"])
 
     async def records(self, *, limit: int = 100, tenant: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT * FROM ledger"

@@ -72,3 +72,29 @@ def add_sums(into: dict[str, Any], more: dict[str, Any]) -> None:
 
 def empty_sums() -> dict[str, Any]:
     return sums((0,) * len(SUM_FIELDS))
+
+
+class _Usage(Protocol):
+    async def usage(
+        self,
+        *,
+        tenant: str | None = None,
+        key: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        group_by: GroupBy | None = None,
+    ) -> dict[str, Any]: ...
+
+
+class SpendFromUsage:
+    """``spend`` for a store whose ``usage`` filters by tenant and key."""
+
+    async def spend(
+        self: _Usage,
+        tenant: str,
+        key: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> float:
+        usage = await self.usage(tenant=tenant, key=key, since=since, until=until)
+        return float(usage["totals"]["cost_usd"])

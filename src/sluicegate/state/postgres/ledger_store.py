@@ -20,7 +20,7 @@ import asyncpg
 import orjson
 
 from sluicegate.state.ledger.record import LedgerRecord
-from sluicegate.state.ledger.store import GroupBy, add_sums, empty_sums, sums
+from sluicegate.state.ledger.store import GroupBy, SpendFromUsage, add_sums, empty_sums, sums
 from sluicegate.state.postgres.partitions import DAY_S, Partitions, day_of
 from sluicegate.state.postgres.rollups import DAY, RAW_SUMS, ROLLUP_SUMS, rollup_ctes
 
@@ -101,7 +101,7 @@ _ROLLUP_GROUP = {
 _NULLABLE = {"tenant", "key", "alias", "target"}
 
 
-class PostgresLedgerStore:
+class PostgresLedgerStore(SpendFromUsage):
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         self._partitions = Partitions()
@@ -173,16 +173,6 @@ class PostgresLedgerStore:
             "totals": totals,
             "groups": [{"key": k, **v} for k, v in ordered] if group_by is not None else [],
         }
-
-    async def spend(
-        self,
-        tenant: str,
-        key: str | None = None,
-        since: float | None = None,
-        until: float | None = None,
-    ) -> float:
-        usage = await self.usage(tenant=tenant, key=key, since=since, until=until)
-        return float(usage["totals"]["cost_usd"])
 
     async def records(self, *, limit: int = 100, tenant: str | None = None) -> list[dict[str, Any]]:
         sql = f"SELECT {_COLUMNS} FROM ledger"
