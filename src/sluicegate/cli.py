@@ -318,19 +318,14 @@ def _forecast(args: argparse.Namespace) -> int:
 def _migrate(args: argparse.Namespace) -> int:
     import asyncio
 
-    from sluicegate.config.loader import ConfigError, load_config
     from sluicegate.state.storage import SchemaError, migrate_storage
 
     url = args.url
     if url is None:
-        try:
-            url = load_config(args.config).storage.url
-        except ConfigError as exc:
-            print(f"sluicegate: invalid config:\n{exc}", file=sys.stderr)
+        config = _load_or_report(args.config)
+        if config is None:
             return 2
-        except OSError as exc:
-            print(f"sluicegate: cannot read config: {exc}", file=sys.stderr)
-            return 2
+        url = config.storage.url
     try:
         before, after = asyncio.run(migrate_storage(url))
     except SchemaError as exc:
@@ -383,8 +378,21 @@ def _load(path: Path | None) -> Config:
     return load_config(path)
 
 
+def _load_or_report(path: Path | None) -> Config | None:
+    """The config (embedded defaults without a path), or None after saying why not."""
+    from sluicegate.config.loader import ConfigError
+
+    try:
+        return _load(path)
+    except ConfigError as exc:
+        print(f"sluicegate: invalid config:\n{exc}", file=sys.stderr)
+    except OSError as exc:
+        print(f"sluicegate: cannot read config: {exc}", file=sys.stderr)
+    return None
+
+
 def _serve(args: argparse.Namespace) -> int:
-    from sluicegate.config.loader import ConfigError, load_config
+    from sluicegate.config.loader import load_config
     from sluicegate.server.serve import serve
 
     logging.basicConfig(
@@ -393,13 +401,8 @@ def _serve(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("sluicegate: --workers must be at least 1", file=sys.stderr)
         return 2
-    try:
-        config = _load(args.config)
-    except ConfigError as exc:
-        print(f"sluicegate: invalid config:\n{exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"sluicegate: cannot read config: {exc}", file=sys.stderr)
+    config = _load_or_report(args.config)
+    if config is None:
         return 2
     overrides = {}
     if args.host is not None:
