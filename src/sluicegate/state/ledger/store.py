@@ -22,7 +22,7 @@ SUM_FIELDS = (
     "cache_hits",
     "saved_usd",
 )
-_FLOAT_FIELDS = ("cost_usd", "saved_usd")
+FLOAT_FIELDS = ("cost_usd", "saved_usd")
 
 
 class LedgerStore(ShippingStore, Protocol):
@@ -58,7 +58,7 @@ class LedgerStore(ShippingStore, Protocol):
 def sums(row: Any) -> dict[str, Any]:
     """One row of sums, in :data:`SUM_FIELDS` order, as an answer's dict."""
     out = dict(zip(SUM_FIELDS, row, strict=True))
-    for name in _FLOAT_FIELDS:
+    for name in FLOAT_FIELDS:
         out[name] = round(float(out[name]), 10)
     return out
 
@@ -66,7 +66,7 @@ def sums(row: Any) -> dict[str, Any]:
 def add_sums(into: dict[str, Any], more: dict[str, Any]) -> None:
     for name in SUM_FIELDS:
         into[name] += more[name]
-    for name in _FLOAT_FIELDS:
+    for name in FLOAT_FIELDS:
         into[name] = round(into[name], 10)
 
 

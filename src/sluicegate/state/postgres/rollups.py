@@ -10,6 +10,8 @@ deadlocks).
 
 from __future__ import annotations
 
+from sluicegate.state.ledger.store import FLOAT_FIELDS, SUM_FIELDS
+
 # Sums over ledger rows (raw) and over roll-up rows, in SUM_FIELDS order.
 RAW_SUMS = (
     "count(*)::int8, coalesce(sum(input_tokens),0)::int8, coalesce(sum(output_tokens),0)::int8,"
@@ -18,34 +20,11 @@ RAW_SUMS = (
     " (count(*) FILTER (WHERE status >= 400))::int8, (count(*) FILTER (WHERE estimated))::int8,"
     " (count(*) FILTER (WHERE cache = 'hit'))::int8, coalesce(sum(saved_usd),0)::float8"
 )
-ROLLUP_SUMS = (
-    "coalesce(sum(requests),0)::int8, coalesce(sum(input_tokens),0)::int8,"
-    " coalesce(sum(output_tokens),0)::int8, coalesce(sum(cached_tokens),0)::int8,"
-    " coalesce(sum(cache_write_tokens),0)::int8, coalesce(sum(reasoning_tokens),0)::int8,"
-    " coalesce(sum(cost_usd),0)::float8, coalesce(sum(errors),0)::int8,"
-    " coalesce(sum(estimated),0)::int8, coalesce(sum(cache_hits),0)::int8,"
-    " coalesce(sum(saved_usd),0)::float8"
+ROLLUP_SUMS = ", ".join(
+    f"coalesce(sum({c}),0)::{'float8' if c in FLOAT_FIELDS else 'int8'}" for c in SUM_FIELDS
 )
-SUM_COLUMNS = (
-    "requests, input_tokens, output_tokens, cached_tokens, cache_write_tokens, reasoning_tokens,"
-    " cost_usd, errors, estimated, cache_hits, saved_usd"
-)
-_ADD = ", ".join(
-    f"{c} = r.{c} + excluded.{c}"
-    for c in (
-        "requests",
-        "input_tokens",
-        "output_tokens",
-        "cached_tokens",
-        "cache_write_tokens",
-        "reasoning_tokens",
-        "cost_usd",
-        "errors",
-        "estimated",
-        "cache_hits",
-        "saved_usd",
-    )
-)
+SUM_COLUMNS = ", ".join(SUM_FIELDS)
+_ADD = ", ".join(f"{c} = r.{c} + excluded.{c}" for c in SUM_FIELDS)
 # The UTC day of a unix-seconds ts.
 DAY = "(to_timestamp(ts) AT TIME ZONE 'UTC')::date"
 
