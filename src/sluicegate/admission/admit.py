@@ -243,14 +243,27 @@ def _refusal(decision: Decision) -> GatewayError:
     )
 
 
+# Header names built once: each request's dict then reuses the same (hashed) strings.
+_HEADER_NAMES = tuple(
+    (
+        kind,
+        f"x-ratelimit-limit-{kind}",
+        f"x-ratelimit-remaining-{kind}",
+        f"x-ratelimit-reset-{kind}",
+    )
+    for kind in ("requests", "tokens")
+)
+
+
 def _headers(decision: Decision) -> dict[str, str]:
     """OpenAI's x-ratelimit-* names, for the tightest rule."""
     headers = {}
-    for kind, name in (("requests", "requests"), ("tokens", "tokens")):
-        if kind in decision.limit:
-            headers[f"x-ratelimit-limit-{name}"] = str(decision.limit[kind])
-        if kind in decision.remaining:
-            headers[f"x-ratelimit-remaining-{name}"] = str(decision.remaining[kind])
-        if kind in decision.reset_s:
-            headers[f"x-ratelimit-reset-{name}"] = f"{decision.reset_s[kind]:.3f}s"
+    limit, remaining, reset = decision.limit, decision.remaining, decision.reset_s
+    for kind, limit_name, remaining_name, reset_name in _HEADER_NAMES:
+        if kind in limit:
+            headers[limit_name] = str(limit[kind])
+        if kind in remaining:
+            headers[remaining_name] = str(remaining[kind])
+        if kind in reset:
+            headers[reset_name] = f"{reset[kind]:.3f}s"
     return headers
