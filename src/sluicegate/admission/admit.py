@@ -32,10 +32,13 @@ from sluicegate.admission.limits import (
 )
 from sluicegate.canonical import ChatRequest, ErrorKind, GatewayError
 from sluicegate.canonical.tokens import estimate_input_tokens
-from sluicegate.config import RateLimits
+from sluicegate.config import LimitsConfig, RateLimits
 from sluicegate.observability.alerts import Alerts
 from sluicegate.observability.metrics import counter
 from sluicegate.pipeline import Events, Next, RequestContext
+
+# Distinct (tenant limits, key, alias) rule lists kept before starting afresh.
+RULES_CACHE_SIZE = 10_000
 
 # The answer's cap when the client gives no max_tokens.
 DEFAULT_OUTPUT_CAP = 4096
@@ -63,6 +66,11 @@ class Admit:
         self.shadow_refusals: Counter[str] = Counter()
         # (subject, period label) already alerted, so each crossing alerts once.
         self._alerted: set[tuple[str, str]] = set()
+        # Rules by (tenant's limits, key, alias): built once per limits object, which
+        # is replaced, not changed, when a tenant's limits change.
+        self._rules_cache: dict[
+            tuple[int, str | None, str], tuple[LimitsConfig, list[tuple[Rule, RateLimits]]]
+        ] = {}
 
     def metrics(self) -> Iterator[Metric]:
         yield counter(
@@ -84,7 +92,7 @@ class Admit:
         tenant = ctx.tenant
         if tenant is None or ctx.alias is None:
             return await call_next(ctx)
-        rules = rules_for(ctx)
+        rules = self._rules(ctx)
         if not rules:
             return await call_next(ctx)
         tokens, cost = self._reservation(ctx)
@@ -126,6 +134,19 @@ class Admit:
         # Settle sees every event already; it hands over the final usage and cost.
         ctx.on_settled(lambda settled: self._settle(settled, ticket, rules))
         return events
+
+    def _rules(self, ctx: RequestContext) -> list[tuple[Rule, RateLimits]]:
+        assert ctx.tenant is not None and ctx.alias is not None
+        limits = ctx.tenant.limits
+        key = (id(limits), ctx.api_key.name if ctx.api_key else None, ctx.alias.name)
+        cached = self._rules_cache.get(key)
+        if cached is not None and cached[0] is limits:
+            return cached[1]
+        if len(self._rules_cache) >= RULES_CACHE_SIZE:
+            self._rules_cache.clear()
+        rules = rules_for(ctx)
+        self._rules_cache[key] = (limits, rules)
+        return rules
 
     def _reservation(self, ctx: RequestContext) -> tuple[int, float]:
         request = ctx.decoded

@@ -96,6 +96,15 @@ class Rule:
     max_concurrency: int | None = None
     budget_usd: float | None = None
     budget_period: Period = "month"  # calendar periods in UTC
+    # The subject's counter names, made once rather than on every admission.
+    rpm_key: str = field(init=False, repr=False, compare=False)
+    tpm_key: str = field(init=False, repr=False, compare=False)
+    conc_key: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rpm_key", f"rpm:{self.subject}")
+        object.__setattr__(self, "tpm_key", f"tpm:{self.subject}")
+        object.__setattr__(self, "conc_key", f"conc:{self.subject}")
 
 
 @dataclass(frozen=True)
@@ -251,11 +260,11 @@ def plan(rules: Iterable[Rule], ask: Ask) -> list[Entry]:
     for r in rules:
         s = r.subject
         if r.rpm is not None:
-            add(Entry("rpm", s, f"rpm:{s}", r.rpm, 1))
+            add(Entry("rpm", s, r.rpm_key, r.rpm, 1))
         if r.tpm is not None:
-            add(Entry("tpm", s, f"tpm:{s}", r.tpm, ask.tokens))
+            add(Entry("tpm", s, r.tpm_key, r.tpm, ask.tokens))
         if r.max_concurrency is not None:
-            add(Entry("concurrency", s, f"conc:{s}", r.max_concurrency, 1))
+            add(Entry("concurrency", s, r.conc_key, r.max_concurrency, 1))
         if r.budget_usd is not None:
             label, end = budget_period_start(r.budget_period, ask.now)
             ttl = 0 if end is None else math.ceil(end - ask.now) + BUDGET_RETENTION_S
@@ -420,9 +429,9 @@ class MemoryLimiter:
         oldest = second - (WINDOW_S - 1)
         checks: list[tuple[str, str, int, int]] = []  # (header name, key, limit, need)
         if rule.rpm is not None:
-            checks.append(("requests", f"rpm:{s}", rule.rpm, 1))
+            checks.append(("requests", rule.rpm_key, rule.rpm, 1))
         if rule.tpm is not None:
-            checks.append(("tokens", f"tpm:{s}", rule.tpm, ask.tokens))
+            checks.append(("tokens", rule.tpm_key, rule.tpm, ask.tokens))
         windows = self._windows
         used: list[int] = []
         newest: list[float] = []
@@ -441,7 +450,7 @@ class MemoryLimiter:
                 newest.append(
                     next(reversed(window.buckets)) + WINDOW_S - now if window.buckets else 0.0
                 )
-        conc_key = f"conc:{s}" if rule.max_concurrency is not None else None
+        conc_key = rule.conc_key if rule.max_concurrency is not None else None
         if conc_key is not None:
             slots = self._slots.get(conc_key, {})
             for tid in [t for t, until in slots.items() if until <= now]:
@@ -462,8 +471,8 @@ class MemoryLimiter:
             second=second,
             tokens=ask.tokens,
             cost_micro=cost,
-            rpm_keys=(f"rpm:{s}",) if rule.rpm is not None else (),
-            tpm_keys=(f"tpm:{s}",) if rule.tpm is not None else (),
+            rpm_keys=(rule.rpm_key,) if rule.rpm is not None else (),
+            tpm_keys=(rule.tpm_key,) if rule.tpm is not None else (),
             concurrency_keys=(conc_key,) if conc_key is not None else (),
             budget_keys=(budget_key_,) if budget_key_ is not None else (),
         )
