@@ -453,10 +453,10 @@ class MemoryLimiter:
         conc_key = rule.conc_key if rule.max_concurrency is not None else None
         if conc_key is not None:
             slots = self._slots.get(conc_key, {})
-            for tid in [t for t, until in slots.items() if until <= now]:
-                del slots[tid]
             if len(slots) + 1 > rule.max_concurrency:  # type: ignore[operator]
-                return None
+                _expire(slots, now)
+                if len(slots) + 1 > rule.max_concurrency:  # type: ignore[operator]
+                    return None
         cost = usd_to_micro(ask.cost_usd)
         budget_key_ = None
         if rule.budget_usd is not None:
@@ -503,8 +503,7 @@ class MemoryLimiter:
             return obs
         if e.kind == "concurrency":
             slots = self._slots.get(e.key, {})
-            for tid in [t for t, until in slots.items() if until <= now]:
-                del slots[tid]
+            _expire(slots, now)
             used = len(slots)
             if used + 1 <= e.limit:
                 return Observation(used, None, 0.0)
@@ -554,3 +553,10 @@ class MemoryLimiter:
 
     async def spent(self, subject: str, period: str, now: float) -> float:
         return self._budgets.get(budget_key(subject, period, now), 0) / _MICRO
+
+
+def _expire(slots: dict[str, float], now: float) -> None:
+    """Drop slots whose lease has ended (their holder never settled: a crash). Only
+    needed where a slot count decides: a slot is always given back otherwise."""
+    for tid in [t for t, until in slots.items() if until <= now]:
+        del slots[tid]
