@@ -103,16 +103,15 @@ class OpenAIProvider(Provider):
         The first-token deadline is aiohttp's ``sock_read`` here (the wait for
         the response), which costs no timer of our own on the hot path.
         """
-        async with self.http.post(
+        status, data, headers = await self.http.fetch(
             url,
             body=body,
             headers=self._headers,
             client_timeout=self.unary_timeout,
             provider=self.name,
-        ) as resp:
-            data = await resp.read()
-            if not 200 <= resp.status < 300:
-                raise upstream_error(self.name, resp.status, error_message(data), resp.headers)
+        )
+        if not 200 <= status < 300:
+            raise upstream_error(self.name, status, error_message(data), headers)
         return data
 
     async def _post(
