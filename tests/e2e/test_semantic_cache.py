@@ -62,3 +62,26 @@ async def test_embeddings_can_come_from_an_alias_of_the_gateway(start_gateway) -
     assert (first[0], again[0]) == ("miss", "hit")
     embedded = [r for r in up.requests if r.path.endswith("/embeddings")]
     assert embedded and embedded[0].json["model"] == "text-embedding-3-small"
+
+
+async def test_without_the_semantic_extra_the_gateway_says_what_to_install(
+    tmp_path, monkeypatch  # type: ignore[no-untyped-def]
+) -> None:
+    import sys
+
+    import pytest
+
+    from sluicegate.config.loader import validate_config
+    from sluicegate.gateway import Gateway
+
+    import sluicegate.cache
+
+    # As if the extra were not installed: the import finds nothing.
+    monkeypatch.delattr(sluicegate.cache, "semantic", raising=False)
+    monkeypatch.setitem(sys.modules, "sluicegate.cache.semantic", None)
+    config = semantic_config("http://127.0.0.1:9/v1")
+    config["storage"] = {"url": f"sqlite:///{tmp_path}/gw.db"}
+    gateway = Gateway(validate_config(config))
+    with pytest.raises(RuntimeError, match=r"pip install 'sluicegate\[semantic\]'"):
+        await gateway.start()
+    await gateway.http.close()
