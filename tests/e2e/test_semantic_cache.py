@@ -71,10 +71,9 @@ async def test_without_the_semantic_extra_the_gateway_says_what_to_install(
 
     import pytest
 
+    import sluicegate.cache
     from sluicegate.config.loader import validate_config
     from sluicegate.gateway import Gateway
-
-    import sluicegate.cache
 
     # As if the extra were not installed: the import finds nothing.
     monkeypatch.delattr(sluicegate.cache, "semantic", raising=False)
