@@ -227,6 +227,7 @@ class Gateway:
             self._rebuild_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._rebuild_task
+        await self.services.gates.close()
         await self.services.limiter.flush()
         if self._semantic is not None:
             await self._semantic.close()

@@ -173,3 +173,28 @@ async def test_a_request_over_the_upstream_quota_waits_instead_of_failing() -> N
         await waiting  # the minute's quota does not come back within the wait
     assert shed.value.code == "overloaded"
     await g.release(first, output_tokens=0, total_tokens=100)
+
+
+class FlakyLimiter(MemoryLimiter):
+    """Fails its next admission once when told to: a bug somewhere below the gate."""
+
+    fail_next = False
+
+    async def admit(self, rules, ask):  # type: ignore[no-untyped-def]
+        if self.fail_next:
+            self.fail_next = False
+            raise RuntimeError("boom")
+        return await super().admit(rules, ask)
+
+
+async def test_the_queue_keeps_being_served_after_a_failed_capacity_check() -> None:
+    limiter = FlakyLimiter()
+    g = gate(limiter, slots=1)
+    held = await g.acquire(flow("a"))
+    waiting = asyncio.create_task(g.acquire(flow("b")))
+    await asyncio.sleep(0.01)
+    limiter.fail_next = True
+    await g.release(held, output_tokens=0, total_tokens=100)
+    slot = await asyncio.wait_for(waiting, 1.0)  # served on the next try
+    await g.release(slot, output_tokens=0, total_tokens=100)
+    await g.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from sluicegate.fairness.counters import VirtualCounters
 from sluicegate.fairness.flow import Flow
 from sluicegate.fairness.queue import FairQueue, Waiter
 from sluicegate.observability.metrics import counter, gauge
+
+log = logging.getLogger("sluicegate.fairness")
 
 OVERLOADED = "overloaded"
 """The error code of a shed request."""
@@ -144,7 +147,12 @@ class CapacityGate:
         """Hand capacity to waiters, fairest first, until the queue is empty."""
         while (waiter := self.queue.peek()) is not None:
             self._freed.clear()
-            decision = await self._admit(waiter.flow)
+            try:
+                decision = await self._admit(waiter.flow)
+            except Exception:  # a bug, not an outage: keep serving, say so
+                log.exception("capacity check for %s failed; retrying", self.label)
+                await asyncio.sleep(POLL_S)
+                continue
             if decision is not None and not decision.admitted:
                 wait = POLL_S
                 if decision.rule in ("rpm", "tpm") and decision.retry_after_s:
@@ -160,6 +168,13 @@ class CapacityGate:
             self._dispatched(waiter.flow, ticket)
             waiter.ticket = ticket
             waiter.future.set_result(None)
+
+    async def close(self) -> None:
+        """Stop handing out capacity (at shutdown); waiters time out as usual."""
+        if self._pump is not None and not self._pump.done():
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
 
     def _shed(self, why: str) -> GatewayError:
         self.shed += 1
@@ -189,6 +204,10 @@ class Gates:
         if gate is None or gate.capacity != capacity:
             gate = self._gates[label] = CapacityGate(label, capacity, self.limiter, self.queue)
         return gate
+
+    async def close(self) -> None:
+        for gate in self._gates.values():
+            await gate.close()
 
     def snapshot(self) -> dict[str, dict[str, int]]:
         return {
