@@ -112,10 +112,6 @@ class CapacityGate:
                 )
         self._freed.set()
 
-    async def abandon(self, slot: Slot) -> None:
-        """The call never reached the upstream: give everything back."""
-        await self._give_back(slot.ticket)
-
     async def _give_back(self, ticket: Ticket | None) -> None:
         if ticket is not None:
             with contextlib.suppress(LimiterUnavailable):
@@ -208,12 +204,6 @@ class Gates:
     async def close(self) -> None:
         for gate in self._gates.values():
             await gate.close()
-
-    def snapshot(self) -> dict[str, dict[str, int]]:
-        return {
-            label: {"waiting": len(gate.queue), "shed": gate.shed}
-            for label, gate in self._gates.items()
-        }
 
     def metrics(self) -> Iterator[Metric]:
         gates = self._gates.items()
