@@ -30,8 +30,8 @@ from sluicegate.admission.limits import (
     Ticket,
     budget_period_start,
 )
-from sluicegate.canonical import ChatRequest, ErrorKind, GatewayError
-from sluicegate.canonical.tokens import estimate_input_tokens
+from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.canonical.tokens import estimate_reservation
 from sluicegate.config import LimitsConfig, RateLimits
 from sluicegate.observability.alerts import Alerts
 from sluicegate.observability.metrics import counter
@@ -39,9 +39,6 @@ from sluicegate.pipeline import Events, Next, RequestContext
 
 # Distinct (tenant limits, key, alias) rule lists kept before starting afresh.
 RULES_CACHE_SIZE = 10_000
-
-# The answer's cap when the client gives no max_tokens.
-DEFAULT_OUTPUT_CAP = 4096
 
 _MESSAGES = {
     "rpm": "requests per minute",
@@ -149,14 +146,8 @@ class Admit:
         return rules
 
     def _reservation(self, ctx: RequestContext) -> tuple[int, float]:
-        request = ctx.decoded
         assert ctx.alias is not None
-        prompt = estimate_input_tokens(request)
-        output = (
-            (request.max_tokens or DEFAULT_OUTPUT_CAP) * max(1, request.n)
-            if isinstance(request, ChatRequest)
-            else 0
-        )
+        prompt, output = estimate_reservation(ctx.decoded)
         return prompt + output, ctx.alias.cost_usd(prompt, output)
 
     async def _settle(

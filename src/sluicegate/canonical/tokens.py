@@ -43,3 +43,17 @@ def estimate_input_tokens(request: ChatRequest | EmbeddingRequest) -> int:
     if isinstance(request, ChatRequest):
         return estimate_prompt_tokens(request)
     return sum(estimate_text_tokens(i) for i in request.inputs if isinstance(i, str))
+
+
+DEFAULT_OUTPUT_CAP = 4096
+"""The answer's length assumed for a reservation when the client sets no max_tokens."""
+
+
+def estimate_reservation(request: ChatRequest | EmbeddingRequest) -> tuple[int, int]:
+    """``(prompt, output)`` tokens a request may use at most, as limits and quotas
+    reserve them: the estimated prompt, and ``max_tokens`` (or
+    ``DEFAULT_OUTPUT_CAP``) for each of its ``n`` answers."""
+    prompt = estimate_input_tokens(request)
+    if not isinstance(request, ChatRequest):
+        return prompt, 0
+    return prompt, (request.max_tokens or DEFAULT_OUTPUT_CAP) * max(1, request.n)

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sluicegate.canonical import ChatRequest
-from sluicegate.canonical.tokens import estimate_input_tokens
+from sluicegate.canonical.tokens import estimate_reservation
 from sluicegate.config import Priority
 from sluicegate.pipeline import RequestContext
 
 PRIORITY_HEADER = "x-sluicegate-priority"
 _PRIORITIES: dict[str, Priority] = {"interactive": "interactive", "batch": "batch"}
-# The answer's cap assumed for the tokens-per-minute quota when the client sets none.
-DEFAULT_OUTPUT_CAP = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,13 +25,7 @@ def flow_of(ctx: RequestContext) -> Flow:
     """The request's flow. Its class is the key's (or else the tenant's); a
     ``x-sluicegate-priority`` header may lower it to ``batch``, never raise it,
     so a key meant for bulk work cannot jump the queue."""
-    request = ctx.decoded
-    prompt = estimate_input_tokens(request)
-    output = (
-        (request.max_tokens or DEFAULT_OUTPUT_CAP) * max(1, request.n)
-        if isinstance(request, ChatRequest)
-        else 0
-    )
+    prompt, output = estimate_reservation(ctx.decoded)
     tenant = ctx.tenant
     if tenant is None:
         return Flow("", 1.0, "interactive", prompt, prompt + output)
