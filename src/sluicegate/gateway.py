@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from sluicegate.admission.limits import Limiter, LimiterUnavailable, MemoryLimiter
-from sluicegate.admission.rebuild import BudgetRebuild
+from sluicegate.admission.rebuild import CHECK_S, BudgetRebuild
 from sluicegate.admission.redis_limits import RedisLimiter
 from sluicegate.cache import CacheStore, MemoryCache, RedisCache, SemanticIndex
 from sluicegate.cache.embeddings import alias_embeddings
@@ -30,6 +30,7 @@ from sluicegate.idempotency import IdempotencyStore, MemoryIdempotencyStore, Red
 from sluicegate.ids import IdGenerator
 from sluicegate.observability.alerts import Alerts
 from sluicegate.observability.metrics import Metrics
+from sluicegate.periodic import every
 from sluicegate.pipeline.chain import Services, build_pipeline
 from sluicegate.pipeline.stage import Pipeline
 from sluicegate.providers.http import HttpClient
@@ -140,7 +141,9 @@ class Gateway:
             self.budget_rebuild = BudgetRebuild(
                 limiter, self.directory.tenants, self.ledger.spend
             )
-            self._rebuild_task = asyncio.get_running_loop().create_task(self.budget_rebuild.run())
+            self._rebuild_task = asyncio.get_running_loop().create_task(
+                every(CHECK_S, self.budget_rebuild.check, what="budget rebuild", at_once=True)
+            )
         self.health_checks = HealthChecks(self.health)
         self.health_checks.start(self.runtime.targets())
 
@@ -152,11 +155,18 @@ class Gateway:
     def _start_storage_tasks(self) -> None:
         """Storage upkeep (retention) hourly, and budget forecasts every few minutes."""
         loop = asyncio.get_running_loop()
-        self._storage_tasks.append(loop.create_task(_every(3600.0, self.storage.upkeep)))
+        self._storage_tasks.append(
+            loop.create_task(every(3600.0, self.storage.upkeep, what="storage upkeep"))
+        )
         if self._config.storage.ledger:
+            forecasts = self.forecast_alerts
+
+            async def check_forecasts() -> None:
+                await forecasts.check(self.ledger.ausage, self.monthly_budgets(), time.time())
+
             self._storage_tasks.append(
                 loop.create_task(
-                    self.forecast_alerts.run(self.ledger.ausage, self.monthly_budgets, time.time)
+                    every(forecasts.interval_s, check_forecasts, what="budget forecasts")
                 )
             )
 
@@ -294,16 +304,6 @@ class Gateway:
         from sluicegate.config.loader import load_config
 
         return lambda: load_config(path)
-
-
-async def _every(interval_s: float, job: Callable[[], Awaitable[None]]) -> None:
-    """Run ``job`` every ``interval_s`` (first after one interval) until cancelled."""
-    while True:
-        await asyncio.sleep(interval_s)
-        try:
-            await job()
-        except Exception as exc:
-            log.warning("storage upkeep failed; retrying later: %s", exc)
 
 
 def _breaker_policy(config: Config) -> BreakerPolicy:

@@ -13,7 +13,6 @@ those few requests twice, which errs on the side of the budget.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -103,8 +102,13 @@ class BudgetRebuild:
         self.rebuilds = 0
 
     async def check(self) -> bool:
-        """Rebuild if Redis has lost its counters; True when this replica did it."""
-        if not await self.limiter.cold():
+        """Rebuild if Redis has lost its counters; True when this replica did it.
+        With Redis unreachable there is nothing to rebuild yet: False."""
+        try:
+            if not await self.limiter.cold():
+                return False
+        except LimiterUnavailable as exc:
+            log.debug("budget rebuild check skipped: %s", exc)
             return False
         seeds = await budget_seeds(self.tenants(), self.spend, time.time())
         if not await self.limiter.seed_budgets(seeds):
@@ -114,13 +118,3 @@ class BudgetRebuild:
             "Redis had no budget counters (restarted?): refilled %d from the ledger", len(seeds)
         )
         return True
-
-    async def run(self, interval_s: float = CHECK_S) -> None:
-        while True:
-            try:
-                await self.check()
-            except LimiterUnavailable as exc:
-                log.debug("budget rebuild check skipped: %s", exc)
-            except Exception:
-                log.exception("rebuilding budgets from the ledger failed; will retry")
-            await asyncio.sleep(interval_s)

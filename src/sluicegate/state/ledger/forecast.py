@@ -16,9 +16,7 @@ logs it once per tenant and month and counts it
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -28,8 +26,6 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, Metric
 
 from sluicegate.observability.alerts import Alerts
-
-log = logging.getLogger("sluicegate.forecast")
 
 HISTORY_DAYS = 28
 INTERVAL = 0.9
@@ -197,20 +193,6 @@ class ForecastAlerts:
                 )
                 alerts.append(forecast)
         return alerts
-
-    async def run(
-        self,
-        usage: UsageQuery,
-        budgets: Callable[[], Iterable[tuple[str, float]]],
-        clock: Callable[[], float],
-    ) -> None:
-        """Check every ``interval_s`` until cancelled; a failing check is logged and retried."""
-        while True:
-            try:
-                await self.check(usage, budgets(), clock())
-            except Exception as exc:
-                log.warning("budget forecasts not checked: %s", exc)
-            await asyncio.sleep(self.interval_s)
 
     def collect(self) -> Iterator[Metric]:
         family = CounterMetricFamily(
