@@ -446,9 +446,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _extras_ready(config: Config) -> bool:
     """An alias with a semantic cache needs the optional extra: say so before starting."""
-    if not any(m.cache.semantic is not None for m in config.models):
+    from sluicegate.gateway import import_semantic, wants_semantic_cache
+
+    if not wants_semantic_cache(config):
         return True
-    from sluicegate.gateway import import_semantic
 
     try:
         import_semantic()

@@ -199,7 +199,7 @@ class Gateway:
     async def _semantic_index(self) -> SemanticIndex | None:
         """The semantic cache's index, only when some alias asks for one: the
         local model costs ~170 MB per process and needs the ``semantic`` extra."""
-        if not any(m.cache.semantic is not None for m in self._config.models):
+        if not wants_semantic_cache(self._config):
             return None
         import_semantic()  # says what to install when the extra is missing
         from sluicegate.cache import semantic
@@ -308,6 +308,11 @@ class Gateway:
 
 def _breaker_policy(config: Config) -> BreakerPolicy:
     return BreakerPolicy(**config.resilience.breaker.model_dump())
+
+
+def wants_semantic_cache(config: Config) -> bool:
+    """Whether some alias sets ``cache.semantic`` (and so needs the optional extra)."""
+    return any(m.cache.semantic is not None for m in config.models)
 
 
 def import_semantic() -> ModuleType:
