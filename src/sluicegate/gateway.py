@@ -80,7 +80,8 @@ class Gateway:
         self._storage_tasks: list[asyncio.Task[None]] = []
         # Budget and forecast alerts: logged, counted, and POSTed to the webhook.
         self.alerts = Alerts(config.admission.alert_webhook)
-        self.forecast_alerts = ForecastAlerts(self.metrics.registry, self.alerts)
+        self.forecast_alerts = ForecastAlerts(self.alerts)
+        self.metrics.add_source(self.forecast_alerts.metrics)
         self.redis: Redis | None = None
         self.breaker_sync: RedisBreakerSync | None = None
         self._sync_task: asyncio.Task[None] | None = None

@@ -6,9 +6,9 @@ import datetime as dt
 import logging
 
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
 
 from sluicegate.observability.alerts import Alerts
+from sluicegate.observability.metrics import Metrics
 from sluicegate.state.ledger.forecast import ForecastAlerts, project
 
 # 2026-11-15T12:00:00Z: 14.5 days of November gone, 15.5 to come.
@@ -63,9 +63,10 @@ def test_short_history_uses_the_mean_and_none_uses_todays_pace() -> None:
 async def test_an_alert_is_logged_and_counted_once_a_month(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    registry = CollectorRegistry()
+    metrics = Metrics()
     sink = Alerts()
-    alerts = ForecastAlerts(registry, sink)
+    alerts = ForecastAlerts(sink)
+    metrics.add_source(alerts.metrics)
     spend = days_before(28, [50.0] * 28)
 
     async def usage(**_: object) -> dict[str, object]:
@@ -78,5 +79,5 @@ async def test_an_alert_is_logged_and_counted_once_a_month(
     assert len([r for r in caplog.records if "budget_forecast" in r.message]) == 1
     assert sink.sent["budget_forecast"] == 1
     assert 'sluicegate_budget_forecast_alerts_total{tenant="acme"} 1.0' in (
-        generate_latest(registry).decode()
+        metrics.exposition().decode()
     )

@@ -4,7 +4,8 @@ Settle        records every outcome in the ledger and metrics (outermost)
 Authenticate  API key -> tenant                                   401
 Decode        body -> canonical request                           400, 413
 ResolveModel  alias exists and the tenant may use it              404, 403
-Admit         tenant rpm, tpm (reserved), concurrency, budget     429
+Admit         tenant, key and tenant-per-alias rpm, tpm (reserved),
+              concurrency, budgets                                429
 Idempotency   a repeated Idempotency-Key replays the first answer 409
 Cache         a repeated question is answered from the response cache
 Route         alias -> ordered (alias, target) plan, fallbacks last

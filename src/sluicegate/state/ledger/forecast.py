@@ -22,10 +22,10 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import Metric
 
 from sluicegate.observability.alerts import Alerts
+from sluicegate.observability.metrics import counter
 
 HISTORY_DAYS = 28
 INTERVAL = 0.9
@@ -164,13 +164,12 @@ class ForecastAlerts:
     """
 
     def __init__(
-        self, registry: CollectorRegistry, alerts: Alerts, *, interval_s: float = 300.0
+        self, alerts: Alerts, *, interval_s: float = 300.0
     ) -> None:
         self.alerts = alerts
         self.interval_s = interval_s
         self.counts: dict[str, int] = {}
         self._alerted: set[tuple[str, str]] = set()
-        registry.register(self)
 
     async def check(
         self, usage: UsageQuery, budgets: Iterable[tuple[str, float]], now: float
@@ -194,15 +193,13 @@ class ForecastAlerts:
                 alerts.append(forecast)
         return alerts
 
-    def collect(self) -> Iterator[Metric]:
-        family = CounterMetricFamily(
+    def metrics(self) -> Iterator[Metric]:
+        yield counter(
             "sluicegate_budget_forecast_alerts",
             "Times a tenant's month-end spend forecast crossed its monthly budget.",
-            labels=["tenant"],
+            ["tenant"],
+            (((tenant,), n) for tenant, n in self.counts.items()),
         )
-        for tenant, count in self.counts.items():
-            family.add_metric([tenant], count)
-        yield family
 
 
 def _date(ts: float) -> dt.date:
