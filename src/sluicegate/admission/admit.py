@@ -49,6 +49,10 @@ _MESSAGES = {
 
 log = logging.getLogger("sluicegate.admission")
 
+# The rules of one (tenant limits, key, alias), each with the limits it came from,
+# and the same rules alone, as the limiter takes them.
+Rules = tuple[list[tuple[Rule, RateLimits]], list[Rule]]
+
 
 class Admit:
     """``fail_open``: when the shared limiter (Redis) cannot be reached, admit
@@ -65,9 +69,7 @@ class Admit:
         self._alerted: set[tuple[str, str]] = set()
         # Rules by (tenant's limits, key, alias): built once per limits object, which
         # is replaced, not changed, when a tenant's limits change.
-        self._rules_cache: dict[
-            tuple[int, str | None, str], tuple[LimitsConfig, list[tuple[Rule, RateLimits]]]
-        ] = {}
+        self._rules_cache: dict[tuple[int, str | None, str], tuple[LimitsConfig, Rules]] = {}
 
     def metrics(self) -> Iterator[Metric]:
         yield counter(
@@ -89,14 +91,12 @@ class Admit:
         tenant = ctx.tenant
         if tenant is None or ctx.alias is None:
             return await call_next(ctx)
-        rules = self._rules(ctx)
+        rules, checked = self._rules(ctx)
         if not rules:
             return await call_next(ctx)
         tokens, cost = self._reservation(ctx)
         try:
-            decision = await self.limiter.admit(
-                [rule for rule, _ in rules], Ask(tokens=tokens, cost_usd=cost, now=time.time())
-            )
+            decision = await self.limiter.admit(checked, Ask(tokens, cost, time.time()))
         except LimiterUnavailable as exc:
             if not self.fail_open:
                 raise GatewayError(
@@ -132,7 +132,7 @@ class Admit:
         ctx.on_settled(lambda settled: self._settle(settled, ticket, rules))
         return events
 
-    def _rules(self, ctx: RequestContext) -> list[tuple[Rule, RateLimits]]:
+    def _rules(self, ctx: RequestContext) -> Rules:
         assert ctx.tenant is not None and ctx.alias is not None
         limits = ctx.tenant.limits
         key = (id(limits), ctx.api_key.name if ctx.api_key else None, ctx.alias.name)
@@ -141,7 +141,8 @@ class Admit:
             return cached[1]
         if len(self._rules_cache) >= RULES_CACHE_SIZE:
             self._rules_cache.clear()
-        rules = rules_for(ctx)
+        with_limits = rules_for(ctx)
+        rules = (with_limits, [rule for rule, _ in with_limits])
         self._rules_cache[key] = (limits, rules)
         return rules
 

@@ -100,21 +100,30 @@ class Rule:
     rpm_key: str = field(init=False, repr=False, compare=False)
     tpm_key: str = field(init=False, repr=False, compare=False)
     conc_key: str = field(init=False, repr=False, compare=False)
+    # A ticket's keys of each kind for this rule alone ((): the rule has no such limit).
+    rpm_keys: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    tpm_keys: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    conc_keys: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "rpm_key", f"rpm:{self.subject}")
-        object.__setattr__(self, "tpm_key", f"tpm:{self.subject}")
-        object.__setattr__(self, "conc_key", f"conc:{self.subject}")
+        keys = {"rpm_key": f"rpm:{self.subject}", "tpm_key": f"tpm:{self.subject}"}
+        keys["conc_key"] = f"conc:{self.subject}"
+        for name, key in keys.items():
+            object.__setattr__(self, name, key)
+        object.__setattr__(self, "rpm_keys", (keys["rpm_key"],) if self.rpm is not None else ())
+        object.__setattr__(self, "tpm_keys", (keys["tpm_key"],) if self.tpm is not None else ())
+        limited = self.max_concurrency is not None
+        object.__setattr__(self, "conc_keys", (keys["conc_key"],) if limited else ())
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Ask:
     tokens: int  # reserved tokens (estimated prompt + max_tokens)
     cost_usd: float  # reserved cost
     now: float  # wall-clock unix seconds
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Ticket:
     """What an admission reserved, to settle or release later.
 
@@ -133,7 +142,7 @@ class Ticket:
     done: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Decision:
     admitted: bool
     rule: RuleKind | None  # which limit refused
@@ -277,26 +286,47 @@ class Window:
     """Per-second amounts over the last ``WINDOW_S`` seconds, with their running total.
 
     Seconds are inserted in time order, so pruning pops from the front and the
-    total is kept, not summed: observing a window is O(1) amortized.
+    total is kept, not summed: observing a window is O(1) amortized. ``first``
+    and ``last`` are the oldest and newest seconds held (0 when empty), so the
+    common case, nothing to prune, is one comparison.
     """
 
-    __slots__ = ("buckets", "total")
+    __slots__ = ("buckets", "first", "last", "total")
 
     def __init__(self) -> None:
         self.buckets: dict[int, int] = {}
         self.total = 0
+        self.first = 0
+        self.last = 0
 
     def add(self, second: int, amount: int) -> None:
-        self.buckets[second] = self.buckets.get(second, 0) + amount
+        buckets = self.buckets
+        if not buckets:
+            self.first = self.last = second
+        elif second > self.last:
+            self.last = second
+        elif second < self.first:
+            # The clock stepped back: keep the buckets in time order for prune().
+            buckets[second] = 0
+            self.buckets = buckets = dict(sorted(buckets.items()))
+            self.first = second
+        buckets[second] = buckets.get(second, 0) + amount
         self.total += amount
 
     def prune(self, oldest: int) -> None:
+        if self.first >= oldest or not self.buckets:
+            return
         buckets = self.buckets
-        while buckets:
-            first = next(iter(buckets))
-            if first >= oldest:
-                break
-            self.total -= buckets.pop(first)
+        for second in list(buckets):
+            if second >= oldest:
+                self.first = second
+                return
+            self.total -= buckets.pop(second)
+        self.first = self.last = 0
+
+    def reset_s(self, now: float) -> float:
+        """Seconds until the newest bucket leaves the window (0 when empty)."""
+        return self.last + WINDOW_S - now if self.buckets else 0.0
 
 
 def window_observe(window: Window, now: float, need: int, limit: int) -> Observation:
@@ -305,7 +335,7 @@ def window_observe(window: Window, now: float, need: int, limit: int) -> Observa
     window.prune(math.floor(now) - (WINDOW_S - 1))
     buckets = window.buckets
     used = window.total
-    reset = next(reversed(buckets)) + WINDOW_S - now if buckets else 0.0
+    reset = window.reset_s(now)
     if used + need <= limit:
         return Observation(used, None, reset)
     if need > limit:
@@ -424,74 +454,73 @@ class MemoryLimiter:
         the same reservation and Decision as the general path, at a fraction of
         the cost on the request path. None when the rule would refuse (the
         general path then works out which refusal to report), having changed nothing."""
-        now, s = ask.now, rule.subject
+        now = ask.now
         second = math.floor(now)
         oldest = second - (WINDOW_S - 1)
-        checks: list[tuple[str, str, int, int]] = []  # (header name, key, limit, need)
-        if rule.rpm is not None:
-            checks.append(("requests", rule.rpm_key, rule.rpm, 1))
-        if rule.tpm is not None:
-            checks.append(("tokens", rule.tpm_key, rule.tpm, ask.tokens))
         windows = self._windows
-        used: list[int] = []
-        newest: list[float] = []
-        for _, key, limit, need in checks:
-            window = windows.get(key)
-            if window is None:
-                if need > limit:
-                    return None
-                used.append(0)
-                newest.append(0.0)
-            else:
-                window.prune(oldest)
-                if window.total + need > limit:
-                    return None
-                used.append(window.total)
-                newest.append(
-                    next(reversed(window.buckets)) + WINDOW_S - now if window.buckets else 0.0
-                )
-        conc_key = rule.conc_key if rule.max_concurrency is not None else None
-        if conc_key is not None:
-            slots = self._slots.get(conc_key, {})
-            if len(slots) + 1 > rule.max_concurrency:  # type: ignore[operator]
+        rpm = tpm = None
+        if rule.rpm is not None:
+            rpm = windows.get(rule.rpm_key)
+            if rpm is None:
+                rpm = windows[rule.rpm_key] = Window()
+            rpm.prune(oldest)
+            if rpm.total + 1 > rule.rpm:
+                return None
+        if rule.tpm is not None:
+            tpm = windows.get(rule.tpm_key)
+            if tpm is None:
+                tpm = windows[rule.tpm_key] = Window()
+            tpm.prune(oldest)
+            if tpm.total + ask.tokens > rule.tpm:
+                return None
+        slots = None
+        if rule.max_concurrency is not None:
+            slots = self._slots.get(rule.conc_key)
+            if slots is None:
+                slots = self._slots[rule.conc_key] = {}
+            if len(slots) >= rule.max_concurrency:
                 _expire(slots, now)
-                if len(slots) + 1 > rule.max_concurrency:  # type: ignore[operator]
+                if len(slots) >= rule.max_concurrency:
                     return None
         cost = usd_to_micro(ask.cost_usd)
-        budget_key_ = None
+        budget = None
         if rule.budget_usd is not None:
             label, _ = budget_period_start(rule.budget_period, now)
-            budget_key_ = f"budget:{s}:{rule.budget_period}:{label}"
-            if self._budgets.get(budget_key_, 0) + cost > usd_to_micro(rule.budget_usd):
+            budget = f"budget:{rule.subject}:{rule.budget_period}:{label}"
+            if self._budgets.get(budget, 0) + cost > usd_to_micro(rule.budget_usd):
                 return None
         # Every check passed: reserve, exactly as the general path would.
         self._ids += 1
         ticket = Ticket(
-            id=f"m{self._ids:x}",
-            second=second,
-            tokens=ask.tokens,
-            cost_micro=cost,
-            rpm_keys=(rule.rpm_key,) if rule.rpm is not None else (),
-            tpm_keys=(rule.tpm_key,) if rule.tpm is not None else (),
-            concurrency_keys=(conc_key,) if conc_key is not None else (),
-            budget_keys=(budget_key_,) if budget_key_ is not None else (),
+            f"m{self._ids:x}",
+            second,
+            ask.tokens,
+            cost,
+            rule.rpm_keys,
+            rule.tpm_keys,
+            rule.conc_keys,
+            (budget,) if budget is not None else (),
         )
         remaining: dict[str, int] = {}
         limits: dict[str, int] = {}
         resets: dict[str, float] = {}
         full_reset = second + WINDOW_S - now
-        for (name, key, limit, need), was, reset in zip(checks, used, newest, strict=True):
-            window = windows.get(key)
-            if window is None:
-                window = windows[key] = Window()
-            window.add(second, need)
-            remaining[name] = max(0, limit - was - need)
-            limits[name] = limit
-            resets[name] = max(reset, full_reset)
-        if conc_key is not None:
-            self._slots.setdefault(conc_key, {})[ticket.id] = now + self.lease_s
-        if budget_key_ is not None:
-            self._budgets[budget_key_] = self._budgets.get(budget_key_, 0) + cost
+        if rpm is not None:
+            reset = rpm.reset_s(now)
+            rpm.add(second, 1)
+            remaining["requests"] = max(0, rule.rpm - rpm.total)  # type: ignore[operator]
+            limits["requests"] = rule.rpm  # type: ignore[assignment]
+            resets["requests"] = max(reset, full_reset)
+        if tpm is not None:
+            reset = tpm.reset_s(now)
+            tpm.add(second, ask.tokens)
+            remaining["tokens"] = max(0, rule.tpm - tpm.total)  # type: ignore[operator]
+            limits["tokens"] = rule.tpm  # type: ignore[assignment]
+            resets["tokens"] = max(reset, full_reset)
+        if slots is not None:
+            slots[ticket.id] = now + self.lease_s
+        if budget is not None:
+            self._budgets[budget] = self._budgets.get(budget, 0) + cost
         return Decision(True, None, None, None, remaining, resets, ticket, limits)
 
     def _observe(self, e: Entry, now: float) -> Observation:
@@ -512,15 +541,18 @@ class MemoryLimiter:
         return Observation(used, None if used + e.need <= e.limit else math.inf, 0.0)
 
     async def settle(self, ticket: Ticket, *, tokens: int, cost_usd: float, now: float) -> None:
-        if ticket.done:
-            return
-        ticket.done = True
-        self._adjust(ticket, 0, tokens - ticket.tokens, usd_to_micro(cost_usd) - ticket.cost_micro)
+        self._settle(ticket, tokens, cost_usd)
 
     async def settle_later(
         self, ticket: Ticket, *, tokens: int, cost_usd: float, now: float
     ) -> None:
-        await self.settle(ticket, tokens=tokens, cost_usd=cost_usd, now=now)
+        self._settle(ticket, tokens, cost_usd)  # in process, settling now costs nothing more
+
+    def _settle(self, ticket: Ticket, tokens: int, cost_usd: float) -> None:
+        if ticket.done:
+            return
+        ticket.done = True
+        self._adjust(ticket, 0, tokens - ticket.tokens, usd_to_micro(cost_usd) - ticket.cost_micro)
 
     async def flush(self) -> None:
         return None
@@ -532,16 +564,26 @@ class MemoryLimiter:
         self._adjust(ticket, -1, -ticket.tokens, -ticket.cost_micro)
 
     def _adjust(self, ticket: Ticket, requests: int, tokens: int, micro: int) -> None:
-        for keys, delta in ((ticket.rpm_keys, requests), (ticket.tpm_keys, tokens)):
-            for key in keys:
-                window = self._windows.get(key)
-                if delta and window is not None and ticket.second in window.buckets:
-                    window.add(ticket.second, delta)
+        windows, second = self._windows, ticket.second
+        if requests:
+            for key in ticket.rpm_keys:
+                window = windows.get(key)
+                if window is not None and second in window.buckets:
+                    window.add(second, requests)
+        if tokens:
+            for key in ticket.tpm_keys:
+                window = windows.get(key)
+                if window is not None and second in window.buckets:
+                    window.add(second, tokens)
         for key in ticket.concurrency_keys:
-            self._slots.get(key, {}).pop(ticket.id, None)
-        for key in ticket.budget_keys:
-            if micro and key in self._budgets:
-                self._budgets[key] += micro
+            slots = self._slots.get(key)
+            if slots is not None:
+                slots.pop(ticket.id, None)
+        if micro:
+            budgets = self._budgets
+            for key in ticket.budget_keys:
+                if key in budgets:
+                    budgets[key] += micro
 
     async def renew(self, ticket: Ticket, now: float) -> None:
         if ticket.done:

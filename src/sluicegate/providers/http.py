@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from importlib.metadata import version
 
 import aiohttp
 import orjson
+from yarl import URL
 
 from sluicegate.canonical import ErrorKind, GatewayError
+
+USER_AGENT = "sluicegate/" + version("sluicegate")
+# Distinct endpoint URLs kept parsed (providers times models, in practice).
+MAX_PARSED_URLS = 1024
 
 
 class HttpClient:
@@ -21,6 +27,9 @@ class HttpClient:
 
     def __init__(self, session: aiohttp.ClientSession) -> None:
         self.session = session
+        # Endpoint strings parsed once: providers build them per call, and parsing
+        # a URL on every LLM call is measurable at the gateway's request rate.
+        self._urls: dict[str, URL] = {}
 
     @classmethod
     def create(cls) -> HttpClient:
@@ -36,7 +45,9 @@ class HttpClient:
             auto_decompress=True,
             # Upstream errors are mapped by the adapter; never raise on status here.
             raise_for_status=False,
-            skip_auto_headers=("User-Agent",),
+            headers={"User-Agent": USER_AGENT},
+            # Cookies an upstream sets must never follow another tenant's call.
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
         return cls(session)
 
@@ -60,7 +71,7 @@ class HttpClient:
         """
         try:
             async with self.session.post(
-                url, data=body, headers=headers, timeout=client_timeout
+                self._url(url), data=body, headers=headers, timeout=client_timeout
             ) as resp:
                 yield resp
         except GatewayError:
@@ -84,11 +95,20 @@ class HttpClient:
         """
         try:
             async with self.session.post(
-                url, data=body, headers=headers, timeout=client_timeout
+                self._url(url), data=body, headers=headers, timeout=client_timeout
             ) as resp:
                 return resp.status, await resp.read(), resp.headers
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise transport_error(exc, provider) from exc
+
+
+    def _url(self, url: str) -> URL:
+        parsed = self._urls.get(url)
+        if parsed is None:
+            if len(self._urls) >= MAX_PARSED_URLS:
+                self._urls.clear()
+            parsed = self._urls[url] = URL(url)
+        return parsed
 
 
 def transport_error(exc: BaseException, provider: str) -> GatewayError:
