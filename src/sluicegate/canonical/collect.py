@@ -49,30 +49,32 @@ class ResponseCollector:
         return builder
 
     def add(self, event: Event) -> None:
-        if isinstance(event, TextDelta):
-            self._choice(event.index).text.append(event.text)
-        elif isinstance(event, ToolCallDelta):
-            parts = self._choice(event.index).calls.get(event.call_index)
-            if parts is None:
-                parts = self._choice(event.index).calls[event.call_index] = [
-                    event.id or "",
-                    event.name or "",
-                ]
-            else:
-                if event.id:
-                    parts[0] = event.id
-                if event.name:
-                    parts[1] = event.name
-            if event.arguments:
-                parts.append(event.arguments)
-        elif isinstance(event, Finish):
-            self._choice(event.index).finish_reason = event.reason
-        elif isinstance(event, Usage):
-            self.usage = event
-        elif isinstance(event, Start):
-            self.id, self.model, self.created = event.id, event.model, event.created
-        elif isinstance(event, EmbeddingsResult):
-            self.embeddings = event
+        kind = type(event)  # exact types: a chain of isinstance calls per event is measurable
+        if kind is TextDelta:
+            self._choice(event.index).text.append(event.text)  # type: ignore[union-attr]
+        elif kind is ToolCallDelta:
+            self._add_call(event)  # type: ignore[arg-type]
+        elif kind is Finish:
+            self._choice(event.index).finish_reason = event.reason  # type: ignore[union-attr]
+        elif kind is Usage:
+            self.usage = event  # type: ignore[assignment]
+        elif kind is Start:
+            self.id, self.model, self.created = event.id, event.model, event.created  # type: ignore[union-attr, assignment]
+        elif kind is EmbeddingsResult:
+            self.embeddings = event  # type: ignore[assignment]
+
+    def _add_call(self, event: ToolCallDelta) -> None:
+        calls = self._choice(event.index).calls
+        parts = calls.get(event.call_index)
+        if parts is None:
+            parts = calls[event.call_index] = [event.id or "", event.name or ""]
+        else:
+            if event.id:
+                parts[0] = event.id
+            if event.name:
+                parts[1] = event.name
+        if event.arguments:
+            parts.append(event.arguments)
 
     def response(self) -> ChatResponse:
         if not self._choices:
