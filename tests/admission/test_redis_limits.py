@@ -4,14 +4,17 @@ limiters) share one database and must behave like one exact limiter."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
 
+import hiredis
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.connection import AbstractConnection
 
 from fakes.limits_cases import CASES, T0, Case
-from sluicegate.admission.limits import Ask, LimiterUnavailable, Rule
+from sluicegate.admission.limits import Ask, LimiterUnavailable, MemoryLimiter, Rule
 from sluicegate.admission.redis_limits import SETTLE_DELAY_S, RedisLimiter
 
 pytestmark = pytest.mark.redis
@@ -30,24 +33,37 @@ def replicas(clients: list[aioredis.Redis]) -> list[RedisLimiter]:
     return [RedisLimiter(c) for c in clients]
 
 
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the commands every connection writes from now on (the
+    limiter writes some on a connection of its own, past the client's methods)."""
+    names: list[str] = []
+    send = AbstractConnection.send_packed_command
+
+    async def recording(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
+        reader = hiredis.Reader()
+        chunks = [command] if isinstance(command, bytes | str) else command
+        for chunk in chunks:
+            reader.feed(chunk.encode() if isinstance(chunk, str) else chunk)
+        while (request := reader.gets()) is not False:
+            names.append(request[0].decode().upper())
+        await send(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", recording)
+    return names
+
+
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 async def test_redis_limiter(case: Case, replicas: list[RedisLimiter]) -> None:
     await case(replicas)
 
 
 async def test_admission_and_settlement_are_one_round_trip_each(
-    replicas: list[RedisLimiter], monkeypatch: pytest.MonkeyPatch
+    replicas: list[RedisLimiter], sent: list[str]
 ) -> None:
     limiter = replicas[0]
     await limiter.load()
-    sent: list[str] = []
-    execute = limiter.client.execute_command
-
-    async def counting(*args: Any, **options: Any) -> Any:
-        sent.append(str(args[0]))
-        return await execute(*args, **options)
-
-    monkeypatch.setattr(limiter.client, "execute_command", counting)
+    sent.clear()
     rules = [Rule("acme", rpm=10, tpm=1_000, max_concurrency=3, budget_usd=5.0),
              Rule("acme/ci", rpm=5), Rule("acme|smart", tpm=500)]
     decision = await limiter.admit(rules, Ask(100, 0.01, T0))
@@ -86,7 +102,7 @@ async def test_unreachable_redis_raises_limiter_unavailable() -> None:
 
 
 async def test_a_deferred_settlement_rides_with_the_next_admission(
-    replicas: list[RedisLimiter], monkeypatch: pytest.MonkeyPatch
+    replicas: list[RedisLimiter], sent: list[str]
 ) -> None:
     limiter, other = replicas
     await limiter.load()
@@ -97,14 +113,7 @@ async def test_a_deferred_settlement_rides_with_the_next_admission(
     # Not sent yet: another replica still sees the slot and the 600 reserved tokens.
     refused = await other.admit([rule], Ask(tokens=500, cost_usd=0.0, now=T0))
     assert not refused.admitted
-    sent: list[str] = []
-    execute = limiter.client.execute_command
-
-    async def counting(*args: Any, **options: Any) -> Any:
-        sent.append(str(args[0]))
-        return await execute(*args, **options)
-
-    monkeypatch.setattr(limiter.client, "execute_command", counting)
+    sent.clear()
     # The same replica's next admission settles first, in the same round trip.
     second = await limiter.admit([rule], Ask(tokens=500, cost_usd=0.0, now=T0))
     assert second.admitted and second.remaining["tokens"] == 400
@@ -152,3 +161,134 @@ async def test_a_replica_a_second_behind_leaves_the_window_exact(
     # Both buckets leave in their own time: at T0 + 60 only the later one counts.
     at = await ahead.admit([rule], Ask(tokens=1, cost_usd=0.0, now=T0 + 60))
     assert at.admitted and at.remaining["requests"] == 3 - 2
+
+
+async def test_window_totals_match_their_buckets(
+    replicas: list[RedisLimiter], clients: list[aioredis.Redis]
+) -> None:
+    """The running total (-1), newest (-2) and oldest (-3) fields agree with the
+    buckets through admissions, settlements, refusals and pruning."""
+    a, b = replicas
+    rule = Rule("acme", rpm=50, tpm=5_000)
+    for step in range(150):
+        now = T0 + step * 0.7
+        d = await (a if step % 2 else b).admit([rule], Ask(tokens=60, cost_usd=0.0, now=now))
+        if d.ticket is not None and step % 3:
+            await (b if step % 2 else a).settle_later(d.ticket, tokens=20, cost_usd=0.0, now=now)
+        elif d.ticket is not None:
+            await a.release(d.ticket)
+    await a.flush()
+    await b.flush()
+    oldest = int(T0 + 149 * 0.7) - 59
+    for key in ("rpm", "tpm"):
+        stored = await clients[1].hgetall(f"{a.prefix}{key}:acme")
+        fields = {int(k): int(v) for k, v in stored.items()}
+        buckets = {s: v for s, v in fields.items() if s >= 0}
+        assert min(buckets) >= oldest
+        assert fields[-1] == sum(buckets.values())
+        assert fields[-2] == max(buckets)
+        assert fields[-3] <= min(buckets)
+
+
+async def test_one_rule_decides_as_the_memory_limiter(replicas: list[RedisLimiter]) -> None:
+    """The one-rule path builds its Decision itself: it must be decide()'s."""
+    memory = MemoryLimiter()
+    rule = Rule("acme", rpm=4, tpm=1_000, max_concurrency=3, budget_usd=0.05, budget_period="day")
+    for step, (tokens, cost) in enumerate([(100, 0.01), (300, 0.01), (700, 0.01), (200, 0.02),
+                                           (100, 0.01), (100, 0.01), (100, 0.001)]):
+        ask = Ask(tokens, cost, T0 + step * 0.4)
+        got, want = await replicas[step % 2].admit([rule], ask), await memory.admit([rule], ask)
+        assert (got.admitted, got.rule, got.subject) == (want.admitted, want.rule, want.subject)
+        # Redis reports waits in whole milliseconds, rounded up.
+        assert got.retry_after_s == pytest.approx(want.retry_after_s, abs=0.002)
+        assert (got.remaining, got.limit) == (want.remaining, want.limit)
+        assert got.reset_s == pytest.approx(want.reset_s, abs=0.002)
+        assert (got.ticket is None) == (want.ticket is None)
+        if got.ticket is not None and want.ticket is not None:
+            # Ids differ (each limiter makes its own); the rest is the same ticket.
+            assert dataclasses.asdict(got.ticket) | {"id": ""} == (
+                dataclasses.asdict(want.ticket) | {"id": ""})
+            if step == 1:
+                await replicas[0].release(got.ticket)
+                await memory.release(want.ticket)
+
+
+async def test_a_connection_redis_closed_is_replaced_without_losing_the_call(
+    redis_url: str, clients: list[aioredis.Redis]
+) -> None:
+    client = aioredis.from_url(redis_url, client_name="limiter-under-test")
+    limiter = RedisLimiter(client)
+    rule = Rule("acme", rpm=10)
+    try:
+        assert (await limiter.admit([rule], Ask(1, 0.0, T0))).admitted
+        # As a Redis restart would: every connection of the limiter's is closed.
+        for info in await clients[1].client_list():
+            if info["name"] == "limiter-under-test":
+                await clients[1].client_kill_filter(_id=info["id"])
+        # Its kept connection is dead: the call goes over the pool instead, once.
+        again = await limiter.admit([rule], Ask(1, 0.0, T0))
+        assert again.admitted and again.remaining["requests"] == 8
+        third = await limiter.admit([rule], Ask(1, 0.0, T0))
+        assert third.admitted and third.remaining["requests"] == 7
+    finally:
+        await client.aclose()
+
+
+async def test_scripts_lost_by_redis_are_loaded_again(
+    replicas: list[RedisLimiter], sent: list[str]
+) -> None:
+    limiter = replicas[0]
+    rule = Rule("acme", rpm=10)
+    await limiter.load()
+    assert (await limiter.admit([rule], Ask(1, 0.0, T0))).admitted
+    await limiter.client.script_flush()
+    sent.clear()
+    again = await limiter.admit([rule], Ask(1, 0.0, T0))
+    assert again.admitted and again.remaining["requests"] == 8
+    assert sent == ["EVALSHA", "SCRIPT", "EVALSHA"]
+    sent.clear()
+    assert (await limiter.admit([rule], Ask(1, 0.0, T0))).remaining["requests"] == 7
+    assert sent == ["EVALSHA"]
+
+
+async def test_a_redis_that_stops_answering_is_unavailable_after_the_socket_timeout() -> None:
+    """A server that accepts and acknowledges the connection's set-up, then never
+    answers a script: the limiter gives up after socket_timeout, once."""
+    scripts = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal scripts
+        parser = hiredis.Reader()
+        while data := await reader.read(65536):
+            parser.feed(data)
+            while (request := parser.gets()) is not False:
+                if request[0].upper() == b"EVALSHA":
+                    scripts += 1
+                else:
+                    writer.write(b"+OK\r\n")
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = aioredis.from_url(f"redis://127.0.0.1:{port}/0", socket_timeout=0.2)
+    try:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(LimiterUnavailable):
+            await RedisLimiter(client).admit([Rule("acme", rpm=1)], Ask(1, 0.0, T0))
+        assert loop.time() - started < 1.0
+        assert scripts == 1
+    finally:
+        await client.aclose()
+        server.close()
+
+
+async def test_concurrent_admissions_use_the_pool_beside_the_kept_connection(
+    replicas: list[RedisLimiter],
+) -> None:
+    limiter = replicas[0]
+    rule = Rule("acme", rpm=30)
+    decisions = await asyncio.gather(
+        *(limiter.admit([rule], Ask(1, 0.0, T0)) for _ in range(40))
+    )
+    assert sum(d.admitted for d in decisions) == 30
+    assert limiter.round_trips == 40
