@@ -11,6 +11,7 @@ import orjson
 from yarl import URL
 
 from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.providers.unary import AnswerTimeout, ConnectFailed, UnaryClient, UnaryError
 
 USER_AGENT = "sluicegate/" + version("sluicegate")
 # Distinct endpoint URLs kept parsed (providers times models, in practice).
@@ -25,8 +26,11 @@ class HttpClient:
     every LLM call.
     """
 
-    def __init__(self, session: aiohttp.ClientSession) -> None:
+    def __init__(self, session: aiohttp.ClientSession, unary: UnaryClient | None = None) -> None:
         self.session = session
+        # Non-streamed calls: one POST and one whole answer, on a transport of
+        # their own (see sluicegate.providers.unary for why).
+        self.unary = unary or UnaryClient(user_agent=USER_AGENT)
         # Endpoint strings parsed once: providers build them per call, and parsing
         # a URL on every LLM call is measurable at the gateway's request rate.
         self._urls: dict[str, URL] = {}
@@ -52,6 +56,7 @@ class HttpClient:
         return cls(session)
 
     async def close(self) -> None:
+        await self.unary.close()
         await self.session.close()
 
     @asynccontextmanager
@@ -90,17 +95,22 @@ class HttpClient:
     ) -> tuple[int, bytes, Mapping[str, str]]:
         """POST ``body`` and read the whole answer: ``(status, body, headers)``.
 
-        The same as :meth:`post` then ``read()``, without a context manager of
-        our own around it: this is every non-streamed call's path.
+        Every non-streamed call's path. ``client_timeout`` gives the deadlines:
+        ``sock_connect`` for a new connection, ``sock_read`` for the answer's
+        first byte, ``total`` for the call.
         """
         try:
-            async with self.session.post(
-                self._url(url), data=body, headers=headers, timeout=client_timeout
-            ) as resp:
-                return resp.status, await resp.read(), resp.headers
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise transport_error(exc, provider) from exc
-
+            answer = await self.unary.post(
+                self._url(url),
+                body,
+                headers,
+                connect_s=client_timeout.sock_connect,
+                first_byte_s=client_timeout.sock_read,
+                total_s=client_timeout.total,
+            )
+        except UnaryError as exc:
+            raise unary_error(exc, provider) from exc
+        return answer.status, answer.body, answer.headers
 
     def _url(self, url: str) -> URL:
         parsed = self._urls.get(url)
@@ -109,6 +119,25 @@ class HttpClient:
                 self._urls.clear()
             parsed = self._urls[url] = URL(url)
         return parsed
+
+
+def unary_error(exc: UnaryError, provider: str) -> GatewayError:
+    """What a failed unary call means to the client (the same codes as :func:`transport_error`)."""
+    if isinstance(exc, AnswerTimeout):
+        return transport_error(TimeoutError(str(exc)), provider)
+    if isinstance(exc, ConnectFailed):
+        return GatewayError(
+            ErrorKind.UNAVAILABLE,
+            f"could not connect to upstream {provider!r}: {exc}",
+            code="upstream_unreachable",
+            retryable=True,
+        )
+    return GatewayError(
+        ErrorKind.UPSTREAM,
+        f"upstream {provider!r} broke off its answer: {exc}",
+        code="upstream_connection_error",
+        retryable=True,
+    )
 
 
 def transport_error(exc: BaseException, provider: str) -> GatewayError:

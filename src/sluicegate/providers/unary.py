@@ -1,0 +1,346 @@
+"""Keep-alive HTTP/1.1 for unary upstream calls: one POST, one whole answer.
+
+Every non-streamed LLM call is this one exchange, so it gets a transport of
+its own instead of aiohttp's general client, whose request path (sessions,
+cookies, redirects, traces, payload objects, per-call header merging) costs
+0.37 M instructions a call: more than the gateway's whole HTTP server side,
+and most of what separated it from the pass-through in bench/instructions.py.
+Here a call is: take an idle connection to the origin (or open one), write
+the request head (serialised once per endpoint and header set) and the body
+in one write, let httptools (llhttp, the parser Node.js uses) parse the
+answer as it arrives, and give the connection back when the answer said it
+may be kept.
+
+Streams stay on aiohttp (:meth:`HttpClient.post`): they last seconds, so a
+call's set-up is noise there, and their reading is where its flow control
+earns its keep.
+
+Deadlines: ``connect_s`` for a new connection, ``first_byte_s`` for the first
+byte of the answer (an LLM answers a non-streamed call only once it is done),
+and ``total_s`` for the whole call; one timer at a time. Nothing is sent with
+``Accept-Encoding``, so upstreams answer uncompressed; a gzip or deflate
+answer is still decoded. A pooled connection is never used for two calls at
+once and is dropped once it has been idle ``keepalive_s``, before most servers
+would close it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import zlib
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import httptools
+from multidict import CIMultiDict
+from yarl import URL
+
+# Shorter than common servers' own keep-alive (nginx 75 s, most load balancers
+# 60 s), so that a connection is rarely reused just as its server closes it.
+KEEPALIVE_S = 15.0
+# Idle connections kept per origin; more are closed when given back.
+MAX_IDLE = 256
+
+
+class UnaryError(Exception):
+    """Why a unary call got no answer; the caller maps each kind to its error."""
+
+
+class ConnectFailed(UnaryError):
+    """No connection to the origin (refused, unresolvable, TLS failure, connect timeout)."""
+
+
+class AnswerTimeout(UnaryError):
+    """Connected, but the answer did not start (or finish) in time."""
+
+    def __init__(self, message: str, *, first_byte: bool) -> None:
+        super().__init__(message)
+        self.first_byte = first_byte
+
+
+class BrokenAnswer(UnaryError):
+    """The connection closed, or the bytes stopped being HTTP, before the answer was whole."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    body: bytes
+    headers: CIMultiDict[str]
+
+
+class UnaryClient:
+    """Keep-alive pools per origin (scheme, host, port) for one-POST calls."""
+
+    def __init__(
+        self, *, user_agent: str, keepalive_s: float = KEEPALIVE_S, max_idle: int = MAX_IDLE
+    ) -> None:
+        self.user_agent = user_agent
+        self.keepalive_s = keepalive_s
+        self.max_idle = max_idle
+        self._idle: dict[tuple[str, str, int], deque[_Connection]] = {}
+        self._heads: dict[tuple[str, int], tuple[Mapping[str, str], bytes]] = {}
+        self._ssl: ssl.SSLContext | None = None
+        self.opened = 0  # connections opened, for tests and metrics
+
+    async def post(
+        self,
+        url: URL,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        connect_s: float | None,
+        first_byte_s: float | None,
+        total_s: float | None,
+    ) -> Answer:
+        loop = asyncio.get_running_loop()
+        deadline = None if total_s is None else loop.time() + total_s
+        origin = (url.scheme, url.raw_host or "", url.port or 0)
+        conn = self._checkout(origin, loop.time())
+        if conn is None:
+            conn = await self._connect(url, origin, connect_s, deadline)
+        head = self._head(url, headers)
+        answer = await conn.exchange(
+            head + b"Content-Length: %d\r\n\r\n" % len(body) + body, first_byte_s, deadline
+        )
+        if conn.reusable:
+            self._checkin(origin, conn, loop.time())
+        else:
+            conn.close()
+        return answer
+
+    async def close(self) -> None:
+        for pool in self._idle.values():
+            for conn in pool:
+                conn.close()
+        self._idle.clear()
+
+    def _checkout(self, origin: tuple[str, str, int], now: float) -> _Connection | None:
+        pool = self._idle.get(origin)
+        while pool:
+            conn = pool.pop()  # the most recently used: the likeliest to be alive
+            if conn.reusable and now - conn.idle_since < self.keepalive_s:
+                return conn
+            conn.close()
+        return None
+
+    def _checkin(self, origin: tuple[str, str, int], conn: _Connection, now: float) -> None:
+        pool = self._idle.get(origin)
+        if pool is None:
+            pool = self._idle[origin] = deque()
+        if len(pool) >= self.max_idle:
+            conn.close()
+            return
+        conn.idle_since = now
+        pool.append(conn)
+
+    async def _connect(
+        self,
+        url: URL,
+        origin: tuple[str, str, int],
+        connect_s: float | None,
+        deadline: float | None,
+    ) -> _Connection:
+        loop = asyncio.get_running_loop()
+        limit = connect_s
+        if deadline is not None:
+            left = max(0.0, deadline - loop.time())
+            limit = left if limit is None else min(limit, left)
+        scheme, host, port = origin
+        tls = self._tls() if scheme == "https" else None
+        try:
+            async with asyncio.timeout(limit):
+                _, conn = await loop.create_connection(
+                    _Connection, host, port, ssl=tls, server_hostname=host if tls else None
+                )
+        except TimeoutError:
+            raise ConnectFailed(f"no connection to {host}:{port} within {limit:g}s") from None
+        except (OSError, ssl.SSLError) as exc:
+            raise ConnectFailed(f"{exc.__class__.__name__}: {exc}") from exc
+        self.opened += 1
+        return conn
+
+    def _tls(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            self._ssl = ssl.create_default_context()
+        return self._ssl
+
+    def _head(self, url: URL, headers: Mapping[str, str]) -> bytes:
+        """The request up to Content-Length, serialised once per endpoint and header set.
+
+        Providers pass the same header mapping on every call, so it is keyed by
+        identity, and kept with the entry so that identity cannot be reused.
+        """
+        key = (str(url), id(headers))
+        cached = self._heads.get(key)
+        if cached is not None and cached[0] is headers:
+            return cached[1]
+        host = url.raw_host or ""
+        if ":" in host:
+            host = f"[{host}]"  # an IPv6 literal
+        if url.explicit_port is not None:
+            host = f"{host}:{url.port}"
+        lines = [f"POST {url.raw_path_qs} HTTP/1.1", f"Host: {host}"]
+        given = {name.lower() for name in headers}
+        if "user-agent" not in given:
+            lines.append(f"User-Agent: {self.user_agent}")
+        for name, value in headers.items():
+            if name.lower() in ("content-length", "host", "transfer-encoding"):
+                continue  # set here, from the body and the URL
+            if any(c in name or c in value for c in "\r\n"):
+                raise ValueError(f"header {name!r} contains a line break")
+            lines.append(f"{name}: {value}")
+        head = ("\r\n".join(lines) + "\r\n").encode("latin-1")
+        if len(self._heads) >= 1024:
+            self._heads.clear()
+        self._heads[key] = (headers, head)
+        return head
+
+
+class _Connection(asyncio.Protocol):
+    """One upstream connection; one exchange at a time."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.waiter: asyncio.Future[Answer] | None = None
+        self.reusable = False  # true between a complete, keep-alive answer and the next call
+        self.idle_since = 0.0
+        self._status = 0
+        self._headers: CIMultiDict[str] = CIMultiDict()
+        self._body: list[bytes] = []
+        self._started = False
+        self._until_close = False  # no length given: the body ends when the connection does
+        self._timer: asyncio.TimerHandle | None = None
+        self._deadline: float | None = None
+
+    # -- asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        if self.waiter is None or self.waiter.done():
+            self.close()  # nothing was asked: the server is not speaking HTTP to us
+            return
+        if not self._started:
+            self._started = True
+            self._arm(self._deadline, first_byte=False)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(BrokenAnswer(f"not an HTTP answer: {exc}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        self.reusable = False
+        if self.waiter is not None and not self.waiter.done():
+            if self._until_close and self._status:
+                self.on_message_complete()  # a body without a length ends here
+            else:
+                self._fail(BrokenAnswer("the upstream closed the connection mid-answer"))
+
+    # -- httptools callbacks
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.add(name.decode("latin-1"), value.decode("latin-1"))
+
+    def on_headers_complete(self) -> None:
+        self._status = self.parser.get_status_code()
+        if 100 <= self._status < 200:  # an interim answer: the real one follows
+            self._headers = CIMultiDict()
+            self._status = 0
+            return
+        headers = self._headers
+        self._until_close = (
+            "Content-Length" not in headers
+            and "chunked" not in headers.get("Transfer-Encoding", "").lower()
+        )
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        waiter = self.waiter
+        if waiter is None or waiter.done() or not self._status:
+            return
+        self._disarm()
+        try:
+            body = _decoded(b"".join(self._body), self._headers)
+        except (zlib.error, BrokenAnswer) as exc:
+            self._fail(BrokenAnswer(f"undecodable answer: {exc}"))
+            return
+        self.reusable = (
+            self.transport is not None
+            and not self._until_close
+            and self.parser.should_keep_alive()
+        )
+        waiter.set_result(Answer(self._status, body, self._headers))
+
+    # -- the exchange
+
+    async def exchange(
+        self, request: bytes, first_byte_s: float | None, deadline: float | None
+    ) -> Answer:
+        transport = self.transport
+        if transport is None:
+            raise BrokenAnswer("the upstream closed the connection before the call")
+        loop = asyncio.get_running_loop()
+        self.reusable = False
+        self.waiter = loop.create_future()
+        self._status, self._headers, self._body = 0, CIMultiDict(), []
+        self._started, self._until_close, self._deadline = False, False, deadline
+        first = None if first_byte_s is None else loop.time() + first_byte_s
+        if first is not None and deadline is not None:
+            first = min(first, deadline)
+        self._arm(first if first is not None else deadline, first_byte=True)
+        transport.write(request)
+        try:
+            return await self.waiter
+        finally:
+            self._disarm()
+            self.waiter = None
+
+    def close(self) -> None:
+        self.reusable = False
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
+
+    def _arm(self, when: float | None, *, first_byte: bool) -> None:
+        self._disarm()
+        if when is not None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_at(when, self._expire, first_byte)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expire(self, first_byte: bool) -> None:
+        self._timer = None
+        what = "did not start answering" if first_byte else "did not finish its answer"
+        self._fail(AnswerTimeout(f"the upstream {what} in time", first_byte=first_byte))
+
+    def _fail(self, exc: UnaryError) -> None:
+        self._disarm()
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
+        if self.transport is not None:
+            self.transport.abort()  # never reuse a connection left mid-answer
+            self.transport = None
+        self.reusable = False
+
+
+def _decoded(body: bytes, headers: CIMultiDict[str]) -> bytes:
+    encoding = headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding in ("identity", ""):
+        return body
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        # wbits 47: a gzip or zlib header, whichever is there.
+        return zlib.decompress(body, 47) if body else body
+    raise BrokenAnswer(f"unsupported Content-Encoding {encoding!r}")
