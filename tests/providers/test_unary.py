@@ -1,0 +1,225 @@
+"""The unary transport: one POST, one whole answer, over kept-alive connections.
+
+Each test runs a raw TCP server that answers with exact bytes, so framing
+(lengths, chunks, close-delimited bodies), cut connections and silence are
+what the transport really meets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+from yarl import URL
+
+from fakes.base import free_port
+from sluicegate.providers.unary import (
+    AnswerTimeout,
+    BrokenAnswer,
+    ConnectFailed,
+    UnaryClient,
+)
+
+Reply = Callable[[bytes], Awaitable[bytes | None]]
+
+
+class RawServer:
+    """Reads one request at a time per connection and writes what ``reply`` returns
+    (None: close the connection without answering)."""
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+        self.connections = 0
+        self.requests: list[bytes] = []
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                request = head + await reader.readexactly(length)
+                self.requests.append(request)
+                answer = await self.reply(request)
+                if answer is None:
+                    break
+                writer.write(answer)
+                await writer.drain()
+                if b"connection: close" in answer.lower():
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+@asynccontextmanager
+async def serving(reply: Reply) -> AsyncIterator[tuple[RawServer, URL]]:
+    server = RawServer(reply)
+    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    try:
+        yield server, URL(f"http://127.0.0.1:{port}/v1/chat/completions?api-version=1")
+    finally:
+        listener.close()
+        await listener.wait_closed()
+
+
+def ok(body: bytes = b'{"ok":true}', extra: bytes = b"") -> bytes:
+    return (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        + extra
+        + b"Content-Length: %d\r\n\r\n" % len(body)
+        + body
+    )
+
+
+async def always(answer: bytes) -> bytes:
+    return answer
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[UnaryClient]:
+    unary = UnaryClient(user_agent="sluicegate/test")
+    yield unary
+    await unary.close()
+
+
+async def call(client: UnaryClient, url: URL, **deadlines: float | None) -> tuple[int, bytes]:
+    limits: dict[str, float | None] = {"connect_s": 5, "first_byte_s": 5, "total_s": 10}
+    limits.update(deadlines)
+    answer = await client.post(url, b'{"q":1}', HEADERS, **limits)  # type: ignore[arg-type]
+    return answer.status, answer.body
+
+
+HEADERS = {"Content-Type": "application/json", "Authorization": "Bearer sk-up"}
+
+
+async def test_sequential_calls_share_one_connection(client: UnaryClient) -> None:
+    async with serving(lambda _: always(ok())) as (server, url):
+        for _ in range(5):
+            assert await call(client, url) == (200, b'{"ok":true}')
+    assert server.connections == 1
+    assert client.opened == 1
+
+
+async def test_the_request_is_what_the_upstream_expects(client: UnaryClient) -> None:
+    async with serving(lambda _: always(ok())) as (server, url):
+        await call(client, url)
+    head, _, body = server.requests[0].partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    assert lines[0] == "POST /v1/chat/completions?api-version=1 HTTP/1.1"
+    assert f"Host: 127.0.0.1:{url.port}" in lines
+    assert "User-Agent: sluicegate/test" in lines
+    assert "Authorization: Bearer sk-up" in lines
+    assert "Content-Length: 7" in lines
+    assert body == b'{"q":1}'
+
+
+async def test_concurrent_calls_each_get_a_connection_then_reuse_them(
+    client: UnaryClient,
+) -> None:
+    async def slow(_: bytes) -> bytes:
+        await asyncio.sleep(0.05)
+        return ok()
+
+    async with serving(slow) as (server, url):
+        await asyncio.gather(*(call(client, url) for _ in range(4)))
+        await asyncio.gather(*(call(client, url) for _ in range(4)))
+    assert server.connections == 4
+
+
+async def test_an_answer_that_closes_the_connection_is_not_reused(client: UnaryClient) -> None:
+    async with serving(lambda _: always(ok(extra=b"Connection: close\r\n"))) as (server, url):
+        for _ in range(3):
+            assert (await call(client, url))[0] == 200
+    assert server.connections == 3
+
+
+async def test_chunked_and_gzip_answers_are_decoded(client: UnaryClient) -> None:
+    body = b'{"choices":[]}'
+    packed = gzip.compress(body)
+    chunked = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Encoding: gzip\r\n\r\n"
+        + b"%x\r\n" % 5 + packed[:5] + b"\r\n"
+        + b"%x\r\n" % (len(packed) - 5) + packed[5:] + b"\r\n0\r\n\r\n"
+    )
+    async with serving(lambda _: always(chunked)) as (server, url):
+        assert await call(client, url) == (200, body)
+        assert await call(client, url) == (200, body)
+    assert server.connections == 1
+
+
+async def test_a_body_without_a_length_ends_with_the_connection(client: UnaryClient) -> None:
+    answer = b"HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\nupstream down"
+    async with serving(lambda _: always(answer)) as (_, url):
+        assert await call(client, url) == (502, b"upstream down")
+
+
+async def test_an_interim_answer_is_skipped(client: UnaryClient) -> None:
+    answer = b"HTTP/1.1 100 Continue\r\n\r\n" + ok()
+    async with serving(lambda _: always(answer)) as (_, url):
+        assert await call(client, url) == (200, b'{"ok":true}')
+
+
+async def test_nothing_listening_is_a_connect_failure(client: UnaryClient) -> None:
+    url = URL(f"http://127.0.0.1:{free_port()}/v1/chat/completions")
+    with pytest.raises(ConnectFailed):
+        await call(client, url)
+
+
+async def test_silence_is_a_first_byte_timeout_and_the_connection_is_dropped(
+    client: UnaryClient,
+) -> None:
+    answers = iter([None, ok()])
+
+    async def first_silent(_: bytes) -> bytes | None:
+        answer = next(answers)
+        if answer is None:
+            await asyncio.sleep(1)
+        return answer
+
+    async with serving(first_silent) as (server, url):
+        with pytest.raises(AnswerTimeout) as caught:
+            await call(client, url, first_byte_s=0.1)
+        assert caught.value.first_byte
+        assert await call(client, url) == (200, b'{"ok":true}')
+    assert server.connections == 2
+
+
+async def test_an_answer_cut_short_is_broken(client: UnaryClient) -> None:
+    cut = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"partial"
+
+    async def cut_then_close(_: bytes) -> bytes | None:
+        return cut + b"\r\nConnection: close\r\n"  # fewer bytes than promised, then EOF
+
+    async with serving(cut_then_close) as (_, url):
+        with pytest.raises(BrokenAnswer):
+            await call(client, url)
+
+
+async def test_a_connection_idle_too_long_is_not_reused() -> None:
+    client = UnaryClient(user_agent="t", keepalive_s=0.05)
+    try:
+        async with serving(lambda _: always(ok())) as (server, url):
+            await call(client, url)
+            await asyncio.sleep(0.1)
+            await call(client, url)
+        assert server.connections == 2
+    finally:
+        await client.close()
+
+
+async def test_a_header_with_a_line_break_is_refused(client: UnaryClient) -> None:
+    async with serving(lambda _: always(ok())) as (_, url):
+        with pytest.raises(ValueError, match="line break"):
+            await client.post(
+                url, b"{}", {"X-Evil": "a\r\nHost: other"},
+                connect_s=1, first_byte_s=1, total_s=1,
+            )
