@@ -30,6 +30,8 @@ ANTHROPIC_VERSION = "2023-06-01"
 class AnthropicProvider(Provider):
     """Chat through Anthropic's Messages API. No embeddings (Anthropic has none)."""
 
+    _unary_headers: dict[str, str] | None = None
+
     @property
     def url(self) -> str:
         return (self.config.base_url or DEFAULT_BASE_URL).rstrip("/") + "/messages"
@@ -50,6 +52,10 @@ class AnthropicProvider(Provider):
 
     async def _chat(self, request: ChatRequest, model: str) -> AsyncIterator[Event]:
         body = encode_messages_request(request, model)
+        if not request.stream:
+            for event in self._decode_body(await self._call(body)):
+                yield event
+            return
         config = self.config
         async with contextlib.AsyncExitStack() as stack:
             # The first-token timeout covers the response head and the first
@@ -98,6 +104,21 @@ class AnthropicProvider(Provider):
                     code="upstream_stream_cut",
                     retryable=True,
                 )
+
+    async def _call(self, body: bytes) -> bytes:
+        """A non-streamed call: the whole answer's bytes, or a raised GatewayError."""
+        if self._unary_headers is None:
+            self._unary_headers = self._headers(False)  # built once: the transport keys on it
+        status, data, headers = await self.http.fetch(
+            self.url,
+            body=body,
+            headers=self._unary_headers,
+            client_timeout=self.unary_timeout,
+            provider=self.name,
+        )
+        if status >= 300:
+            raise upstream_error(self.name, status, error_message(data), headers)
+        return data
 
     def _decode_body(self, raw: bytes) -> list[Event]:
         try:

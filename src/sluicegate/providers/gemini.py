@@ -69,22 +69,7 @@ class GeminiProvider(Provider):
 
     async def _complete(self, request: ChatRequest, model: str) -> AsyncIterator[Event]:
         body = encode_generate_request(request)
-        config = self.config
-        try:
-            async with asyncio.timeout(config.first_token_timeout_s) as deadline:
-                async with self.http.post(
-                    self._url(model, "generateContent"),
-                    body=body,
-                    headers=self._headers,
-                    client_timeout=self.timeout,
-                    provider=self.name,
-                ) as resp:
-                    deadline.reschedule(None)
-                    data = await resp.read()
-                    if resp.status >= 300:
-                        raise self._failure(error_from_body(data, resp.status), resp.headers)
-        except TimeoutError as exc:
-            raise self.first_token_timeout() from exc
+        data = await self._call(self._url(model, "generateContent"), body)
         try:
             events = decode_generate_response(data, model=model)
         except GeminiError as exc:
@@ -138,21 +123,29 @@ class GeminiProvider(Provider):
         except ValueError as exc:
             raise bad_json(self.name, exc) from exc
 
+    async def _call(self, url: str, body: bytes) -> bytes:
+        """A non-streamed call: the whole answer's bytes, or a raised GatewayError.
+
+        Gemini sends the answer's head only once the whole answer is ready, so
+        the first-token deadline is the wait for its first byte.
+        """
+        status, data, headers = await self.http.fetch(
+            url,
+            body=body,
+            headers=self._headers,
+            client_timeout=self.unary_timeout,
+            provider=self.name,
+        )
+        if status >= 300:
+            raise self._failure(error_from_body(data, status), headers)
+        return data
+
     def embed(self, request: EmbeddingRequest, model: str) -> AsyncIterator[Event]:
         return self._embed(request, model)
 
     async def _embed(self, request: EmbeddingRequest, model: str) -> AsyncIterator[Event]:
         body = encode_embed_request(request, model)
-        async with self.http.post(
-            self._url(model, "batchEmbedContents"),
-            body=body,
-            headers=self._headers,
-            client_timeout=self.timeout,
-            provider=self.name,
-        ) as resp:
-            data = await resp.read()
-            if resp.status >= 300:
-                raise self._failure(error_from_body(data, resp.status), resp.headers)
+        data = await self._call(self._url(model, "batchEmbedContents"), body)
         try:
             events = decode_embed_response(data, model=model, inputs=request.inputs)
         except GeminiError as exc:
