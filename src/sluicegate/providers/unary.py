@@ -15,9 +15,10 @@ Streams stay on aiohttp (:meth:`HttpClient.post`): they last seconds, so a
 call's set-up is noise there, and their reading is where its flow control
 earns its keep.
 
-Deadlines: ``connect_s`` for a new connection, ``first_byte_s`` for the first
-byte of the answer (an LLM answers a non-streamed call only once it is done),
-and ``total_s`` for the whole call; one timer at a time. Nothing is sent with
+Deadlines, on the monotonic clock: ``connect_s`` for a new connection,
+``first_byte_s`` for the first byte of the answer (an LLM answers a
+non-streamed call only once it is done), and ``total_s`` for the whole call;
+one timer at a time. Nothing is sent with
 ``Accept-Encoding``, so upstreams answer uncompressed; a gzip or deflate
 answer is still decoded. A pooled connection is never used for two calls at
 once and is dropped once it has been idle ``keepalive_s``, before most servers
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 import zlib
 from collections import deque
 from collections.abc import Mapping
@@ -95,10 +97,12 @@ class UnaryClient:
         first_byte_s: float | None,
         total_s: float | None,
     ) -> Answer:
-        loop = asyncio.get_running_loop()
-        deadline = None if total_s is None else loop.time() + total_s
+        # Deadlines on the monotonic clock, which costs no system call, unlike
+        # asyncio.get_running_loop() (it checks the process id) on every call.
+        now = time.monotonic()
+        deadline = None if total_s is None else now + total_s
         origin = (url.scheme, url.raw_host or "", url.port or 0)
-        conn = self._checkout(origin, loop.time())
+        conn = self._checkout(origin, now)
         if conn is None:
             conn = await self._connect(url, origin, connect_s, deadline)
         head = self._head(url, headers)
@@ -106,7 +110,7 @@ class UnaryClient:
             head + b"Content-Length: %d\r\n\r\n" % len(body) + body, first_byte_s, deadline
         )
         if conn.reusable:
-            self._checkin(origin, conn, loop.time())
+            self._checkin(origin, conn, time.monotonic())
         else:
             conn.close()
         return answer
@@ -146,7 +150,7 @@ class UnaryClient:
         loop = asyncio.get_running_loop()
         limit = connect_s
         if deadline is not None:
-            left = max(0.0, deadline - loop.time())
+            left = max(0.0, deadline - time.monotonic())
             limit = left if limit is None else min(limit, left)
         scheme, host, port = origin
         tls = self._tls() if scheme == "https" else None
@@ -203,6 +207,7 @@ class _Connection(asyncio.Protocol):
     """One upstream connection; one exchange at a time."""
 
     def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()  # made by create_connection, on the loop
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.waiter: asyncio.Future[Answer] | None = None
@@ -287,12 +292,11 @@ class _Connection(asyncio.Protocol):
         transport = self.transport
         if transport is None:
             raise BrokenAnswer("the upstream closed the connection before the call")
-        loop = asyncio.get_running_loop()
         self.reusable = False
-        self.waiter = loop.create_future()
+        self.waiter = self.loop.create_future()
         self._status, self._headers, self._body = 0, CIMultiDict(), []
         self._started, self._until_close, self._deadline = False, False, deadline
-        first = None if first_byte_s is None else loop.time() + first_byte_s
+        first = None if first_byte_s is None else time.monotonic() + first_byte_s
         if first is not None and deadline is not None:
             first = min(first, deadline)
         self._arm(first if first is not None else deadline, first_byte=True)
@@ -312,8 +316,8 @@ class _Connection(asyncio.Protocol):
     def _arm(self, when: float | None, *, first_byte: bool) -> None:
         self._disarm()
         if when is not None:
-            loop = asyncio.get_running_loop()
-            self._timer = loop.call_at(when, self._expire, first_byte)
+            delay = max(0.0, when - time.monotonic())
+            self._timer = self.loop.call_later(delay, self._expire, first_byte)
 
     def _disarm(self) -> None:
         if self._timer is not None:
