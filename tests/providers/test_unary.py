@@ -223,3 +223,40 @@ async def test_a_header_with_a_line_break_is_refused(client: UnaryClient) -> Non
                 url, b"{}", {"X-Evil": "a\r\nHost: other"},
                 connect_s=1, first_byte_s=1, total_s=1,
             )
+
+
+async def test_a_cancelled_calls_connection_is_not_reused(client: UnaryClient) -> None:
+    calls = 0
+
+    async def first_hangs(_: bytes) -> bytes | None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await asyncio.sleep(5)
+        return ok()
+
+    async with serving(first_hangs) as (server, url):
+        task = asyncio.create_task(call(client, url))
+        while not server.requests:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # The half-used connection is not pooled: the next call opens its own.
+        assert await call(client, url) == (200, b'{"ok":true}')
+    assert client.opened == 2
+
+
+async def test_one_deadline_watch_serves_calls_with_different_timeouts(
+    client: UnaryClient,
+) -> None:
+    async def slow(_: bytes) -> bytes:
+        await asyncio.sleep(0.3)
+        return ok()
+
+    async with serving(slow) as (_, url):
+        patient = asyncio.create_task(call(client, url, first_byte_s=5))
+        await asyncio.sleep(0.01)
+        with pytest.raises(AnswerTimeout):
+            await call(client, url, first_byte_s=0.1)  # due before the first call's deadline
+        assert await patient == (200, b'{"ok":true}')

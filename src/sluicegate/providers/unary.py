@@ -18,7 +18,7 @@ earns its keep.
 Deadlines, on the monotonic clock: ``connect_s`` for a new connection,
 ``first_byte_s`` for the first byte of the answer (an LLM answers a
 non-streamed call only once it is done), and ``total_s`` for the whole call;
-one timer at a time. Nothing is sent with
+one timer watches every call in flight. Nothing is sent with
 ``Accept-Encoding``, so upstreams answer uncompressed; a gzip or deflate
 answer is still decoded. A pooled connection is never used for two calls at
 once and is dropped once it has been idle ``keepalive_s``, before most servers
@@ -86,6 +86,7 @@ class UnaryClient:
         self._heads: dict[tuple[str, int], tuple[Mapping[str, str], bytes]] = {}
         self._ssl: ssl.SSLContext | None = None
         self.opened = 0  # connections opened, for tests and metrics
+        self._watchdog = _Watchdog()
 
     async def post(
         self,
@@ -106,9 +107,19 @@ class UnaryClient:
         if conn is None:
             conn = await self._connect(url, origin, connect_s, deadline)
         head = self._head(url, headers)
-        answer = await conn.exchange(
+        waiter = conn.begin(
             head + b"Content-Length: %d\r\n\r\n" % len(body) + body, first_byte_s, deadline
         )
+        watchdog = self._watchdog
+        watchdog.watch(conn)
+        try:
+            answer = await waiter
+        except BaseException:
+            conn.close()  # an exchange left unfinished (failed or cancelled): never reuse
+            raise
+        finally:
+            conn.waiter = None
+            watchdog.inflight.discard(conn)
         if conn.reusable:
             self._checkin(origin, conn, time.monotonic())
         else:
@@ -116,6 +127,7 @@ class UnaryClient:
         return answer
 
     async def close(self) -> None:
+        self._watchdog.stop()
         for pool in self._idle.values():
             for conn in pool:
                 conn.close()
@@ -218,8 +230,9 @@ class _Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._started = False
         self._until_close = False  # no length given: the body ends when the connection does
-        self._timer: asyncio.TimerHandle | None = None
-        self._deadline: float | None = None
+        # When the first byte, and the whole answer, are due (monotonic; None: no limit).
+        self.first_due: float | None = None
+        self.due: float | None = None
 
     # -- asyncio.Protocol
 
@@ -230,9 +243,7 @@ class _Connection(asyncio.Protocol):
         if self.waiter is None or self.waiter.done():
             self.close()  # nothing was asked: the server is not speaking HTTP to us
             return
-        if not self._started:
-            self._started = True
-            self._arm(self._deadline, first_byte=False)
+        self._started = True
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -271,7 +282,6 @@ class _Connection(asyncio.Protocol):
         waiter = self.waiter
         if waiter is None or waiter.done() or not self._status:
             return
-        self._disarm()
         try:
             body = _decoded(b"".join(self._body), self._headers)
         except (zlib.error, BrokenAnswer) as exc:
@@ -286,26 +296,42 @@ class _Connection(asyncio.Protocol):
 
     # -- the exchange
 
-    async def exchange(
+    def begin(
         self, request: bytes, first_byte_s: float | None, deadline: float | None
-    ) -> Answer:
+    ) -> asyncio.Future[Answer]:
+        """Send ``request``; the future is the answer (or the reason there is none)."""
         transport = self.transport
         if transport is None:
             raise BrokenAnswer("the upstream closed the connection before the call")
         self.reusable = False
-        self.waiter = self.loop.create_future()
+        self.waiter = waiter = self.loop.create_future()
         self._status, self._headers, self._body = 0, CIMultiDict(), []
-        self._started, self._until_close, self._deadline = False, False, deadline
+        self._started, self._until_close = False, False
         first = None if first_byte_s is None else time.monotonic() + first_byte_s
-        if first is not None and deadline is not None:
-            first = min(first, deadline)
-        self._arm(first if first is not None else deadline, first_byte=True)
+        self.first_due = first if deadline is None or first is None else min(first, deadline)
+        self.due = deadline
         transport.write(request)
-        try:
-            return await self.waiter
-        finally:
-            self._disarm()
-            self.waiter = None
+        return waiter
+
+    def overdue(self, now: float) -> bool:
+        """Fail the exchange if a deadline has passed; True if it did."""
+        if self.waiter is None or self.waiter.done():
+            return False
+        if not self._started and self.first_due is not None and now >= self.first_due:
+            self._fail(AnswerTimeout("the upstream did not start answering in time",
+                                     first_byte=True))
+            return True
+        if self.due is not None and now >= self.due:
+            self._fail(AnswerTimeout("the upstream did not finish its answer in time",
+                                     first_byte=False))
+            return True
+        return False
+
+    def next_due(self) -> float | None:
+        """The next moment a deadline of this exchange could pass."""
+        if not self._started and self.first_due is not None:
+            return self.first_due
+        return self.due
 
     def close(self) -> None:
         self.reusable = False
@@ -313,24 +339,7 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
             self.transport = None
 
-    def _arm(self, when: float | None, *, first_byte: bool) -> None:
-        self._disarm()
-        if when is not None:
-            delay = max(0.0, when - time.monotonic())
-            self._timer = self.loop.call_later(delay, self._expire, first_byte)
-
-    def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _expire(self, first_byte: bool) -> None:
-        self._timer = None
-        what = "did not start answering" if first_byte else "did not finish its answer"
-        self._fail(AnswerTimeout(f"the upstream {what} in time", first_byte=first_byte))
-
     def _fail(self, exc: UnaryError) -> None:
-        self._disarm()
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_exception(exc)
@@ -338,6 +347,52 @@ class _Connection(asyncio.Protocol):
             self.transport.abort()  # never reuse a connection left mid-answer
             self.transport = None
         self.reusable = False
+
+
+class _Watchdog:
+    """One timer for every exchange in flight, instead of one or two per call.
+
+    It is set for the earliest deadline it knows of. Calls made later have
+    later deadlines (the same timeouts, later start), so in steady state it is
+    rescheduled about once per timeout, not once per call; when it fires it
+    fails what is overdue and sets itself for the next deadline.
+    """
+
+    def __init__(self) -> None:
+        self.inflight: set[_Connection] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._at: float | None = None
+
+    def watch(self, conn: _Connection) -> None:
+        self.inflight.add(conn)
+        due = conn.next_due()
+        if due is not None and (self._at is None or due < self._at):
+            self._schedule(conn.loop, due)
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer, self._at = None, None
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop, at: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._at = at
+        self._timer = loop.call_later(max(0.0, at - time.monotonic()), self._check, loop)
+
+    def _check(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer, self._at = None, None
+        now = time.monotonic()
+        earliest: float | None = None
+        for conn in list(self.inflight):
+            if conn.overdue(now):
+                self.inflight.discard(conn)
+                continue
+            due = conn.next_due()
+            if due is not None and (earliest is None or due < earliest):
+                earliest = due
+        if earliest is not None:
+            self._schedule(loop, earliest)
 
 
 def _decoded(body: bytes, headers: CIMultiDict[str]) -> bytes:
