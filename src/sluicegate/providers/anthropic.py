@@ -106,19 +106,9 @@ class AnthropicProvider(Provider):
                 )
 
     async def _call(self, body: bytes) -> bytes:
-        """A non-streamed call: the whole answer's bytes, or a raised GatewayError."""
         if self._unary_headers is None:
             self._unary_headers = self._headers(False)  # built once: the transport keys on it
-        status, data, headers = await self.http.fetch(
-            self.url,
-            body=body,
-            headers=self._unary_headers,
-            client_timeout=self.unary_timeout,
-            provider=self.name,
-        )
-        if status >= 300:
-            raise upstream_error(self.name, status, error_message(data), headers)
-        return data
+        return await self._unary(self.url, body, self._unary_headers)
 
     def _decode_body(self, raw: bytes) -> list[Event]:
         try:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 
 import aiohttp
 
 from sluicegate.canonical import ChatRequest, EmbeddingRequest, ErrorKind, Event, GatewayError
 from sluicegate.config import ProviderConfig
+from sluicegate.protocols.upstream_errors import error_message, upstream_error
 from sluicegate.providers.http import HttpClient
 
 
@@ -50,6 +51,33 @@ class Provider(abc.ABC):
             code="upstream_timeout",
             retryable=True,
         )
+
+    async def _unary(
+        self,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        failure: Callable[[int, bytes, Mapping[str, str]], GatewayError] | None = None,
+    ) -> bytes:
+        """A non-streamed call: the whole answer's bytes when its status is 2xx,
+        else ``failure(status, body, headers)`` raised (by default the usual
+        mapping of an upstream's status and error message).
+
+        The first-token deadline is the wait for the answer's first byte: a
+        non-streamed answer starts only once the model is done.
+        """
+        status, data, answer_headers = await self.http.fetch(
+            url,
+            body=body,
+            headers=headers,
+            client_timeout=self.unary_timeout,
+            provider=self.name,
+        )
+        if not 200 <= status < 300:
+            if failure is None:
+                raise upstream_error(self.name, status, error_message(data), answer_headers)
+            raise failure(status, data, answer_headers)
+        return data
 
     @abc.abstractmethod
     def chat(self, request: ChatRequest, model: str) -> AsyncIterator[Event]:

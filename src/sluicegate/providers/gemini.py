@@ -124,21 +124,12 @@ class GeminiProvider(Provider):
             raise bad_json(self.name, exc) from exc
 
     async def _call(self, url: str, body: bytes) -> bytes:
-        """A non-streamed call: the whole answer's bytes, or a raised GatewayError.
-
-        Gemini sends the answer's head only once the whole answer is ready, so
-        the first-token deadline is the wait for its first byte.
-        """
-        status, data, headers = await self.http.fetch(
+        return await self._unary(
             url,
-            body=body,
-            headers=self._headers,
-            client_timeout=self.unary_timeout,
-            provider=self.name,
+            body,
+            self._headers,
+            lambda status, data, headers: self._failure(error_from_body(data, status), headers),
         )
-        if status >= 300:
-            raise self._failure(error_from_body(data, status), headers)
-        return data
 
     def embed(self, request: EmbeddingRequest, model: str) -> AsyncIterator[Event]:
         return self._embed(request, model)

@@ -124,49 +124,46 @@ class HttpClient:
 def unary_error(exc: UnaryError, provider: str) -> GatewayError:
     """What a failed unary call means to the client (the same codes as :func:`transport_error`)."""
     if isinstance(exc, AnswerTimeout):
-        return transport_error(TimeoutError(str(exc)), provider)
+        return _timed_out(provider)
     if isinstance(exc, ConnectFailed):
-        return GatewayError(
-            ErrorKind.UNAVAILABLE,
-            f"could not connect to upstream {provider!r}: {exc}",
-            code="upstream_unreachable",
-            retryable=True,
-        )
-    return GatewayError(
-        ErrorKind.UPSTREAM,
-        f"upstream {provider!r} broke off its answer: {exc}",
-        code="upstream_connection_error",
-        retryable=True,
-    )
+        return _unreachable(provider, str(exc))
+    return _broken(provider, f"broke off its answer: {exc}")
 
 
 def transport_error(exc: BaseException, provider: str) -> GatewayError:
     """What a failure to reach or read an upstream means to the client."""
     if isinstance(exc, TimeoutError):
-        return GatewayError(
-            ErrorKind.TIMEOUT,
-            f"upstream {provider!r} did not answer in time",
-            code="upstream_timeout",
-            retryable=True,
-        )
+        return _timed_out(provider)
     if isinstance(exc, aiohttp.ClientConnectorError):
         # Nothing answered at all: the target is down, not misbehaving (503).
-        return GatewayError(
-            ErrorKind.UNAVAILABLE,
-            f"could not connect to upstream {provider!r}: {exc.__class__.__name__}",
-            code="upstream_unreachable",
-            retryable=True,
-        )
+        return _unreachable(provider, exc.__class__.__name__)
     if isinstance(exc, aiohttp.ClientPayloadError):
-        return GatewayError(
-            ErrorKind.UPSTREAM,
-            f"upstream {provider!r} broke off its answer: {exc}",
-            code="upstream_connection_error",
-            retryable=True,
-        )
+        return _broken(provider, f"broke off its answer: {exc}")
+    return _broken(provider, f"dropped the connection: {exc.__class__.__name__}")
+
+
+def _timed_out(provider: str) -> GatewayError:
+    return GatewayError(
+        ErrorKind.TIMEOUT,
+        f"upstream {provider!r} did not answer in time",
+        code="upstream_timeout",
+        retryable=True,
+    )
+
+
+def _unreachable(provider: str, detail: str) -> GatewayError:
+    return GatewayError(
+        ErrorKind.UNAVAILABLE,
+        f"could not connect to upstream {provider!r}: {detail}",
+        code="upstream_unreachable",
+        retryable=True,
+    )
+
+
+def _broken(provider: str, what: str) -> GatewayError:
     return GatewayError(
         ErrorKind.UPSTREAM,
-        f"upstream {provider!r} dropped the connection: {exc.__class__.__name__}",
+        f"upstream {provider!r} {what}",
         code="upstream_connection_error",
         retryable=True,
     )

@@ -98,21 +98,7 @@ class OpenAIProvider(Provider):
             yield event
 
     async def _call(self, url: str, body: bytes) -> bytes:
-        """A non-streamed call: the whole answer's bytes, or a raised GatewayError.
-
-        The first-token deadline is aiohttp's ``sock_read`` here (the wait for
-        the response), which costs no timer of our own on the hot path.
-        """
-        status, data, headers = await self.http.fetch(
-            url,
-            body=body,
-            headers=self._headers,
-            client_timeout=self.unary_timeout,
-            provider=self.name,
-        )
-        if not 200 <= status < 300:
-            raise upstream_error(self.name, status, error_message(data), headers)
-        return data
+        return await self._unary(url, body, self._headers)
 
     async def _post(
         self, stack: AsyncExitStack, url: str, body: bytes, deadline: float
