@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import pytest
+import trustme
 from yarl import URL
 
 from fakes.base import free_port
@@ -260,3 +262,62 @@ async def test_one_deadline_watch_serves_calls_with_different_timeouts(
         with pytest.raises(AnswerTimeout):
             await call(client, url, first_byte_s=0.1)  # due before the first call's deadline
         assert await patient == (200, b'{"ok":true}')
+
+
+# --------------------------------------------------------------------------- TLS
+
+
+@asynccontextmanager
+async def serving_tls(
+    ca: trustme.CA, name: str
+) -> AsyncIterator[tuple[RawServer, URL]]:
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(name).configure_cert(server_tls)
+    server = RawServer(lambda _: always(ok()))
+    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0, ssl=server_tls)
+    port = listener.sockets[0].getsockname()[1]
+    try:
+        yield server, URL(f"https://localhost:{port}/v1/messages")
+    finally:
+        listener.close()
+        await listener.wait_closed()
+
+
+def trusting(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    return context
+
+
+async def test_https_calls_verify_the_upstream_and_keep_the_connection() -> None:
+    ca = trustme.CA()
+    client = UnaryClient(user_agent="t", tls=trusting(ca))
+    try:
+        async with serving_tls(ca, "localhost") as (server, url):
+            for _ in range(3):
+                assert await call(client, url) == (200, b'{"ok":true}')
+        assert server.connections == 1
+        assert f"Host: localhost:{url.port}" in server.requests[0].decode()
+    finally:
+        await client.close()
+
+
+async def test_a_certificate_for_another_name_is_refused() -> None:
+    ca = trustme.CA()
+    client = UnaryClient(user_agent="t", tls=trusting(ca))
+    try:
+        async with serving_tls(ca, "upstream.example") as (_, url):
+            with pytest.raises(ConnectFailed, match=r"CERTIFICATE_VERIFY_FAILED|certificate"):
+                await call(client, url)
+    finally:
+        await client.close()
+
+
+async def test_an_unknown_authority_is_refused_by_default() -> None:
+    client = UnaryClient(user_agent="t")  # the system's trust store knows no test CA
+    try:
+        async with serving_tls(trustme.CA(), "localhost") as (_, url):
+            with pytest.raises(ConnectFailed):
+                await call(client, url)
+    finally:
+        await client.close()

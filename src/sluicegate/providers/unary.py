@@ -77,14 +77,20 @@ class UnaryClient:
     """Keep-alive pools per origin (scheme, host, port) for one-POST calls."""
 
     def __init__(
-        self, *, user_agent: str, keepalive_s: float = KEEPALIVE_S, max_idle: int = MAX_IDLE
+        self,
+        *,
+        user_agent: str,
+        keepalive_s: float = KEEPALIVE_S,
+        max_idle: int = MAX_IDLE,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """``tls``: the context for https origins (default: the system's trust store)."""
         self.user_agent = user_agent
         self.keepalive_s = keepalive_s
         self.max_idle = max_idle
         self._idle: dict[tuple[str, str, int], deque[_Connection]] = {}
         self._heads: dict[tuple[str, int], tuple[Mapping[str, str], bytes]] = {}
-        self._ssl: ssl.SSLContext | None = None
+        self._ssl = tls
         self.opened = 0  # connections opened, for tests and metrics
         self._watchdog = _Watchdog()
 
