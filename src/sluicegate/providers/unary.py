@@ -108,11 +108,11 @@ class UnaryClient:
         # asyncio.get_running_loop() (it checks the process id) on every call.
         now = time.monotonic()
         deadline = None if total_s is None else now + total_s
+        head = self._head(url, headers)  # before taking a connection: it may refuse the headers
         origin = (url.scheme, url.raw_host or "", url.port or 0)
         conn = self._checkout(origin, now)
         if conn is None:
             conn = await self._connect(url, origin, connect_s, deadline)
-        head = self._head(url, headers)
         waiter = conn.begin(
             head + b"Content-Length: %d\r\n\r\n" % len(body) + body, first_byte_s, deadline
         )
@@ -193,7 +193,8 @@ class UnaryClient:
         """The request up to Content-Length, serialised once per endpoint and header set.
 
         Providers pass the same header mapping on every call, so it is keyed by
-        identity, and kept with the entry so that identity cannot be reused.
+        identity, and kept with the entry so that identity cannot be reused; a
+        mapping passed here is therefore never changed afterwards.
         """
         key = (str(url), id(headers))
         cached = self._heads.get(key)
