@@ -795,6 +795,17 @@ def test_keys_are_names_as_written() -> None:
     assert load_config_text(text).providers[0].headers == {"on": "1", "404": "x"}
 
 
+def test_a_header_value_with_a_line_break_is_an_error() -> None:
+    text = dedent("""\
+        providers:
+          - {name: main, type: echo, headers: {X-Org: "a\\r\\nHost: evil"}}
+        models: [{name: m, targets: [{provider: main, model: x}]}]
+        """)
+    (problem,) = errors(text)
+    assert problem.startswith("gateway.yaml:2: providers[0].headers")
+    assert "line break" in problem
+
+
 def test_a_recursive_alias_is_an_error_not_a_hang() -> None:
     text = """\
         providers: &p [{name: main, type: echo, headers: {x: *p}}]

@@ -75,6 +75,18 @@ class ProviderConfig(_Strict):
     # Extra headers sent with every upstream call (org ids, gateway tokens).
     headers: dict[str, str] = {}
 
+    @field_validator("headers")
+    @classmethod
+    def _one_line_each(cls, headers: dict[str, str]) -> dict[str, str]:
+        # A line break would end the header and start another request line's worth
+        # of text on the upstream connection (header injection).
+        for name, value in headers.items():
+            if not name or any(c in name for c in "\r\n:"):
+                raise ValueError(f"{name!r} is not a header name")
+            if "\r" in value or "\n" in value:
+                raise ValueError(f"the value of header {name!r} contains a line break")
+        return headers
+
     @model_validator(mode="after")
     def _needs_base_url(self) -> ProviderConfig:
         if self.type == "azure" and not self.base_url:
