@@ -21,6 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import orjson
+
 from sluicegate.config import LimitsConfig, TenantConfig
 
 log = logging.getLogger("sluicegate.directory")
@@ -69,6 +71,25 @@ class ApiKey:
     source: str
     created_at: float
     revoked_at: float | None
+
+
+# The api_keys columns an ApiKey is made of, in the order of its fields.
+KEY_COLUMNS = "id, tenant, name, prefix, source, created_at, revoked_at"
+
+
+def tenant_of_row(name: str, models: str | None, limits: str, source: str) -> Tenant:
+    """A tenants row as both stores keep it (models and limits as JSON text)."""
+    return Tenant(
+        name=name,
+        models=None if models is None else frozenset(orjson.loads(models)),
+        limits=LimitsConfig.model_validate_json(limits),
+        source=source,
+    )
+
+
+def models_json(models: Iterable[str] | None) -> str | None:
+    """A tenant's allow-list as stored: sorted JSON, or NULL for every alias."""
+    return None if models is None else orjson.dumps(sorted(models)).decode()
 
 
 @dataclass(frozen=True, slots=True)

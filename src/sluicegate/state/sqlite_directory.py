@@ -9,22 +9,21 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
-
-import orjson
+from collections.abc import Sequence
 
 from sluicegate.config import LimitsConfig, TenantConfig
 from sluicegate.state.directory import (
+    KEY_COLUMNS,
     KEY_PREFIX_SHOWN,
     ApiKey,
     DirectoryError,
     NewKey,
     Tenant,
     hash_key,
+    models_json,
     new_key_id,
+    tenant_of_row,
 )
-
-_KEY_COLUMNS = "id, tenant, name, prefix, source, created_at, revoked_at"
 
 
 class SQLiteDirectoryStore:
@@ -37,20 +36,13 @@ class SQLiteDirectoryStore:
 
     async def load(self) -> tuple[list[Tenant], list[tuple[str, ApiKey]]]:
         tenants = [
-            Tenant(
-                name=name,
-                models=None if models is None else frozenset(orjson.loads(models)),
-                limits=LimitsConfig.model_validate(orjson.loads(limits)),
-                source=source,
-            )
-            for name, models, limits, source in self._conn.execute(
-                "SELECT name, models, limits, source FROM tenants"
-            )
+            tenant_of_row(*row)
+            for row in self._conn.execute("SELECT name, models, limits, source FROM tenants")
         ]
         keys = [
             (row[7], ApiKey(*row[:7]))
             for row in self._conn.execute(
-                f"SELECT {_KEY_COLUMNS}, key_hash FROM api_keys WHERE revoked_at IS NULL"
+                f"SELECT {KEY_COLUMNS}, key_hash FROM api_keys WHERE revoked_at IS NULL"
             )
         ]
         return tenants, keys
@@ -138,7 +130,7 @@ class SQLiteDirectoryStore:
             )
 
     async def keys(self, tenant: str | None) -> list[ApiKey]:
-        sql = f"SELECT {_KEY_COLUMNS} FROM api_keys"
+        sql = f"SELECT {KEY_COLUMNS} FROM api_keys"
         rows = (
             self._conn.execute(sql + " WHERE tenant = ? ORDER BY created_at", (tenant,))
             if tenant is not None
@@ -148,16 +140,12 @@ class SQLiteDirectoryStore:
 
     async def key(self, key_id: str) -> ApiKey | None:
         row = self._conn.execute(
-            f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = ?", (key_id,)
+            f"SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?", (key_id,)
         ).fetchone()
         return None if row is None else ApiKey(*row)
 
     async def close(self) -> None:
         """The connection belongs to whoever opened it (it also serves the ledger)."""
-
-
-def models_json(models: Iterable[str] | None) -> str | None:
-    return None if models is None else orjson.dumps(sorted(models)).decode()
 
 
 class _transaction:

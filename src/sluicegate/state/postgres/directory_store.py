@@ -13,20 +13,20 @@ import time
 from collections.abc import Sequence
 
 import asyncpg
-import orjson
 
 from sluicegate.config import LimitsConfig, TenantConfig
 from sluicegate.state.directory import (
+    KEY_COLUMNS,
     KEY_PREFIX_SHOWN,
     ApiKey,
     DirectoryError,
     NewKey,
     Tenant,
     hash_key,
+    models_json,
     new_key_id,
+    tenant_of_row,
 )
-
-_KEY_COLUMNS = "id, tenant, name, prefix, source, created_at, revoked_at"
 
 
 class PostgresDirectoryStore:
@@ -40,16 +40,10 @@ class PostgresDirectoryStore:
         async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
             tenant_rows = await conn.fetch("SELECT name, models, limits, source FROM tenants")
             key_rows = await conn.fetch(
-                f"SELECT {_KEY_COLUMNS}, key_hash FROM api_keys WHERE revoked_at IS NULL"
+                f"SELECT {KEY_COLUMNS}, key_hash FROM api_keys WHERE revoked_at IS NULL"
             )
         tenants = [
-            Tenant(
-                name=r["name"],
-                models=None if r["models"] is None else frozenset(orjson.loads(r["models"])),
-                limits=LimitsConfig.model_validate_json(r["limits"]),
-                source=r["source"],
-            )
-            for r in tenant_rows
+            tenant_of_row(r["name"], r["models"], r["limits"], r["source"]) for r in tenant_rows
         ]
         keys = [(r["key_hash"], _api_key(r)) for r in key_rows]
         return tenants, keys
@@ -71,7 +65,7 @@ class PostgresDirectoryStore:
                     "WHERE (tenants.models, tenants.limits, tenants.source) IS DISTINCT FROM "
                     "(excluded.models, excluded.limits, excluded.source)",
                     t.name,
-                    _models_json(t.models),
+                    models_json(t.models),
                     t.limits.model_dump_json(),
                     now,
                 )
@@ -109,7 +103,7 @@ class PostgresDirectoryStore:
                 "INSERT INTO tenants (name, models, limits, source, created_at) "
                 "VALUES ($1, $2::jsonb, $3::jsonb, 'admin', $4)",
                 name,
-                _models_json(models),
+                models_json(models),
                 limits.model_dump_json(),
                 time.time(),
             )
@@ -122,7 +116,7 @@ class PostgresDirectoryStore:
         await self._pool.execute(
             "UPDATE tenants SET models = $2::jsonb, limits = $3::jsonb WHERE name = $1",
             name,
-            _models_json(models),
+            models_json(models),
             limits.model_dump_json(),
         )
 
@@ -156,7 +150,7 @@ class PostgresDirectoryStore:
         )
 
     async def keys(self, tenant: str | None) -> list[ApiKey]:
-        sql = f"SELECT {_KEY_COLUMNS} FROM api_keys"
+        sql = f"SELECT {KEY_COLUMNS} FROM api_keys"
         rows = (
             await self._pool.fetch(sql + " WHERE tenant = $1 ORDER BY created_at", tenant)
             if tenant is not None
@@ -166,7 +160,7 @@ class PostgresDirectoryStore:
 
     async def key(self, key_id: str) -> ApiKey | None:
         row = await self._pool.fetchrow(
-            f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = $1", key_id
+            f"SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1", key_id
         )
         return None if row is None else _api_key(row)
 
@@ -184,7 +178,3 @@ def _api_key(r: asyncpg.Record) -> ApiKey:
         created_at=r["created_at"],
         revoked_at=r["revoked_at"],
     )
-
-
-def _models_json(models: Sequence[str] | None) -> str | None:
-    return None if models is None else orjson.dumps(sorted(models)).decode()
