@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import msgspec
 
-from sluicegate.canonical import EmbeddingsResult, Event, Finish, Usage
+from sluicegate.canonical import EmbeddingsResult, Event, Finish, Usage, last_usage
 from sluicegate.canonical.codec import WireEvents, decode_events, named_events
 
 
@@ -23,10 +23,7 @@ class CachedAnswer(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def usage(self) -> Usage | None:
         """What the upstream reported for the call that produced it."""
-        for event in reversed(self.events):
-            if type(event) is Usage:
-                return event
-        return None
+        return last_usage(self.events)
 
 
 def complete(events: list[Event]) -> bool:

@@ -28,6 +28,7 @@ from sluicegate.canonical.events import (
     TextDelta,
     ToolCallDelta,
     Usage,
+    last_usage,
 )
 
 __all__ = [
@@ -54,4 +55,5 @@ __all__ = [
     "ToolCallDelta",
     "ToolChoice",
     "Usage",
+    "last_usage",
 ]

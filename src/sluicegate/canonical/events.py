@@ -6,6 +6,7 @@ wire format. A non-streamed answer is the same events, collected.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import msgspec
@@ -65,3 +66,11 @@ class EmbeddingsResult(msgspec.Struct, kw_only=True):
 
 
 Event = Start | TextDelta | ToolCallDelta | Finish | Usage | EmbeddingsResult
+
+
+def last_usage(events: Sequence[Event]) -> Usage | None:
+    """The usage an answer reported: its last ``Usage`` event, if any."""
+    for event in reversed(events):
+        if type(event) is Usage:
+            return event
+    return None

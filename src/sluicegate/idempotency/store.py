@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
-from sluicegate.canonical import Event, Usage
+from sluicegate.canonical import Event, Usage, last_usage
 
 
 class Scope(NamedTuple):
@@ -62,10 +62,7 @@ class StoredAnswer:
     @property
     def usage(self) -> Usage | None:
         """The usage the upstream reported for the first request (the last one given)."""
-        for event in reversed(self.events):
-            if type(event) is Usage:
-                return event
-        return None
+        return last_usage(self.events)
 
 
 @dataclass(frozen=True, slots=True)
