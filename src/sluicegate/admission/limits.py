@@ -379,6 +379,26 @@ def decide(
     return Decision(False, entry.kind, entry.subject, retry, remaining, resets, None, limits)
 
 
+def admitted(
+    ticket: Ticket, now: float, windows: Iterable[tuple[str, int, int, float]]
+) -> Decision:
+    """What :func:`decide` makes of an admission, for the one-rule fast paths.
+
+    ``windows``: per window, its header name, limit, use once this ask is in,
+    and seconds until it was empty before it. The reset is at least a full
+    window from the ticket's second, which now holds the ask.
+    """
+    remaining: dict[str, int] = {}
+    limits: dict[str, int] = {}
+    resets: dict[str, float] = {}
+    full_reset = ticket.second + WINDOW_S - now
+    for name, limit, used, reset in windows:
+        remaining[name] = max(0, limit - used)
+        limits[name] = limit
+        resets[name] = max(reset, full_reset)
+    return Decision(True, None, None, None, remaining, resets, ticket, limits)
+
+
 def _worse(wait: float, entry: Entry, current: tuple[Entry, float] | None) -> bool:
     """Report the refusal a client can least wait out: a budget first, then one
     no wait fixes, then the longest wait."""
@@ -501,27 +521,20 @@ class MemoryLimiter:
             rule.conc_keys,
             (budget,) if budget is not None else (),
         )
-        remaining: dict[str, int] = {}
-        limits: dict[str, int] = {}
-        resets: dict[str, float] = {}
-        full_reset = second + WINDOW_S - now
+        counted: list[tuple[str, int, int, float]] = []
         if rpm is not None:
             reset = rpm.reset_s(now)
             rpm.add(second, 1)
-            remaining["requests"] = max(0, rule.rpm - rpm.total)  # type: ignore[operator]
-            limits["requests"] = rule.rpm  # type: ignore[assignment]
-            resets["requests"] = max(reset, full_reset)
+            counted.append(("requests", rule.rpm, rpm.total, reset))  # type: ignore[arg-type]
         if tpm is not None:
             reset = tpm.reset_s(now)
             tpm.add(second, ask.tokens)
-            remaining["tokens"] = max(0, rule.tpm - tpm.total)  # type: ignore[operator]
-            limits["tokens"] = rule.tpm  # type: ignore[assignment]
-            resets["tokens"] = max(reset, full_reset)
+            counted.append(("tokens", rule.tpm, tpm.total, reset))  # type: ignore[arg-type]
         if slots is not None:
             slots[ticket.id] = now + self.lease_s
         if budget is not None:
             self._budgets[budget] = self._budgets.get(budget, 0) + cost
-        return Decision(True, None, None, None, remaining, resets, ticket, limits)
+        return admitted(ticket, now, counted)
 
     def _observe(self, e: Entry, now: float) -> Observation:
         if e.kind == "rpm" or e.kind == "tpm":

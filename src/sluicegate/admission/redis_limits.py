@@ -64,6 +64,7 @@ from sluicegate.admission.limits import (
     Observation,
     Rule,
     Ticket,
+    admitted,
     budget_key,
     budget_period_start,
     decide,
@@ -466,24 +467,20 @@ class RedisLimiter:
             second=second,
             tokens=ask.tokens,
             cost_micro=cost,
-            rpm_keys=(rule.rpm_key,) if rule.rpm is not None else (),
-            tpm_keys=(rule.tpm_key,) if rule.tpm is not None else (),
-            concurrency_keys=(rule.conc_key,) if rule.max_concurrency is not None else (),
+            rpm_keys=rule.rpm_keys,
+            tpm_keys=rule.tpm_keys,
+            concurrency_keys=rule.conc_keys,
             budget_keys=(budget,) if budget else (),
         )
-        # What decide() makes of an admission: per window, what is left after
-        # this ask, its limit, and when it is empty again (at least a full
-        # window from this second, which now holds the ask).
-        remaining: dict[str, int] = {}
-        limits: dict[str, int] = {}
-        resets: dict[str, float] = {}
-        full_reset = second + WINDOW_S - now
-        for j, (name, limit, need) in enumerate(windows):
-            at = 1 + 3 * j  # windows come first in the reply, in this order
-            remaining[name] = max(0, limit - int(reply[at]) - need)
-            limits[name] = limit
-            resets[name] = max(int(reply[at + 2]) / 1000, full_reset)
-        return Decision(True, None, None, None, remaining, resets, ticket, limits)
+        # Windows come first in the reply, in this order: used before the ask, ms to empty.
+        return admitted(
+            ticket,
+            now,
+            (
+                (name, limit, int(reply[1 + 3 * j]) + need, int(reply[3 + 3 * j]) / 1000)
+                for j, (name, limit, need) in enumerate(windows)
+            ),
+        )
 
     async def settle(self, ticket: Ticket, *, tokens: int, cost_usd: float, now: float) -> None:
         if ticket.done:
