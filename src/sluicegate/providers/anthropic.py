@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 
 from sluicegate.canonical import ChatRequest, ErrorKind, Event, GatewayError
@@ -30,8 +31,6 @@ ANTHROPIC_VERSION = "2023-06-01"
 class AnthropicProvider(Provider):
     """Chat through Anthropic's Messages API. No embeddings (Anthropic has none)."""
 
-    _unary_headers: dict[str, str] | None = None
-
     @property
     def url(self) -> str:
         return (self.config.base_url or DEFAULT_BASE_URL).rstrip("/") + "/messages"
@@ -53,7 +52,8 @@ class AnthropicProvider(Provider):
     async def _chat(self, request: ChatRequest, model: str) -> AsyncIterator[Event]:
         body = encode_messages_request(request, model)
         if not request.stream:
-            for event in self._decode_body(await self._call(body)):
+            data = await self._unary(self.url, body, self._unary_headers)
+            for event in self._decode_body(data):
                 yield event
             return
         config = self.config
@@ -105,10 +105,10 @@ class AnthropicProvider(Provider):
                     retryable=True,
                 )
 
-    async def _call(self, body: bytes) -> bytes:
-        if self._unary_headers is None:
-            self._unary_headers = self._headers(False)  # built once: the transport keys on it
-        return await self._unary(self.url, body, self._unary_headers)
+    @functools.cached_property
+    def _unary_headers(self) -> dict[str, str]:
+        # Built once: the unary transport serialises a header set once, by identity.
+        return self._headers(False)
 
     def _decode_body(self, raw: bytes) -> list[Event]:
         try:

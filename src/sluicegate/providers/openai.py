@@ -75,7 +75,7 @@ class OpenAIProvider(Provider):
     async def chat(self, request: ChatRequest, model: str) -> AsyncIterator[Event]:
         body = encode_chat_request(request, model)
         if not request.stream:
-            data = await self._call(self._chat_url(model), body)
+            data = await self._unary(self._chat_url(model), body, self._headers)
             for event in decode_chat_response(data, provider=self.name):
                 yield event
             return
@@ -93,12 +93,9 @@ class OpenAIProvider(Provider):
 
     async def embed(self, request: EmbeddingRequest, model: str) -> AsyncIterator[Event]:
         body = encode_embeddings_request(request, model)
-        data = await self._call(self._embeddings_url(model), body)
+        data = await self._unary(self._embeddings_url(model), body, self._headers)
         for event in decode_embeddings_response(data, provider=self.name):
             yield event
-
-    async def _call(self, url: str, body: bytes) -> bytes:
-        return await self._unary(url, body, self._headers)
 
     async def _post(
         self, stack: AsyncExitStack, url: str, body: bytes, deadline: float
