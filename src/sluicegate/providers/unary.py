@@ -89,9 +89,9 @@ class UnaryClient:
         self.keepalive_s = keepalive_s
         self.max_idle = max_idle
         self._idle: dict[tuple[str, str, int], deque[_Connection]] = {}
-        self._heads: dict[tuple[str, int], tuple[Mapping[str, str], bytes]] = {}
+        self._heads: dict[tuple[URL, int], tuple[Mapping[str, str], bytes]] = {}
         self._ssl = tls
-        self.opened = 0  # connections opened, for tests and metrics
+        self.opened = 0  # connections opened (tests check reuse with it)
         self._watchdog = _Watchdog()
 
     async def post(
@@ -196,7 +196,7 @@ class UnaryClient:
         identity, and kept with the entry so that identity cannot be reused; a
         mapping passed here is therefore never changed afterwards.
         """
-        key = (str(url), id(headers))
+        key = (url, id(headers))
         cached = self._heads.get(key)
         if cached is not None and cached[0] is headers:
             return cached[1]
