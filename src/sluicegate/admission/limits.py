@@ -106,14 +106,10 @@ class Rule:
     conc_keys: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        keys = {"rpm_key": f"rpm:{self.subject}", "tpm_key": f"tpm:{self.subject}"}
-        keys["conc_key"] = f"conc:{self.subject}"
-        for name, key in keys.items():
-            object.__setattr__(self, name, key)
-        object.__setattr__(self, "rpm_keys", (keys["rpm_key"],) if self.rpm is not None else ())
-        object.__setattr__(self, "tpm_keys", (keys["tpm_key"],) if self.tpm is not None else ())
-        limited = self.max_concurrency is not None
-        object.__setattr__(self, "conc_keys", (keys["conc_key"],) if limited else ())
+        for kind, limit in (("rpm", self.rpm), ("tpm", self.tpm), ("conc", self.max_concurrency)):
+            key = f"{kind}:{self.subject}"
+            object.__setattr__(self, f"{kind}_key", key)
+            object.__setattr__(self, f"{kind}_keys", (key,) if limit is not None else ())
 
 
 @dataclass(slots=True)
