@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -125,16 +126,20 @@ def gauge(
     name: str, doc: str, labels: list[str], series: Iterable[tuple[tuple[str, ...], float]]
 ) -> GaugeMetricFamily:
     """A gauge family from ``(label values, value)`` pairs."""
-    family = GaugeMetricFamily(name, doc, labels=labels)
-    for values, value in series:
-        family.add_metric(list(values), value)
-    return family
+    return _filled(GaugeMetricFamily(name, doc, labels=labels), series)
 
 
 def counter(
     name: str, doc: str, labels: list[str], series: Iterable[tuple[tuple[str, ...], float]]
 ) -> CounterMetricFamily:
-    family = CounterMetricFamily(name, doc, labels=labels)
-    for values, count in series:
-        family.add_metric(list(values), count)
+    """A counter family from ``(label values, count)`` pairs."""
+    return _filled(CounterMetricFamily(name, doc, labels=labels), series)
+
+
+_Family = TypeVar("_Family", GaugeMetricFamily, CounterMetricFamily)
+
+
+def _filled(family: _Family, series: Iterable[tuple[tuple[str, ...], float]]) -> _Family:
+    for values, value in series:
+        family.add_metric(list(values), value)
     return family
