@@ -16,7 +16,7 @@ and the count is dumped. Printed per request:
 The ratio pass-through / Sluicegate estimates the c=32 throughput ratio
 bench/run.py measures (it leaves out the kernel's share). Needs valgrind.
 
-    .venv/bin/python bench/instructions.py [--requests 400] [--concurrency 16]
+    .venv/bin/python bench/instructions.py [--requests 400] [--concurrency 16] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -54,6 +54,16 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--requests", type=int, default=400)
     p.add_argument("--concurrency", type=int, default=16)
+    p.add_argument(
+        "--only",
+        choices=["gateway"],
+        help="measure only Sluicegate behind nginx (an A/B of a change to the request path)",
+    )
+    p.add_argument(
+        "--keep",
+        type=Path,
+        help="copy the callgrind dumps here, for callgrind_annotate (where the instructions go)",
+    )
     p.add_argument("--child", choices=["server-only", "pipeline"], help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -71,18 +81,27 @@ def main() -> None:
         procs = bench.Processes(Path(tmp))
         try:
             bench.start_nginx(procs, opts)
-            figures = _measure_all(procs, Path(tmp), args.requests, args.concurrency)
+            figures = _measure_all(
+                procs, Path(tmp), args.requests, args.concurrency, gateway_only=bool(args.only)
+            )
         finally:
             procs.stop_all()
+        if args.keep is not None:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            for dump in Path(tmp).glob("callgrind.*.1"):
+                shutil.copy(dump, args.keep / dump.name)
     width = max(len(label) for label in figures)
     print(f"\ninstructions per request (callgrind, {args.requests} requests):")
     for label, count in figures.items():
         print(f"  {label:<{width}}  {count / 1e6:6.3f} M")
-    passthrough, gateway = figures["bare pass-through"], figures["sluicegate"]
-    print(f"\npass-through / sluicegate: {passthrough / gateway:.2f} (throughput ratio estimate)")
+    if "bare pass-through" in figures:
+        passthrough, gateway = figures["bare pass-through"], figures["sluicegate"]
+        print(f"\npass-through / sluicegate: {passthrough / gateway:.2f} (throughput ratio estimate)")
 
 
-def _measure_all(procs: bench.Processes, tmp: Path, n: int, c: int) -> dict[str, float]:
+def _measure_all(
+    procs: bench.Processes, tmp: Path, n: int, c: int, *, gateway_only: bool = False
+) -> dict[str, float]:
     here = str(Path(__file__).resolve())
     gateway_env = os.environ | {"SLUICEGATE_BENCH_DB": f"sqlite:///{tmp}/bench.db"}
     exe = str(Path(sys.executable).parent / "sluicegate")
@@ -105,6 +124,8 @@ def _measure_all(procs: bench.Processes, tmp: Path, n: int, c: int) -> dict[str,
             gateway_env,
         ),
     }
+    if gateway_only:
+        servers = {"sluicegate": servers["sluicegate"]}
     figures: dict[str, float] = {}
     for label, (argv, port, env) in servers.items():
         out = tmp / f"callgrind.{port}"
@@ -121,6 +142,8 @@ def _measure_all(procs: bench.Processes, tmp: Path, n: int, c: int) -> dict[str,
         figures[label] = _dumped(out, proc.popen.pid) / n
         procs.stop(proc)
         print(f"bench: {label}: {figures[label] / 1e6:.3f} M instructions a request", flush=True)
+    if gateway_only:
+        return figures
     out = tmp / "callgrind.pipeline"
     subprocess.run(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
