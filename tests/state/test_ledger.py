@@ -89,6 +89,24 @@ async def test_shipping_twice_never_counts_twice(storage: Storage) -> None:
     assert await storage.ledger.offset("a.spool") == 0
 
 
+async def test_a_large_batch_is_stored_whole_and_an_overlapping_one_adds_only_its_new_rows(
+    storage: Storage,
+) -> None:
+    """Batches longer than one multi-row INSERT, with a remainder, and re-shipped rows
+    that fall inside a chunk: every row lands once, with its own values."""
+    await storage.ledger.ship([record(n, tags=(f"t{n % 3}",)) for n in range(257)], "b.spool", 1)
+    await storage.ledger.ship([record(n) for n in range(200, 460)], "b.spool", 2)
+    usage = await storage.ledger.usage(group_by="tag")
+    assert usage["totals"]["requests"] == 460
+    assert usage["totals"]["input_tokens"] == 4600
+    assert [(g["key"], g["requests"]) for g in usage["groups"]] == [
+        ("t0", 86), ("t1", 86), ("t2", 85)
+    ]
+    newest = await storage.ledger.records(limit=1)
+    assert newest[0]["id"] == "rec-459" and newest[0]["ts"] == 1_700_000_459.0
+    assert await storage.ledger.offset("b.spool") == 2
+
+
 async def test_rotated_files_are_shipped_and_deleted(storage: Storage, tmp_path: Path) -> None:
     ledger = open_ledger(storage, tmp_path, rotate_bytes=1000)
     await ledger.start()
