@@ -218,6 +218,39 @@ async def test_a_connection_idle_too_long_is_not_reused() -> None:
         await client.close()
 
 
+async def test_a_connection_its_server_closed_while_idle_is_not_reused(
+    client: UnaryClient,
+) -> None:
+    """Servers with a short keep-alive (uvicorn, behind vLLM, waits 5 s) close idle
+    connections without saying so in the answer; the next call opens a new one
+    instead of writing into the closed one."""
+    connections = 0
+
+    async def answer_then_hang_up(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        nonlocal connections
+        connections += 1
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = head.lower().split(b"content-length:")[1].split(b"\r\n")[0]
+        await reader.readexactly(int(length))
+        writer.write(ok())
+        await writer.drain()
+        await asyncio.sleep(0.02)  # the server's keep-alive timeout, over
+        writer.close()
+
+    listener = await asyncio.start_server(answer_then_hang_up, "127.0.0.1", 0)
+    url = URL(f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}/v1/chat/completions")
+    try:
+        for _ in range(3):
+            assert await call(client, url) == (200, b'{"ok":true}')
+            await asyncio.sleep(0.1)
+    finally:
+        listener.close()
+        await listener.wait_closed()
+    assert connections == 3
+
+
 async def test_a_header_with_a_line_break_is_refused(client: UnaryClient) -> None:
     async with serving(lambda _: always(ok())) as (_, url):
         with pytest.raises(ValueError, match="line break"):
