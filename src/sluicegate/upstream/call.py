@@ -37,6 +37,7 @@ from sluicegate.resilience.budget import RetryBudget
 from sluicegate.resilience.health import TargetHealth, TargetState
 from sluicegate.routing.aliases import Alias, Target
 from sluicegate.routing.route import Planner
+from sluicegate.upstream.stall import StallWatch
 
 # Outcomes recorded in the ledger's attempt log for targets that were not called.
 BREAKER_OPEN = "breaker_open"
@@ -364,15 +365,23 @@ async def _committed(
             async for event in rest:
                 yield event
         else:
-            while True:
-                try:
-                    async with asyncio.timeout(limits.wait_s(limits.idle_s)):
+            watch = StallWatch(asyncio.get_running_loop(), limits.idle_s, limits.deadline)
+            try:
+                while True:
+                    watch.begin()
+                    try:
                         event = await anext(rest)
-                except StopAsyncIteration:
-                    break
-                except TimeoutError:
-                    raise limits.error(target, limits.idle_s, what="next") from None
-                yield event
+                    except StopAsyncIteration:
+                        break
+                    except asyncio.CancelledError:
+                        if watch.expired():
+                            raise limits.error(target, limits.idle_s, what="next") from None
+                        raise
+                    finally:
+                        watch.end()
+                    yield event
+            finally:
+                watch.close()
         verdict = True
     except GatewayError:
         verdict = False
