@@ -17,6 +17,7 @@ The ratio pass-through / Sluicegate estimates the c=32 throughput ratio
 bench/run.py measures (it leaves out the kernel's share). Needs valgrind.
 
     .venv/bin/python bench/instructions.py [--requests 400] [--concurrency 16] [--keep DIR]
+    .venv/bin/python bench/instructions.py --only gateway [--stream]
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ CHAT = (
     b'{"model":"fast","messages":[{"role":"system","content":"You are a helpful assistant."},'
     b'{"role":"user","content":"Say hello in one short sentence, please."}],"max_tokens":32}'
 )
+# The same question streamed, through the alias whose upstream answers in SSE.
+CHAT_STREAMED = CHAT.replace(b'"model":"fast"', b'"model":"stream","stream":true')
 # What the nginx upstream answers (shared/bench/upstream.nginx.conf), for the in-process run.
 CANNED = (
     b'{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,'
@@ -60,6 +63,11 @@ def main() -> None:
         help="measure only Sluicegate behind nginx (an A/B of a change to the request path)",
     )
     p.add_argument(
+        "--stream",
+        action="store_true",
+        help="with --only gateway: streamed requests (alias stream, 6 SSE events an answer)",
+    )
+    p.add_argument(
         "--keep",
         type=Path,
         help="copy the callgrind dumps here, for callgrind_annotate (where the instructions go)",
@@ -67,6 +75,8 @@ def main() -> None:
     p.add_argument("--child", choices=["server-only", "pipeline"], help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.stream and not args.only:
+        p.error("--stream needs --only gateway: the other servers answer in JSON only")
     if args.child == "server-only":
         _server_only(args.port)
         return
@@ -82,7 +92,12 @@ def main() -> None:
         try:
             bench.start_nginx(procs, opts)
             figures = _measure_all(
-                procs, Path(tmp), args.requests, args.concurrency, gateway_only=bool(args.only)
+                procs,
+                Path(tmp),
+                args.requests,
+                args.concurrency,
+                gateway_only=bool(args.only),
+                body=CHAT_STREAMED if args.stream else CHAT,
             )
         finally:
             procs.stop_all()
@@ -101,7 +116,13 @@ def main() -> None:
 
 
 def _measure_all(
-    procs: bench.Processes, tmp: Path, n: int, c: int, *, gateway_only: bool = False
+    procs: bench.Processes,
+    tmp: Path,
+    n: int,
+    c: int,
+    *,
+    gateway_only: bool = False,
+    body: bytes = CHAT,
 ) -> dict[str, float]:
     here = str(Path(__file__).resolve())
     gateway_env = os.environ | {"SLUICEGATE_BENCH_DB": f"sqlite:///{tmp}/bench.db"}
@@ -137,9 +158,9 @@ def _measure_all(
         )
         bench.wait_ready(proc, port, timeout=180)
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
-        asyncio.run(_drive(url, 200, c))  # warm-up: imports, first connections, caches
+        asyncio.run(_drive(url, 200, c, body))  # warm-up: imports, first connections, caches
         _control("-z", proc.popen.pid)
-        asyncio.run(_drive(url, n, c))
+        asyncio.run(_drive(url, n, c, body))
         figures[label] = _dumped(out, proc.popen.pid) / n
         procs.stop(proc)
         print(f"bench: {label}: {figures[label] / 1e6:.3f} M instructions a request", flush=True)
@@ -155,7 +176,7 @@ def _measure_all(
     return figures
 
 
-async def _drive(url: str, n: int, concurrency: int) -> None:
+async def _drive(url: str, n: int, concurrency: int, body: bytes = CHAT) -> None:
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {bench.API_KEY}"}
     left = n
 
@@ -163,7 +184,7 @@ async def _drive(url: str, n: int, concurrency: int) -> None:
         nonlocal left
         while left > 0:
             left -= 1
-            async with session.post(url, data=CHAT, headers=headers) as resp:
+            async with session.post(url, data=body, headers=headers) as resp:
                 await resp.read()
                 if resp.status != 200:
                     raise bench.BenchError(f"{url} answered {resp.status}")
