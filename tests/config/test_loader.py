@@ -806,6 +806,18 @@ def test_a_header_value_with_a_line_break_is_an_error() -> None:
     assert "line break" in problem
 
 
+def test_a_ca_file_that_cannot_be_loaded_is_an_error_naming_it() -> None:
+    text = dedent("""\
+        providers:
+          - {name: inside, type: openai, base_url: "https://llm.internal/v1",
+             ca_file: /nonexistent/private-ca.pem}
+        models: [{name: m, targets: [{provider: inside, model: x}]}]
+        """)
+    (problem,) = errors(text)
+    assert problem.startswith("gateway.yaml:3: providers[0].ca_file")
+    assert "/nonexistent/private-ca.pem" in problem
+
+
 def test_a_recursive_alias_is_an_error_not_a_hang() -> None:
     text = """\
         providers: &p [{name: main, type: echo, headers: {x: *p}}]

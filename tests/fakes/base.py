@@ -17,6 +17,7 @@ import contextlib
 import os
 import random
 import socket
+import ssl
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
@@ -68,8 +69,11 @@ class Raw:
 class LocalServer:
     """An aiohttp app on 127.0.0.1, port 0; use as ``async with``, or ``start()`` / ``close()``.
 
-    Subclasses add their routes in :meth:`_routes`.
+    Subclasses add their routes in :meth:`_routes`. Set :attr:`tls` before starting
+    to serve https as ``localhost`` instead.
     """
+
+    tls: ssl.SSLContext | None = None
 
     def __init__(self) -> None:
         self._runner: web.AppRunner | None = None
@@ -81,7 +85,9 @@ class LocalServer:
 
     @property
     def origin(self) -> str:
-        """``http://127.0.0.1:PORT``."""
+        """``http://127.0.0.1:PORT``, or ``https://localhost:PORT`` with :attr:`tls`."""
+        if self.tls is not None:
+            return f"https://localhost:{self._port}"
         return f"http://127.0.0.1:{self._port}"
 
     async def start(self) -> None:
@@ -91,7 +97,7 @@ class LocalServer:
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None,
                                      shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.tls)
         await site.start()
         self._port = self._runner.addresses[0][1]
 

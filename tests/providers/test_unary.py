@@ -335,6 +335,28 @@ async def test_https_calls_verify_the_upstream_and_keep_the_connection() -> None
         await client.close()
 
 
+async def test_a_call_with_its_own_tls_context_never_rides_a_connection_another_verified() -> None:
+    """Two providers on one origin, one trusting the system's store and one a private
+    CA: a connection verified under one trust is never lent to the other."""
+    ca = trustme.CA()
+    client = UnaryClient(user_agent="t", tls=trusting(ca))
+    try:
+        async with serving_tls(ca, "localhost") as (server, url):
+            assert await call(client, url) == (200, b'{"ok":true}')
+            stranger = trusting(trustme.CA())  # knows another authority only
+            with pytest.raises(ConnectFailed, match=r"CERTIFICATE_VERIFY_FAILED|certificate"):
+                await client.post(url, b"{}", HEADERS, connect_s=5, first_byte_s=5, total_s=10,
+                                  tls=stranger)
+            own = trusting(ca)
+            for _ in range(2):
+                answer = await client.post(url, b"{}", HEADERS, connect_s=5, first_byte_s=5,
+                                           total_s=10, tls=own)
+                assert answer.status == 200
+        assert server.connections == 2, "one per trust, each kept alive"
+    finally:
+        await client.close()
+
+
 async def test_a_certificate_for_another_name_is_refused() -> None:
     ca = trustme.CA()
     client = UnaryClient(user_agent="t", tls=trusting(ca))

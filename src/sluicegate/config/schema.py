@@ -10,6 +10,7 @@ and :func:`sluicegate.config.loader.validate_config` for a mapping.
 
 from __future__ import annotations
 
+import ssl
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -74,6 +75,9 @@ class ProviderConfig(_Strict):
     api_version: str | None = None
     # Extra headers sent with every upstream call (org ids, gateway tokens).
     headers: dict[str, str] = {}
+    # A PEM file of the CAs that https to this provider trusts instead of the
+    # system's store: an internal server behind a private CA.
+    ca_file: str | None = None
 
     @field_validator("headers")
     @classmethod
@@ -86,6 +90,16 @@ class ProviderConfig(_Strict):
             if "\r" in value or "\n" in value:
                 raise ValueError(f"the value of header {name!r} contains a line break")
         return headers
+
+    @field_validator("ca_file")
+    @classmethod
+    def _loadable_ca_file(cls, path: str | None) -> str | None:
+        if path is not None:
+            try:
+                ssl.create_default_context(cafile=path)
+            except (OSError, ssl.SSLError) as exc:
+                raise ValueError(f"cannot load CA certificates from {path!r}: {exc}") from None
+        return path
 
     @model_validator(mode="after")
     def _needs_base_url(self) -> ProviderConfig:

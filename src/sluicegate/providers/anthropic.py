@@ -69,6 +69,7 @@ class AnthropicProvider(Provider):
                             headers=self._headers(request.stream),
                             client_timeout=self.timeout,
                             provider=self.name,
+                            tls=self.tls,
                         )
                     )
                     if resp.status >= 300:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
 
 import aiohttp
@@ -27,6 +28,11 @@ class Provider(abc.ABC):
         self.config = config
         self.name = config.name
         self.http = http
+        # https to this provider trusts only its own CA bundle when it names one
+        # (an internal vLLM behind a private CA); else the system's trust store.
+        self.tls: ssl.SSLContext | None = (
+            ssl.create_default_context(cafile=config.ca_file) if config.ca_file else None
+        )
         # Built once: an aiohttp timeout object per call is measurable at this rate.
         self.timeout = aiohttp.ClientTimeout(
             total=config.timeout_s, sock_connect=config.connect_timeout_s
@@ -72,6 +78,7 @@ class Provider(abc.ABC):
             headers=headers,
             client_timeout=self.unary_timeout,
             provider=self.name,
+            tls=self.tls,
         )
         if not 200 <= status < 300:
             if failure is None:

@@ -94,6 +94,7 @@ class GeminiProvider(Provider):
                     headers=self._stream_headers,
                     client_timeout=self.timeout,
                     provider=self.name,
+                    tls=self.tls,
                 ) as resp:
                     if resp.status >= 300:
                         data = await resp.read()

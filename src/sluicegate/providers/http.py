@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from importlib.metadata import version
@@ -68,15 +69,21 @@ class HttpClient:
         headers: Mapping[str, str],
         client_timeout: aiohttp.ClientTimeout,
         provider: str,
+        tls: ssl.SSLContext | None = None,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """POST ``body`` and yield the response; transport failures become GatewayErrors.
+        ``tls``: the provider's own context for https (default: the system's trust store).
 
         A non-2xx status is *not* an error here: the adapter reads the body and
         maps it with :func:`upstream_error`, because only it knows the format.
         """
         try:
             async with self.session.post(
-                self._url(url), data=body, headers=headers, timeout=client_timeout
+                self._url(url),
+                data=body,
+                headers=headers,
+                timeout=client_timeout,
+                ssl=True if tls is None else tls,
             ) as resp:
                 yield resp
         except GatewayError:
@@ -92,6 +99,7 @@ class HttpClient:
         headers: Mapping[str, str],
         client_timeout: aiohttp.ClientTimeout,
         provider: str,
+        tls: ssl.SSLContext | None = None,
     ) -> tuple[int, bytes, Mapping[str, str]]:
         """POST ``body`` and read the whole answer: ``(status, body, headers)``.
 
@@ -107,6 +115,7 @@ class HttpClient:
                 connect_s=client_timeout.sock_connect,
                 first_byte_s=client_timeout.sock_read,
                 total_s=client_timeout.total,
+                tls=tls,
             )
         except UnaryError as exc:
             raise unary_error(exc, provider) from exc

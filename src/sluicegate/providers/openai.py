@@ -110,6 +110,7 @@ class OpenAIProvider(Provider):
                         headers=self._headers,
                         client_timeout=self.timeout,
                         provider=self.name,
+                        tls=self.tls,
                     )
                 )
         except TimeoutError:

@@ -45,6 +45,9 @@ KEEPALIVE_S = 15.0
 # Idle connections kept per origin; more are closed when given back.
 MAX_IDLE = 256
 
+# (scheme, host, port, the TLS context asked for, or None for the client's own)
+_Origin = tuple[str, str, int, ssl.SSLContext | None]
+
 
 class UnaryError(Exception):
     """Why a unary call got no answer; the caller maps each kind to its error."""
@@ -74,7 +77,8 @@ class Answer:
 
 
 class UnaryClient:
-    """Keep-alive pools per origin (scheme, host, port) for one-POST calls."""
+    """Keep-alive pools per origin (scheme, host, port, and the TLS context that
+    verified it) for one-POST calls."""
 
     def __init__(
         self,
@@ -88,7 +92,7 @@ class UnaryClient:
         self.user_agent = user_agent
         self.keepalive_s = keepalive_s
         self.max_idle = max_idle
-        self._idle: dict[tuple[str, str, int], deque[_Connection]] = {}
+        self._idle: dict[_Origin, deque[_Connection]] = {}
         self._heads: dict[tuple[URL, int], tuple[Mapping[str, str], bytes]] = {}
         self._ssl = tls
         self.opened = 0  # connections opened (tests check reuse with it)
@@ -103,13 +107,17 @@ class UnaryClient:
         connect_s: float | None,
         first_byte_s: float | None,
         total_s: float | None,
+        tls: ssl.SSLContext | None = None,
     ) -> Answer:
+        """``tls``: how to verify an https origin, when not by the client's own context
+        (a provider with its own CA bundle); connections verified by one context are
+        never handed to calls that ask for another."""
         # Deadlines on the monotonic clock, which costs no system call, unlike
         # asyncio.get_running_loop() (it checks the process id) on every call.
         now = time.monotonic()
         deadline = None if total_s is None else now + total_s
         head = self._head(url, headers)  # before taking a connection: it may refuse the headers
-        origin = (url.scheme, url.raw_host or "", url.port or 0)
+        origin: _Origin = (url.scheme, url.raw_host or "", url.port or 0, tls)
         conn = self._checkout(origin, now)
         if conn is None:
             conn = await self._connect(url, origin, connect_s, deadline)
@@ -139,7 +147,7 @@ class UnaryClient:
                 conn.close()
         self._idle.clear()
 
-    def _checkout(self, origin: tuple[str, str, int], now: float) -> _Connection | None:
+    def _checkout(self, origin: _Origin, now: float) -> _Connection | None:
         pool = self._idle.get(origin)
         while pool:
             conn = pool.pop()  # the most recently used: the likeliest to be alive
@@ -148,7 +156,7 @@ class UnaryClient:
             conn.close()
         return None
 
-    def _checkin(self, origin: tuple[str, str, int], conn: _Connection, now: float) -> None:
+    def _checkin(self, origin: _Origin, conn: _Connection, now: float) -> None:
         pool = self._idle.get(origin)
         if pool is None:
             pool = self._idle[origin] = deque()
@@ -161,7 +169,7 @@ class UnaryClient:
     async def _connect(
         self,
         url: URL,
-        origin: tuple[str, str, int],
+        origin: _Origin,
         connect_s: float | None,
         deadline: float | None,
     ) -> _Connection:
@@ -170,8 +178,8 @@ class UnaryClient:
         if deadline is not None:
             left = max(0.0, deadline - time.monotonic())
             limit = left if limit is None else min(limit, left)
-        scheme, host, port = origin
-        tls = self._tls() if scheme == "https" else None
+        scheme, host, port, own = origin
+        tls = (own or self._tls()) if scheme == "https" else None
         try:
             async with asyncio.timeout(limit):
                 _, conn = await loop.create_connection(
