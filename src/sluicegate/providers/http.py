@@ -12,6 +12,7 @@ import orjson
 from yarl import URL
 
 from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.providers.proxy import ProxyRules
 from sluicegate.providers.unary import AnswerTimeout, ConnectFailed, UnaryClient, UnaryError
 
 USER_AGENT = "sluicegate/" + version("sluicegate")
@@ -27,11 +28,18 @@ class HttpClient:
     every LLM call.
     """
 
-    def __init__(self, session: aiohttp.ClientSession, unary: UnaryClient | None = None) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        unary: UnaryClient | None = None,
+        proxies: ProxyRules | None = None,
+    ) -> None:
         self.session = session
         # Non-streamed calls: one POST and one whole answer, on a transport of
         # their own (see sluicegate.providers.unary for why).
         self.unary = unary or UnaryClient(user_agent=USER_AGENT)
+        # Egress proxies from the environment (HTTPS_PROXY, NO_PROXY), read once.
+        self.proxies = ProxyRules() if proxies is None else proxies
         # Endpoint strings parsed once: providers build them per call, and parsing
         # a URL on every LLM call is measurable at the gateway's request rate.
         self._urls: dict[str, URL] = {}
@@ -77,13 +85,17 @@ class HttpClient:
         A non-2xx status is *not* an error here: the adapter reads the body and
         maps it with :func:`upstream_error`, because only it knows the format.
         """
+        parsed = self._url(url)
+        proxy = self.proxies.for_url(parsed) if self.proxies else None
         try:
             async with self.session.post(
-                self._url(url),
+                parsed,
                 data=body,
                 headers=headers,
                 timeout=client_timeout,
                 ssl=True if tls is None else tls,
+                proxy=None if proxy is None else proxy.url,
+                proxy_headers=None if proxy is None else proxy.headers,
             ) as resp:
                 yield resp
         except GatewayError:
@@ -107,9 +119,25 @@ class HttpClient:
         ``sock_connect`` for a new connection, ``sock_read`` for the answer's
         first byte, ``total`` for the call.
         """
+        parsed = self._url(url)
+        if self.proxies and self.proxies.for_url(parsed) is not None:
+            # Through an egress proxy (CONNECT for https), which aiohttp speaks.
+            async with self.post(
+                url,
+                body=body,
+                headers=headers,
+                client_timeout=client_timeout,
+                provider=provider,
+                tls=tls,
+            ) as resp:
+                try:
+                    data = await resp.read()
+                except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                    raise transport_error(exc, provider) from exc
+                return resp.status, data, resp.headers
         try:
             answer = await self.unary.post(
-                self._url(url),
+                parsed,
                 body,
                 headers,
                 connect_s=client_timeout.sock_connect,
