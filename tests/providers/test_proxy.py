@@ -152,6 +152,11 @@ def test_which_origins_are_proxied(url: str, proxied: bool) -> None:
         assert str(proxy.url) == "http://proxy.corp:3128"
 
 
+def test_a_proxy_named_without_a_scheme_is_an_http_proxy() -> None:
+    proxy = ProxyRules({"https": "proxy.corp:3128"}).for_url(URL("https://api.openai.com/v1"))
+    assert proxy is not None and str(proxy.url) == "http://proxy.corp:3128"
+
+
 def test_no_proxy_star_and_no_proxies_at_all() -> None:
     everything_direct = ProxyRules({"https": "http://proxy:3128", "no": "*"})
     assert everything_direct.for_url(URL("https://api.openai.com/v1")) is None

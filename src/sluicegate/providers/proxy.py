@@ -42,8 +42,9 @@ class ProxyRules:
         self._bypass = _no_proxy(found.get("no", ""))
         self._by_scheme: dict[str, Proxy] = {}
         for scheme in ("http", "https"):
-            if found.get(scheme):
-                proxy = URL(found[scheme])
+            if value := found.get(scheme):
+                # "proxy.corp:3128" means http://, as curl reads it
+                proxy = URL(value if "://" in value else f"http://{value}")
                 headers = None
                 if proxy.user:
                     credentials = f"{proxy.user}:{proxy.password or ''}".encode()
