@@ -77,6 +77,28 @@ async def test_the_background_shipper_ships_without_being_asked(
     await ledger.close()
 
 
+async def test_a_full_batch_ships_at_once_and_a_partial_one_waits_for_the_interval(
+    storage: Storage, tmp_path: Path
+) -> None:
+    """Batches stay short, because each holds the event loop while it is stored."""
+    spool = Spool(tmp_path / "spool")
+    ledger = Ledger(spool, storage.ledger, interval_s=30)
+    ledger.shipper.batch_records = 4
+    await ledger.start()
+    for n in range(3):
+        ledger.record(record(n))
+    await asyncio.sleep(0.1)
+    assert await count(storage) == 0, "three of four: wait for the interval"
+    ledger.record(record(3))
+    for _ in range(100):
+        if await count(storage) == 4:
+            break
+        await asyncio.sleep(0.01)
+    assert await count(storage) == 4
+    assert ledger.backlog == 0
+    await ledger.close()
+
+
 async def test_shipping_twice_never_counts_twice(storage: Storage) -> None:
     """A batch re-shipped after a crash between insert and offset update is ignored."""
     batch = [record(1, tags=("a",)), record(2)]

@@ -39,6 +39,11 @@ log = logging.getLogger("sluicegate.ledger")
 BATCH_BYTES = 1024 * 1024
 # Look for spool files of dead processes this often (in shipping intervals).
 RECOVER_EVERY = 50
+# Ship as soon as this many records wait, not only every interval. A batch runs
+# on the event loop and holds it for its length: 256 records are about 0.8 ms
+# into SQLite, where a 0.2 s interval at 7k requests/s held it for 5 ms and
+# doubled the gateway's p99 latency.
+BATCH_RECORDS = 256
 
 
 class ShippingStore(Protocol):
@@ -52,11 +57,20 @@ class ShippingStore(Protocol):
 
 
 class Shipper:
-    def __init__(self, spool: Spool, store: ShippingStore, *, interval_s: float = 0.2) -> None:
+    def __init__(
+        self,
+        spool: Spool,
+        store: ShippingStore,
+        *,
+        interval_s: float = 0.2,
+        batch_records: int = BATCH_RECORDS,
+    ) -> None:
         self.spool = spool
         self.store = store
         self.interval_s = interval_s
+        self.batch_records = batch_records
         self._pending: list[LedgerRecord] = []
+        self._full = asyncio.Event()  # a batch's worth is waiting
         self._lock = asyncio.Lock()
         self.failing = False
 
@@ -67,7 +81,10 @@ class Shipper:
 
     def add(self, record: LedgerRecord) -> None:
         """Queue a record that has just been spooled."""
-        self._pending.append(record)
+        pending = self._pending
+        pending.append(record)
+        if len(pending) == self.batch_records:
+            self._full.set()
 
     async def ship_pending(self) -> int:
         """Ship what this process spooled since the last batch; rotate a full spool."""
@@ -100,14 +117,18 @@ class Shipper:
         return await self.ship_pending() + await self.recover()
 
     async def run(self) -> None:
-        """Ship every ``interval_s`` until cancelled."""
-        ticks = 0
+        """Ship every ``interval_s``, or sooner when a batch is full, until cancelled."""
+        loop = asyncio.get_running_loop()
+        recover_at = loop.time() + RECOVER_EVERY * self.interval_s
         while True:
-            await asyncio.sleep(self.interval_s)
-            ticks += 1
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.interval_s):
+                    await self._full.wait()
+            self._full.clear()
             try:
                 await self.ship_pending()
-                if ticks % RECOVER_EVERY == 0 or self.failing:
+                if self.failing or loop.time() >= recover_at:
+                    recover_at = loop.time() + RECOVER_EVERY * self.interval_s
                     await self.recover()
                 if self.failing:
                     log.info("shipping the ledger works again")
