@@ -4,27 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable
-from typing import TypeVar
 
 import pytest
 
-from sluicegate.upstream.stall import StallWatch
-
-T = TypeVar("T")
-
-
-async def wait_through(watch: StallWatch, awaitable: Awaitable[T]) -> T:
-    """One wait, handled as ``_committed`` handles it."""
-    watch.begin()
-    try:
-        return await awaitable
-    except asyncio.CancelledError:
-        if watch.expired():
-            raise TimeoutError from None
-        raise
-    finally:
-        watch.end()
+from sluicegate.upstream.stall import StallExpired, StallWatch
 
 
 def watch(limit_s: float | None, deadline_in_s: float | None = None) -> StallWatch:
@@ -36,7 +19,7 @@ def watch(limit_s: float | None, deadline_in_s: float | None = None) -> StallWat
 async def test_a_steady_stream_arms_its_timer_about_once_per_limit() -> None:
     stream = watch(0.5)
     for _ in range(100):
-        await wait_through(stream, asyncio.sleep(0.001))
+        await stream.wait(asyncio.sleep(0.001))
     stream.close()
     assert stream.timers == 1
 
@@ -44,8 +27,8 @@ async def test_a_steady_stream_arms_its_timer_about_once_per_limit() -> None:
 async def test_a_wait_longer_than_the_limit_expires_at_the_limit() -> None:
     stream = watch(0.05)
     started = time.monotonic()
-    with pytest.raises(TimeoutError):
-        await wait_through(stream, asyncio.sleep(5))
+    with pytest.raises(StallExpired):
+        await stream.wait(asyncio.sleep(5))
     assert 0.04 <= time.monotonic() - started < 1
     task = asyncio.current_task()
     assert task is not None and task.cancelling() == 0, "the watch took its cancellation back"
@@ -54,9 +37,9 @@ async def test_a_wait_longer_than_the_limit_expires_at_the_limit() -> None:
 async def test_time_between_waits_does_not_count() -> None:
     """A client reading slowly keeps the stream between waits; only waits expire."""
     stream = watch(0.05)
-    await wait_through(stream, asyncio.sleep(0))
+    await stream.wait(asyncio.sleep(0))
     await asyncio.sleep(0.15)  # the timer fires meanwhile, with nobody waiting
-    assert await wait_through(stream, asyncio.sleep(0.01, result="next")) == "next"
+    assert await stream.wait(asyncio.sleep(0.01, result="next")) == "next"
     stream.close()
 
 
@@ -64,9 +47,9 @@ async def test_a_later_wait_gets_its_whole_limit() -> None:
     """The timer armed for the first wait fires during the second: it re-arms for the
     second's own limit instead of cutting it short."""
     stream = watch(0.1)
-    await wait_through(stream, asyncio.sleep(0))
+    await stream.wait(asyncio.sleep(0))
     await asyncio.sleep(0.06)
-    assert await wait_through(stream, asyncio.sleep(0.08, result="in time")) == "in time"
+    assert await stream.wait(asyncio.sleep(0.08, result="in time")) == "in time"
     assert stream.timers == 2
     stream.close()
 
@@ -74,14 +57,14 @@ async def test_a_later_wait_gets_its_whole_limit() -> None:
 async def test_the_deadline_caps_every_wait() -> None:
     stream = watch(None, deadline_in_s=0.05)
     started = time.monotonic()
-    with pytest.raises(TimeoutError):
-        await wait_through(stream, asyncio.sleep(5))
+    with pytest.raises(StallExpired):
+        await stream.wait(asyncio.sleep(5))
     assert time.monotonic() - started < 1
 
 
 async def test_someone_elses_cancellation_is_not_a_timeout() -> None:
     stream = watch(5)
-    waiting = asyncio.create_task(wait_through(stream, asyncio.sleep(5)))
+    waiting = asyncio.create_task(stream.wait(asyncio.sleep(5)))
     await asyncio.sleep(0.01)
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -95,7 +78,7 @@ async def test_cancelled_by_the_watch_and_by_someone_else_stays_cancelled() -> N
     started = loop.time()
 
     async def waiter() -> None:
-        await wait_through(stream, asyncio.sleep(5))
+        await stream.wait(asyncio.sleep(5))
 
     waiting = asyncio.create_task(waiter())
     await asyncio.sleep(0)  # the wait has begun: the watch's timer is due at +0.05 s
@@ -116,6 +99,6 @@ async def test_a_cancellation_turned_into_another_error_below_is_taken_back() ->
             raise ConnectionError("the reader gave up") from None
 
     with pytest.raises(ConnectionError):
-        await wait_through(stream, translating())
+        await stream.wait(translating())
     task = asyncio.current_task()
     assert task is not None and task.cancelling() == 0

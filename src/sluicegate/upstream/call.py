@@ -37,7 +37,7 @@ from sluicegate.resilience.budget import RetryBudget
 from sluicegate.resilience.health import TargetHealth, TargetState
 from sluicegate.routing.aliases import Alias, Target
 from sluicegate.routing.route import Planner
-from sluicegate.upstream.stall import StallWatch
+from sluicegate.upstream.stall import StallExpired, StallWatch
 
 # Outcomes recorded in the ledger's attempt log for targets that were not called.
 BREAKER_OPEN = "breaker_open"
@@ -368,17 +368,12 @@ async def _committed(
             watch = StallWatch(asyncio.get_running_loop(), limits.idle_s, limits.deadline)
             try:
                 while True:
-                    watch.begin()
                     try:
-                        event = await anext(rest)
+                        event = await watch.wait(anext(rest))
                     except StopAsyncIteration:
                         break
-                    except asyncio.CancelledError:
-                        if watch.expired():
-                            raise limits.error(target, limits.idle_s, what="next") from None
-                        raise
-                    finally:
-                        watch.end()
+                    except StallExpired:
+                        raise limits.error(target, limits.idle_s, what="next") from None
                     yield event
             finally:
                 watch.close()

@@ -17,23 +17,21 @@ on the upstream can expire.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class StallExpired(Exception):
+    """A wait on the upstream outlasted its limit or the deadline."""
 
 
 class StallWatch:
     """Watches the waits of one stream. ``limit_s``: how long one wait may take;
     ``deadline``: loop time by which every wait must be over (either may be None).
 
-    Around each wait::
-
-        watch.begin()
-        try:
-            event = await anext(upstream)
-        except asyncio.CancelledError:
-            if watch.expired():
-                raise TimeoutError from None
-            raise
-        finally:
-            watch.end()
+    Each wait goes through :meth:`wait`: ``event = await watch.wait(anext(upstream))``.
     """
 
     __slots__ = ("_armed_due", "_cancelling", "_deadline", "_fired", "_handle", "_limit_s",
@@ -53,7 +51,19 @@ class StallWatch:
         self._cancelling = 0
         self.timers = 0  # timers armed so far, for tests and curiosity
 
-    def begin(self) -> None:
+    async def wait(self, awaitable: Awaitable[T]) -> T:
+        """``await awaitable``, or raise :class:`StallExpired` once it has taken too long."""
+        self._begin()
+        try:
+            return await awaitable
+        except asyncio.CancelledError:
+            if self._expired():
+                raise StallExpired from None
+            raise
+        finally:
+            self._end()
+
+    def _begin(self) -> None:
         """A wait on the upstream begins, in the current task."""
         loop = self._loop
         self._since = since = loop.time()
@@ -62,7 +72,7 @@ class StallWatch:
         if self._handle is None:
             self._arm(self._due(since))
 
-    def end(self) -> None:
+    def _end(self) -> None:
         self._since = None
         if self._fired:
             # Cancelled by this watch, but a layer below turned the CancelledError
@@ -71,7 +81,7 @@ class StallWatch:
             assert self._task is not None
             self._task.uncancel()
 
-    def expired(self) -> bool:
+    def _expired(self) -> bool:
         """Whether the CancelledError being handled came from this watch (and not
         also from someone else); if so, the task's cancellation is taken back."""
         if not self._fired:
