@@ -12,7 +12,7 @@ import pytest
 import trustme
 from yarl import URL
 
-from fakes.calls import chat, collect, text_of
+from fakes.calls import chat, collect, failure, text_of
 from fakes.openai_upstream import OpenAIUpstream
 from sluicegate.config import ProviderConfig
 from sluicegate.providers.http import HttpClient
@@ -29,11 +29,17 @@ class FakeProxy:
 
     def __init__(self) -> None:
         self.heads: list[str] = []
+        self.cut_answers = False  # answer http requests itself, with half a body
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
         self.heads.append(head.decode())
         method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ")
+        if self.cut_answers:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"choices\"")
+            await writer.drain()
+            writer.close()
+            return
         if method == "CONNECT":
             port = int(target.rsplit(":", 1)[1])
             upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", port)
@@ -120,6 +126,18 @@ async def test_http_calls_go_through_the_proxy_and_loopback_goes_direct(
         local = provider(proxied_http, upstream.url)  # 127.0.0.1: loopback is never proxied
         assert text_of(await collect(local.chat(chat(), "gpt-4o")))
         assert len(proxy.heads) == seen
+
+
+async def test_an_answer_cut_off_behind_the_proxy_is_an_upstream_error(
+    proxied_http: HttpClient,
+) -> None:
+    async with proxy_server() as (proxy, proxy_url):
+        proxy.cut_answers = True
+        proxied_http.proxies = ProxyRules({"http": proxy_url})
+        proxied = provider(proxied_http, f"http://{UPSTREAM_HOST}:8000/v1")
+        error, events = await failure(proxied.chat(chat(), "gpt-4o"))
+    assert (error.code, events) == ("upstream_connection_error", [])
+    assert proxy.requests()
 
 
 @pytest.mark.parametrize(

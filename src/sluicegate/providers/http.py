@@ -129,12 +129,8 @@ class HttpClient:
                 client_timeout=client_timeout,
                 provider=provider,
                 tls=tls,
-            ) as resp:
-                try:
-                    data = await resp.read()
-                except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                    raise transport_error(exc, provider) from exc
-                return resp.status, data, resp.headers
+            ) as resp:  # post() maps a failure while reading, too
+                return resp.status, await resp.read(), resp.headers
         try:
             answer = await self.unary.post(
                 parsed,
