@@ -120,7 +120,8 @@ class Shipper:
     async def run(self) -> None:
         """Ship every ``interval_s``, or sooner when a batch is full, until cancelled."""
         loop = asyncio.get_running_loop()
-        recover_at = loop.time() + RECOVER_EVERY * self.interval_s
+        recover_every = RECOVER_EVERY * self.interval_s
+        recover_at = loop.time() + recover_every
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.interval_s):
@@ -129,7 +130,7 @@ class Shipper:
             try:
                 await self.ship_pending()
                 if self.failing or loop.time() >= recover_at:
-                    recover_at = loop.time() + RECOVER_EVERY * self.interval_s
+                    recover_at = loop.time() + recover_every
                     await self.recover()
                 if self.failing:
                     log.info("shipping the ledger works again")

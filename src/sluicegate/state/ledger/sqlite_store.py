@@ -31,8 +31,15 @@ _COLUMNS = (
     " reasoning_tokens, estimated, cost_usd, latency_ms, ttft_ms, attempts, cache, saved_usd"
 )
 _WIDTH = _COLUMNS.count(",") + 1
-_VALUES = "(" + ",".join("?" * _WIDTH) + ")"
-_INSERT = f"INSERT OR IGNORE INTO ledger ({_COLUMNS}) VALUES {_VALUES}"
+
+
+def _insert_sql(rows: int) -> str:
+    """An idempotent INSERT of ``rows`` ledger rows."""
+    values = ",".join(["(" + ",".join("?" * _WIDTH) + ")"] * rows)
+    return f"INSERT OR IGNORE INTO ledger ({_COLUMNS}) VALUES {values}"
+
+
+_INSERT = _insert_sql(1)
 # Rows per multi-row INSERT: one statement step for many rows costs a third less
 # per row than executemany's step per row. Bounded by SQLite's variable limit.
 ROWS_PER_INSERT = 100
@@ -55,9 +62,7 @@ class SQLiteLedgerStore(SpendFromUsage):
         self._chunk = max(
             1, min(ROWS_PER_INSERT, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // _WIDTH)
         )
-        self._insert_chunk = f"INSERT OR IGNORE INTO ledger ({_COLUMNS}) VALUES " + ",".join(
-            [_VALUES] * self._chunk
-        )
+        self._insert_chunk = _insert_sql(self._chunk)
 
     async def offset(self, file: str) -> int:
         row = self._conn.execute(
