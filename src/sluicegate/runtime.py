@@ -27,6 +27,13 @@ class Runtime:
         aliases = {m.name: build_alias(m, providers) for m in config.models}
         return cls(config=config, providers=providers, aliases=aliases)
 
+    @classmethod
+    def of(cls, aliases: dict[str, Alias], config: Config | None = None) -> Runtime:
+        """A runtime of ready-made aliases and no providers of its own (tests, tools)."""
+        if config is None:
+            config = Config.model_construct(providers=[], models=[])
+        return cls(config=config, providers={}, aliases=dict(aliases))
+
     def targets(self) -> list[Target]:
         """Every deployment behind any alias (a target shared by aliases appears once)."""
         seen: dict[str, Target] = {}

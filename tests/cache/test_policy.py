@@ -6,13 +6,12 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
-from multidict import CIMultiDict
 
 from sluicegate.cache.key import SHARED_SCOPE, tenant_scope
 from sluicegate.cache.policy import CacheControl, Decision, decide, parse_cache_control
 from sluicegate.canonical import ChatRequest, EmbeddingRequest, Message, TextPart
 from sluicegate.config.schema import CacheConfig, ModelCacheConfig
-from sluicegate.pipeline import RequestContext
+from sluicegate.pipeline import Request
 from sluicegate.state.directory import Tenant
 
 
@@ -43,7 +42,7 @@ def context(
     scope: str = "tenant",
     ttl_s: float | None = None,
     embeddings: bool = False,
-) -> RequestContext:
+) -> Request:
     request: Any = (
         EmbeddingRequest(model="embed", inputs=["hello"])
         if embeddings
@@ -55,15 +54,11 @@ def context(
             {"mode": mode, "scope": scope, "ttl_s": ttl_s})))
     runtime = SimpleNamespace(config=SimpleNamespace(
         cache=CacheConfig.model_validate({"mode": default_mode, "ttl_s": 900})))
-    ctx = RequestContext(
-        id="r1", request_id="req-1", protocol="openai", operation="chat",
-        headers=CIMultiDict({} if header is None else {"Cache-Control": header}),
-        runtime=cast(Any, runtime), read_body=cast(Any, None), decode=cast(Any, None),
+    return Request.of(
+        request, alias=cast(Any, alias), runtime=cast(Any, runtime),
+        tenant=Tenant(name="acme", models=None, limits=cast(Any, SimpleNamespace())),
+        headers={} if header is None else {"Cache-Control": header},
     )
-    ctx.request = request
-    ctx.alias = cast(Any, alias)
-    ctx.tenant = Tenant(name="acme", models=None, limits=cast(Any, SimpleNamespace()))
-    return ctx
 
 
 def test_auto_caches_temperature_zero_and_embeddings_but_not_sampled_answers() -> None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import itertools
 import time
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
-from multidict import CIMultiDict
 
 from sluicegate.cache import Cache, CachedAnswer, MemoryCache
 from sluicegate.cache.key import cache_key, semantic_scope, tenant_scope
@@ -27,7 +25,7 @@ from sluicegate.canonical import (
 )
 from sluicegate.config import ModelConfig
 from sluicegate.config.schema import CacheConfig
-from sluicegate.pipeline import Events, RequestContext
+from sluicegate.pipeline import Events, Request
 from sluicegate.routing.aliases import Alias
 from sluicegate.state.directory import Tenant
 
@@ -38,7 +36,6 @@ ANSWER: list[Event] = [
     Finish(reason="stop"),
     Usage(input_tokens=1000, output_tokens=100),
 ]
-_ids = itertools.count(1)
 
 
 def alias(name: str = "smart", *, semantic: bool = False, input_price: float = 2.0) -> Alias:
@@ -54,21 +51,16 @@ def alias(name: str = "smart", *, semantic: bool = False, input_price: float = 2
 
 
 def context(question: str = "What is the capital of Italy?", *, serving: Alias | None = None,
-            aliases: dict[str, Alias] | None = None) -> RequestContext:
-    n = next(_ids)
+            aliases: dict[str, Alias] | None = None,
+            headers: dict[str, str] | None = None) -> Request:
     smart = serving or alias()
     runtime = SimpleNamespace(aliases=aliases or {smart.name: smart},
                               config=SimpleNamespace(cache=CacheConfig()))
-    ctx = RequestContext(
-        id=f"rec-{n}", request_id=f"req-{n}", protocol="openai", operation="chat",
-        headers=CIMultiDict(), runtime=cast(Any, runtime), read_body=cast(Any, None),
-        decode=cast(Any, None),
-    )
-    ctx.request = ChatRequest(model="smart", temperature=0, messages=[
+    body = ChatRequest(model="smart", temperature=0, messages=[
         Message(role="user", content=[TextPart(text=question)])])
-    ctx.tenant = Tenant(name="acme", models=None, limits=cast(Any, SimpleNamespace()))
-    ctx.alias = smart
-    return ctx
+    tenant = Tenant(name="acme", models=None, limits=cast(Any, SimpleNamespace()))
+    return Request.of(body, tenant=tenant, alias=smart, runtime=cast(Any, runtime),
+                      headers=headers)
 
 
 class Upstream:
@@ -81,10 +73,10 @@ class Upstream:
         self.fallback = fallback
         self.calls = 0
 
-    async def __call__(self, ctx: RequestContext) -> Events:
+    async def __call__(self, request: Request) -> Events:
         self.calls += 1
-        ctx.target = cast(Any, SimpleNamespace(label="oai/gpt-4o-2024-08-06"))
-        ctx.serving_alias = self.fallback or ctx.alias
+        request.outcome.target = cast(Any, SimpleNamespace(label="oai/gpt-4o-2024-08-06"))
+        request.outcome.serving_alias = self.fallback or request.alias
         return self._answer()
 
     async def _answer(self) -> Events:
@@ -94,8 +86,8 @@ class Upstream:
             yield event
 
 
-async def run(stage: Cache, ctx: RequestContext, upstream: Upstream) -> list[Event]:
-    events = await stage(ctx, upstream)
+async def run(stage: Cache, request: Request, upstream: Upstream) -> list[Event]:
+    events = await stage(request, upstream)
     try:
         return [e async for e in events]
     finally:
@@ -107,15 +99,16 @@ async def test_a_miss_is_stored_and_the_next_one_is_a_hit_priced_at_todays_rates
     stage, upstream = Cache(store), Upstream()
     first = context()
     assert await run(stage, first, upstream) == ANSWER
-    assert (first.cache, first.saved_usd) == ("miss", 0.0)
+    assert (first.outcome.cache, first.outcome.saved_usd) == ("miss", 0.0)
 
     cheaper = alias(input_price=1.0)
     second = context(serving=cheaper)
     assert await run(stage, second, upstream) == ANSWER
     assert upstream.calls == 1
-    assert second.cache == "hit" and second.replayed_target == "oai/gpt-4o-2024-08-06"
-    assert 0 <= second.cache_age_s < 1
-    assert second.saved_usd == pytest.approx((1000 * 1.0 + 100 * 10.0) / 1e6)
+    assert second.outcome.cache == "hit"
+    assert second.outcome.replayed_target == "oai/gpt-4o-2024-08-06"
+    assert 0 <= second.outcome.cache_age_s < 1
+    assert second.outcome.saved_usd == pytest.approx((1000 * 1.0 + 100 * 10.0) / 1e6)
 
 
 async def test_a_client_that_goes_away_stores_nothing() -> None:
@@ -139,7 +132,7 @@ async def test_a_fallbacks_or_degraded_answer_is_not_kept_under_this_alias() -> 
     await run(Cache(store), context(), Upstream(fallback=alias("cheap")))
     assert len(store) == 0
     degraded = context()
-    degraded.degraded = "emergency"
+    degraded.outcome.degraded = "emergency"
     await run(Cache(store), degraded, Upstream())
     assert len(store) == 0
 
@@ -191,7 +184,7 @@ async def test_a_semantic_index_is_asked_after_an_exact_miss() -> None:
 
     paraphrase = context("Which city is Italy's capital?", serving=smart)
     assert await run(stage, paraphrase, upstream) == ANSWER
-    assert (paraphrase.cache, upstream.calls) == ("hit", 1)
+    assert (paraphrase.outcome.cache, upstream.calls) == ("hit", 1)
     assert index.thresholds[-1] == 0.9, "the alias's threshold goes with the lookup"
     # An alias without cache.semantic never asks the index.
     await run(stage, context("Which city is Italy's capital?"), upstream)
@@ -202,8 +195,7 @@ async def test_max_age_refuses_an_older_answer() -> None:
     store = MemoryCache()
     stage, upstream = Cache(store), Upstream()
     await run(stage, context(), upstream)
-    ctx = context()
-    ctx.headers = CIMultiDict({"Cache-Control": "max-age=0"})
+    ctx = context(headers={"Cache-Control": "max-age=0"})
     time.sleep(0.01)
     await run(stage, ctx, upstream)
-    assert (ctx.cache, upstream.calls) == ("miss", 2)
+    assert (ctx.outcome.cache, upstream.calls) == ("miss", 2)

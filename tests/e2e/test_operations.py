@@ -103,7 +103,7 @@ async def test_an_answer_never_read_is_still_recorded_and_its_limits_released(
     start_gateway,
 ) -> None:  # type: ignore[no-untyped-def]
     """A client that vanishes before egress reads a byte still leaves a ledger record."""
-    from sluicegate.pipeline import RequestContext
+    from sluicegate.pipeline import Request
     from sluicegate.protocols.openai.chat_ingress import decode_chat_request
 
     client = await start_gateway({
@@ -118,11 +118,11 @@ async def test_an_answer_never_read_is_still_recorded_and_its_limits_released(
     async def read() -> bytes:
         return body
 
-    ctx = RequestContext(id="never-read", request_id="r1", protocol="openai",
-                         operation="chat", headers={"authorization": f"Bearer {KEY}"},
-                         runtime=gateway.runtime, read_body=read,
-                         decode=decode_chat_request)
-    events = await gateway.pipeline(ctx)
+    request = Request.start(id="never-read", request_id="r1", protocol="openai",
+                            operation="chat", headers={"authorization": f"Bearer {KEY}"},
+                            runtime=gateway.runtime, receive=read,
+                            decode_body=decode_chat_request)
+    events = await gateway.pipeline(request)
     await events.aclose()  # egress gave up before the first event
     [record] = gateway.ledger.records(limit=1)
     assert (record["id"], record["status"]) == ("never-read", 499)

@@ -9,12 +9,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from types import SimpleNamespace
-from typing import Any, cast, get_args
+from typing import Any, get_args
 
 import pytest
 import redis.asyncio as aioredis
-from multidict import CIMultiDict
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -45,7 +43,7 @@ from sluicegate.idempotency import (
     Token,
 )
 from sluicegate.idempotency.redis_store import RedisIdempotencyStore, decode_answer, encode_answer
-from sluicegate.pipeline import Events, RequestContext
+from sluicegate.pipeline import Events, Request
 from sluicegate.state.directory import Tenant
 
 SCOPE = Scope("acme", "order-42")
@@ -399,23 +397,11 @@ GLOBEX = Tenant(name="globex", models=None, limits=LimitsConfig())
 EVENTS: list[Event] = list(answer().events)
 
 
-def context(text: str = "Hello", *, tenant: Tenant = ACME) -> RequestContext:
+def context(text: str = "Hello", *, tenant: Tenant = ACME) -> Request:
     request = ChatRequest(
         model="smart", messages=[Message(role="user", content=[TextPart(text=text)])]
     )
-    ctx = RequestContext(
-        id="rec-1",
-        request_id="req-1",
-        protocol="openai",
-        operation="chat",
-        headers=CIMultiDict({"Idempotency-Key": "order-42"}),
-        runtime=cast(Any, SimpleNamespace()),
-        read_body=lambda: asyncio.sleep(0, b"{}"),
-        decode=lambda body: request,
-    )
-    ctx.request = request
-    ctx.tenant = tenant
-    return ctx
+    return Request.of(request, tenant=tenant, headers={"Idempotency-Key": "order-42"})
 
 
 class Upstream:
@@ -426,9 +412,9 @@ class Upstream:
         self.failures = failures
         self.calls = 0
 
-    async def __call__(self, ctx: RequestContext) -> Events:
+    async def __call__(self, ctx: Request) -> Events:
         self.calls += 1
-        ctx.attempts += 1
+        ctx.outcome.calls += 1
         await asyncio.sleep(self.delay)
         if self.calls <= self.failures:
             raise GatewayError(ErrorKind.UNAVAILABLE, "upstream down", code="upstream_unavailable")
@@ -440,7 +426,7 @@ class Upstream:
             await asyncio.sleep(self.delay)
 
 
-async def run(stage: Idempotency, ctx: RequestContext, upstream: Upstream) -> list[Event]:
+async def run(stage: Idempotency, ctx: Request, upstream: Upstream) -> list[Event]:
     events = await stage(ctx, upstream)
     try:
         return [event async for event in events]

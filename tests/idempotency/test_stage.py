@@ -11,7 +11,6 @@ from types import SimpleNamespace
 from typing import Any, Literal, cast
 
 import pytest
-from multidict import CIMultiDict
 
 from sluicegate.canonical import (
     ChatRequest,
@@ -28,7 +27,7 @@ from sluicegate.canonical import (
 from sluicegate.canonical.collect import ResponseCollector
 from sluicegate.config import LimitsConfig
 from sluicegate.idempotency import Idempotency, MemoryIdempotencyStore, StoredAnswer, fingerprint
-from sluicegate.pipeline import Events, RequestContext
+from sluicegate.pipeline import Events, Request
 from sluicegate.state.directory import Tenant
 
 ACME = Tenant(name="acme", models=None, limits=LimitsConfig())
@@ -61,21 +60,9 @@ def context(
     tenant: Tenant = ACME,
     protocol: Literal["openai", "anthropic"] = "openai",
     header: str = "Idempotency-Key",
-) -> RequestContext:
-    n = next(_ids)
-    ctx = RequestContext(
-        id=f"rec-{n}",
-        request_id=f"req-{n}",
-        protocol=protocol,
-        operation="chat",
-        headers=CIMultiDict({} if key is None else {header: key}),
-        runtime=cast(Any, SimpleNamespace()),
-        read_body=lambda: asyncio.sleep(0, b"{}"),
-        decode=lambda body: request,
-    )
-    ctx.request = request
-    ctx.tenant = tenant
-    return ctx
+) -> Request:
+    headers = {} if key is None else {header: key}
+    return Request.of(request, tenant=tenant, protocol=protocol, headers=headers)
 
 
 class Upstream:
@@ -102,17 +89,17 @@ class Upstream:
         self.closed = 0  # answers closed before their end
         self.last: Events | None = None
 
-    async def __call__(self, ctx: RequestContext) -> Events:
+    async def __call__(self, ctx: Request) -> Events:
         step = self.plan[self.calls] if self.calls < len(self.plan) else "ok"
         self.calls += 1
-        ctx.attempts += 1
-        ctx.target = cast(Any, TARGET)
+        ctx.outcome.calls += 1
+        ctx.outcome.target = cast(Any, TARGET)
         if self.gate is not None:
             await self.gate.wait()
         await asyncio.sleep(self.delay)
         if step == "fail":
             raise GatewayError(ErrorKind.UNAVAILABLE, "upstream down", code="upstream_unavailable")
-        ctx.first_event_at = time.perf_counter()
+        ctx.outcome.first_event_at = time.perf_counter()
         self.last = self._answer(step)
         return self.last
 
@@ -130,7 +117,7 @@ class Upstream:
                 self.closed += 1
 
 
-async def answer(stage: Idempotency, ctx: RequestContext, upstream: Upstream) -> list[Event]:
+async def answer(stage: Idempotency, ctx: Request, upstream: Upstream) -> list[Event]:
     events = await stage(ctx, upstream)
     try:
         return [event async for event in events]
@@ -138,7 +125,7 @@ async def answer(stage: Idempotency, ctx: RequestContext, upstream: Upstream) ->
         await events.aclose()
 
 
-async def refusal(stage: Idempotency, ctx: RequestContext, upstream: Upstream) -> GatewayError:
+async def refusal(stage: Idempotency, ctx: Request, upstream: Upstream) -> GatewayError:
     with pytest.raises(GatewayError) as caught:
         await answer(stage, ctx, upstream)
     return caught.value
@@ -156,7 +143,7 @@ async def test_a_request_without_the_header_passes_through_untouched() -> None:
 
 
 async def test_a_repeat_gets_the_first_answer_without_an_upstream_call() -> None:
-    replays: list[tuple[RequestContext, StoredAnswer]] = []
+    replays: list[tuple[Request, StoredAnswer]] = []
     stage = Idempotency(on_replay=lambda ctx, stored: replays.append((ctx, stored)))
     upstream = Upstream()
     first = context(chat(), header="Idempotency-Key")
@@ -193,7 +180,7 @@ async def test_the_order_of_json_keys_does_not_make_a_different_request() -> Non
     ],
 )
 async def test_the_same_key_with_a_different_request_is_a_conflict(
-    repeat: Callable[[], RequestContext],
+    repeat: Callable[[], Request],
 ) -> None:
     stage, upstream = Idempotency(), Upstream()
     await answer(stage, context(chat()), upstream)

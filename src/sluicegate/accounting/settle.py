@@ -20,7 +20,7 @@ from sluicegate.canonical import (
 )
 from sluicegate.canonical.tokens import estimate_input_tokens
 from sluicegate.observability.metrics import Metrics
-from sluicegate.pipeline import Events, Next, RequestContext
+from sluicegate.pipeline import Events, Next, Outcome, Request
 from sluicegate.state.ledger import Ledger, LedgerRecord
 
 # nginx's code for "client closed the connection before the answer was complete".
@@ -37,63 +37,66 @@ class Settle:
         self.ledger = ledger
         self.metrics = metrics
 
-    async def __call__(self, ctx: RequestContext, call_next: Next) -> Events:
+    async def __call__(self, request: Request, call_next: Next) -> Events:
         self.metrics.in_flight += 1
+        outcome = request.outcome
         try:
-            events = await call_next(ctx)
+            events = await call_next(request)
         except GatewayError as err:
-            ctx.error = err
-            self.settle(ctx)
+            outcome.error = err
+            self.settle(outcome)
             raise
         except Exception as exc:
             internal = _internal(exc)
-            ctx.error = internal
-            self.settle(ctx)
+            outcome.error = internal
+            self.settle(outcome)
             raise internal from exc
-        watched = self._watch(ctx, events)
+        watched = self._watch(outcome, events)
         # Start the generator now: an async generator closed before its first
         # step never runs its ``finally``, and a client that goes away before
         # egress reads anything must still leave a ledger record.
         await anext(watched)
         return watched
 
-    async def _watch(self, ctx: RequestContext, events: Events) -> Events:
+    async def _watch(self, outcome: Outcome, events: Events) -> Events:
         try:
             yield _STARTED
             async for event in events:
                 kind = type(event)
                 if kind is TextDelta:
-                    ctx.output_chars += len(event.text)  # type: ignore[union-attr]
+                    outcome.output_chars += len(event.text)  # type: ignore[union-attr]
                 elif kind is ToolCallDelta:
-                    ctx.output_chars += len(event.arguments)  # type: ignore[union-attr]
+                    outcome.output_chars += len(event.arguments)  # type: ignore[union-attr]
                 elif kind is Usage:
-                    ctx.usage = event  # type: ignore[assignment]
+                    outcome.usage = event  # type: ignore[assignment]
                 yield event
         except GatewayError as err:
-            ctx.error = err
+            outcome.error = err
             raise
         except Exception as exc:
             internal = _internal(exc)
-            ctx.error = internal
+            outcome.error = internal
             raise internal from exc
         except BaseException:
             # GeneratorExit or cancellation: the client went away mid-answer.
-            ctx.client_closed = True
+            outcome.client_closed = True
             raise
         finally:
-            self.settle(ctx)
+            self.settle(outcome)
             await events.aclose()  # at once, not when the garbage collector gets to it
-            if ctx.finalizers:
-                for finalizer in ctx.finalizers:
-                    await finalizer(ctx)
+            if outcome.finalizers:
+                for finalizer in outcome.finalizers:
+                    await finalizer(outcome)
 
-    def settle(self, ctx: RequestContext) -> None:
-        usage = ctx.usage
-        if ctx.replayed or ctx.cache == "hit":
+    def settle(self, outcome: Outcome) -> None:
+        request = outcome.request
+        assert request is not None  # every version is given to its outcome
+        usage = outcome.usage
+        if outcome.replayed or outcome.cache == "hit":
             usage = _NOTHING  # the first request paid; a replay never charges twice
         elif usage is None:
-            usage = _estimate(ctx)
-        alias = ctx.serving_alias or ctx.alias
+            usage = _estimate(request)
+        alias = outcome.serving_alias or request.alias
         cost = (
             alias.cost_usd(
                 usage.input_tokens,
@@ -104,32 +107,33 @@ class Settle:
             if alias is not None
             else 0.0
         )
-        ctx.usage, ctx.cost_usd = usage, cost
-        err = ctx.error
+        outcome.usage, outcome.cost_usd = usage, cost
+        err = outcome.error
         status = (
             CLIENT_CLOSED
-            if ctx.client_closed and err is None
+            if outcome.client_closed and err is None
             else (err.status if err is not None else 200)
         )
         now = time.perf_counter()
-        latency_ms = (now - ctx.started) * 1000
-        ttft_ms = None if ctx.first_event_at is None else (ctx.first_event_at - ctx.started) * 1000
-        tenant = ctx.tenant.name if ctx.tenant else None
-        alias_name = ctx.alias.name if ctx.alias else None
-        target = ctx.target.label if ctx.target and ctx.first_event_at is not None else None
+        latency_ms = (now - request.started) * 1000
+        first = outcome.first_event_at
+        ttft_ms = None if first is None else (first - request.started) * 1000
+        tenant = request.tenant.name if request.tenant else None
+        alias_name = request.alias.name if request.alias else None
+        target = outcome.target.label if outcome.target and first is not None else None
         self.ledger.record(
             LedgerRecord(
-                id=ctx.id,
-                request_id=ctx.request_id,
-                ts=ctx.received_at,
+                id=request.id,
+                request_id=request.request_id,
+                ts=request.received_at,
                 tenant=tenant,
-                key_name=ctx.api_key.name if ctx.api_key else None,
+                key_name=request.api_key.name if request.api_key else None,
                 alias=alias_name,
                 target=target,
-                protocol=ctx.protocol,
-                operation=ctx.operation,
-                stream=ctx.streaming,
-                tags=ctx.tags,
+                protocol=request.protocol,
+                operation=request.operation,
+                stream=request.streaming,
+                tags=request.tags,
                 status=status,
                 error_code=err.code if err is not None else None,
                 input_tokens=usage.input_tokens,
@@ -141,13 +145,13 @@ class Settle:
                 cost_usd=cost,
                 latency_ms=latency_ms,
                 ttft_ms=ttft_ms,
-                attempts=tuple(ctx.attempt_log),
-                cache=ctx.cache,
-                saved_usd=ctx.saved_usd,
+                attempts=tuple((a.target, a.result) for a in outcome.attempts),
+                cache=outcome.cache,
+                saved_usd=outcome.saved_usd,
             )
         )
         self._observe(
-            ctx,
+            outcome,
             tenant or "",
             alias_name or "",
             target or "",
@@ -160,7 +164,7 @@ class Settle:
 
     def _observe(
         self,
-        ctx: RequestContext,
+        outcome: Outcome,
         tenant: str,
         alias: str,
         target: str,
@@ -173,8 +177,8 @@ class Settle:
         m = self.metrics
         m.in_flight -= 1
         m.requests[tenant, alias, target, str(status)] += 1
-        if ctx.attempts:
-            m.attempts[target] += ctx.attempts
+        if outcome.calls:
+            m.attempts[target] += outcome.calls
         if usage.input_tokens:
             m.tokens[tenant, alias, "input"] += usage.input_tokens
         if usage.output_tokens:
@@ -196,15 +200,16 @@ def _internal(exc: Exception) -> GatewayError:
     return GatewayError(ErrorKind.INTERNAL, "internal error in the gateway", code="internal_error")
 
 
-def _estimate(ctx: RequestContext) -> Usage:
+def _estimate(request: Request) -> Usage:
     """Usage counted locally, for answers whose upstream reported none.
 
     Nothing is counted for requests that never reached an upstream.
     """
-    if ctx.first_event_at is None:
+    outcome = request.outcome
+    if outcome.first_event_at is None:
         return Usage()
     return Usage(
-        input_tokens=estimate_input_tokens(ctx.decoded),
-        output_tokens=(ctx.output_chars + 3) // 4,
+        input_tokens=estimate_input_tokens(request.decoded),
+        output_tokens=(outcome.output_chars + 3) // 4,
         estimated=True,
     )

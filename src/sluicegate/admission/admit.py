@@ -35,7 +35,7 @@ from sluicegate.canonical.tokens import estimate_reservation
 from sluicegate.config import LimitsConfig, RateLimits
 from sluicegate.observability.alerts import Alerts
 from sluicegate.observability.metrics import counter
-from sluicegate.pipeline import Events, Next, RequestContext
+from sluicegate.pipeline import Events, Next, Outcome, Request
 
 # Distinct (tenant limits, key, alias) rule lists kept before starting afresh.
 RULES_CACHE_SIZE = 10_000
@@ -87,14 +87,14 @@ class Admit:
                 [((), round_trips)],
             )
 
-    async def __call__(self, ctx: RequestContext, call_next: Next) -> Events:
-        tenant = ctx.tenant
-        if tenant is None or ctx.alias is None:
-            return await call_next(ctx)
-        rules, checked = self._rules(ctx)
+    async def __call__(self, request: Request, call_next: Next) -> Events:
+        tenant = request.tenant
+        if tenant is None or request.alias is None:
+            return await call_next(request)
+        rules, checked = self._rules(request)
         if not rules:
-            return await call_next(ctx)
-        tokens, cost = self._reservation(ctx)
+            return await call_next(request)
+        tokens, cost = self._reservation(request)
         try:
             decision = await self.limiter.admit(checked, Ask(tokens, cost, time.time()))
         except LimiterUnavailable as exc:
@@ -106,8 +106,8 @@ class Admit:
                     retry_after=1,
                 ) from exc
             log.warning("limits not checked (fail-open): %s", exc)
-            return await call_next(ctx)
-        ctx.rate_limit_headers = _headers(decision)
+            return await call_next(request)
+        request.outcome.add_headers(_headers(decision))
         if not decision.admitted or decision.ticket is None:
             refusal = _refusal(decision)
             if not tenant.limits.shadow:
@@ -121,46 +121,46 @@ class Admit:
                 decision.rule,
                 decision.subject,
             )
-            return await call_next(ctx)
+            return await call_next(request)
         ticket = decision.ticket
         try:
-            events = await call_next(ctx)
+            events = await call_next(request)
         except BaseException:
             await self.limiter.release(ticket)
             raise
         # Settle sees every event already; it hands over the final usage and cost.
-        ctx.on_settled(lambda settled: self._settle(settled, ticket, rules))
+        request.outcome.on_settled(lambda settled: self._settle(settled, ticket, rules))
         return events
 
-    def _rules(self, ctx: RequestContext) -> Rules:
-        assert ctx.tenant is not None and ctx.alias is not None
-        limits = ctx.tenant.limits
-        key = (id(limits), ctx.api_key.name if ctx.api_key else None, ctx.alias.name)
+    def _rules(self, request: Request) -> Rules:
+        assert request.tenant is not None and request.alias is not None
+        limits = request.tenant.limits
+        key = (id(limits), request.api_key.name if request.api_key else None, request.alias.name)
         cached = self._rules_cache.get(key)
         if cached is not None and cached[0] is limits:
             return cached[1]
         if len(self._rules_cache) >= RULES_CACHE_SIZE:
             self._rules_cache.clear()
-        with_limits = rules_for(ctx)
+        with_limits = rules_for(request)
         rules = (with_limits, [rule for rule, _ in with_limits])
         self._rules_cache[key] = (limits, rules)
         return rules
 
-    def _reservation(self, ctx: RequestContext) -> tuple[int, float]:
-        assert ctx.alias is not None
-        prompt, output = estimate_reservation(ctx.decoded)
-        return prompt + output, ctx.alias.cost_usd(prompt, output)
+    def _reservation(self, request: Request) -> tuple[int, float]:
+        assert request.alias is not None
+        prompt, output = estimate_reservation(request.decoded)
+        return prompt + output, request.alias.cost_usd(prompt, output)
 
     async def _settle(
-        self, ctx: RequestContext, ticket: Ticket, rules: list[tuple[Rule, RateLimits]]
+        self, outcome: Outcome, ticket: Ticket, rules: list[tuple[Rule, RateLimits]]
     ) -> None:
         """Replace the reservation with what was used (nothing for a replay)."""
-        usage = ctx.usage
-        tokens = 0 if ctx.replayed or usage is None else usage.total_tokens
+        usage = outcome.usage
+        tokens = 0 if outcome.replayed or usage is None else usage.total_tokens
         try:
             now = time.time()
             await self.limiter.settle_later(
-                ticket, tokens=tokens, cost_usd=ctx.cost_usd, now=now
+                ticket, tokens=tokens, cost_usd=outcome.cost_usd, now=now
             )
             for rule, limits in rules:
                 if limits.budget_alert_at is not None and limits.budget_usd is not None:
@@ -191,19 +191,19 @@ class Admit:
             )
 
 
-def rules_for(ctx: RequestContext) -> list[tuple[Rule, RateLimits]]:
+def rules_for(request: Request) -> list[tuple[Rule, RateLimits]]:
     """The rules that apply to this request, each with the limits it came from."""
-    tenant, alias = ctx.tenant, ctx.alias
+    tenant, alias = request.tenant, request.alias
     assert tenant is not None and alias is not None
     limits = tenant.limits
     rules: list[tuple[Rule, RateLimits]] = []
     if limits.limited():
         rules.append((_rule(tenant_subject(tenant.name), limits), limits))
-    if limits.keys and ctx.api_key is not None:
-        key_limits = limits.keys.get(ctx.api_key.name)
+    if limits.keys and request.api_key is not None:
+        key_limits = limits.keys.get(request.api_key.name)
         if key_limits is not None and key_limits.limited():
             rules.append(
-                (_rule(key_subject(tenant.name, ctx.api_key.name), key_limits), key_limits)
+                (_rule(key_subject(tenant.name, request.api_key.name), key_limits), key_limits)
             )
     if limits.models:
         model_limits = limits.models.get(alias.name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sluicegate.canonical import ErrorKind, GatewayError
-from sluicegate.pipeline import Events, Next, RequestContext
+from sluicegate.pipeline import Events, Next, Request
 from sluicegate.state.directory import Directory
 
 MAX_TAGS = 16
@@ -16,8 +16,9 @@ class Authenticate:
     def __init__(self, directory: Directory) -> None:
         self.directory = directory
 
-    async def __call__(self, ctx: RequestContext, call_next: Next) -> Events:
-        token = api_key_of(ctx.headers)
+    async def __call__(self, request: Request, call_next: Next) -> Events:
+        headers = request.headers
+        token = api_key_of(headers)
         if not token:
             raise GatewayError(
                 ErrorKind.AUTHENTICATION,
@@ -27,11 +28,10 @@ class Authenticate:
         found = self.directory.authenticate(token)
         if found is None:
             raise GatewayError(ErrorKind.AUTHENTICATION, "invalid API key", code="invalid_api_key")
-        ctx.api_key, ctx.tenant = found
-        raw_tags = ctx.headers.get("x-sluicegate-tags")
-        if raw_tags:
-            ctx.tags = parse_tags(raw_tags)
-        return await call_next(ctx)
+        api_key, tenant = found
+        raw_tags = headers.get("x-sluicegate-tags")
+        tags = parse_tags(raw_tags) if raw_tags else ()
+        return await call_next(request.replace(api_key=api_key, tenant=tenant, tags=tags))
 
 
 def api_key_of(headers: Mapping[str, str]) -> str | None:

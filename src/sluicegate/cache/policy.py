@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from sluicegate.cache.key import SHARED_SCOPE, tenant_scope
 from sluicegate.canonical import ChatRequest
-from sluicegate.pipeline import RequestContext
+from sluicegate.pipeline import Request
 
 HEADER = "Cache-Control"
 
@@ -77,18 +77,18 @@ class Decision:
     scope: str  # whose entries: tenant_scope(name) or SHARED_SCOPE
 
 
-def decide(ctx: RequestContext) -> Decision | None:
+def decide(request: Request) -> Decision | None:
     """What the cache does for this request; None: it is not consulted at all."""
-    alias = ctx.alias
+    alias = request.alias
     if alias is None:
         return None
     own = alias.config.cache
-    defaults = ctx.runtime.config.cache
+    defaults = request.runtime.config.cache
     mode = own.mode or defaults.mode
     if mode == "off":
         return None
-    control = parse_cache_control(ctx.headers.get(HEADER))
-    if mode == "auto" and not (control.asks or _repeatable(ctx)):
+    control = parse_cache_control(request.headers.get(HEADER))
+    if mode == "auto" and not (control.asks or _repeatable(request)):
         return None
     lookup = not control.no_cache
     store = not control.no_store
@@ -97,7 +97,7 @@ def decide(ctx: RequestContext) -> Decision | None:
     if own.scope == "shared":
         scope = SHARED_SCOPE
     else:
-        scope = tenant_scope(ctx.tenant.name if ctx.tenant is not None else "")
+        scope = tenant_scope(request.tenant.name if request.tenant is not None else "")
     return Decision(
         lookup=lookup,
         store=store,
@@ -107,9 +107,9 @@ def decide(ctx: RequestContext) -> Decision | None:
     )
 
 
-def _repeatable(ctx: RequestContext) -> bool:
+def _repeatable(request: Request) -> bool:
     """Answers that are meant to come out the same every time."""
-    request = ctx.decoded
-    if isinstance(request, ChatRequest):
-        return request.temperature is not None and request.temperature == 0
+    body = request.decoded
+    if isinstance(body, ChatRequest):
+        return body.temperature is not None and body.temperature == 0
     return True  # embeddings

@@ -31,7 +31,7 @@ from sluicegate.cache.key import cache_key, semantic_scope, semantic_text
 from sluicegate.cache.policy import Decision, decide
 from sluicegate.cache.store import CacheStore, MemoryCache
 from sluicegate.canonical import ChatRequest, Event
-from sluicegate.pipeline import Events, Next, RequestContext
+from sluicegate.pipeline import Events, Next, Request
 from sluicegate.routing.aliases import Alias
 
 log = logging.getLogger("sluicegate.cache")
@@ -60,30 +60,30 @@ class Cache:
         self.store: CacheStore = store if store is not None else MemoryCache()
         self.semantic = semantic
 
-    async def __call__(self, ctx: RequestContext, call_next: Next) -> Events:
-        decision = decide(ctx)
+    async def __call__(self, request: Request, call_next: Next) -> Events:
+        decision = decide(request)
         if decision is None:
-            return await call_next(ctx)
-        alias = ctx.alias
+            return await call_next(request)
+        alias = request.alias
         assert alias is not None
         # Once prompts exist, their version goes in too: cache_key(..., prompt_version=...).
         key = cache_key(
-            ctx.decoded, scope=decision.scope, alias=alias.name, targets=_labels(alias)
+            request.decoded, scope=decision.scope, alias=alias.name, targets=_labels(alias)
         )
         if decision.lookup:
             answer = await self.store.get(key)
-            if answer is None and self._semantic_for(ctx) is not None:
-                answer = await self._semantic_lookup(ctx, decision)
+            if answer is None and self._semantic_for(request) is not None:
+                answer = await self._semantic_lookup(request, decision)
             if answer is not None and _fresh_enough(answer, decision):
-                return _hit(ctx, answer)
-        ctx.cache = "miss"
-        events = await call_next(ctx)
+                return _hit(request, answer)
+        request.outcome.cache = "miss"
+        events = await call_next(request)
         if not decision.store:
             return events
-        return self._keep(ctx, key, decision, events)
+        return self._keep(request, key, decision, events)
 
     async def _keep(
-        self, ctx: RequestContext, key: str, decision: Decision, events: Events
+        self, request: Request, key: str, decision: Decision, events: Events
     ) -> Events:
         kept: list[Event] = []
         ended = False
@@ -96,47 +96,49 @@ class Cache:
             await events.aclose()
             # Before the stream's end reaches the client, so that its next request
             # finds the answer (one Redis round trip at most).
-            if ended and _storable(ctx, kept):
-                await self._store(ctx, key, decision, kept)
+            if ended and _storable(request, kept):
+                await self._store(request, key, decision, kept)
 
     async def _store(
-        self, ctx: RequestContext, key: str, decision: Decision, events: list[Event]
+        self, request: Request, key: str, decision: Decision, events: list[Event]
     ) -> None:
-        target = ctx.target
+        target = request.outcome.target
         answer = CachedAnswer(
             events=tuple(events),
             stored_at=time.time(),
             target=target.label if target is not None else None,
-            alias=ctx.alias.name if ctx.alias is not None else None,
-            tags=ctx.tags,
+            alias=request.alias.name if request.alias is not None else None,
+            tags=request.tags,
         )
         try:
             stored = await self.store.put(key, answer, decision.ttl_s)
-            semantic = self._semantic_for(ctx)
+            semantic = self._semantic_for(request)
             if stored and semantic is not None:
-                text = semantic_text(ctx.decoded)  # type: ignore[arg-type]
+                text = semantic_text(request.decoded)  # type: ignore[arg-type]
                 if text is not None:
-                    await semantic.store(_semantic_scope(ctx, decision), text, key, decision.ttl_s)
+                    scope = _semantic_scope(request, decision)
+                    await semantic.store(scope, text, key, decision.ttl_s)
         except Exception:  # the answer has been served; never fail it for the cache
             log.exception("could not store an answer in the response cache")
 
-    def _semantic_for(self, ctx: RequestContext) -> SemanticIndex | None:
-        if self.semantic is None or ctx.alias is None or ctx.alias.config.cache.semantic is None:
+    def _semantic_for(self, request: Request) -> SemanticIndex | None:
+        alias = request.alias
+        if self.semantic is None or alias is None or alias.config.cache.semantic is None:
             return None
-        return self.semantic if isinstance(ctx.request, ChatRequest) else None
+        return self.semantic if isinstance(request.body, ChatRequest) else None
 
     async def _semantic_lookup(
-        self, ctx: RequestContext, decision: Decision
+        self, request: Request, decision: Decision
     ) -> CachedAnswer | None:
-        assert self.semantic is not None and isinstance(ctx.request, ChatRequest)
-        text = semantic_text(ctx.request)
+        assert self.semantic is not None and isinstance(request.body, ChatRequest)
+        text = semantic_text(request.body)
         if text is None:
             return None
-        assert ctx.alias is not None and ctx.alias.config.cache.semantic is not None
-        threshold = ctx.alias.config.cache.semantic.threshold
+        assert request.alias is not None and request.alias.config.cache.semantic is not None
+        threshold = request.alias.config.cache.semantic.threshold
         try:
             found = await self.semantic.lookup(
-                _semantic_scope(ctx, decision), text, threshold=threshold
+                _semantic_scope(request, decision), text, threshold=threshold
             )
         except Exception:
             log.exception("semantic cache lookup failed; treated as a miss")
@@ -148,10 +150,10 @@ def _labels(alias: Alias) -> tuple[str, ...]:
     return tuple(t.label for t in alias.targets)
 
 
-def _semantic_scope(ctx: RequestContext, decision: Decision) -> str:
-    assert isinstance(ctx.request, ChatRequest) and ctx.alias is not None
+def _semantic_scope(request: Request, decision: Decision) -> str:
+    assert isinstance(request.body, ChatRequest) and request.alias is not None
     return semantic_scope(
-        ctx.request, scope=decision.scope, alias=ctx.alias.name, targets=_labels(ctx.alias)
+        request.body, scope=decision.scope, alias=request.alias.name, targets=_labels(request.alias)
     )
 
 
@@ -159,24 +161,25 @@ def _fresh_enough(answer: CachedAnswer, decision: Decision) -> bool:
     return decision.max_age_s is None or time.time() - answer.stored_at <= decision.max_age_s
 
 
-def _storable(ctx: RequestContext, events: list[Event]) -> bool:
-    served_by = ctx.serving_alias
-    own = served_by is None or served_by is ctx.alias
-    return own and ctx.degraded is None and not ctx.replayed and complete(events)
+def _storable(request: Request, events: list[Event]) -> bool:
+    outcome = request.outcome
+    served_by = outcome.serving_alias
+    own = served_by is None or served_by is request.alias
+    return own and outcome.degraded is None and not outcome.replayed and complete(events)
 
 
-def _hit(ctx: RequestContext, answer: CachedAnswer) -> Events:
-    ctx.cache = "hit"
-    ctx.cache_age_s = max(0.0, time.time() - answer.stored_at)
-    ctx.replayed_target = answer.target
-    ctx.saved_usd = _saved(ctx, answer)
+def _hit(request: Request, answer: CachedAnswer) -> Events:
+    request.outcome.cache = "hit"
+    request.outcome.cache_age_s = max(0.0, time.time() - answer.stored_at)
+    request.outcome.replayed_target = answer.target
+    request.outcome.saved_usd = _saved(request, answer)
     return _replay(answer.events)
 
 
-def _saved(ctx: RequestContext, answer: CachedAnswer) -> float:
+def _saved(request: Request, answer: CachedAnswer) -> float:
     """What the stored call would cost today (at the producing alias's current prices)."""
     usage = answer.usage
-    alias = ctx.runtime.aliases.get(answer.alias or "") or ctx.alias
+    alias = request.runtime.aliases.get(answer.alias or "") or request.alias
     if usage is None or alias is None:
         return 0.0
     return alias.cost_usd(

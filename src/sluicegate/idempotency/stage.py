@@ -34,35 +34,35 @@ from sluicegate.idempotency.store import (
     StoredAnswer,
     Token,
 )
-from sluicegate.pipeline import Events, Next, RequestContext
+from sluicegate.pipeline import Events, Next, Request
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
 
-ReplayHook = Callable[[RequestContext, StoredAnswer], None]
+ReplayHook = Callable[[Request, StoredAnswer], None]
 
 # Sorted dict keys: the client's JSON key order and whitespace do not change the
 # fingerprint (struct fields always encode in their declared order).
 _encoder = msgspec.json.Encoder(order="deterministic")
 
 
-def _no_hook(ctx: RequestContext, answer: StoredAnswer) -> None:
+def _no_hook(request: Request, answer: StoredAnswer) -> None:
     pass
 
 
-def fingerprint(ctx: RequestContext) -> str:
+def fingerprint(request: Request) -> str:
     """What makes two requests "the same request" for one key, as a SHA-256 hex digest.
 
     The decoded canonical request, with the ingress protocol, the operation and
     the alias. Whether the answer is streamed is left out: the stored events
     serve a streaming and a non-streaming repeat alike.
     """
-    request = ctx.decoded
-    if isinstance(request, ChatRequest) and (request.stream or request.include_usage):
-        request = msgspec.structs.replace(request, stream=False, include_usage=False)
-    alias = ctx.alias.name if ctx.alias is not None else request.model
-    digest = hashlib.sha256(f"{ctx.protocol}\n{ctx.operation}\n{alias}\n".encode())
-    digest.update(_encoder.encode(request))
+    body = request.decoded
+    if isinstance(body, ChatRequest) and (body.stream or body.include_usage):
+        body = msgspec.structs.replace(body, stream=False, include_usage=False)
+    alias = request.alias.name if request.alias is not None else body.model
+    digest = hashlib.sha256(f"{request.protocol}\n{request.operation}\n{alias}\n".encode())
+    digest.update(_encoder.encode(body))
     return digest.hexdigest()
 
 
@@ -95,21 +95,21 @@ class Idempotency:
         # Abandons scheduled for answers dropped unread (see _orphaned).
         self._cleanups: set[asyncio.Task[None]] = set()
 
-    async def __call__(self, ctx: RequestContext, call_next: Next) -> Events:
-        key = ctx.headers.get(HEADER)
+    async def __call__(self, request: Request, call_next: Next) -> Events:
+        key = request.headers.get(HEADER)
         if key is None:
-            return await call_next(ctx)
-        scope = Scope(ctx.tenant.name if ctx.tenant is not None else "", checked_key(key))
-        outcome = await self._begin(scope, fingerprint(ctx))
+            return await call_next(request)
+        scope = Scope(request.tenant.name if request.tenant is not None else "", checked_key(key))
+        outcome = await self._begin(scope, fingerprint(request))
         if isinstance(outcome, StoredAnswer):
-            self.on_replay(ctx, outcome)
+            self.on_replay(request, outcome)
             return _replay(outcome.events)
         try:
-            events = await call_next(ctx)
+            events = await call_next(request)
         except BaseException:
             await self.store.abandon(outcome)
             raise
-        return self._keep(ctx, outcome, events)
+        return self._keep(request, outcome, events)
 
     async def _begin(self, scope: Scope, fingerprint: str) -> Token | StoredAnswer:
         """Claim the key, or get the answer to serve; wait while a twin is running."""
@@ -143,9 +143,9 @@ class Idempotency:
                 return waited.answer
             # The first gave up: try to become the first ourselves.
 
-    def _keep(self, ctx: RequestContext, token: Token, events: Events) -> Events:
+    def _keep(self, request: Request, token: Token, events: Events) -> Events:
         settled = _Settled()
-        kept = self._record(ctx, token, events, settled)
+        kept = self._record(request, token, events, settled)
         # An async generator that is never iterated never runs its finally (egress
         # may fail before reading it): release the claim when it is collected.
         finalizer = weakref.finalize(
@@ -155,7 +155,7 @@ class Idempotency:
         return kept
 
     async def _record(
-        self, ctx: RequestContext, token: Token, events: Events, settled: _Settled
+        self, request: Request, token: Token, events: Events, settled: _Settled
     ) -> Events:
         kept: list[Event] = []
         complete = False
@@ -170,7 +170,7 @@ class Idempotency:
                 await events.aclose()
             finally:
                 if complete:
-                    await self.store.complete(token, _answer(ctx, kept))
+                    await self.store.complete(token, _answer(request, kept))
                 else:
                     await self.store.abandon(token)
 
@@ -197,17 +197,17 @@ def _successful(events: list[Event]) -> bool:
     return not any(type(e) is Finish and e.reason == "error" for e in events)
 
 
-def _answer(ctx: RequestContext, events: list[Event]) -> StoredAnswer:
-    target = ctx.target
-    alias = ctx.serving_alias or ctx.alias
-    first = ctx.first_event_at
+def _answer(request: Request, events: list[Event]) -> StoredAnswer:
+    target = request.outcome.target
+    alias = request.outcome.serving_alias or request.alias
+    first = request.outcome.first_event_at
     return StoredAnswer(
         events=tuple(events),
         target=target.label if target is not None else None,
         alias=alias.name if alias is not None else None,
-        request_id=ctx.id,
-        attempts=ctx.attempts,
-        first_event_s=None if first is None else first - ctx.started,
+        request_id=request.id,
+        attempts=request.outcome.calls,
+        first_event_s=None if first is None else first - request.started,
     )
 
 

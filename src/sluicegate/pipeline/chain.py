@@ -33,8 +33,8 @@ from sluicegate.fairness import Gates
 from sluicegate.idempotency import Idempotency, IdempotencyStore, StoredAnswer
 from sluicegate.observability.alerts import Alerts
 from sluicegate.observability.metrics import Metrics
-from sluicegate.pipeline.context import RequestContext
 from sluicegate.pipeline.decode import Decode
+from sluicegate.pipeline.request import Request
 from sluicegate.pipeline.stage import Pipeline
 from sluicegate.resilience.backoff import BackoffPolicy
 from sluicegate.resilience.budget import RetryBudget
@@ -89,6 +89,6 @@ def build_pipeline(services: Services) -> Pipeline:
     )
 
 
-def _mark_replay(ctx: RequestContext, answer: StoredAnswer) -> None:
-    ctx.replayed = True
-    ctx.replayed_target = answer.target
+def _mark_replay(request: Request, answer: StoredAnswer) -> None:
+    request.outcome.replayed = True
+    request.outcome.replayed_target = answer.target

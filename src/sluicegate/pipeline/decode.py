@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from sluicegate.pipeline.context import RequestContext
+from sluicegate.pipeline.request import Request
 from sluicegate.pipeline.stage import Events, Next
 
 
 class Decode:
-    async def __call__(self, ctx: RequestContext, call_next: Next) -> Events:
-        ctx.request = ctx.decode(await ctx.read_body())
-        return await call_next(ctx)
+    async def __call__(self, request: Request, call_next: Next) -> Events:
+        assert request.receive is not None and request.decode_body is not None
+        body = request.decode_body(await request.receive())
+        return await call_next(request.replace(body=body))

@@ -1,7 +1,7 @@
 """The one interface every stage implements, and how stages are chained.
 
 A stage is an onion layer (as in Tower or Envoy's filter chain): it gets the
-request context and the rest of the chain. It may end the request by raising
+request and the rest of the chain. It may end the request by raising
 :class:`GatewayError`, or call ``call_next`` and return its events, possibly
 wrapped to watch or change them as they pass. Events are an async iterator
 whose first item has already arrived when ``call_next`` returns, so a failure
@@ -15,20 +15,20 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Protocol
 
 from sluicegate.canonical import Event
-from sluicegate.pipeline.context import RequestContext
+from sluicegate.pipeline.request import Request
 
 # Async generators, so that egress can close them (and with them the upstream call)
 # the moment a client goes away.
 Events = AsyncGenerator[Event, None]
-Next = Callable[[RequestContext], Awaitable[Events]]
+Next = Callable[[Request], Awaitable[Events]]
 
 
 class Stage(Protocol):
-    async def __call__(self, ctx: RequestContext, call_next: Next) -> Events: ...
+    async def __call__(self, request: Request, call_next: Next) -> Events: ...
 
 
 class Terminal(Protocol):
-    async def __call__(self, ctx: RequestContext) -> Events: ...
+    async def __call__(self, request: Request) -> Events: ...
 
 
 class Pipeline:
@@ -41,15 +41,15 @@ class Pipeline:
             handler = _bind(stage, handler)
         self._handler = handler
 
-    def __call__(self, ctx: RequestContext) -> Awaitable[Events]:
-        return self._handler(ctx)
+    def __call__(self, request: Request) -> Awaitable[Events]:
+        return self._handler(request)
 
     def describe(self) -> list[str]:
         return [type(s).__name__ for s in self.stages]
 
 
 def _bind(stage: Stage, call_next: Next) -> Next:
-    def handler(ctx: RequestContext) -> Awaitable[Events]:
-        return stage(ctx, call_next)
+    def handler(request: Request) -> Awaitable[Events]:
+        return stage(request, call_next)
 
     return handler

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from sluicegate.canonical import ErrorKind, GatewayError
-from sluicegate.pipeline import Events, Next, RequestContext
+from sluicegate.pipeline import Events, Next, Request
 
 
 class ResolveModel:
-    async def __call__(self, ctx: RequestContext, call_next: Next) -> Events:
-        name = ctx.decoded.model
-        alias = ctx.runtime.aliases.get(name)
+    async def __call__(self, request: Request, call_next: Next) -> Events:
+        name = request.decoded.model
+        alias = request.runtime.aliases.get(name)
         if alias is None:
             raise GatewayError(
                 ErrorKind.NOT_FOUND,
@@ -17,12 +17,11 @@ class ResolveModel:
                 code="model_not_found",
                 param="model",
             )
-        if ctx.tenant is not None and not ctx.tenant.may_use(name):
+        if request.tenant is not None and not request.tenant.may_use(name):
             raise GatewayError(
                 ErrorKind.PERMISSION,
                 f"this key may not use model '{name}'",
                 code="model_not_allowed",
                 param="model",
             )
-        ctx.alias = alias
-        return await call_next(ctx)
+        return await call_next(request.replace(alias=alias))

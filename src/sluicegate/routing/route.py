@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 
-from sluicegate.pipeline import Events, Next, RequestContext
+from sluicegate.pipeline import Events, Next, Request
 from sluicegate.resilience.health import TargetHealth
 from sluicegate.routing.aliases import Alias, Target
 from sluicegate.routing.balance import Balancer, Strategy, balancer
@@ -43,7 +43,7 @@ class Route:
     def __init__(self, planner: Planner) -> None:
         self.planner = planner
 
-    async def __call__(self, ctx: RequestContext, call_next: Next) -> Events:
-        assert ctx.alias is not None
-        ctx.targets = self.planner.plan(ctx.alias, ctx.runtime.aliases)
-        return await call_next(ctx)
+    async def __call__(self, request: Request, call_next: Next) -> Events:
+        assert request.alias is not None
+        plan = self.planner.plan(request.alias, request.runtime.aliases)
+        return await call_next(request.replace(plan=tuple(plan)))

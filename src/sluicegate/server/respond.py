@@ -6,7 +6,7 @@ from aiohttp import web
 
 from sluicegate.canonical import ChatRequest, EmbeddingResponse, ErrorKind, GatewayError, Usage
 from sluicegate.canonical.collect import ResponseCollector
-from sluicegate.pipeline import Events, RequestContext
+from sluicegate.pipeline import Events, Request
 from sluicegate.protocols.openai import chat_ingress as openai
 from sluicegate.server.wire import WireFormat
 
@@ -14,9 +14,9 @@ JSON = "application/json"
 
 
 def error_response(
-    wire: WireFormat, err: GatewayError, ctx: RequestContext | None = None
+    wire: WireFormat, err: GatewayError, request: Request | None = None
 ) -> web.Response:
-    headers = _answer_headers(ctx) if ctx is not None else {}
+    headers = _answer_headers(request) if request is not None else {}
     if err.retry_after is not None:
         headers["Retry-After"] = str(max(1, round(err.retry_after)))
     return web.Response(
@@ -24,33 +24,37 @@ def error_response(
     )
 
 
-def _answer_headers(ctx: RequestContext) -> dict[str, str]:
-    headers = dict(ctx.rate_limit_headers) if ctx.rate_limit_headers else {}
-    if ctx.target is not None and ctx.first_event_at is not None:
-        headers["x-sluicegate-target"] = ctx.target.label
-    elif ctx.replayed_target is not None:
-        headers["x-sluicegate-target"] = ctx.replayed_target
-    if len(ctx.attempt_log) > 1 or (ctx.attempt_log and ctx.first_event_at is None):
+def _answer_headers(request: Request) -> dict[str, str]:
+    """The gateway's response headers, from what happened to the request."""
+    outcome = request.outcome
+    headers = dict(outcome.headers) if outcome.headers else {}
+    attempts = outcome.attempts
+    if outcome.served:
+        headers["x-sluicegate-target"] = outcome.target.label  # type: ignore[union-attr]
+    elif outcome.replayed_target is not None:
+        headers["x-sluicegate-target"] = outcome.replayed_target
+    if len(attempts) > 1 or (attempts and outcome.first_event_at is None):
         # Every target tried, so a client can see a failover (or why none served).
-        headers["x-sluicegate-attempts"] = ", ".join(f"{t}={o}" for t, o in ctx.attempt_log)
-    if ctx.degraded is not None:
-        headers["x-sluicegate-degraded"] = ctx.degraded
-    if ctx.replayed:
+        headers["x-sluicegate-attempts"] = ", ".join(f"{a.target}={a.result}" for a in attempts)
+    if outcome.degraded is not None:
+        headers["x-sluicegate-degraded"] = outcome.degraded
+    if outcome.replayed:
         headers["x-sluicegate-idempotent-replay"] = "true"
-    if ctx.cache is not None:
-        headers["x-sluicegate-cache"] = ctx.cache
-        if ctx.cache == "hit":
-            headers["Age"] = str(int(ctx.cache_age_s))  # whole seconds, as in HTTP
+    if outcome.cache is not None:
+        headers["x-sluicegate-cache"] = outcome.cache
+        if outcome.cache == "hit":
+            headers["Age"] = str(int(outcome.cache_age_s))  # whole seconds, as in HTTP
     return headers
 
 
 async def send_chat(
-    request: web.Request, wire: WireFormat, ctx: RequestContext, events: Events
+    http: web.Request, wire: WireFormat, request: Request, events: Events
 ) -> web.StreamResponse:
-    chat = ctx.decoded
+    request = request.latest
+    chat = request.decoded
     assert isinstance(chat, ChatRequest)
     if chat.stream:
-        return await _stream(request, wire, ctx, chat, events)
+        return await _stream(http, wire, request, chat, events)
     collector = ResponseCollector()
     try:
         async for event in events:
@@ -60,12 +64,12 @@ async def send_chat(
     return web.Response(
         body=wire.encode_response(collector.response()),
         content_type=JSON,
-        headers=_answer_headers(ctx),
+        headers=_answer_headers(request),
     )
 
 
 async def _stream(
-    request: web.Request, wire: WireFormat, ctx: RequestContext, chat: ChatRequest, events: Events
+    http: web.Request, wire: WireFormat, request: Request, chat: ChatRequest, events: Events
 ) -> web.StreamResponse:
     response = web.StreamResponse(
         headers={
@@ -73,12 +77,12 @@ async def _stream(
             "Cache-Control": "no-cache",
             # Tell buffering reverse proxies (nginx) to pass chunks through as they come.
             "X-Accel-Buffering": "no",
-            **_answer_headers(ctx),
+            **_answer_headers(request),
         }
     )
-    encoder = wire.stream_encoder(chat, ctx.request_id)
+    encoder = wire.stream_encoder(chat, request.request_id)
     try:
-        await response.prepare(request)
+        await response.prepare(http)
         async for event in events:
             data = encoder.encode(event)
             if data:
@@ -96,7 +100,7 @@ async def _stream(
     return response
 
 
-async def send_embeddings(ctx: RequestContext, events: Events) -> web.Response:
+async def send_embeddings(request: Request, events: Events) -> web.Response:
     collector = ResponseCollector()
     try:
         async for event in events:
@@ -113,4 +117,4 @@ async def send_embeddings(ctx: RequestContext, events: Events) -> web.Response:
             model=result.model, vectors=result.vectors, usage=collector.usage or Usage()
         )
     )
-    return web.Response(body=body, content_type=JSON, headers=_answer_headers(ctx))
+    return web.Response(body=body, content_type=JSON, headers=_answer_headers(request))

@@ -10,8 +10,7 @@ from aiohttp import web
 from sluicegate.auth.authenticate import api_key_of
 from sluicegate.canonical import ErrorKind, GatewayError
 from sluicegate.gateway import Gateway
-from sluicegate.pipeline import RequestContext
-from sluicegate.pipeline.context import CanonicalRequest, Operation
+from sluicegate.pipeline import CanonicalRequest, Operation, Request
 from sluicegate.protocols.openai import chat_ingress as openai
 from sluicegate.server.keys import GATEWAY, REQUEST_ID
 from sluicegate.server.respond import JSON, error_response, send_chat, send_embeddings
@@ -33,44 +32,44 @@ def _body_reader(request: web.Request) -> Callable[[], Awaitable[bytes]]:
     return read
 
 
-def _context(
-    request: web.Request,
+def _request(
+    http: web.Request,
     wire: WireFormat,
     operation: Operation,
     decode: Callable[[bytes], CanonicalRequest],
-) -> RequestContext:
-    gateway = request.app[GATEWAY]
-    return RequestContext(
+) -> Request:
+    gateway = http.app[GATEWAY]
+    return Request.start(
         id=gateway.new_id(),
-        request_id=request_id(request),
+        request_id=request_id(http),
         protocol="anthropic" if wire is ANTHROPIC else "openai",
         operation=operation,
-        headers=request.headers,
+        headers=http.headers,
         runtime=gateway.runtime,
-        read_body=_body_reader(request),
-        decode=decode,
+        receive=_body_reader(http),
+        decode_body=decode,
     )
 
 
 def _chat_handler(wire: WireFormat) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    async def handle(request: web.Request) -> web.StreamResponse:
-        ctx = _context(request, wire, "chat", wire.decode_chat)
+    async def handle(http: web.Request) -> web.StreamResponse:
+        request = _request(http, wire, "chat", wire.decode_chat)
         try:
-            events = await request.app[GATEWAY].pipeline(ctx)
-            return await send_chat(request, wire, ctx, events)
+            events = await http.app[GATEWAY].pipeline(request)
+            return await send_chat(http, wire, request, events)
         except GatewayError as err:
-            return error_response(wire, err, ctx)
+            return error_response(wire, err, request)
 
     return handle
 
 
-async def embeddings(request: web.Request) -> web.StreamResponse:
-    ctx = _context(request, OPENAI, "embeddings", openai.decode_embeddings_request)
+async def embeddings(http: web.Request) -> web.StreamResponse:
+    request = _request(http, OPENAI, "embeddings", openai.decode_embeddings_request)
     try:
-        events = await request.app[GATEWAY].pipeline(ctx)
-        return await send_embeddings(ctx, events)
+        events = await http.app[GATEWAY].pipeline(request)
+        return await send_embeddings(request, events)
     except GatewayError as err:
-        return error_response(OPENAI, err, ctx)
+        return error_response(OPENAI, err, request)
 
 
 async def list_models(request: web.Request) -> web.Response:

@@ -27,11 +27,12 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 
 from sluicegate.canonical import ChatRequest, ErrorKind, Event, GatewayError, Usage
 from sluicegate.fairness import OVERLOADED, Gates, Slot, flow_of
-from sluicegate.pipeline import Events, RequestContext
+from sluicegate.pipeline import Events, Request
+from sluicegate.pipeline.outcome import SERVED
 from sluicegate.resilience.backoff import BackoffPolicy, retry_delay
 from sluicegate.resilience.budget import RetryBudget
 from sluicegate.resilience.health import TargetHealth, TargetState
@@ -61,25 +62,26 @@ class CallUpstream:
         self.backoff = backoff
         self._rng = rng or random.Random()
 
-    async def __call__(self, ctx: RequestContext) -> Events:
-        assert ctx.alias is not None
+    async def __call__(self, request: Request) -> Events:
+        assert request.alias is not None
         self.budget.deposit()
-        events = await self._attempt_plan(ctx, ctx.alias, ctx.targets)
+        events = await self._attempt_plan(request, request.alias, request.plan)
         if events is not None:
             return events
-        degraded = ctx.alias.config.degraded
-        if ctx.attempts == 0 and degraded is not None and degraded in ctx.runtime.aliases:
+        degraded = request.alias.config.degraded
+        aliases = request.runtime.aliases
+        if request.outcome.calls == 0 and degraded is not None and degraded in aliases:
             # Every target of the alias is down: serve from its stand-in, and say so.
-            ctx.degraded = degraded
-            stand_in = ctx.runtime.aliases[degraded]
-            plan = self.planner.plan(stand_in, ctx.runtime.aliases)
-            events = await self._attempt_plan(ctx, stand_in, plan)
+            request.outcome.degraded = degraded
+            stand_in = request.runtime.aliases[degraded]
+            plan = self.planner.plan(stand_in, request.runtime.aliases)
+            events = await self._attempt_plan(request, stand_in, plan)
             if events is not None:
                 return events
-        raise self._exhausted(ctx)
+        raise self._exhausted(request)
 
     async def _attempt_plan(
-        self, ctx: RequestContext, alias: Alias, plan: list[tuple[Alias, Target]]
+        self, request: Request, alias: Alias, plan: Sequence[tuple[Alias, Target]]
     ) -> Events | None:
         """Try ``plan`` (cycling through it while attempts remain); the events of the
         first target that answers, or None when none did."""
@@ -87,7 +89,7 @@ class CallUpstream:
         pending = _cycle(plan)
         shed: set[str] = set()  # deployments that turned this request away: not again
         for owner, target in pending:
-            if ctx.attempts >= max_attempts:
+            if request.outcome.calls >= max_attempts:
                 break
             if target.label in shed:
                 if pending.exhausted_without_calls():
@@ -96,48 +98,48 @@ class CallUpstream:
             state = self.health.state(target.label)
             # Another replica's opening first, so that a skip costs no probe slot.
             if not self.health.available(target.label) or not state.breaker.allow():
-                ctx.attempt_log.append((target.label, BREAKER_OPEN))
+                request.outcome.attempted(target.label, BREAKER_OPEN, called=False)
                 if pending.exhausted_without_calls():
                     break
                 continue
-            if ctx.attempts > 0:
+            if request.outcome.calls > 0:
                 if not self.budget.try_withdraw():
                     state.breaker.release()  # allow() may have given us a probe slot
-                    ctx.attempt_log.append((target.label, BUDGET_EXHAUSTED))
+                    request.outcome.attempted(target.label, BUDGET_EXHAUSTED, called=False)
                     break
-                await self._wait_before_retry(ctx)
+                await self._wait_before_retry(request)
             pending.called()
-            ctx.attempts += 1
+            request.outcome.calls += 1
             try:
-                return await self._call(ctx, owner, target, state)
+                return await self._call(request, owner, target, state)
             except GatewayError as err:
-                ctx.error = err
-                ctx.attempt_log.append((target.label, err.code or err.kind.name.lower()))
+                request.outcome.error = err
+                request.outcome.attempted(target.label, err.code or err.kind.name.lower())
                 if err.code == OVERLOADED:
                     shed.add(target.label)
                 stand_in = _stand_in_for(err, owner)
-                if stand_in is not None and stand_in in ctx.runtime.aliases:
+                if stand_in is not None and stand_in in request.runtime.aliases:
                     # The prompt cannot succeed on this alias anywhere: switch plans.
-                    other = ctx.runtime.aliases[stand_in]
-                    pending.replace(self.planner.plan(other, ctx.runtime.aliases))
+                    other = request.runtime.aliases[stand_in]
+                    pending.replace(self.planner.plan(other, request.runtime.aliases))
                     continue
                 if not err.retryable:
                     raise
         return None
 
     async def _call(
-        self, ctx: RequestContext, alias: Alias, target: Target, state: TargetState
+        self, request: Request, alias: Alias, target: Target, state: TargetState
     ) -> Events:
         gate = self.gates.get(target.label, target.capacity)
         if gate is None:
-            return await self._call_through(ctx, alias, target, state)
+            return await self._call_through(request, alias, target, state)
         try:
-            slot = await gate.acquire(flow_of(ctx))
+            slot = await gate.acquire(flow_of(request))
         except BaseException:
             state.breaker.release()  # allow() may have given us a probe slot
             raise
         try:
-            events = await self._call_through(ctx, alias, target, state)
+            events = await self._call_through(request, alias, target, state)
         except BaseException:
             # The upstream was asked (or not at all): count the request, no answer.
             await gate.release(slot, output_tokens=0, total_tokens=slot.flow.prompt_tokens)
@@ -145,16 +147,16 @@ class CallUpstream:
         return _holding(events, slot)
 
     async def _call_through(
-        self, ctx: RequestContext, alias: Alias, target: Target, state: TargetState
+        self, request: Request, alias: Alias, target: Target, state: TargetState
     ) -> Events:
         generation = state.started()
         started = time.perf_counter()
-        limits = _Limits.of(alias, target, streaming=ctx.streaming)
-        request = ctx.decoded
+        limits = _Limits.of(alias, target, streaming=request.streaming)
+        body = request.decoded
         upstream: AsyncIterator[Event] = (
-            target.provider.chat(request, target.model)
-            if isinstance(request, ChatRequest)
-            else target.provider.embed(request, target.model)
+            target.provider.chat(body, target.model)
+            if isinstance(body, ChatRequest)
+            else target.provider.embed(body, target.model)
         )
         try:
             first = await _first(upstream, limits, target)
@@ -180,44 +182,47 @@ class CallUpstream:
             await close(upstream)
             state.abandoned(generation=generation)
             raise
-        ctx.first_event_at = time.perf_counter()
-        ctx.target, ctx.serving_alias = target, alias
-        ctx.error = None
-        ctx.attempt_log.append((target.label, "ok"))
-        ttft = ctx.first_event_at - started
+        outcome = request.outcome
+        outcome.first_event_at = now = time.perf_counter()
+        outcome.target, outcome.serving_alias = target, alias
+        outcome.error = None
+        outcome.attempted(target.label, SERVED)
+        ttft = now - started
         return _committed(first, upstream, state, generation, ttft, limits, target)
 
-    async def _wait_before_retry(self, ctx: RequestContext) -> None:
-        err = ctx.error
+    async def _wait_before_retry(self, request: Request) -> None:
+        err = request.outcome.error
         delay = retry_delay(
             err.retry_after if err is not None else None,
-            ctx.attempts - 1,
+            request.outcome.calls - 1,
             self.backoff,
             self._rng,
         )
         if delay:  # None: the upstream asked for longer than we wait; fail over at once
             await asyncio.sleep(delay)
 
-    def _exhausted(self, ctx: RequestContext) -> GatewayError:
-        if ctx.error is not None:
-            return ctx.error
-        if any(outcome == BREAKER_OPEN for _, outcome in ctx.attempt_log):
+    def _exhausted(self, request: Request) -> GatewayError:
+        if request.outcome.error is not None:
+            return request.outcome.error
+        if any(a.result == BREAKER_OPEN for a in request.outcome.attempts):
             return GatewayError(
                 ErrorKind.UNAVAILABLE,
                 "no healthy target for this model: every target's circuit breaker is open",
                 code="no_healthy_target",
-                retry_after=self._earliest_probe(ctx),
+                retry_after=self._earliest_probe(request),
             )
         return GatewayError(
             ErrorKind.UNAVAILABLE, "no healthy target for this model", code="no_healthy_target"
         )
 
-    def _earliest_probe(self, ctx: RequestContext) -> float | None:
+    def _earliest_probe(self, request: Request) -> float | None:
         waits = [
             float(wait)
-            for label, outcome in ctx.attempt_log
-            if outcome == BREAKER_OPEN
-            and isinstance(wait := self.health.state(label).breaker.snapshot()["retry_in_s"], float)
+            for a in request.outcome.attempts
+            if a.result == BREAKER_OPEN
+            and isinstance(
+                wait := self.health.state(a.target).breaker.snapshot()["retry_in_s"], float
+            )
         ]
         return min(waits) if waits else None
 
@@ -287,7 +292,7 @@ async def _first(upstream: AsyncIterator[Event], limits: _Limits, target: Target
 class _cycle(Iterator[tuple[Alias, Target]]):
     """The plan, then the plan again while attempts remain; replaceable mid-way."""
 
-    def __init__(self, plan: list[tuple[Alias, Target]]) -> None:
+    def __init__(self, plan: Sequence[tuple[Alias, Target]]) -> None:
         self._plan = plan
         self._index = 0
         self._calls_this_round = 0
@@ -311,7 +316,7 @@ class _cycle(Iterator[tuple[Alias, Target]]):
         """A whole round passed over every target (all breakers open): stop cycling."""
         return self._index == len(self._plan) and self._calls_this_round == 0
 
-    def replace(self, plan: list[tuple[Alias, Target]]) -> None:
+    def replace(self, plan: Sequence[tuple[Alias, Target]]) -> None:
         self._plan, self._index, self._calls_this_round = plan, 0, 0
 
 
