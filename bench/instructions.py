@@ -243,7 +243,7 @@ async def _pipeline(n: int) -> None:
 
     from sluicegate.config.loader import load_config
     from sluicegate.gateway import Gateway
-    from sluicegate.pipeline import RequestContext
+    from sluicegate.pipeline import Request
     from sluicegate.providers.http import HttpClient
     from sluicegate.server.respond import send_chat
     from sluicegate.server.serve import _tune_gc
@@ -263,12 +263,13 @@ async def _pipeline(n: int) -> None:
         return CHAT
 
     async def one() -> None:
-        ctx = RequestContext(
+        request = Request.start(
             id=gateway.new_id(), request_id="req_" + gateway.new_id(), protocol="openai",
-            operation="chat", headers=headers, runtime=gateway.runtime, read_body=body,
-            decode=OPENAI.decode_chat,
+            operation="chat", headers=headers, runtime=gateway.runtime, receive=body,
+            decode_body=OPENAI.decode_chat,
         )
-        response = await send_chat(None, OPENAI, ctx, await gateway.pipeline(ctx))  # type: ignore[arg-type]
+        answer = await gateway.pipeline(request)
+        response = await send_chat(None, OPENAI, request, answer)  # type: ignore[arg-type]
         if response.status != 200:
             raise bench.BenchError(f"pipeline answered {response.status}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, cast
@@ -25,7 +26,7 @@ from sluicegate.canonical import (
 )
 from sluicegate.config import ModelConfig
 from sluicegate.config.schema import CacheConfig
-from sluicegate.pipeline import Events, Request
+from sluicegate.pipeline import Events, Request, Stream
 from sluicegate.routing.aliases import Alias
 from sluicegate.state.directory import Tenant
 
@@ -77,9 +78,9 @@ class Upstream:
         self.calls += 1
         request.outcome.target = cast(Any, SimpleNamespace(label="oai/gpt-4o-2024-08-06"))
         request.outcome.serving_alias = self.fallback or request.alias
-        return self._answer()
+        return Stream(self._answer(), request.outcome)
 
-    async def _answer(self) -> Events:
+    async def _answer(self) -> AsyncIterator[Event]:
         for n, event in enumerate(self.events):
             if n == self.fail_after:
                 raise GatewayError(ErrorKind.UPSTREAM, "cut", code="upstream_error")

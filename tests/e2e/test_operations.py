@@ -129,3 +129,32 @@ async def test_an_answer_never_read_is_still_recorded_and_its_limits_released(
     resp = await client.post("/v1/chat/completions", data=body,
                              headers={"Authorization": f"Bearer {KEY}"})
     assert resp.status == 200, "the concurrency slot was given back"
+
+
+async def test_every_upstream_attempt_is_counted_by_its_target_and_result(
+    start_gateway,
+) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    with socket.socket() as free:  # a port nothing listens on: the connection is refused
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    client = await start_gateway({
+        "providers": [{"name": "down", "type": "openai", "base_url": f"http://127.0.0.1:{port}/v1"},
+                      {"name": "e", "type": "echo"}],
+        "models": [{"name": "m", "targets": [{"provider": "down", "model": "x"}],
+                    "fallbacks": ["spare"]},
+                   {"name": "spare", "targets": [{"provider": "e", "model": "y"}]}],
+        "tenants": [{"name": "acme", "keys": [{"name": "k", "key": KEY}]}],
+    })
+    resp = await client.post("/v1/chat/completions", headers={"Authorization": f"Bearer {KEY}"},
+                             json={"model": "m", "messages": HELLO})
+    assert resp.status == 200 and resp.headers["x-sluicegate-target"] == "e/y"
+    text = await (await client.get("/metrics")).text()
+    attempts = {
+        (s.labels["target"], s.labels["result"]): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "sluicegate_upstream_attempts_total"
+    }
+    assert attempts == {("down/x", "upstream_unreachable"): 1, ("e/y", "ok"): 1}

@@ -43,7 +43,7 @@ from sluicegate.idempotency import (
     Token,
 )
 from sluicegate.idempotency.redis_store import RedisIdempotencyStore, decode_answer, encode_answer
-from sluicegate.pipeline import Events, Request
+from sluicegate.pipeline import Events, Request, Stream
 from sluicegate.state.directory import Tenant
 
 SCOPE = Scope("acme", "order-42")
@@ -418,9 +418,9 @@ class Upstream:
         await asyncio.sleep(self.delay)
         if self.calls <= self.failures:
             raise GatewayError(ErrorKind.UNAVAILABLE, "upstream down", code="upstream_unavailable")
-        return self._answer()
+        return Stream(self._answer(), ctx.outcome)
 
-    async def _answer(self) -> Events:
+    async def _answer(self) -> AsyncIterator[Event]:
         for event in EVENTS:
             yield event
             await asyncio.sleep(self.delay)

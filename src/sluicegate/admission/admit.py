@@ -35,7 +35,7 @@ from sluicegate.canonical.tokens import estimate_reservation
 from sluicegate.config import LimitsConfig, RateLimits
 from sluicegate.observability.alerts import Alerts
 from sluicegate.observability.metrics import counter
-from sluicegate.pipeline import Events, Next, Outcome, Request
+from sluicegate.pipeline import Events, Next, Observer, Outcome, Request, Stream
 
 # Distinct (tenant limits, key, alias) rule lists kept before starting afresh.
 RULES_CACHE_SIZE = 10_000
@@ -124,13 +124,11 @@ class Admit:
             return await call_next(request)
         ticket = decision.ticket
         try:
-            events = await call_next(request)
+            stream = await call_next(request)
         except BaseException:
             await self.limiter.release(ticket)
             raise
-        # Settle sees every event already; it hands over the final usage and cost.
-        request.outcome.on_settled(lambda settled: self._settle(settled, ticket, rules))
-        return events
+        return stream.watch(_Settlement(self, ticket, rules))
 
     def _rules(self, request: Request) -> Rules:
         assert request.tenant is not None and request.alias is not None
@@ -155,12 +153,11 @@ class Admit:
         self, outcome: Outcome, ticket: Ticket, rules: list[tuple[Rule, RateLimits]]
     ) -> None:
         """Replace the reservation with what was used (nothing for a replay)."""
-        usage = outcome.usage
-        tokens = 0 if outcome.replayed or usage is None else usage.total_tokens
+        usage, cost = outcome.settle()
         try:
             now = time.time()
             await self.limiter.settle_later(
-                ticket, tokens=tokens, cost_usd=outcome.cost_usd, now=now
+                ticket, tokens=usage.total_tokens, cost_usd=cost, now=now
             )
             for rule, limits in rules:
                 if limits.budget_alert_at is not None and limits.budget_usd is not None:
@@ -189,6 +186,18 @@ class Admit:
                 period_label=label,
                 share=round(share, 4),
             )
+
+
+class _Settlement(Observer):
+    """Once the answer has ended, its reservation is replaced by what it used."""
+
+    __slots__ = ("_admit", "_rules", "_ticket")
+
+    def __init__(self, admit: Admit, ticket: Ticket, rules: list[tuple[Rule, RateLimits]]):
+        self._admit, self._ticket, self._rules = admit, ticket, rules
+
+    async def on_end(self, stream: Stream) -> None:
+        await self._admit._settle(stream.outcome, self._ticket, self._rules)
 
 
 def rules_for(request: Request) -> list[tuple[Rule, RateLimits]]:

@@ -11,7 +11,7 @@ nothing, nor does an answer from another alias (a fallback or a degraded
 stand-in): the key names this alias's deployments, and their answer is what it
 promises.
 
-A hit costs no upstream call: Settle records it with zero tokens and cost, the
+A hit costs no upstream call: the access log records it with zero tokens and cost, the
 cache outcome and ``saved_usd`` (the stored call's usage at today's prices),
 and the tenant's token and budget reservations settle at zero.
 
@@ -31,7 +31,7 @@ from sluicegate.cache.key import cache_key, semantic_scope, semantic_text
 from sluicegate.cache.policy import Decision, decide
 from sluicegate.cache.store import CacheStore, MemoryCache
 from sluicegate.canonical import ChatRequest, Event
-from sluicegate.pipeline import Events, Next, Request
+from sluicegate.pipeline import Events, Next, Observer, Request, Stream
 from sluicegate.routing.aliases import Alias
 
 log = logging.getLogger("sluicegate.cache")
@@ -77,27 +77,10 @@ class Cache:
             if answer is not None and _fresh_enough(answer, decision):
                 return _hit(request, answer)
         request.outcome.cache = "miss"
-        events = await call_next(request)
+        stream = await call_next(request)
         if not decision.store:
-            return events
-        return self._keep(request, key, decision, events)
-
-    async def _keep(
-        self, request: Request, key: str, decision: Decision, events: Events
-    ) -> Events:
-        kept: list[Event] = []
-        ended = False
-        try:
-            async for event in events:
-                kept.append(event)
-                yield event
-            ended = True
-        finally:
-            await events.aclose()
-            # Before the stream's end reaches the client, so that its next request
-            # finds the answer (one Redis round trip at most).
-            if ended and _storable(request, kept):
-                await self._store(request, key, decision, kept)
+            return stream
+        return stream.watch(_Keeper(self, request, key, decision))
 
     async def _store(
         self, request: Request, key: str, decision: Decision, events: list[Event]
@@ -146,6 +129,25 @@ class Cache:
         return None if found is None else await self.store.get(found.entry_key)
 
 
+class _Keeper(Observer):
+    """Collects a fresh answer as it passes (nothing is held back from the client)
+    and stores it once it has ended complete: before the stream's end reaches the
+    client, so that its next request finds the answer (one Redis round trip at most)."""
+
+    __slots__ = ("_cache", "_decision", "_events", "_key", "_request")
+
+    def __init__(self, cache: Cache, request: Request, key: str, decision: Decision) -> None:
+        self._cache, self._request, self._key, self._decision = cache, request, key, decision
+        self._events: list[Event] = []
+
+    def on_event(self, event: Event) -> None:
+        self._events.append(event)
+
+    async def on_end(self, stream: Stream) -> None:
+        if stream.completed and _storable(self._request, self._events):
+            await self._cache._store(self._request, self._key, self._decision, self._events)
+
+
 def _labels(alias: Alias) -> tuple[str, ...]:
     return tuple(t.label for t in alias.targets)
 
@@ -173,7 +175,7 @@ def _hit(request: Request, answer: CachedAnswer) -> Events:
     request.outcome.cache_age_s = max(0.0, time.time() - answer.stored_at)
     request.outcome.replayed_target = answer.target
     request.outcome.saved_usd = _saved(request, answer)
-    return _replay(answer.events)
+    return Stream.replay(answer.events, request.outcome)
 
 
 def _saved(request: Request, answer: CachedAnswer) -> float:
@@ -185,8 +187,3 @@ def _saved(request: Request, answer: CachedAnswer) -> float:
     return alias.cost_usd(
         usage.input_tokens, usage.output_tokens, usage.cached_tokens, usage.cache_write_tokens
     )
-
-
-async def _replay(events: tuple[Event, ...]) -> Events:
-    for event in events:
-        yield event

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import weakref
 from collections.abc import Callable
 
 import msgspec
@@ -34,7 +33,7 @@ from sluicegate.idempotency.store import (
     StoredAnswer,
     Token,
 )
-from sluicegate.pipeline import Events, Next, Request
+from sluicegate.pipeline import Events, Next, Observer, Request, Stream
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -92,8 +91,6 @@ class Idempotency:
         self.store: IdempotencyStore = store if store is not None else MemoryIdempotencyStore()
         self.wait_timeout_s = wait_timeout_s
         self.on_replay = on_replay
-        # Abandons scheduled for answers dropped unread (see _orphaned).
-        self._cleanups: set[asyncio.Task[None]] = set()
 
     async def __call__(self, request: Request, call_next: Next) -> Events:
         key = request.headers.get(HEADER)
@@ -103,13 +100,13 @@ class Idempotency:
         outcome = await self._begin(scope, fingerprint(request))
         if isinstance(outcome, StoredAnswer):
             self.on_replay(request, outcome)
-            return _replay(outcome.events)
+            return Stream.replay(outcome.events, request.outcome)
         try:
-            events = await call_next(request)
+            stream = await call_next(request)
         except BaseException:
             await self.store.abandon(outcome)
             raise
-        return self._keep(request, outcome, events)
+        return stream.watch(_Recorder(self.store, request, outcome))
 
     async def _begin(self, scope: Scope, fingerprint: str) -> Token | StoredAnswer:
         """Claim the key, or get the answer to serve; wait while a twin is running."""
@@ -143,54 +140,25 @@ class Idempotency:
                 return waited.answer
             # The first gave up: try to become the first ourselves.
 
-    def _keep(self, request: Request, token: Token, events: Events) -> Events:
-        settled = _Settled()
-        kept = self._record(request, token, events, settled)
-        # An async generator that is never iterated never runs its finally (egress
-        # may fail before reading it): release the claim when it is collected.
-        finalizer = weakref.finalize(
-            kept, self._orphaned, token, settled, asyncio.get_running_loop()
-        )
-        finalizer.atexit = False
-        return kept
 
-    async def _record(
-        self, request: Request, token: Token, events: Events, settled: _Settled
-    ) -> Events:
-        kept: list[Event] = []
-        complete = False
-        try:
-            async for event in events:
-                kept.append(event)
-                yield event
-            complete = _successful(kept)
-        finally:
-            settled.done = True
-            try:
-                await events.aclose()
-            finally:
-                if complete:
-                    await self.store.complete(token, _answer(request, kept))
-                else:
-                    await self.store.abandon(token)
+class _Recorder(Observer):
+    """Keeps the first answer as it passes; stores it once it has ended complete and
+    successful, or releases the key (a retry then runs again)."""
 
-    def _orphaned(self, token: Token, settled: _Settled, loop: asyncio.AbstractEventLoop) -> None:
-        if settled.done or loop.is_closed():
-            return
-        settled.done = True
-        loop.call_soon_threadsafe(self._abandon_later, token)
+    __slots__ = ("_events", "_request", "_store", "_token")
 
-    def _abandon_later(self, token: Token) -> None:
-        task = asyncio.get_running_loop().create_task(self.store.abandon(token))
-        self._cleanups.add(task)
-        task.add_done_callback(self._cleanups.discard)
+    def __init__(self, store: IdempotencyStore, request: Request, token: Token) -> None:
+        self._store, self._request, self._token = store, request, token
+        self._events: list[Event] = []
 
+    def on_event(self, event: Event) -> None:
+        self._events.append(event)
 
-class _Settled:
-    __slots__ = ("done",)
-
-    def __init__(self) -> None:
-        self.done = False
+    async def on_end(self, stream: Stream) -> None:
+        if stream.completed and _successful(self._events):
+            await self._store.complete(self._token, _answer(self._request, self._events))
+        else:
+            await self._store.abandon(self._token)
 
 
 def _successful(events: list[Event]) -> bool:
@@ -209,8 +177,3 @@ def _answer(request: Request, events: list[Event]) -> StoredAnswer:
         attempts=request.outcome.calls,
         first_event_s=None if first is None else first - request.started,
     )
-
-
-async def _replay(events: tuple[Event, ...]) -> Events:
-    for event in events:
-        yield event

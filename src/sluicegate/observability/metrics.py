@@ -55,7 +55,7 @@ class Metrics:
         self.requests: defaultdict[tuple[str, str, str, str], int] = defaultdict(int)
         self.tokens: defaultdict[tuple[str, str, str], int] = defaultdict(int)
         self.cost: defaultdict[tuple[str, str], float] = defaultdict(float)
-        self.attempts: defaultdict[str, int] = defaultdict(int)
+        self.attempts: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.duration: defaultdict[str, _Histogram] = defaultdict(_Histogram)
         self.ttft: defaultdict[str, _Histogram] = defaultdict(_Histogram)
         self.in_flight = 0
@@ -94,9 +94,10 @@ class Metrics:
         )
         yield counter(
             "sluicegate_upstream_attempts",
-            "Upstream calls made, including retries and fallbacks.",
-            ["target"],
-            (((target,), n) for target, n in self.attempts.items()),
+            "Upstream calls made, including retries and fallbacks, by target and result "
+            "(ok, or the error code of a failed call).",
+            ["target", "result"],
+            self.attempts.items(),
         )
         yield self._histogram(
             "gen_ai_server_request_duration_seconds",

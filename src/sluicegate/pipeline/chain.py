@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sluicegate.accounting.settle import Settle
+from sluicegate.accounting.access_log import AccessLog
 from sluicegate.admission.admit import Admit
 from sluicegate.admission.limits import Limiter
 from sluicegate.auth.authenticate import Authenticate
@@ -74,7 +74,6 @@ def build_pipeline(services: Services) -> Pipeline:
         services.metrics.add_source(source)
     return Pipeline(
         [
-            Settle(services.ledger, services.metrics),
             Authenticate(services.directory),
             Decode(),
             ResolveModel(),
@@ -86,6 +85,7 @@ def build_pipeline(services: Services) -> Pipeline:
         CallUpstream(
             planner, services.health, services.retry_budget, services.backoff, services.gates
         ),
+        AccessLog(services.ledger, services.metrics),
     )
 
 

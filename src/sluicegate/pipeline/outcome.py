@@ -13,11 +13,10 @@ A stage's private state (what no other part reads) lives under a typed
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from sluicegate.canonical import GatewayError, Usage
+from sluicegate.canonical.tokens import estimate_input_tokens
 
 if TYPE_CHECKING:
     from sluicegate.pipeline.request import Request
@@ -27,6 +26,7 @@ T = TypeVar("T")
 
 # What an attempt that served records as its result.
 SERVED = "ok"
+NOTHING = Usage()
 
 
 class StateKey(Generic[T]):
@@ -41,26 +41,27 @@ class StateKey(Generic[T]):
         return f"StateKey({self.name!r})"
 
 
-@dataclass(slots=True)
-class Attempt:
-    """One target considered for the request: called, or passed over and why.
+# One target considered for the request, as (target label, result): ``"ok"`` for
+# the one that served, else the error code, or the reason it was not called (see
+# NOT_CALLED). Plain tuples: they go into the ledger record as they are.
+Attempt = tuple[str, str]
 
-    ``result`` is ``"ok"`` for the target that served, else the error code or
-    the reason it was not called (``breaker_open``, ``retry_budget_exhausted``).
-    """
-
-    target: str  # "provider/model"
-    result: str
-    called: bool = True
+# Results of targets that were passed over without a call.
+BREAKER_OPEN = "breaker_open"
+BUDGET_EXHAUSTED = "retry_budget_exhausted"
+NOT_CALLED = frozenset({BREAKER_OPEN, BUDGET_EXHAUSTED})
 
 
-@dataclass(slots=True, eq=False)
 class Outcome:
+    # A plain class whose defaults live on the class: a request sets a handful of
+    # these, and an __init__ that assigned all twenty was a measurable share of
+    # the pipeline's own cost. The annotations document the instance attributes.
+
     # The request as the stages last shaped it (see Request.replace): what the
     # access log records, also for a request that failed halfway.
     request: Request | None = None
     # Every target considered, in order; ``calls`` counts those actually called.
-    attempts: list[Attempt] = field(default_factory=list)
+    attempts: list[Attempt]
     calls: int = 0
     # The target whose answer the client gets, and the alias it belongs to
     # (a fallback's or a stand-in's, when one served).
@@ -78,29 +79,60 @@ class Outcome:
     cache: str | None = None
     cache_age_s: float = 0.0
     saved_usd: float = 0.0
-    # Final once the answer has ended (the access log fills them in).
+    # What the serving upstream reported, and the text it produced (for an
+    # estimate when it reports nothing); see settle() for what is charged.
     usage: Usage | None = None
-    cost_usd: float = 0.0
     output_chars: int = 0
+    billed: Usage | None = None
+    cost_usd: float = 0.0
     error: GatewayError | None = None
     client_closed: bool = False
     # Response headers stages add (x-ratelimit-*, ...), sent with the answer.
     headers: dict[str, str] | None = None
     _state: dict[StateKey[Any], Any] | None = None
-    # What stages asked to run once the answer has ended and been recorded.
-    finalizers: list[Callable[[Outcome], Awaitable[None]]] | None = None
+
+    def __init__(self) -> None:
+        self.attempts = []
 
     @property
     def served(self) -> bool:
         """An upstream target answered (its first event arrived)."""
         return self.target is not None and self.first_event_at is not None
 
-    def on_settled(self, finalizer: Callable[[Outcome], Awaitable[None]]) -> None:
-        """Run ``finalizer`` once the answer has ended and been recorded (usage and
-        cost are then final)."""
-        if self.finalizers is None:
-            self.finalizers = []
-        self.finalizers.append(finalizer)
+    def settle(self) -> tuple[Usage, float]:
+        """What the request is charged, once its answer has ended: the upstream's
+        usage (counted locally and marked ``estimated`` when it reported none),
+        nothing for a stored answer or a request that reached no upstream, priced
+        at the serving alias's rates. Computed once; every caller sees the same."""
+        billed = self.billed
+        if billed is not None:
+            return billed, self.cost_usd
+        request = self.request
+        assert request is not None  # every version of the request is given to its outcome
+        usage = self.usage
+        if self.replayed or self.cache == "hit":
+            billed = NOTHING  # the first request paid; a replay never charges twice
+        elif usage is not None:
+            billed = usage
+        elif self.first_event_at is None or request.body is None:
+            billed = NOTHING
+        else:
+            billed = Usage(
+                input_tokens=estimate_input_tokens(request.body),
+                output_tokens=(self.output_chars + 3) // 4,
+                estimated=True,
+            )
+        alias = self.serving_alias or request.alias
+        cost = 0.0
+        if alias is not None:
+            cost = alias.cost_usd(
+                billed.input_tokens,
+                billed.output_tokens,
+                billed.cached_tokens,
+                billed.cache_write_tokens,
+            )
+        self.billed, self.cost_usd = billed, cost
+        return billed, cost
 
     def add_headers(self, headers: dict[str, str]) -> None:
         """Send ``headers`` with the answer (the dict is taken, not copied)."""
@@ -108,9 +140,6 @@ class Outcome:
             self.headers = headers
         else:
             self.headers.update(headers)
-
-    def attempted(self, target: str, result: str, *, called: bool = True) -> None:
-        self.attempts.append(Attempt(target, result, called))
 
     def get(self, key: StateKey[T]) -> T | None:
         state = self._state

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from sluicegate.canonical import ChatRequest, EmbeddingResponse, ErrorKind, GatewayError, Usage
 from sluicegate.canonical.collect import ResponseCollector
-from sluicegate.pipeline import Events, Request
+from sluicegate.pipeline import Request, Stream
 from sluicegate.protocols.openai import chat_ingress as openai
 from sluicegate.server.wire import WireFormat
 
@@ -35,7 +35,7 @@ def _answer_headers(request: Request) -> dict[str, str]:
         headers["x-sluicegate-target"] = outcome.replayed_target
     if len(attempts) > 1 or (attempts and outcome.first_event_at is None):
         # Every target tried, so a client can see a failover (or why none served).
-        headers["x-sluicegate-attempts"] = ", ".join(f"{a.target}={a.result}" for a in attempts)
+        headers["x-sluicegate-attempts"] = ", ".join(f"{t}={r}" for t, r in attempts)
     if outcome.degraded is not None:
         headers["x-sluicegate-degraded"] = outcome.degraded
     if outcome.replayed:
@@ -48,19 +48,21 @@ def _answer_headers(request: Request) -> dict[str, str]:
 
 
 async def send_chat(
-    http: web.Request, wire: WireFormat, request: Request, events: Events
+    http: web.Request, wire: WireFormat, request: Request, stream: Stream
 ) -> web.StreamResponse:
-    request = request.latest
-    chat = request.decoded
-    assert isinstance(chat, ChatRequest)
-    if chat.stream:
-        return await _stream(http, wire, request, chat, events)
-    collector = ResponseCollector()
+    """Send ``stream`` to the client; it is ended whatever happens here (a client that
+    goes away mid-answer gives it up, and the access log records a 499)."""
     try:
-        async for event in events:
+        request = request.latest
+        chat = request.decoded
+        assert isinstance(chat, ChatRequest)
+        if chat.stream:
+            return await _stream(http, wire, request, chat, stream)
+        collector = ResponseCollector()
+        async for event in stream:
             collector.add(event)
     finally:
-        await events.aclose()
+        await stream.aclose()
     return web.Response(
         body=wire.encode_response(collector.response()),
         content_type=JSON,
@@ -69,7 +71,7 @@ async def send_chat(
 
 
 async def _stream(
-    http: web.Request, wire: WireFormat, request: Request, chat: ChatRequest, events: Events
+    http: web.Request, wire: WireFormat, request: Request, chat: ChatRequest, stream: Stream
 ) -> web.StreamResponse:
     response = web.StreamResponse(
         headers={
@@ -81,9 +83,9 @@ async def _stream(
         }
     )
     encoder = wire.stream_encoder(chat, request.request_id)
+    await response.prepare(http)
     try:
-        await response.prepare(http)
-        async for event in events:
+        async for event in stream:
             data = encoder.encode(event)
             if data:
                 await response.write(data)
@@ -93,20 +95,18 @@ async def _stream(
         await response.write(encoder.error(err))
         await response.write_eof()
         return response
-    finally:
-        await events.aclose()
     await response.write(encoder.end())
     await response.write_eof()
     return response
 
 
-async def send_embeddings(request: Request, events: Events) -> web.Response:
+async def send_embeddings(request: Request, stream: Stream) -> web.Response:
     collector = ResponseCollector()
     try:
-        async for event in events:
+        async for event in stream:
             collector.add(event)
     finally:
-        await events.aclose()
+        await stream.aclose()
     result = collector.embeddings
     if result is None:
         raise GatewayError(

@@ -29,20 +29,24 @@ import random
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 
-from sluicegate.canonical import ChatRequest, ErrorKind, Event, GatewayError, Usage
+from sluicegate.canonical import (
+    ChatRequest,
+    ErrorKind,
+    Event,
+    GatewayError,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
 from sluicegate.fairness import OVERLOADED, Gates, Slot, flow_of
-from sluicegate.pipeline import Events, Request
-from sluicegate.pipeline.outcome import SERVED
+from sluicegate.pipeline import Events, Observer, Outcome, Request, Stream
+from sluicegate.pipeline.outcome import BREAKER_OPEN, BUDGET_EXHAUSTED, SERVED
 from sluicegate.resilience.backoff import BackoffPolicy, retry_delay
 from sluicegate.resilience.budget import RetryBudget
 from sluicegate.resilience.health import TargetHealth, TargetState
 from sluicegate.routing.aliases import Alias, Target
 from sluicegate.routing.route import Planner
-from sluicegate.upstream.stall import StallExpired, StallWatch
-
-# Outcomes recorded in the ledger's attempt log for targets that were not called.
-BREAKER_OPEN = "breaker_open"
-BUDGET_EXHAUSTED = "retry_budget_exhausted"
+from sluicegate.upstream.stall import StallWatch
 
 
 class CallUpstream:
@@ -98,14 +102,14 @@ class CallUpstream:
             state = self.health.state(target.label)
             # Another replica's opening first, so that a skip costs no probe slot.
             if not self.health.available(target.label) or not state.breaker.allow():
-                request.outcome.attempted(target.label, BREAKER_OPEN, called=False)
+                request.outcome.attempts.append((target.label, BREAKER_OPEN))
                 if pending.exhausted_without_calls():
                     break
                 continue
             if request.outcome.calls > 0:
                 if not self.budget.try_withdraw():
                     state.breaker.release()  # allow() may have given us a probe slot
-                    request.outcome.attempted(target.label, BUDGET_EXHAUSTED, called=False)
+                    request.outcome.attempts.append((target.label, BUDGET_EXHAUSTED))
                     break
                 await self._wait_before_retry(request)
             pending.called()
@@ -114,7 +118,7 @@ class CallUpstream:
                 return await self._call(request, owner, target, state)
             except GatewayError as err:
                 request.outcome.error = err
-                request.outcome.attempted(target.label, err.code or err.kind.name.lower())
+                request.outcome.attempts.append((target.label, err.code or err.kind.name.lower()))
                 if err.code == OVERLOADED:
                     shed.add(target.label)
                 stand_in = _stand_in_for(err, owner)
@@ -139,12 +143,12 @@ class CallUpstream:
             state.breaker.release()  # allow() may have given us a probe slot
             raise
         try:
-            events = await self._call_through(request, alias, target, state)
+            stream = await self._call_through(request, alias, target, state)
         except BaseException:
             # The upstream was asked (or not at all): count the request, no answer.
             await gate.release(slot, output_tokens=0, total_tokens=slot.flow.prompt_tokens)
             raise
-        return _holding(events, slot)
+        return stream.watch(_Holding(slot))
 
     async def _call_through(
         self, request: Request, alias: Alias, target: Target, state: TargetState
@@ -186,9 +190,19 @@ class CallUpstream:
         outcome.first_event_at = now = time.perf_counter()
         outcome.target, outcome.serving_alias = target, alias
         outcome.error = None
-        outcome.attempted(target.label, SERVED)
-        ttft = now - started
-        return _committed(first, upstream, state, generation, ttft, limits, target)
+        outcome.attempts.append((target.label, SERVED))
+        guard = None
+        if limits.idle_s is not None or limits.deadline is not None:
+            # A stream that stalls longer than the idle timeout, or outlasts the
+            # alias's total, fails with a 504 error event.
+            guard = StallWatch(
+                asyncio.get_running_loop(),
+                limits.idle_s,
+                limits.deadline,
+                expired=lambda: limits.error(target, limits.idle_s, what="next"),
+            )
+        stream = Stream(upstream, outcome, first=first, guard=guard)
+        return stream.watch(_Committed(state, generation, now - started, outcome))
 
     async def _wait_before_retry(self, request: Request) -> None:
         err = request.outcome.error
@@ -204,7 +218,7 @@ class CallUpstream:
     def _exhausted(self, request: Request) -> GatewayError:
         if request.outcome.error is not None:
             return request.outcome.error
-        if any(a.result == BREAKER_OPEN for a in request.outcome.attempts):
+        if any(result == BREAKER_OPEN for _, result in request.outcome.attempts):
             return GatewayError(
                 ErrorKind.UNAVAILABLE,
                 "no healthy target for this model: every target's circuit breaker is open",
@@ -218,11 +232,9 @@ class CallUpstream:
     def _earliest_probe(self, request: Request) -> float | None:
         waits = [
             float(wait)
-            for a in request.outcome.attempts
-            if a.result == BREAKER_OPEN
-            and isinstance(
-                wait := self.health.state(a.target).breaker.snapshot()["retry_in_s"], float
-            )
+            for label, result in request.outcome.attempts
+            if result == BREAKER_OPEN
+            and isinstance(wait := self.health.state(label).breaker.snapshot()["retry_in_s"], float)
         ]
         return min(waits) if waits else None
 
@@ -335,61 +347,46 @@ async def close(events: AsyncIterator[Event]) -> None:
         await aclose()
 
 
-async def _holding(events: Events, slot: Slot) -> Events:
-    """Relay ``events`` while holding ``slot``; free it, charged with the answer's
+class _Holding(Observer):
+    """Holds a deployment's slot for the answer; frees it, charged with the answer's
     real usage, when the answer ends or is abandoned."""
-    usage: Usage | None = None
-    try:
-        async for event in events:
-            if isinstance(event, Usage):
-                usage = event
-            yield event
-    finally:
-        await events.aclose()
+
+    __slots__ = ("_slot",)
+
+    def __init__(self, slot: Slot) -> None:
+        self._slot = slot
+
+    async def on_end(self, stream: Stream) -> None:
+        slot, usage = self._slot, stream.outcome.usage
         output = usage.output_tokens if usage is not None else 0
         total = usage.total_tokens if usage is not None else slot.flow.prompt_tokens
         await slot.gate.release(slot, output_tokens=output, total_tokens=total)
 
 
-async def _committed(
-    first: Event,
-    rest: AsyncIterator[Event],
-    state: TargetState,
-    generation: int,
-    ttft_s: float,
-    limits: _Limits,
-    target: Target,
-) -> Events:
-    """The answer of the target that served: its outcome feeds the breaker and EWMA
-    when the answer ends; a stream that stalls longer than the idle timeout, or
-    outlasts the alias's total, fails with a 504 error event."""
-    verdict: bool | None = None
-    try:
-        yield first
-        if limits.idle_s is None and limits.deadline is None:
-            async for event in rest:
-                yield event
+class _Committed(Observer):
+    """The answer of the target that served: counts what it produces, and gives the
+    target its verdict (breaker, latency EWMA) when the answer ends."""
+
+    __slots__ = ("_generation", "_outcome", "_state", "_ttft_s")
+
+    def __init__(self, state: TargetState, generation: int, ttft_s: float, outcome: Outcome):
+        self._state, self._generation, self._ttft_s = state, generation, ttft_s
+        self._outcome = outcome
+
+    def on_event(self, event: Event) -> None:
+        kind = type(event)
+        if kind is TextDelta:
+            self._outcome.output_chars += len(event.text)  # type: ignore[union-attr]
+        elif kind is ToolCallDelta:
+            self._outcome.output_chars += len(event.arguments)  # type: ignore[union-attr]
+        elif kind is Usage:
+            self._outcome.usage = event  # type: ignore[assignment]
+
+    def on_end(self, stream: Stream) -> None:
+        err = stream.error
+        if stream.completed:
+            self._state.finished(ok=True, latency_s=self._ttft_s, generation=self._generation)
+        elif err is None or err.kind is ErrorKind.INTERNAL:
+            self._state.abandoned(generation=self._generation)  # no verdict on the target
         else:
-            watch = StallWatch(asyncio.get_running_loop(), limits.idle_s, limits.deadline)
-            try:
-                while True:
-                    try:
-                        event = await watch.wait(anext(rest))
-                    except StopAsyncIteration:
-                        break
-                    except StallExpired:
-                        raise limits.error(target, limits.idle_s, what="next") from None
-                    yield event
-            finally:
-                watch.close()
-        verdict = True
-    except GatewayError:
-        verdict = False
-        raise
-    finally:
-        if verdict is None:
-            state.abandoned(generation=generation)  # the client went away: no verdict
-        else:
-            latency = ttft_s if verdict else None
-            state.finished(ok=verdict, latency_s=latency, generation=generation)
-        await close(rest)
+            self._state.finished(ok=False, latency_s=None, generation=self._generation)

@@ -17,7 +17,7 @@ on the upstream can expire.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -32,15 +32,23 @@ class StallWatch:
     ``deadline``: loop time by which every wait must be over (either may be None).
 
     Each wait goes through :meth:`wait`: ``event = await watch.wait(anext(upstream))``.
+    ``expired`` makes the exception an expired wait raises (default
+    :class:`StallExpired`), so that a stream can raise its own error without
+    another layer of coroutines around every wait.
     """
 
-    __slots__ = ("_armed_due", "_cancelling", "_deadline", "_fired", "_handle", "_limit_s",
-                 "_loop", "_since", "_task", "timers")
+    __slots__ = ("_armed_due", "_cancelling", "_deadline", "_expired_error", "_fired", "_handle",
+                 "_limit_s", "_loop", "_since", "_task", "timers")
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, limit_s: float | None, deadline: float | None
+        self,
+        loop: asyncio.AbstractEventLoop,
+        limit_s: float | None,
+        deadline: float | None,
+        expired: Callable[[], BaseException] = StallExpired,
     ) -> None:
         self._loop = loop
+        self._expired_error = expired
         self._limit_s = limit_s
         self._deadline = deadline
         self._since: float | None = None  # when the current wait began; None: not waiting
@@ -52,13 +60,13 @@ class StallWatch:
         self.timers = 0  # timers armed so far, for tests and curiosity
 
     async def wait(self, awaitable: Awaitable[T]) -> T:
-        """``await awaitable``, or raise :class:`StallExpired` once it has taken too long."""
+        """``await awaitable``, or raise ``expired()`` once it has taken too long."""
         self._begin()
         try:
             return await awaitable
         except asyncio.CancelledError:
             if self._expired():
-                raise StallExpired from None
+                raise self._expired_error() from None
             raise
         finally:
             self._end()

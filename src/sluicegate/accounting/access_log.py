@@ -1,0 +1,122 @@
+"""The access log: every request, answered or failed, in the ledger and in metrics.
+
+The chain hands it every request twice: when it begins, and once it is over
+(an error before any answer, or the end of the answer stream, as its last
+observer). The record is written when the answer ends: for a stream, when
+the last upstream event has passed, before the client's stream is closed, so
+that a complete answer always has its ledger row. Everything it writes comes
+from the request's :class:`~sluicegate.pipeline.Outcome`.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sluicegate.canonical import Usage
+from sluicegate.observability.metrics import Metrics
+from sluicegate.pipeline import Observer, Outcome, Request, Stream
+from sluicegate.pipeline.outcome import NOT_CALLED
+from sluicegate.state.ledger import Ledger, LedgerRecord
+
+# nginx's code for "client closed the connection before the answer was complete".
+CLIENT_CLOSED = 499
+
+
+class AccessLog(Observer):
+    __slots__ = ("ledger", "metrics")
+
+    def __init__(self, ledger: Ledger, metrics: Metrics) -> None:
+        self.ledger = ledger
+        self.metrics = metrics
+
+    @property
+    def observer(self) -> Observer:
+        return self
+
+    def begin(self, request: Request) -> None:
+        self.metrics.in_flight += 1
+
+    def on_end(self, stream: Stream) -> None:
+        self.record(stream.outcome)
+
+    def record(self, outcome: Outcome) -> None:
+        request = outcome.request
+        assert request is not None  # every version of the request is given to its outcome
+        usage, cost = outcome.settle()
+        err = outcome.error
+        status = (
+            CLIENT_CLOSED
+            if outcome.client_closed and err is None
+            else (err.status if err is not None else 200)
+        )
+        latency_ms = (time.perf_counter() - request.started) * 1000
+        first = outcome.first_event_at
+        ttft_ms = None if first is None else (first - request.started) * 1000
+        tenant = request.tenant.name if request.tenant else None
+        alias = request.alias.name if request.alias else None
+        target = outcome.target.label if outcome.target and first is not None else None
+        self.ledger.record(
+            LedgerRecord(
+                id=request.id,
+                request_id=request.request_id,
+                ts=request.received_at,
+                tenant=tenant,
+                key_name=request.api_key.name if request.api_key else None,
+                alias=alias,
+                target=target,
+                protocol=request.protocol,
+                operation=request.operation,
+                stream=request.streaming,
+                tags=request.tags,
+                status=status,
+                error_code=err.code if err is not None else None,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cached_tokens=usage.cached_tokens,
+                cache_write_tokens=usage.cache_write_tokens,
+                reasoning_tokens=usage.reasoning_tokens,
+                estimated=usage.estimated,
+                cost_usd=cost,
+                latency_ms=latency_ms,
+                ttft_ms=ttft_ms,
+                attempts=tuple(outcome.attempts),
+                cache=outcome.cache,
+                saved_usd=outcome.saved_usd,
+            )
+        )
+        self._observe(
+            outcome, tenant or "", alias or "", target or "", status, usage, cost, latency_ms,
+            ttft_ms,
+        )
+
+    def _observe(
+        self,
+        outcome: Outcome,
+        tenant: str,
+        alias: str,
+        target: str,
+        status: int,
+        usage: Usage,
+        cost: float,
+        latency_ms: float,
+        ttft_ms: float | None,
+    ) -> None:
+        m = self.metrics
+        m.in_flight -= 1
+        m.requests[tenant, alias, target, str(status)] += 1
+        if outcome.calls:
+            for tried, result in outcome.attempts:
+                if result not in NOT_CALLED:
+                    m.attempts[tried, result] += 1
+        if usage.input_tokens:
+            m.tokens[tenant, alias, "input"] += usage.input_tokens
+        if usage.output_tokens:
+            m.tokens[tenant, alias, "output"] += usage.output_tokens
+        if usage.cached_tokens:
+            m.tokens[tenant, alias, "cached"] += usage.cached_tokens
+        if cost:
+            m.cost[tenant, alias] += cost
+        if alias:
+            m.duration[alias].observe(latency_ms / 1000)
+            if ttft_ms is not None:
+                m.ttft[alias].observe(ttft_ms / 1000)
