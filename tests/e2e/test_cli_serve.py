@@ -63,6 +63,21 @@ async def test_serve_without_config_answers_at_once(tmp_path: Path) -> None:
         assert (tmp_path / "sluicegate.db").exists(), "SQLite lives in the working directory"
     finally:
         assert await _stop(proc) == 0
+    _assert_ignored_by_the_repository(tmp_path)
+
+
+def _assert_ignored_by_the_repository(workdir: Path) -> None:
+    """`make serve` runs in the checkout: nothing it leaves behind may show as untracked."""
+    repo = Path(__file__).resolve().parents[2]
+    if not (repo / ".git").exists():
+        pytest.skip("not a git checkout")
+    left = sorted(p.name + ("/" if p.is_dir() else "") for p in workdir.iterdir())
+    assert "sluicegate.db.spool/" in left
+    res = subprocess.run(
+        ["git", "check-ignore", "--no-index", "--stdin"],
+        input="\n".join(left), capture_output=True, text=True, cwd=repo,
+    )
+    assert sorted(res.stdout.split()) == left, f"not ignored: {set(left) - set(res.stdout.split())}"
 
 
 async def test_sigterm_drains_a_stream_in_flight(tmp_path: Path) -> None:
