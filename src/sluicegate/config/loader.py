@@ -8,7 +8,8 @@ way this step does what YAML itself will not:
 
 - a key given twice in one mapping is an error (YAML silently keeps the last);
 - ``env:NAME`` in any string value is replaced by the variable's value before
-  validation, so ``port: env:PORT`` still becomes an int;
+  validation, so ``port: env:PORT`` still becomes an int; LiteLLM's
+  ``os.environ/NAME`` is an error that says to write ``env:NAME``;
 - timestamps stay strings (``api_version: 2024-10-21`` must not become a date).
 
 Every problem found is reported in one :class:`ConfigError`, sorted by line.
@@ -36,6 +37,7 @@ from sluicegate.config.schema import Config
 __all__ = ["ConfigError", "Problem", "load_config", "load_config_text", "validate_config"]
 
 _ENV_PREFIX = "env:"
+_LITELLM_ENV_PREFIX = "os.environ/"
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -233,6 +235,10 @@ class _Builder:
                 return None
         if isinstance(value, str) and value.startswith(_ENV_PREFIX):
             return self._env(value, node, path)
+        if isinstance(value, str) and value.startswith(_LITELLM_ENV_PREFIX):
+            # LiteLLM's spelling; taken literally it would be sent as the key itself.
+            name = value[len(_LITELLM_ENV_PREFIX) :].strip() or "NAME"
+            self._problem(path, _line(node), f"{value} is LiteLLM's syntax; write env:{name}")
         return value
 
     def _env(self, value: str, node: ScalarNode, path: FieldPath) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ssl
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -78,6 +79,23 @@ class ProviderConfig(_Strict):
     # A PEM file of the CAs that https to this provider trusts instead of the
     # system's store: an internal server behind a private CA.
     ca_file: str | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_base_url(cls, url: str | None) -> str | None:
+        # Without a scheme the HTTP client cannot make any call, and nothing else
+        # would notice before the first request fails.
+        if url is None:
+            return None
+        example = "e.g. http://127.0.0.1:8000/v1"
+        if not url.startswith(("http://", "https://")):
+            if "://" not in url:
+                # Most likely host:port/path: say exactly what to write.
+                example = f"write http://{url} (or https://{url} for TLS)"
+            raise ValueError(f"must start with http:// or https://, {example}")
+        if not urlsplit(url).hostname:
+            raise ValueError(f"names no host, {example}")
+        return url
 
     @field_validator("headers")
     @classmethod
