@@ -501,6 +501,21 @@ async def test_recent_requests(client: Client) -> None:
     assert [r["tenant"] for r in beta] == ["beta", "beta"]
 
 
+async def test_requests_through_an_alias_without_pricing_are_marked_unpriced(
+    client: Client,
+) -> None:
+    await _traffic(client)  # one of the five is on 'other', which has no pricing
+
+    records = (await call(client, "GET", "/admin/requests"))["data"]
+    assert {(r["alias"], r["unpriced"]) for r in records} == {("echo", False), ("other", True)}
+    unpriced = next(r for r in records if r["unpriced"])
+    assert unpriced["cost_usd"] == 0.0 and unpriced["output_tokens"] > 0
+
+    usage = await call(client, "GET", "/admin/usage", params={"group_by": "alias"})
+    assert usage["totals"]["unpriced_requests"] == 1
+    assert {g["key"]: g["unpriced_requests"] for g in usage["groups"]} == {"echo": 0, "other": 1}
+
+
 @pytest.mark.parametrize("limit", ["0", "1001", "ten", "-5", "2.5"])
 async def test_recent_requests_limit_is_checked(client: Client, limit: str) -> None:
     error = await call(client, "GET", "/admin/requests", params={"limit": limit}, status=400)
@@ -519,6 +534,7 @@ async def test_models(client: Client) -> None:
                 "fallbacks": [],
                 "pricing": {"input_per_mtok": 1.0, "output_per_mtok": 2.0,
                             "cached_input_per_mtok": None, "cache_write_per_mtok": None},
+                "priced": True,
             },
             {
                 "name": "other",
@@ -526,6 +542,7 @@ async def test_models(client: Client) -> None:
                 "fallbacks": ["echo"],
                 "pricing": {"input_per_mtok": 0.0, "output_per_mtok": 0.0,
                             "cached_input_per_mtok": None, "cache_write_per_mtok": None},
+                "priced": False,  # the config gives it no pricing
             },
         ]
     }

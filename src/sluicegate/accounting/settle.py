@@ -144,6 +144,7 @@ class Settle:
                 attempts=tuple(ctx.attempt_log),
                 cache=ctx.cache,
                 saved_usd=ctx.saved_usd,
+                unpriced=alias is not None and not alias.priced,
             )
         )
         self._observe(

@@ -197,6 +197,7 @@ async def list_models(request: web.Request) -> web.Response:
             ],
             fallbacks=list(a.fallbacks),
             pricing=a.pricing,
+            priced=a.priced,
         )
         for a in aliases
     ]

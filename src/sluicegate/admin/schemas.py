@@ -224,6 +224,10 @@ class UsageSums(_Response):
     cost_usd: float
     errors: int = Field(description="Requests that ended with a status of 400 or more.")
     estimated: int = Field(description="Requests whose tokens were estimated locally.")
+    unpriced_requests: int = Field(
+        description="Requests served by an alias with no pricing: they count $0 here and "
+        "against every budget, because no price is known."
+    )
 
 
 class UsageGroup(UsageSums):
@@ -265,6 +269,11 @@ class RequestRecord(_Response):
     attempts: list[tuple[str, str]] = Field(
         default=[], description="Every upstream attempt in order: [target, 'ok' or failure code]"
     )
+    unpriced: bool = Field(
+        default=False,
+        description="Served by an alias with no pricing: cost_usd is 0 because no price is "
+        "known, not because the call was free.",
+    )
 
 
 class RequestList(_Response):
@@ -282,6 +291,10 @@ class ModelOut(_Response):
     targets: list[TargetOut]
     fallbacks: list[str]
     pricing: PricingConfig
+    priced: bool = Field(
+        description="false: the config gives this alias no pricing; `pricing` is then all "
+        "zeros and its requests are recorded as unpriced."
+    )
 
 
 class ModelList(_Response):

@@ -178,7 +178,9 @@ class ModelConfig(_Strict):
     name: str = Field(min_length=1)
     targets: list[TargetConfig] = Field(min_length=1)
     fallbacks: list[str] = []
-    pricing: PricingConfig = PricingConfig()
+    # None: no price is known, so its requests cost $0 and the ledger marks them
+    # unpriced (a budget cannot see them); give zero prices for a free model.
+    pricing: PricingConfig | None = None
     # How the targets share the load: weighted random, fewest requests in
     # flight, or lowest latency (EWMA, power of two choices).
     balance: Literal["weighted", "least_in_flight", "latency"] = "weighted"
