@@ -276,6 +276,7 @@ def _usage(args: argparse.Namespace) -> int:
         "output_tokens",
         "cached_tokens",
         "cost_usd",
+        "unpriced_requests",
         "errors",
         "cache_hits",
         "saved_usd",
@@ -379,13 +380,23 @@ def _cache_invalidate(args: argparse.Namespace) -> int:
 
 
 def _load(path: Path | None) -> Config:
-    from sluicegate.config.loader import load_config, validate_config
+    """The config (embedded defaults without a path); its warnings are logged."""
+    from sluicegate.config.loader import (
+        config_warnings,
+        load_config_with_warnings,
+        validate_config,
+    )
 
     if path is None:
         from sluicegate.config.defaults import EMBEDDED_DEFAULTS
 
-        return validate_config(EMBEDDED_DEFAULTS)
-    return load_config(path)
+        config = validate_config(EMBEDDED_DEFAULTS)
+        warnings = config_warnings(config)
+    else:
+        config, warnings = load_config_with_warnings(path)
+    for warning in warnings:
+        logging.getLogger("sluicegate.config").warning("%s", warning)
+    return config
 
 
 def _load_or_report(path: Path | None) -> Config | None:
@@ -402,7 +413,6 @@ def _load_or_report(path: Path | None) -> Config | None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from sluicegate.config.loader import load_config
     from sluicegate.server.serve import serve
 
     logging.basicConfig(
@@ -426,7 +436,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
 
     def reload_source() -> Config:
-        fresh = load_config(path)
+        fresh = _load(path)
         # Command-line overrides keep winning after a reload.
         return fresh.model_copy(update={"server": config.server}) if overrides else fresh
 
@@ -490,16 +500,19 @@ def _storage_ready(config: Config) -> bool:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from sluicegate.config.loader import ConfigError, load_config
+    """Exit status 1 for errors; warnings are printed (stderr) but the config is usable."""
+    from sluicegate.config.loader import ConfigError, load_config_with_warnings
 
     try:
-        config = load_config(args.config)
+        config, warnings = load_config_with_warnings(args.config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"{args.config}: cannot read: {exc}", file=sys.stderr)
         return 1
+    for warning in warnings:
+        print(warning, file=sys.stderr)
     print(
         f"{args.config}: ok ({len(config.providers)} providers, {len(config.models)} models, "
         f"{len(config.tenants)} tenants)"

@@ -78,6 +78,8 @@ async def test_usage_tables_exports_and_forecast(start_gateway) -> None:  # type
     lines = table.splitlines()
     assert lines[0].split()[:3] == ["key", "requests", "input_tokens"]
     assert lines[2].split()[:2] == ["ci", "4"] and lines[-1].split()[:2] == ["(total)", "4"]
+    unpriced = lines[0].split().index("unpriced_requests")
+    assert lines[-1].split()[unpriced] == "0", "the echo alias is priced"
 
     code, out, err = await arun("usage", *admin, "--group-by", "day", "--format", "csv")
     assert code == 0, err

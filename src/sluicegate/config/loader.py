@@ -33,8 +33,17 @@ from yaml.reader import ReaderError
 
 from sluicegate.config.references import FieldPath, Issue, check_references, format_path
 from sluicegate.config.schema import Config
+from sluicegate.config.unpriced import unpriced_budgets
 
-__all__ = ["ConfigError", "Problem", "load_config", "load_config_text", "validate_config"]
+__all__ = [
+    "ConfigError",
+    "Problem",
+    "config_warnings",
+    "load_config",
+    "load_config_text",
+    "load_config_with_warnings",
+    "validate_config",
+]
 
 _ENV_PREFIX = "env:"
 _LITELLM_ENV_PREFIX = "os.environ/"
@@ -48,12 +57,16 @@ _SECRET_FIELDS = frozenset({"key", "api_key", "admin_key", "headers"})
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One thing wrong with a config: where (file, line, field) and what."""
+    """One thing wrong with a config: where (file, line, field) and what.
+
+    A ``warning`` does not stop the config from loading (see :func:`load_config_with_warnings`).
+    """
 
     path: FieldPath
     message: str
     line: int | None = None
     source: str | None = None
+    severity: Literal["error", "warning"] = "error"
 
     @property
     def field(self) -> str:
@@ -63,7 +76,8 @@ class Problem:
         parts = [p for p in (self.source, None if self.line is None else str(self.line)) if p]
         where = ":".join(parts)
         field = self.field
-        return ": ".join(p for p in (where, field, self.message) if p)
+        message = f"warning: {self.message}" if self.severity == "warning" else self.message
+        return ": ".join(p for p in (where, field, message) if p)
 
 
 class ConfigError(Exception):
@@ -89,6 +103,14 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
     ``environ`` (default: ``os.environ``) supplies the ``env:NAME`` values.
     Raises :class:`ConfigError` naming ``path`` as given.
     """
+    return load_config_with_warnings(path, environ)[0]
+
+
+def load_config_with_warnings(
+    path: str | Path, environ: Mapping[str, str] | None = None
+) -> tuple[Config, list[Problem]]:
+    """Like :func:`load_config`, and also what is legal but probably a mistake
+    (e.g. a budget that an alias without pricing can spend), each with its line."""
     source = str(path)
     try:
         raw = Path(path).read_bytes()
@@ -101,13 +123,24 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
         line = raw[: exc.start].count(b"\n") + 1
         message = f"not valid UTF-8 text (byte {exc.start})"
         raise ConfigError([Problem((), message, line=line, source=source)]) from None
-    return load_config_text(text, source=source, environ=environ)
+    return _load_text(text, source=source, environ=environ)
 
 
 def load_config_text(
     text: str, *, source: str = "<config>", environ: Mapping[str, str] | None = None
 ) -> Config:
     """Like :func:`load_config`, for YAML already in memory; ``source`` names it in errors."""
+    return _load_text(text, source=source, environ=environ)[0]
+
+
+def config_warnings(config: Config) -> list[Problem]:
+    """The warnings of a config given as data (no file, so no lines), e.g. the embedded defaults."""
+    return [Problem(path, message, severity="warning") for path, message in _warnings(config)]
+
+
+def _load_text(
+    text: str, *, source: str, environ: Mapping[str, str] | None
+) -> tuple[Config, list[Problem]]:
     env = os.environ if environ is None else environ
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -133,7 +166,11 @@ def load_config_text(
     ]
     if problems or config is None:
         raise ConfigError(problems)
-    return config
+    warnings = [
+        Problem(path, message, line=builder.line_of(path), source=source, severity="warning")
+        for path, message in _warnings(config)
+    ]
+    return config, sorted(warnings, key=lambda p: p.line or 0)
 
 
 def validate_config(data: Mapping[str, Any]) -> Config:
@@ -146,6 +183,10 @@ def validate_config(data: Mapping[str, Any]) -> Config:
     if issues or config is None:
         raise ConfigError(Problem(path, message) for path, message in issues)
     return config
+
+
+def _warnings(config: Config) -> list[Issue]:
+    return unpriced_budgets(config)
 
 
 def _validate(data: Any) -> tuple[Config | None, list[Issue]]:
