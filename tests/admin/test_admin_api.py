@@ -165,7 +165,7 @@ async def test_tenant_lifecycle(client: Client) -> None:
     changed = await call(client, "PATCH", "/admin/tenants/beta",
                          json={"limits": {"rpm": 5, "budget_usd": 2.5, "budget_period": "day"}})
     assert changed["models"] == ["echo"]
-    assert changed["limits"] == {**UNLIMITED, "rpm": 5, "budget_usd": 2.5,
+    assert changed["limits"] == {**UNLIMITED, "tpm": 1000, "rpm": 5, "budget_usd": 2.5,
                                  "budget_period": "day"}
 
     changed = await call(client, "PATCH", "/admin/tenants/beta", json={"models": None})
@@ -177,6 +177,41 @@ async def test_tenant_lifecycle(client: Client) -> None:
     assert await call(client, "DELETE", "/admin/tenants/beta") == {"name": "beta", "deleted": True}
     body = await call(client, "GET", "/admin/tenants/beta", status=404)
     assert_error(body, code="not_found", says="beta")
+
+
+async def test_patching_limits_changes_only_what_is_given(client: Client) -> None:
+    limits = {"rpm": 10, "budget_usd": 20.0, "budget_alert_at": 0.8,
+              "keys": {"ci": {"rpm": 2, "budget_usd": 1.0}, "bot": {"priority": "batch"}},
+              "models": {"echo": {"tpm": 500}}}
+    await call(client, "POST", "/admin/tenants", json={"name": "beta", "limits": limits},
+               status=201)
+
+    async def patch(body: dict[str, Any]) -> dict[str, Any]:
+        answer = await call(client, "PATCH", "/admin/tenants/beta", json={"limits": body})
+        limits: dict[str, Any] = answer["limits"]
+        return limits
+
+    after = await patch({"rpm": 4})
+    assert (after["rpm"], after["budget_usd"], after["budget_alert_at"]) == (4, 20.0, 0.8)
+    assert after["keys"]["ci"]["budget_usd"] == 1.0 and after["models"]["echo"]["tpm"] == 500
+
+    after = await patch({"budget_usd": None})  # null clears the one limit
+    assert (after["rpm"], after["budget_usd"], after["budget_alert_at"]) == (4, None, 0.8)
+
+    # Entries merge per key name and field; one left at its defaults goes away.
+    after = await patch({"keys": {"ci": {"rpm": 3}, "bot": {"priority": None},
+                                  "new": {"tpm": 7}}})
+    assert (after["keys"]["ci"]["rpm"], after["keys"]["ci"]["budget_usd"]) == (3, 1.0)
+    assert set(after["keys"]) == {"ci", "new"}
+    after = await patch({"models": {"echo": {"tpm": None}, "other": {"rpm": 1}}})
+    assert set(after["models"]) == {"other"}
+    assert after["rpm"] == 4, "the tenant's own limits are untouched by entry changes"
+
+    # The merged result is validated as a whole.
+    error = await call(client, "PATCH", "/admin/tenants/beta",
+                       json={"limits": {"keys": {"ci": {"rpm": -1}}}}, status=400)
+    assert_error(error, param="limits.keys.ci.rpm")
+    assert (await call(client, "GET", "/admin/tenants/beta"))["limits"] == after
 
 
 async def test_a_tenants_allowed_models_apply_to_its_keys_at_once(client: Client) -> None:
@@ -645,6 +680,10 @@ async def test_openapi_document_describes_bodies_and_parameters(client: Client) 
     assert schemas["TenantCreate"]["required"] == ["name"]
     assert schemas["TenantCreate"]["additionalProperties"] is False
     assert set(create["responses"]) == {"201", "400", "401", "409", "500"}
+
+    patch = doc["paths"]["/admin/tenants/{name}"]["patch"]
+    assert "a field left out keeps it" in patch["description"]
+    assert "null clears a limit" in schemas["TenantUpdate"]["properties"]["limits"]["description"]
 
     key = doc["paths"]["/admin/tenants/{name}/keys"]["post"]["responses"]["201"]
     created = key["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]

@@ -213,13 +213,15 @@ async def test_the_cli_manages_tenants_keys_and_reads_usage(tmp_path: Path) -> N
         await cli("tenant-limits", "team-search", "--rpm", "2")
         statuses = [await _status_with_key(url, key) for _ in range(3)]
         assert 429 in statuses, "the new limit holds at once"
-        await cli("tenant-limits", "team-search")  # clears the tenant's limits
+        await cli("tenant-limits", "team-search", "--clear", "rpm")
         shown = await cli("tenant-limits", "team-search", "--key", "ci", "--rpm", "1")
         assert "team-search/ci" in shown
         assert [await _status_with_key(url, key) for _ in range(2)] == [200, 429]
         shown = await cli("tenant-limits", "team-search", "--weight", "3", "--priority", "batch")
-        assert shown.splitlines()[-1].split()[-2:] == ["3", "batch"]
-        assert await _status_with_key(url, key) == 200, "the key's limit went with the rest"
+        assert shown.splitlines()[-1].split()[-3:] == ["3", "batch", "False"]
+        assert await _status_with_key(url, key) == 429, "the key's limit stays"
+        await cli("tenant-limits", "team-search", "--key", "ci", "--clear", "rpm")
+        assert await _status_with_key(url, key) == 200
         await cli("key-revoke", key_id)
         assert await _status_with_key(url, key) == 401
     finally:

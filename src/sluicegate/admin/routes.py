@@ -21,6 +21,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from sluicegate.admin.auth import check_admin_key
+from sluicegate.admin.limits_patch import merge_limits
 from sluicegate.admin.openapi import Handler, Operation, build_openapi
 from sluicegate.admin.schemas import (
     CacheInvalidate,
@@ -96,7 +97,8 @@ async def update_tenant(request: web.Request) -> web.Response:
     models = body.models if "models" in body.model_fields_set else UNSET
     if isinstance(models, list):
         _check_aliases(gateway, models)
-    updated = await gateway.directory.update_tenant(tenant.name, models=models, limits=body.limits)
+    limits = None if body.limits is None else merge_limits(tenant.limits, body.limits)
+    updated = await gateway.directory.update_tenant(tenant.name, models=models, limits=limits)
     return _json(TenantOut.of(updated))
 
 
@@ -332,8 +334,12 @@ OPERATIONS: tuple[Operation, ...] = (
         TenantOut,
         body=TenantUpdate,
         errors=(400, 404, 409),
-        description="Only the fields given change. Tenants from the config file are changed "
-        "there (409).",
+        description="Only what is given changes. `models` replaces the allowed aliases (null: "
+        "every alias). `limits` is merged into the current limits: a field given replaces its "
+        "value, a field left out keeps it, and null clears a limit (unlimited again); `keys` "
+        "and `models` inside it merge the same way per key name and per alias, and an entry "
+        "left with every field at its default is removed. So `{\"limits\": {\"rpm\": 4}}` "
+        "changes rpm and nothing else. Tenants from the config file are changed there (409).",
     ),
     Operation(
         "DELETE",

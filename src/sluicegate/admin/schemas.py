@@ -89,8 +89,14 @@ class TenantCreate(_Request):
 class TenantUpdate(_Request):
     """Only the fields given change; ``models: null`` allows every alias again."""
 
-    models: list[str] | None = None
-    limits: LimitsConfig | None = None
+    models: list[str] | None = Field(
+        default=None, description="Replaces the allowed aliases; null allows every alias."
+    )
+    limits: LimitsConfig | None = Field(
+        default=None,
+        description="Merged into the current limits: given fields replace theirs, absent "
+        "fields keep theirs, null clears a limit; keys and models merge per entry.",
+    )
 
 
 class KeyCreate(_Request):
