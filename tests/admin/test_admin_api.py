@@ -707,3 +707,62 @@ async def test_openapi_document_describes_bodies_and_parameters(client: Client) 
     assert unauthorized["content"]["application/json"]["schema"]["$ref"] == (
         "#/components/schemas/ErrorBody"
     )
+
+
+# -- strict bodies and methods ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "param"),
+    [
+        ("POST", "/admin/cache/invalidate", {"all": "yes"}, "all"),
+        ("POST", "/admin/cache/invalidate", {"all": 1}, "all"),
+        ("POST", "/admin/cache/invalidate", {"shared": "true", "alias": "echo"}, "shared"),
+        ("POST", "/admin/cache/invalidate", {"alias": 5}, "alias"),
+        ("POST", "/admin/cache/invalidate", {"all": True, "everything": True}, "everything"),
+        ("POST", "/admin/tenants", {"name": "beta", "limits": {"rpm": "5"}}, "limits.rpm"),
+        ("POST", "/admin/tenants", {"name": "beta", "limits": {"shadow": "no"}},
+         "limits.shadow"),
+        ("POST", "/admin/tenants", {"name": 7}, "name"),
+        ("POST", "/admin/tenants", {"name": "beta", "models": [1]}, "models.0"),
+        ("PATCH", "/admin/tenants/beta", {"limits": {"budget_usd": "10"}}, "limits.budget_usd"),
+        ("PATCH", "/admin/tenants/beta", {"limits": {"keys": {"ci": {"rpm": True}}}},
+         "limits.keys.ci.rpm"),
+        ("POST", "/admin/tenants/beta/keys", {"name": ["k"]}, "name"),
+    ],
+)
+async def test_bodies_are_validated_strictly_naming_the_field(
+    client: Client, method: str, path: str, body: dict[str, Any], param: str
+) -> None:
+    await call(client, "POST", "/admin/tenants", json={"name": "beta"}, status=201)
+    before = await call(client, "GET", "/admin/tenants/beta")
+    error = await call(client, method, path, json=body, status=400)
+    assert_error(error, param=param, says=repr(param))
+    assert await call(client, "GET", "/admin/tenants/beta") == before
+
+
+async def test_a_cache_invalidation_that_is_refused_removes_nothing(client: Client) -> None:
+    resp = await client.post("/v1/chat/completions", json={**HI, "temperature": 0},
+                             headers={"Authorization": f"Bearer {ACME_KEY}"})
+    assert resp.status == 200 and resp.headers["x-sluicegate-cache"] == "miss"  # now stored
+    await call(client, "POST", "/admin/cache/invalidate", json={"all": "yes"}, status=400)
+    answer = await call(client, "POST", "/admin/cache/invalidate", json={"all": True})
+    assert answer == {"invalidated": 1}, "the entry was still there"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", "/admin/tenants", "GET, POST"),
+        ("POST", "/admin/tenants/acme", "DELETE, GET, PATCH"),
+        ("GET", "/admin/cache/invalidate", "POST"),
+        ("PATCH", "/admin/keys/key_x", "DELETE"),
+    ],
+)
+async def test_a_wrong_method_is_a_405_naming_the_allowed_ones(
+    client: Client, method: str, path: str, allow: str
+) -> None:
+    resp = await client.request(method, path, headers=ADMIN)
+    assert resp.status == 405
+    assert resp.headers["Allow"] == allow
+    assert_error(await resp.json(), code="method_not_allowed")

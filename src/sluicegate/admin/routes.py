@@ -1,10 +1,10 @@
 """The admin HTTP API under /admin: tenants, keys, usage, models and reload.
 
 Handlers are thin: validate with the pydantic models in
-:mod:`sluicegate.admin.schemas`, call the Directory, ledger or Gateway, and
-shape the answer. :data:`OPERATIONS` is the one route table; the router and
-the OpenAPI document (GET /admin/openapi.json) are both built from it. Every
-route, the document included, needs the admin key.
+:mod:`sluicegate.admin.schemas` (bodies strictly: no type coercion), call the
+Directory, ledger or Gateway, and shape the answer. :data:`OPERATIONS` is the
+one route table; the router and the OpenAPI document (GET /admin/openapi.json)
+are both built from it. Every route, the document included, needs the admin key.
 
 Errors use the OpenAI error body, like the rest of the gateway's own API.
 """
@@ -579,7 +579,9 @@ async def _body(request: web.Request, model: type[M]) -> M:
     if not isinstance(data, dict):
         raise GatewayError.invalid("the request body must be a JSON object", code="invalid_json")
     try:
-        return model.model_validate(data)
+        # Strict: JSON has real types, so "yes" is not a boolean and "5" not a number,
+        # exactly as the OpenAPI document's schema (built from the same model) says.
+        return model.model_validate(data, strict=True)
     except ValidationError as exc:
         raise _invalid(exc, "field") from exc
 
