@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
@@ -335,11 +335,12 @@ OPERATIONS: tuple[Operation, ...] = (
         body=TenantUpdate,
         errors=(400, 404, 409),
         description="Only what is given changes. `models` replaces the allowed aliases (null: "
-        "every alias). `limits` is merged into the current limits: a field given replaces its "
-        "value, a field left out keeps it, and null clears a limit (unlimited again); `keys` "
-        "and `models` inside it merge the same way per key name and per alias, and an entry "
-        "left with every field at its default is removed. So `{\"limits\": {\"rpm\": 4}}` "
-        "changes rpm and nothing else. Tenants from the config file are changed there (409).",
+        "every alias; each must name a configured alias). `limits` is merged into the current "
+        "limits: a field given replaces its value, a field left out keeps it, and null clears "
+        "a limit (unlimited again); `keys` and `models` inside it merge the same way per key "
+        "name and per alias, and an entry left with every field at its default is removed. "
+        "So `{\"limits\": {\"rpm\": 4}}` changes rpm and nothing else. Tenants from the "
+        "config file are changed there (409).",
     ),
     Operation(
         "DELETE",
@@ -403,7 +404,9 @@ OPERATIONS: tuple[Operation, ...] = (
         UsageOut,
         query=UsageQuery,
         errors=(400,),
-        description="Over [since, until); every parameter is optional. `format=csv` answers "
+        text_types=("text/csv",),
+        description="Over [since, until); every parameter is optional (`until` earlier than "
+        "`since` is a 400). `format=csv` answers "
         "the same figures as CSV (text/csv): one row per group, or one of totals.",
     ),
     Operation(
@@ -581,9 +584,23 @@ async def _body(request: web.Request, model: type[M]) -> M:
     try:
         # Strict: JSON has real types, so "yes" is not a boolean and "5" not a number,
         # exactly as the OpenAPI document's schema (built from the same model) says.
-        return model.model_validate(data, strict=True)
+        return model.model_validate(_whole_numbers(data), strict=True)
     except ValidationError as exc:
         raise _invalid(exc, "field") from exc
+
+
+def _whole_numbers(value: Any) -> Any:
+    """``5.0`` as ``5``: JSON Schema counts it as an integer, strict pydantic would not.
+
+    A number field still takes it (strict floats accept ints), so nothing else changes.
+    """
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    return value
 
 
 def _query(request: web.Request, model: type[M]) -> M:

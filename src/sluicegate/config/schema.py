@@ -18,6 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 ProviderType = Literal["openai", "anthropic", "gemini", "azure", "echo"]
 
+# The largest count a limit may be: beyond it a number is no longer exact as a double
+# (Redis's Lua), nor as a 64-bit integer in the stores and in JSON answers.
+MAX_COUNT = 2**53 - 1
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -133,9 +137,9 @@ class TargetConfig(_Strict):
     # The deployment's capacity (the provider's quota for this model, or what it
     # can serve). When set, the gateway keeps under it by queueing requests and
     # serves the queue fairly across tenants, instead of collecting 429s.
-    max_concurrency: int | None = Field(default=None, ge=1)
-    rpm: int | None = Field(default=None, ge=1)
-    tpm: int | None = Field(default=None, ge=1)
+    max_concurrency: int | None = Field(default=None, ge=1, le=MAX_COUNT)
+    rpm: int | None = Field(default=None, ge=1, le=MAX_COUNT)
+    tpm: int | None = Field(default=None, ge=1, le=MAX_COUNT)
 
 
 class PricingConfig(_Strict):
@@ -202,9 +206,9 @@ Priority = Literal["interactive", "batch"]
 class RateLimits(_Strict):
     """Limits on one subject; an omitted limit is unlimited."""
 
-    rpm: int | None = Field(default=None, ge=0)
-    tpm: int | None = Field(default=None, ge=0)
-    max_concurrency: int | None = Field(default=None, ge=0)
+    rpm: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    tpm: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    max_concurrency: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     budget_usd: float | None = Field(default=None, ge=0)
     budget_period: Literal["day", "week", "month", "total"] = "month"
     # Share of the budget at which an alert is raised (once per period).
