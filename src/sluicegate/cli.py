@@ -26,6 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sluicegate", description="A self-hosted LLM gateway.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command")
 
     serve = sub.add_parser("serve", help="run the gateway")
@@ -52,6 +53,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("sluicegate")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def _admin_commands(sub: Any) -> None:
     """Commands that change or read a running gateway through its admin API."""
 
@@ -76,20 +86,33 @@ def _admin_commands(sub: Any) -> None:
     create.add_argument("name")
     create.add_argument("--models", help="comma-separated allowed aliases (default: all)")
     limits = add(
-        "tenant-limits", "set a tenant's limits (the ones not given are cleared)", _tenant_limits
+        "tenant-limits",
+        "change a tenant's limits (the ones not given stay as they are; none given: show them)",
+        _tenant_limits,
     )
     limits.add_argument("name")
     limits.add_argument("--rpm", type=int)
     limits.add_argument("--tpm", type=int)
     limits.add_argument("--max-concurrency", type=int)
     limits.add_argument("--budget-usd", type=float)
-    limits.add_argument(
-        "--budget-period", choices=["day", "week", "month", "total"], default="month"
-    )
+    limits.add_argument("--budget-period", choices=["day", "week", "month", "total"])
     limits.add_argument("--budget-alert-at", type=float, help="share of the budget that alerts")
-    limits.add_argument("--shadow", action="store_true", help="log refusals, enforce nothing")
+    limits.add_argument(
+        "--shadow",
+        action=argparse.BooleanOptionalAction,
+        help="log refusals but enforce nothing (--no-shadow: enforce again)",
+    )
     limits.add_argument("--weight", type=float, help="share of a saturated upstream (default 1)")
     limits.add_argument("--priority", choices=["interactive", "batch"])
+    limits.add_argument(
+        "--clear",
+        action="append",
+        default=[],
+        metavar="LIMIT",
+        type=lambda name: name.replace("-", "_"),
+        choices=CLEARABLE,
+        help=f"make a limit unlimited again; repeatable ({', '.join(CLEARABLE)})",
+    )
     scope = limits.add_mutually_exclusive_group()
     scope.add_argument(
         "--key", metavar="NAME", help="set these limits on one key of the tenant instead"
@@ -178,40 +201,78 @@ def _tenant_create(args: argparse.Namespace) -> int:
     return _show(args, answer, [answer], ["name", "models"])
 
 
+# Limits that --clear makes unlimited again (priority: a key's own, back to its tenant's).
+CLEARABLE = ("rpm", "tpm", "max_concurrency", "budget_usd", "budget_alert_at", "priority")
+_LIMIT_FLAGS = ("rpm", "tpm", "max_concurrency", "budget_usd", "budget_period", "budget_alert_at")
+_TENANT_ONLY = ("shadow", "weight")
+
+
 def _tenant_limits(args: argparse.Namespace) -> int:
-    given: dict[str, Any] = {
-        "rpm": args.rpm,
-        "tpm": args.tpm,
-        "max_concurrency": args.max_concurrency,
-        "budget_usd": args.budget_usd,
-        "budget_period": args.budget_period,
-        "budget_alert_at": args.budget_alert_at,
-    }
+    """PATCH only the limits given (the API merges them), then say what changed."""
+    scoped = args.key or args.model
+    flags = [*_LIMIT_FLAGS, "priority", *_TENANT_ONLY]
+    given = {name: getattr(args, name) for name in flags if getattr(args, name) is not None}
+    problem = _limits_problem(args, given)
+    if problem:
+        print(f"sluicegate: {problem}", file=sys.stderr)
+        return 2
+    given |= dict.fromkeys(args.clear)
+
     path = f"/admin/tenants/{args.name}"
-    if args.key or args.model:
-        # One key's or one alias's limits: the tenant's own stay as they are.
-        limits = dict(_admin(args, "GET", path)["limits"])
+    before = _admin(args, "GET", path)
+    if given:
+        patch: dict[str, Any] = given
         if args.key:
-            limits["keys"] = {**limits["keys"], args.key: {**given, "priority": args.priority}}
-        else:
-            limits["models"] = {**limits["models"], args.model: given}
+            patch = {"keys": {args.key: given}}
+        elif args.model:
+            patch = {"models": {args.model: given}}
+        answer = _admin(args, "PATCH", path, {"limits": patch})
     else:
-        limits = {**given, "shadow": args.shadow}
-        if args.weight is not None:
-            limits["weight"] = args.weight
-        if args.priority is not None:
-            limits["priority"] = args.priority
-    answer = _admin(args, "PATCH", path, {"limits": limits})
-    shown = answer["limits"]
-    if args.key:
-        shown = shown["keys"][args.key]
-    elif args.model:
-        shown = shown["models"][args.model]
-    columns = ["name", "rpm", "tpm", "max_concurrency", "budget_usd", "budget_period"]
-    if not (args.key or args.model):
-        columns += ["weight", "priority"]
+        answer = before  # nothing to change: show them
+    old, new = _scope(args, before["limits"]), _scope(args, answer["limits"])
     name = answer["name"] + (f"/{args.key}" if args.key else f"|{args.model}" if args.model else "")
-    return _show(args, answer, [{**shown, "name": name}], columns)
+    if args.json:
+        print(json.dumps(answer, indent=2))
+        return 0
+    if given:
+        from sluicegate.admin.client import format_value
+
+        changed = [k for k in dict.fromkeys([*old, *new]) if old.get(k) != new.get(k)]
+        for key in changed:
+            print(f"{name}: {key} {format_value(old.get(key))} -> {format_value(new.get(key))}")
+        if not changed:
+            print(f"{name}: no limit changed")
+    columns = ["name", "rpm", "tpm", "max_concurrency", "budget_usd", "budget_period"]
+    columns += ["priority"] if args.key else [] if scoped else ["weight", "priority", "shadow"]
+    return _show(args, answer, [{**new, "name": name}], columns)
+
+
+def _limits_problem(args: argparse.Namespace, given: dict[str, Any]) -> str | None:
+    """Why these options cannot go together, or None."""
+    both = sorted(set(given) & set(args.clear))
+    if both:
+        return f"--{both[0].replace('_', '-')} and --clear {both[0]} contradict each other"
+    scoped = args.key or args.model
+    tenant_only = [n for n in _TENANT_ONLY if n in given]
+    if scoped and tenant_only:
+        return f"--{tenant_only[0]} applies to the whole tenant, not to one key or alias"
+    if args.model and ("priority" in given or "priority" in args.clear):
+        return "--priority applies to the tenant or one key, not to one alias"
+    if not args.key and "priority" in args.clear:
+        return "only a key's priority can be cleared (it then follows its tenant's)"
+    return None
+
+
+def _scope(args: argparse.Namespace, limits: dict[str, Any]) -> dict[str, Any]:
+    """The limits the command is about: the tenant's own, one key's or one alias's
+    (a key or alias without an entry of its own has the defaults: unlimited)."""
+    from sluicegate.config import KeyLimits, RateLimits
+
+    if args.key:
+        return {**KeyLimits().model_dump(), **limits["keys"].get(args.key, {})}
+    if args.model:
+        return {**RateLimits().model_dump(), **limits["models"].get(args.model, {})}
+    return {k: v for k, v in limits.items() if k not in ("keys", "models")}
 
 
 def _keys(args: argparse.Namespace) -> int:
@@ -266,6 +327,7 @@ def _usage(args: argparse.Namespace) -> int:
         "output_tokens",
         "cached_tokens",
         "cost_usd",
+        "unpriced_requests",
         "errors",
         "cache_hits",
         "saved_usd",
@@ -369,13 +431,23 @@ def _cache_invalidate(args: argparse.Namespace) -> int:
 
 
 def _load(path: Path | None) -> Config:
-    from sluicegate.config.loader import load_config, validate_config
+    """The config (embedded defaults without a path); its warnings are logged."""
+    from sluicegate.config.loader import (
+        config_warnings,
+        load_config_with_warnings,
+        validate_config,
+    )
 
     if path is None:
         from sluicegate.config.defaults import EMBEDDED_DEFAULTS
 
-        return validate_config(EMBEDDED_DEFAULTS)
-    return load_config(path)
+        config = validate_config(EMBEDDED_DEFAULTS)
+        warnings = config_warnings(config)
+    else:
+        config, warnings = load_config_with_warnings(path)
+    for warning in warnings:
+        logging.getLogger("sluicegate.config").warning("%s", warning)
+    return config
 
 
 def _load_or_report(path: Path | None) -> Config | None:
@@ -392,7 +464,6 @@ def _load_or_report(path: Path | None) -> Config | None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from sluicegate.config.loader import load_config
     from sluicegate.server.serve import serve
 
     logging.basicConfig(
@@ -416,7 +487,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
 
     def reload_source() -> Config:
-        fresh = load_config(path)
+        fresh = _load(path)
         # Command-line overrides keep winning after a reload.
         return fresh.model_copy(update={"server": config.server}) if overrides else fresh
 
@@ -480,16 +551,19 @@ def _storage_ready(config: Config) -> bool:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from sluicegate.config.loader import ConfigError, load_config
+    """Exit status 1 for errors; warnings are printed (stderr) but the config is usable."""
+    from sluicegate.config.loader import ConfigError, load_config_with_warnings
 
     try:
-        config = load_config(args.config)
+        config, warnings = load_config_with_warnings(args.config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"{args.config}: cannot read: {exc}", file=sys.stderr)
         return 1
+    for warning in warnings:
+        print(warning, file=sys.stderr)
     print(
         f"{args.config}: ok ({len(config.providers)} providers, {len(config.models)} models, "
         f"{len(config.tenants)} tenants)"

@@ -165,7 +165,7 @@ async def test_tenant_lifecycle(client: Client) -> None:
     changed = await call(client, "PATCH", "/admin/tenants/beta",
                          json={"limits": {"rpm": 5, "budget_usd": 2.5, "budget_period": "day"}})
     assert changed["models"] == ["echo"]
-    assert changed["limits"] == {**UNLIMITED, "rpm": 5, "budget_usd": 2.5,
+    assert changed["limits"] == {**UNLIMITED, "tpm": 1000, "rpm": 5, "budget_usd": 2.5,
                                  "budget_period": "day"}
 
     changed = await call(client, "PATCH", "/admin/tenants/beta", json={"models": None})
@@ -177,6 +177,41 @@ async def test_tenant_lifecycle(client: Client) -> None:
     assert await call(client, "DELETE", "/admin/tenants/beta") == {"name": "beta", "deleted": True}
     body = await call(client, "GET", "/admin/tenants/beta", status=404)
     assert_error(body, code="not_found", says="beta")
+
+
+async def test_patching_limits_changes_only_what_is_given(client: Client) -> None:
+    limits = {"rpm": 10, "budget_usd": 20.0, "budget_alert_at": 0.8,
+              "keys": {"ci": {"rpm": 2, "budget_usd": 1.0}, "bot": {"priority": "batch"}},
+              "models": {"echo": {"tpm": 500}}}
+    await call(client, "POST", "/admin/tenants", json={"name": "beta", "limits": limits},
+               status=201)
+
+    async def patch(body: dict[str, Any]) -> dict[str, Any]:
+        answer = await call(client, "PATCH", "/admin/tenants/beta", json={"limits": body})
+        limits: dict[str, Any] = answer["limits"]
+        return limits
+
+    after = await patch({"rpm": 4})
+    assert (after["rpm"], after["budget_usd"], after["budget_alert_at"]) == (4, 20.0, 0.8)
+    assert after["keys"]["ci"]["budget_usd"] == 1.0 and after["models"]["echo"]["tpm"] == 500
+
+    after = await patch({"budget_usd": None})  # null clears the one limit
+    assert (after["rpm"], after["budget_usd"], after["budget_alert_at"]) == (4, None, 0.8)
+
+    # Entries merge per key name and field; one left at its defaults goes away.
+    after = await patch({"keys": {"ci": {"rpm": 3}, "bot": {"priority": None},
+                                  "new": {"tpm": 7}}})
+    assert (after["keys"]["ci"]["rpm"], after["keys"]["ci"]["budget_usd"]) == (3, 1.0)
+    assert set(after["keys"]) == {"ci", "new"}
+    after = await patch({"models": {"echo": {"tpm": None}, "other": {"rpm": 1}}})
+    assert set(after["models"]) == {"other"}
+    assert after["rpm"] == 4, "the tenant's own limits are untouched by entry changes"
+
+    # The merged result is validated as a whole.
+    error = await call(client, "PATCH", "/admin/tenants/beta",
+                       json={"limits": {"keys": {"ci": {"rpm": -1}}}}, status=400)
+    assert_error(error, param="limits.keys.ci.rpm")
+    assert (await call(client, "GET", "/admin/tenants/beta"))["limits"] == after
 
 
 async def test_a_tenants_allowed_models_apply_to_its_keys_at_once(client: Client) -> None:
@@ -471,6 +506,9 @@ async def test_usage_rejects_invalid_parameters(
         ("2026-11-01T14:30:00+02:00", datetime(2026, 11, 1, 12, 30, tzinfo=UTC)),
         ("2026-11-01 12:30:00.5", datetime(2026, 11, 1, 12, 30, 0, 500000, tzinfo=UTC)),
         ("1793491200", datetime(2026, 11, 1, tzinfo=UTC)),
+        # RFC 3339 (format: date-time) allows lower case and a leap second.
+        ("2026-11-01t12:30:00z", datetime(2026, 11, 1, 12, 30, tzinfo=UTC)),
+        ("2026-12-31T23:59:60Z", datetime(2027, 1, 1, tzinfo=UTC)),
     ],
 )
 def test_instants(text: str, expected: datetime) -> None:
@@ -501,6 +539,21 @@ async def test_recent_requests(client: Client) -> None:
     assert [r["tenant"] for r in beta] == ["beta", "beta"]
 
 
+async def test_requests_through_an_alias_without_pricing_are_marked_unpriced(
+    client: Client,
+) -> None:
+    await _traffic(client)  # one of the five is on 'other', which has no pricing
+
+    records = (await call(client, "GET", "/admin/requests"))["data"]
+    assert {(r["alias"], r["unpriced"]) for r in records} == {("echo", False), ("other", True)}
+    unpriced = next(r for r in records if r["unpriced"])
+    assert unpriced["cost_usd"] == 0.0 and unpriced["output_tokens"] > 0
+
+    usage = await call(client, "GET", "/admin/usage", params={"group_by": "alias"})
+    assert usage["totals"]["unpriced_requests"] == 1
+    assert {g["key"]: g["unpriced_requests"] for g in usage["groups"]} == {"echo": 0, "other": 1}
+
+
 @pytest.mark.parametrize("limit", ["0", "1001", "ten", "-5", "2.5"])
 async def test_recent_requests_limit_is_checked(client: Client, limit: str) -> None:
     error = await call(client, "GET", "/admin/requests", params={"limit": limit}, status=400)
@@ -519,6 +572,7 @@ async def test_models(client: Client) -> None:
                 "fallbacks": [],
                 "pricing": {"input_per_mtok": 1.0, "output_per_mtok": 2.0,
                             "cached_input_per_mtok": None, "cache_write_per_mtok": None},
+                "priced": True,
             },
             {
                 "name": "other",
@@ -526,6 +580,7 @@ async def test_models(client: Client) -> None:
                 "fallbacks": ["echo"],
                 "pricing": {"input_per_mtok": 0.0, "output_per_mtok": 0.0,
                             "cached_input_per_mtok": None, "cache_write_per_mtok": None},
+                "priced": False,  # the config gives it no pricing
             },
         ]
     }
@@ -629,6 +684,10 @@ async def test_openapi_document_describes_bodies_and_parameters(client: Client) 
     assert schemas["TenantCreate"]["additionalProperties"] is False
     assert set(create["responses"]) == {"201", "400", "401", "409", "500"}
 
+    patch = doc["paths"]["/admin/tenants/{name}"]["patch"]
+    assert "a field left out keeps it" in patch["description"]
+    assert "null clears a limit" in schemas["TenantUpdate"]["properties"]["limits"]["description"]
+
     key = doc["paths"]["/admin/tenants/{name}/keys"]["post"]["responses"]["201"]
     created = key["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
     assert "key" in schemas[created]["properties"]
@@ -641,7 +700,15 @@ async def test_openapi_document_describes_bodies_and_parameters(client: Client) 
     assert all(p["in"] == "query" and p["required"] is False for p in params.values())
     assert params["group_by"]["schema"]["enum"] == ["tenant", "key", "alias", "target", "tag",
                                                     "day"]
-    assert params["since"]["schema"]["type"] == "string"
+    assert [b.get("format", b["type"]) for b in params["since"]["schema"]["anyOf"]] == [
+        "date", "date-time", "number"
+    ]
+    success = usage["responses"]["200"]["content"]
+    assert set(success) == {"application/json", "text/csv"}  # format=csv
+
+    invalidate = schemas["CacheInvalidate"]
+    assert len(invalidate["anyOf"]) == 5, "at least one selector, as the handler requires"
+    assert invalidate["not"]["required"] == ["tenant", "shared"]
 
     path_param = doc["paths"]["/admin/keys/{id}"]["delete"]["parameters"][0]
     assert path_param == {"name": "id", "in": "path", "required": True,
@@ -651,3 +718,75 @@ async def test_openapi_document_describes_bodies_and_parameters(client: Client) 
     assert unauthorized["content"]["application/json"]["schema"]["$ref"] == (
         "#/components/schemas/ErrorBody"
     )
+
+
+# -- strict bodies and methods ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "param"),
+    [
+        ("POST", "/admin/cache/invalidate", {"all": "yes"}, "all"),
+        ("POST", "/admin/cache/invalidate", {"all": 1}, "all"),
+        ("POST", "/admin/cache/invalidate", {"shared": "true", "alias": "echo"}, "shared"),
+        ("POST", "/admin/cache/invalidate", {"alias": 5}, "alias"),
+        ("POST", "/admin/cache/invalidate", {"all": True, "everything": True}, "everything"),
+        ("POST", "/admin/tenants", {"name": "beta", "limits": {"rpm": "5"}}, "limits.rpm"),
+        ("POST", "/admin/tenants", {"name": "beta", "limits": {"shadow": "no"}},
+         "limits.shadow"),
+        ("POST", "/admin/tenants", {"name": 7}, "name"),
+        ("POST", "/admin/tenants", {"name": "beta", "models": [1]}, "models.0"),
+        ("PATCH", "/admin/tenants/beta", {"limits": {"budget_usd": "10"}}, "limits.budget_usd"),
+        ("PATCH", "/admin/tenants/beta", {"limits": {"keys": {"ci": {"rpm": True}}}},
+         "limits.keys.ci.rpm"),
+        ("POST", "/admin/tenants/beta/keys", {"name": ["k"]}, "name"),
+        # Too large to count exactly; stored, it made every tenant listing a 500.
+        ("PATCH", "/admin/tenants/beta", {"limits": {"tpm": 2**64}}, "limits.tpm"),
+    ],
+)
+async def test_bodies_are_validated_strictly_naming_the_field(
+    client: Client, method: str, path: str, body: dict[str, Any], param: str
+) -> None:
+    await call(client, "POST", "/admin/tenants", json={"name": "beta"}, status=201)
+    before = await call(client, "GET", "/admin/tenants/beta")
+    error = await call(client, method, path, json=body, status=400)
+    assert_error(error, param=param, says=repr(param))
+    assert await call(client, "GET", "/admin/tenants/beta") == before
+
+
+async def test_a_whole_number_written_as_a_float_is_an_integer_as_json_schema_says(
+    client: Client,
+) -> None:
+    created = await call(client, "POST", "/admin/tenants", status=201,
+                         json={"name": "beta", "limits": {"rpm": 30.0, "weight": 2}})
+    assert (created["limits"]["rpm"], created["limits"]["weight"]) == (30, 2.0)
+    error = await call(client, "PATCH", "/admin/tenants/beta",
+                       json={"limits": {"rpm": 30.5}}, status=400)
+    assert_error(error, param="limits.rpm", says="integer")
+
+
+async def test_a_cache_invalidation_that_is_refused_removes_nothing(client: Client) -> None:
+    resp = await client.post("/v1/chat/completions", json={**HI, "temperature": 0},
+                             headers={"Authorization": f"Bearer {ACME_KEY}"})
+    assert resp.status == 200 and resp.headers["x-sluicegate-cache"] == "miss"  # now stored
+    await call(client, "POST", "/admin/cache/invalidate", json={"all": "yes"}, status=400)
+    answer = await call(client, "POST", "/admin/cache/invalidate", json={"all": True})
+    assert answer == {"invalidated": 1}, "the entry was still there"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", "/admin/tenants", "GET, POST"),
+        ("POST", "/admin/tenants/acme", "DELETE, GET, PATCH"),
+        ("GET", "/admin/cache/invalidate", "POST"),
+        ("PATCH", "/admin/keys/key_x", "DELETE"),
+    ],
+)
+async def test_a_wrong_method_is_a_405_naming_the_allowed_ones(
+    client: Client, method: str, path: str, allow: str
+) -> None:
+    resp = await client.request(method, path, headers=ADMIN)
+    assert resp.status == 405
+    assert resp.headers["Allow"] == allow
+    assert_error(await resp.json(), code="method_not_allowed")

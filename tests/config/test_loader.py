@@ -818,6 +818,71 @@ def test_a_ca_file_that_cannot_be_loaded_is_an_error_naming_it() -> None:
     assert "/nonexistent/private-ca.pem" in problem
 
 
+@pytest.mark.parametrize(
+    ("base_url", "says"),
+    [
+        ("127.0.0.1:8000/v1",
+         "must start with http:// or https://, write http://127.0.0.1:8000/v1"
+         " (or https://127.0.0.1:8000/v1 for TLS)"),
+        ("localhost:8000", "must start with http:// or https://, write http://localhost:8000"
+         " (or https://localhost:8000 for TLS)"),
+        ("ftp://files.internal/v1",
+         "must start with http:// or https://, e.g. http://127.0.0.1:8000/v1"),
+        ("http:///v1", "names no host, e.g. http://127.0.0.1:8000/v1"),
+    ],
+    ids=["host-port-path", "host-port", "other-scheme", "no-host"],
+)
+def test_a_base_url_that_no_call_could_use_says_what_to_write(base_url: str, says: str) -> None:
+    text = f"""\
+        providers:
+          - name: local
+            type: openai
+            base_url: "{base_url}"
+        models: [{{name: m, targets: [{{provider: local, model: x}}]}}]
+        """
+    assert errors(text) == [f"gateway.yaml:4: providers[0].base_url: {says}"]
+
+
+def test_a_base_url_taken_from_the_environment_is_checked_too() -> None:
+    text = """\
+        providers: [{name: local, type: openai, base_url: env:LOCAL_URL}]
+        models: [{name: m, targets: [{provider: local, model: x}]}]
+        """
+    (problem,) = errors(text, {"LOCAL_URL": "10.0.0.5:8000/v1"})
+    assert problem.startswith("gateway.yaml:1: providers[0].base_url: must start with http://")
+
+
+@pytest.mark.parametrize("field", ["api_key", "base_url"])
+def test_litellm_environment_syntax_says_to_write_env(field: str) -> None:
+    text = f"""\
+        providers:
+          - name: main
+            type: openai
+            {field}: os.environ/OPENAI_API_KEY
+        models: [{{name: m, targets: [{{provider: main, model: x}}]}}]
+        """
+    assert errors(text) == [
+        f"gateway.yaml:4: providers[0].{field}: os.environ/OPENAI_API_KEY is LiteLLM's syntax;"
+        " write env:OPENAI_API_KEY"
+    ]
+
+
+def test_litellm_environment_syntax_is_caught_in_any_string() -> None:
+    text = """\
+        providers: [{name: main, type: echo, headers: {X-Org: os.environ/ORG}}]
+        models: [{name: m, targets: [{provider: main, model: x}]}]
+        tenants:
+          - name: acme
+            keys: [{name: ci, key: os.environ/ACME_KEY}]
+        """
+    assert errors(text) == [
+        "gateway.yaml:1: providers[0].headers.X-Org: os.environ/ORG is LiteLLM's syntax;"
+        " write env:ORG",
+        "gateway.yaml:5: tenants[0].keys[0].key: os.environ/ACME_KEY is LiteLLM's syntax;"
+        " write env:ACME_KEY",
+    ]
+
+
 def test_a_recursive_alias_is_an_error_not_a_hang() -> None:
     text = """\
         providers: &p [{name: main, type: echo, headers: {x: *p}}]

@@ -51,8 +51,7 @@ def test_omitted_blocks_and_fields_take_their_defaults() -> None:
     target = cfg.models[0].targets[0]
     assert target.weight == 1.0
     assert cfg.models[0].fallbacks == []
-    assert cfg.models[0].pricing.input_per_mtok == 0.0
-    assert cfg.models[0].pricing.cached_input_per_mtok is None
+    assert cfg.models[0].pricing is None  # unpriced, which is not the same as free
     limits = cfg.tenants[0].limits
     assert (limits.rpm, limits.tpm, limits.max_concurrency, limits.budget_usd) == (
         None,

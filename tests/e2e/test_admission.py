@@ -118,6 +118,21 @@ async def test_a_budget_alert_is_logged_and_posted_once_per_period(start_gateway
     assert event["budget_usd"] == 1.0 and event["spent_usd"] >= 0.05
 
 
+async def test_a_small_budget_is_shown_to_the_cent_and_below(start_gateway, caplog) -> None:  # type: ignore[no-untyped-def]
+    async with OpenAIUpstream() as up:
+        up.reply_with("ok", usage={"prompt_tokens": 2, "completion_tokens": 2,
+                                   "total_tokens": 4})  # $0.004 an answer
+        gw = await start_gateway(
+            limited_config(up.url, budget_usd=0.008, budget_period="day", budget_alert_at=0.5)
+        )
+        with caplog.at_level("WARNING", logger="sluicegate.alerts"):
+            async with aiohttp.ClientSession() as http:
+                status, _, body = await chat(http, gateway_url(gw), max_tokens=1)
+    assert status == 200, body
+    [alert] = [r.message for r in caplog.records if "budget_alert" in r.message]
+    assert "has spent $0.004 of its $0.008 day budget (50%)" in alert
+
+
 class AlertReceiver(LocalServer):
     """A webhook endpoint that keeps what it is sent."""
 

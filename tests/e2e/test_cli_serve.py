@@ -63,6 +63,21 @@ async def test_serve_without_config_answers_at_once(tmp_path: Path) -> None:
         assert (tmp_path / "sluicegate.db").exists(), "SQLite lives in the working directory"
     finally:
         assert await _stop(proc) == 0
+    _assert_ignored_by_the_repository(tmp_path)
+
+
+def _assert_ignored_by_the_repository(workdir: Path) -> None:
+    """`make serve` runs in the checkout: nothing it leaves behind may show as untracked."""
+    repo = Path(__file__).resolve().parents[2]
+    if not (repo / ".git").exists():
+        pytest.skip("not a git checkout")
+    left = sorted(p.name + ("/" if p.is_dir() else "") for p in workdir.iterdir())
+    assert "sluicegate.db.spool/" in left
+    res = subprocess.run(
+        ["git", "check-ignore", "--no-index", "--stdin"],
+        input="\n".join(left), capture_output=True, text=True, cwd=repo,
+    )
+    assert sorted(res.stdout.split()) == left, f"not ignored: {set(left) - set(res.stdout.split())}"
 
 
 async def test_sigterm_drains_a_stream_in_flight(tmp_path: Path) -> None:
@@ -198,13 +213,15 @@ async def test_the_cli_manages_tenants_keys_and_reads_usage(tmp_path: Path) -> N
         await cli("tenant-limits", "team-search", "--rpm", "2")
         statuses = [await _status_with_key(url, key) for _ in range(3)]
         assert 429 in statuses, "the new limit holds at once"
-        await cli("tenant-limits", "team-search")  # clears the tenant's limits
+        await cli("tenant-limits", "team-search", "--clear", "rpm")
         shown = await cli("tenant-limits", "team-search", "--key", "ci", "--rpm", "1")
         assert "team-search/ci" in shown
         assert [await _status_with_key(url, key) for _ in range(2)] == [200, 429]
         shown = await cli("tenant-limits", "team-search", "--weight", "3", "--priority", "batch")
-        assert shown.splitlines()[-1].split()[-2:] == ["3", "batch"]
-        assert await _status_with_key(url, key) == 200, "the key's limit went with the rest"
+        assert shown.splitlines()[-1].split()[-3:] == ["3", "batch", "False"]
+        assert await _status_with_key(url, key) == 429, "the key's limit stays"
+        await cli("tenant-limits", "team-search", "--key", "ci", "--clear", "rpm")
+        assert await _status_with_key(url, key) == 200
         await cli("key-revoke", key_id)
         assert await _status_with_key(url, key) == 401
     finally:

@@ -16,6 +16,7 @@ import yaml
 
 from fakes.ledger_load import ADMIN_KEY, KEY, Received, ask, echo_config
 from fakes.stack import gateway_url
+from sluicegate.state.postgres.migrations import LATEST
 
 SLUICEGATE = [sys.executable, "-m", "sluicegate.cli"]
 
@@ -38,9 +39,9 @@ async def arun(*args: str) -> tuple[int, str, str]:
 def test_migrate_a_postgresql_database_once(empty_postgres_url: str) -> None:
     first = run("migrate", "--url", empty_postgres_url)
     assert first.returncode == 0, first.stderr
-    assert "schema migrated from version 0 to 1" in first.stdout
+    assert f"schema migrated from version 0 to {LATEST}" in first.stdout
     again = run("migrate", "--url", empty_postgres_url)
-    assert again.returncode == 0 and "schema already at version 1" in again.stdout
+    assert again.returncode == 0 and f"schema already at version {LATEST}" in again.stdout
 
 
 def test_migrate_from_a_config_file_and_sqlite(tmp_path: Path) -> None:
@@ -77,6 +78,8 @@ async def test_usage_tables_exports_and_forecast(start_gateway) -> None:  # type
     lines = table.splitlines()
     assert lines[0].split()[:3] == ["key", "requests", "input_tokens"]
     assert lines[2].split()[:2] == ["ci", "4"] and lines[-1].split()[:2] == ["(total)", "4"]
+    unpriced = lines[0].split().index("unpriced_requests")
+    assert lines[-1].split()[unpriced] == "0", "the echo alias is priced"
 
     code, out, err = await arun("usage", *admin, "--group-by", "day", "--format", "csv")
     assert code == 0, err

@@ -81,3 +81,16 @@ async def test_an_alert_is_logged_and_counted_once_a_month(
     assert 'sluicegate_budget_forecast_alerts_total{tenant="acme"} 1.0' in (
         metrics.exposition().decode()
     )
+
+
+async def test_an_alert_shows_a_small_budget_as_it_is(caplog: pytest.LogCaptureFixture) -> None:
+    spend = days_before(28, [0.0005] * 28)
+
+    async def usage(**_: object) -> dict[str, object]:
+        return {"groups": [{"key": day, "cost_usd": usd} for day, usd in spend.items()]}
+
+    with caplog.at_level(logging.WARNING, logger="sluicegate.alerts"):
+        await ForecastAlerts(Alerts()).check(usage, [("acme", 0.004)], NOW)
+    [alert] = [r.message for r in caplog.records if "budget_forecast" in r.message]
+    assert alert.endswith("in 2026-11 against a monthly budget of $0.004")
+    assert "projected to spend $0.01475 " in alert  # $0.0005 a day, 29.5 days (none yet today)

@@ -11,23 +11,30 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from sluicegate.state.ledger import Ledger, LedgerRecord
-from sluicegate.state.ledger.spool import SUFFIX, Spool
+from sluicegate.state.ledger.spool import SUFFIX, Spool, decode_lines
 from sluicegate.state.storage import Storage
 from state.stores import BACKENDS, opened, storage_url
 
 
 def record(
-    n: int, *, tenant: str = "acme", tags: tuple[str, ...] = (), ts: float | None = None
+    n: int,
+    *,
+    tenant: str = "acme",
+    tags: tuple[str, ...] = (),
+    ts: float | None = None,
+    unpriced: bool = False,
 ) -> LedgerRecord:
     return LedgerRecord(
         id=f"rec-{n}", request_id=f"req-{n}", ts=1_700_000_000.0 + n if ts is None else ts,
         tenant=tenant, key_name="ci", alias="smart", target="main/gpt-4o", protocol="openai",
         operation="chat", stream=False, tags=tags, status=200, error_code=None, input_tokens=10,
         output_tokens=5, cached_tokens=0, cache_write_tokens=0, reasoning_tokens=0,
-        estimated=False, cost_usd=0.001, latency_ms=12.5, ttft_ms=3.0,
+        estimated=False, cost_usd=0.0 if unpriced else 0.001, latency_ms=12.5, ttft_ms=3.0,
+        unpriced=unpriced,
     )
 
 
@@ -127,6 +134,31 @@ async def test_a_large_batch_is_stored_whole_and_an_overlapping_one_adds_only_it
     newest = await storage.ledger.records(limit=1)
     assert newest[0]["id"] == "rec-459" and newest[0]["ts"] == 1_700_000_459.0
     assert await storage.ledger.offset("b.spool") == 2
+
+
+async def test_unpriced_records_are_kept_as_such_and_counted(storage: Storage) -> None:
+    """A $0 that means "no price known" must stay distinguishable from a free call."""
+    day = 1_700_006_400.0  # 00:00 UTC: whole days come from PostgreSQL's roll-ups
+    batch = [record(n, ts=day + n, tags=("t",), unpriced=n < 3) for n in range(5)]
+    await storage.ledger.ship(batch, "u.spool", 1)
+
+    listed = {r["id"]: r["unpriced"] for r in await storage.ledger.records()}
+    assert listed == {"rec-0": True, "rec-1": True, "rec-2": True, "rec-3": False, "rec-4": False}
+    totals = (await storage.ledger.usage())["totals"]
+    assert (totals["requests"], totals["unpriced_requests"]) == (5, 3)
+    grouped = await storage.ledger.usage(group_by="tag")
+    assert [(g["key"], g["unpriced_requests"]) for g in grouped["groups"]] == [("t", 3)]
+    # A partial day is read from the raw rows instead.
+    edge = await storage.ledger.usage(since=day + 1, until=day + 4)
+    assert (edge["totals"]["requests"], edge["totals"]["unpriced_requests"]) == (3, 2)
+
+
+def test_a_record_spooled_before_the_unpriced_flag_still_decodes() -> None:
+    """A spool written by the previous version is shipped after an upgrade."""
+    old = msgspec.json.encode(record(1))
+    without_flag = old[: old.rindex(b",")] + b"]"  # the array as it was, one field shorter
+    (decoded,), _ = decode_lines(without_flag + b"\n")
+    assert decoded.id == "rec-1" and decoded.unpriced is False
 
 
 async def test_rotated_files_are_shipped_and_deleted(storage: Storage, tmp_path: Path) -> None:

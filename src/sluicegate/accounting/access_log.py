@@ -55,6 +55,7 @@ class AccessLog(Observer):
         tenant = request.tenant.name if request.tenant else None
         alias = request.alias.name if request.alias else None
         target = outcome.target.label if outcome.target and first is not None else None
+        priced_by = outcome.serving_alias or request.alias
         self.ledger.record(
             LedgerRecord(
                 id=request.id,
@@ -82,6 +83,7 @@ class AccessLog(Observer):
                 attempts=tuple(outcome.attempts),
                 cache=outcome.cache,
                 saved_usd=outcome.saved_usd,
+                unpriced=priced_by is not None and not priced_by.priced,
             )
         )
         self._observe(

@@ -62,7 +62,7 @@ class AdminClient:
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     """Rows as an aligned plain-text table (numbers right-aligned)."""
-    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    cells = [[format_value(row.get(c)) for c in columns] for row in rows]
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
     numeric = [
         all(isinstance(row.get(c), int | float) for row in rows) and bool(rows) for c in columns
@@ -78,7 +78,8 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     return "\n".join(out)
 
 
-def _cell(value: Any) -> str:
+def format_value(value: Any) -> str:
+    """A value as a table shows it: ``-`` for null, floats without trailing zeros."""
     if value is None:
         return "-"
     if isinstance(value, float):

@@ -53,6 +53,8 @@ class Operation:
     query: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()
     description: str | None = None
+    # Other media types the success answer can be in (a query parameter picks one), as text.
+    text_types: tuple[str, ...] = ()
 
 
 def build_openapi(
@@ -103,11 +105,12 @@ def build_openapi(
                 "required": True,
                 "content": {"application/json": {"schema": refs[(op.body, "validation")]}},
             }
-        responses: dict[str, Any] = {
-            str(op.status): _json_response(
-                "Success.", refs[(op.response, "serialization")] if op.response else {}
-            )
-        }
+        success = _json_response(
+            "Success.", refs[(op.response, "serialization")] if op.response else {}
+        )
+        for media_type in op.text_types:
+            success["content"][media_type] = {"schema": {"type": "string"}}
+        responses: dict[str, Any] = {str(op.status): success}
         for status in sorted({401, 500, *op.errors}):
             responses[str(status)] = {"$ref": f"#/components/responses/{_ERRORS[status][0]}"}
         operation["responses"] = responses

@@ -1,10 +1,10 @@
 """The admin HTTP API under /admin: tenants, keys, usage, models and reload.
 
 Handlers are thin: validate with the pydantic models in
-:mod:`sluicegate.admin.schemas`, call the Directory, ledger or Gateway, and
-shape the answer. :data:`OPERATIONS` is the one route table; the router and
-the OpenAPI document (GET /admin/openapi.json) are both built from it. Every
-route, the document included, needs the admin key.
+:mod:`sluicegate.admin.schemas` (bodies strictly: no type coercion), call the
+Directory, ledger or Gateway, and shape the answer. :data:`OPERATIONS` is the
+one route table; the router and the OpenAPI document (GET /admin/openapi.json)
+are both built from it. Every route, the document included, needs the admin key.
 
 Errors use the OpenAI error body, like the rest of the gateway's own API.
 """
@@ -14,13 +14,14 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from sluicegate.admin.auth import check_admin_key
+from sluicegate.admin.limits_patch import merge_limits
 from sluicegate.admin.openapi import Handler, Operation, build_openapi
 from sluicegate.admin.schemas import (
     CacheInvalidate,
@@ -96,7 +97,8 @@ async def update_tenant(request: web.Request) -> web.Response:
     models = body.models if "models" in body.model_fields_set else UNSET
     if isinstance(models, list):
         _check_aliases(gateway, models)
-    updated = await gateway.directory.update_tenant(tenant.name, models=models, limits=body.limits)
+    limits = None if body.limits is None else merge_limits(tenant.limits, body.limits)
+    updated = await gateway.directory.update_tenant(tenant.name, models=models, limits=limits)
     return _json(TenantOut.of(updated))
 
 
@@ -197,6 +199,7 @@ async def list_models(request: web.Request) -> web.Response:
             ],
             fallbacks=list(a.fallbacks),
             pricing=a.pricing,
+            priced=a.priced,
         )
         for a in aliases
     ]
@@ -331,8 +334,13 @@ OPERATIONS: tuple[Operation, ...] = (
         TenantOut,
         body=TenantUpdate,
         errors=(400, 404, 409),
-        description="Only the fields given change. Tenants from the config file are changed "
-        "there (409).",
+        description="Only what is given changes. `models` replaces the allowed aliases (null: "
+        "every alias; each must name a configured alias). `limits` is merged into the current "
+        "limits: a field given replaces its value, a field left out keeps it, and null clears "
+        "a limit (unlimited again); `keys` and `models` inside it merge the same way per key "
+        "name and per alias, and an entry left with every field at its default is removed. "
+        "So `{\"limits\": {\"rpm\": 4}}` changes rpm and nothing else. Tenants from the "
+        "config file are changed there (409).",
     ),
     Operation(
         "DELETE",
@@ -396,7 +404,9 @@ OPERATIONS: tuple[Operation, ...] = (
         UsageOut,
         query=UsageQuery,
         errors=(400,),
-        description="Over [since, until); every parameter is optional. `format=csv` answers "
+        text_types=("text/csv",),
+        description="Over [since, until); every parameter is optional (`until` earlier than "
+        "`since` is a 400). `format=csv` answers "
         "the same figures as CSV (text/csv): one row per group, or one of totals.",
     ),
     Operation(
@@ -572,9 +582,25 @@ async def _body(request: web.Request, model: type[M]) -> M:
     if not isinstance(data, dict):
         raise GatewayError.invalid("the request body must be a JSON object", code="invalid_json")
     try:
-        return model.model_validate(data)
+        # Strict: JSON has real types, so "yes" is not a boolean and "5" not a number,
+        # exactly as the OpenAPI document's schema (built from the same model) says.
+        return model.model_validate(_whole_numbers(data), strict=True)
     except ValidationError as exc:
         raise _invalid(exc, "field") from exc
+
+
+def _whole_numbers(value: Any) -> Any:
+    """``5.0`` as ``5``: JSON Schema counts it as an integer, strict pydantic would not.
+
+    A number field still takes it (strict floats accept ints), so nothing else changes.
+    """
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    return value
 
 
 def _query(request: web.Request, model: type[M]) -> M:

@@ -7,6 +7,7 @@ document, so the document cannot drift from what the handlers accept.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
@@ -35,7 +36,9 @@ def parse_instant(value: object) -> float:
     """An ISO 8601 date or date-time, or unix seconds, as unix seconds.
 
     A date-time without a zone is UTC; a bare date (``2026-11-01``) is
-    00:00 UTC of that day.
+    00:00 UTC of that day. Every RFC 3339 date-time is taken (what the OpenAPI
+    document's ``format: date-time`` promises), lower-case ``t``/``z`` and a leap
+    second included.
     """
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
@@ -46,6 +49,8 @@ def parse_instant(value: object) -> float:
         return float(text)
     except ValueError:
         pass
+    # A leap second (23:59:60) is the instant after :59; datetime has no second 60.
+    text, leap = _LEAP_SECOND.subn(r"\g<1>59", text.upper())
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
@@ -58,7 +63,10 @@ def parse_instant(value: object) -> float:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    return moment.timestamp() + leap
+
+
+_LEAP_SECOND = re.compile(r"(T\d\d:\d\d:)60(?=[.Z+-]|$)")
 
 
 Instant = Annotated[
@@ -66,7 +74,11 @@ Instant = Annotated[
     BeforeValidator(parse_instant),
     WithJsonSchema(
         {
-            "type": "string",
+            "anyOf": [
+                {"type": "string", "format": "date"},
+                {"type": "string", "format": "date-time"},
+                {"type": "number"},
+            ],
             "description": "ISO 8601 date or date-time; without a zone it is UTC, "
             "a bare date is 00:00 UTC of that day. Unix seconds are also accepted.",
             "examples": ["2026-11-01", "2026-11-01T12:00:00Z"],
@@ -89,8 +101,14 @@ class TenantCreate(_Request):
 class TenantUpdate(_Request):
     """Only the fields given change; ``models: null`` allows every alias again."""
 
-    models: list[str] | None = None
-    limits: LimitsConfig | None = None
+    models: list[str] | None = Field(
+        default=None, description="Replaces the allowed aliases; null allows every alias."
+    )
+    limits: LimitsConfig | None = Field(
+        default=None,
+        description="Merged into the current limits: given fields replace theirs, absent "
+        "fields keep theirs, null clears a limit; keys and models merge per entry.",
+    )
 
 
 class KeyCreate(_Request):
@@ -224,6 +242,10 @@ class UsageSums(_Response):
     cost_usd: float
     errors: int = Field(description="Requests that ended with a status of 400 or more.")
     estimated: int = Field(description="Requests whose tokens were estimated locally.")
+    unpriced_requests: int = Field(
+        description="Requests served by an alias with no pricing: they count $0 here and "
+        "against every budget, because no price is known."
+    )
 
 
 class UsageGroup(UsageSums):
@@ -265,6 +287,11 @@ class RequestRecord(_Response):
     attempts: list[tuple[str, str]] = Field(
         default=[], description="Every upstream attempt in order: [target, 'ok' or failure code]"
     )
+    unpriced: bool = Field(
+        default=False,
+        description="Served by an alias with no pricing: cost_usd is 0 because no price is "
+        "known, not because the call was free.",
+    )
 
 
 class RequestList(_Response):
@@ -282,6 +309,10 @@ class ModelOut(_Response):
     targets: list[TargetOut]
     fallbacks: list[str]
     pricing: PricingConfig
+    priced: bool = Field(
+        description="false: the config gives this alias no pricing; `pricing` is then all "
+        "zeros and its requests are recorded as unpriced."
+    )
 
 
 class ModelList(_Response):
@@ -334,16 +365,45 @@ class ErrorBody(_Response):
 # -- response cache -----------------------------------------------------------
 
 
+def _one_of_these_given() -> dict[str, Any]:
+    """What the handler checks, said in the schema: at least one selector (a ``false``
+    flag selects nothing), and never a tenant together with the shared scope."""
+    selects: dict[str, dict[str, Any]] = {
+        "tenant": {"type": "string"},
+        "shared": {"const": True},
+        "alias": {"type": "string"},
+        "tag": {"type": "string"},
+        "all": {"const": True},
+    }
+    return {
+        "anyOf": [{"required": [name], "properties": {name: s}} for name, s in selects.items()],
+        "not": {
+            "required": ["tenant", "shared"],
+            "properties": {"tenant": selects["tenant"], "shared": selects["shared"]},
+        },
+    }
+
+
 class CacheInvalidate(_Request):
     """Entries matching every field given are removed; give at least one, or ``all``."""
 
-    tenant: str | None = Field(default=None, description="Only this tenant's own entries.")
-    shared: bool = Field(
-        default=False, description="Only the shared scope's entries (aliases with scope: shared)."
+    model_config = ConfigDict(json_schema_extra=_one_of_these_given())
+
+    tenant: str | None = Field(
+        default=None, min_length=1, description="Only this tenant's own entries."
     )
-    alias: str | None = Field(default=None, description="Only entries of this alias.")
+    shared: bool = Field(
+        default=False,
+        description="Only the shared scope's entries (aliases with scope: shared); not with "
+        "tenant.",
+    )
+    alias: str | None = Field(
+        default=None, min_length=1, description="Only entries of this alias."
+    )
     tag: str | None = Field(
-        default=None, description="Only entries stored by requests with this x-sluicegate-tags tag."
+        default=None,
+        min_length=1,
+        description="Only entries stored by requests with this x-sluicegate-tags tag.",
     )
     all: bool = Field(default=False, description="Every entry (when no other field is given).")
 

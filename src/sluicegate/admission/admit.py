@@ -33,7 +33,7 @@ from sluicegate.admission.limits import (
 from sluicegate.canonical import ErrorKind, GatewayError
 from sluicegate.canonical.tokens import estimate_reservation
 from sluicegate.config import LimitsConfig, RateLimits
-from sluicegate.observability.alerts import Alerts
+from sluicegate.observability.alerts import Alerts, usd
 from sluicegate.observability.metrics import counter
 from sluicegate.pipeline import Events, Next, Observer, Outcome, Request, Stream
 
@@ -177,7 +177,7 @@ class Admit:
             share = spent / limits.budget_usd if limits.budget_usd else 1.0
             self.alerts.emit(
                 "budget_alert",
-                f"{subject} has spent ${spent:.4f} of its ${limits.budget_usd:.2f} "
+                f"{subject} has spent {usd(spent)} of its {usd(limits.budget_usd)} "
                 f"{limits.budget_period} budget ({100 * share:.0f}%)",
                 subject=subject,
                 spent_usd=round(spent, 6),

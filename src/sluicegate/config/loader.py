@@ -8,7 +8,8 @@ way this step does what YAML itself will not:
 
 - a key given twice in one mapping is an error (YAML silently keeps the last);
 - ``env:NAME`` in any string value is replaced by the variable's value before
-  validation, so ``port: env:PORT`` still becomes an int;
+  validation, so ``port: env:PORT`` still becomes an int; LiteLLM's
+  ``os.environ/NAME`` is an error that says to write ``env:NAME``;
 - timestamps stay strings (``api_version: 2024-10-21`` must not become a date).
 
 Every problem found is reported in one :class:`ConfigError`, sorted by line.
@@ -32,10 +33,20 @@ from yaml.reader import ReaderError
 
 from sluicegate.config.references import FieldPath, Issue, check_references, format_path
 from sluicegate.config.schema import Config
+from sluicegate.config.unpriced import unpriced_budgets
 
-__all__ = ["ConfigError", "Problem", "load_config", "load_config_text", "validate_config"]
+__all__ = [
+    "ConfigError",
+    "Problem",
+    "config_warnings",
+    "load_config",
+    "load_config_text",
+    "load_config_with_warnings",
+    "validate_config",
+]
 
 _ENV_PREFIX = "env:"
+_LITELLM_ENV_PREFIX = "os.environ/"
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -46,12 +57,16 @@ _SECRET_FIELDS = frozenset({"key", "api_key", "admin_key", "headers"})
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One thing wrong with a config: where (file, line, field) and what."""
+    """One thing wrong with a config: where (file, line, field) and what.
+
+    A ``warning`` does not stop the config from loading (see :func:`load_config_with_warnings`).
+    """
 
     path: FieldPath
     message: str
     line: int | None = None
     source: str | None = None
+    severity: Literal["error", "warning"] = "error"
 
     @property
     def field(self) -> str:
@@ -61,7 +76,8 @@ class Problem:
         parts = [p for p in (self.source, None if self.line is None else str(self.line)) if p]
         where = ":".join(parts)
         field = self.field
-        return ": ".join(p for p in (where, field, self.message) if p)
+        message = f"warning: {self.message}" if self.severity == "warning" else self.message
+        return ": ".join(p for p in (where, field, message) if p)
 
 
 class ConfigError(Exception):
@@ -87,6 +103,14 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
     ``environ`` (default: ``os.environ``) supplies the ``env:NAME`` values.
     Raises :class:`ConfigError` naming ``path`` as given.
     """
+    return load_config_with_warnings(path, environ)[0]
+
+
+def load_config_with_warnings(
+    path: str | Path, environ: Mapping[str, str] | None = None
+) -> tuple[Config, list[Problem]]:
+    """Like :func:`load_config`, and also what is legal but probably a mistake
+    (e.g. a budget that an alias without pricing can spend), each with its line."""
     source = str(path)
     try:
         raw = Path(path).read_bytes()
@@ -99,13 +123,24 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
         line = raw[: exc.start].count(b"\n") + 1
         message = f"not valid UTF-8 text (byte {exc.start})"
         raise ConfigError([Problem((), message, line=line, source=source)]) from None
-    return load_config_text(text, source=source, environ=environ)
+    return _load_text(text, source=source, environ=environ)
 
 
 def load_config_text(
     text: str, *, source: str = "<config>", environ: Mapping[str, str] | None = None
 ) -> Config:
     """Like :func:`load_config`, for YAML already in memory; ``source`` names it in errors."""
+    return _load_text(text, source=source, environ=environ)[0]
+
+
+def config_warnings(config: Config) -> list[Problem]:
+    """The warnings of a config given as data (no file, so no lines), e.g. the embedded defaults."""
+    return [Problem(path, message, severity="warning") for path, message in _warnings(config)]
+
+
+def _load_text(
+    text: str, *, source: str, environ: Mapping[str, str] | None
+) -> tuple[Config, list[Problem]]:
     env = os.environ if environ is None else environ
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -131,7 +166,11 @@ def load_config_text(
     ]
     if problems or config is None:
         raise ConfigError(problems)
-    return config
+    warnings = [
+        Problem(path, message, line=builder.line_of(path), source=source, severity="warning")
+        for path, message in _warnings(config)
+    ]
+    return config, sorted(warnings, key=lambda p: p.line or 0)
 
 
 def validate_config(data: Mapping[str, Any]) -> Config:
@@ -144,6 +183,10 @@ def validate_config(data: Mapping[str, Any]) -> Config:
     if issues or config is None:
         raise ConfigError(Problem(path, message) for path, message in issues)
     return config
+
+
+def _warnings(config: Config) -> list[Issue]:
+    return unpriced_budgets(config)
 
 
 def _validate(data: Any) -> tuple[Config | None, list[Issue]]:
@@ -233,6 +276,10 @@ class _Builder:
                 return None
         if isinstance(value, str) and value.startswith(_ENV_PREFIX):
             return self._env(value, node, path)
+        if isinstance(value, str) and value.startswith(_LITELLM_ENV_PREFIX):
+            # LiteLLM's spelling; taken literally it would be sent as the key itself.
+            name = value[len(_LITELLM_ENV_PREFIX) :].strip() or "NAME"
+            self._problem(path, _line(node), f"{value} is LiteLLM's syntax; write env:{name}")
         return value
 
     def _env(self, value: str, node: ScalarNode, path: FieldPath) -> str:

@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import ssl
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ProviderType = Literal["openai", "anthropic", "gemini", "azure", "echo"]
+
+# The largest count a limit may be: beyond it a number is no longer exact as a double
+# (Redis's Lua), nor as a 64-bit integer in the stores and in JSON answers.
+MAX_COUNT = 2**53 - 1
 
 
 class _Strict(BaseModel):
@@ -79,6 +84,23 @@ class ProviderConfig(_Strict):
     # system's store: an internal server behind a private CA.
     ca_file: str | None = None
 
+    @field_validator("base_url")
+    @classmethod
+    def _http_base_url(cls, url: str | None) -> str | None:
+        # Without a scheme the HTTP client cannot make any call, and nothing else
+        # would notice before the first request fails.
+        if url is None:
+            return None
+        example = "e.g. http://127.0.0.1:8000/v1"
+        if not url.startswith(("http://", "https://")):
+            if "://" not in url:
+                # Most likely host:port/path: say exactly what to write.
+                example = f"write http://{url} (or https://{url} for TLS)"
+            raise ValueError(f"must start with http:// or https://, {example}")
+        if not urlsplit(url).hostname:
+            raise ValueError(f"names no host, {example}")
+        return url
+
     @field_validator("headers")
     @classmethod
     def _one_line_each(cls, headers: dict[str, str]) -> dict[str, str]:
@@ -115,9 +137,9 @@ class TargetConfig(_Strict):
     # The deployment's capacity (the provider's quota for this model, or what it
     # can serve). When set, the gateway keeps under it by queueing requests and
     # serves the queue fairly across tenants, instead of collecting 429s.
-    max_concurrency: int | None = Field(default=None, ge=1)
-    rpm: int | None = Field(default=None, ge=1)
-    tpm: int | None = Field(default=None, ge=1)
+    max_concurrency: int | None = Field(default=None, ge=1, le=MAX_COUNT)
+    rpm: int | None = Field(default=None, ge=1, le=MAX_COUNT)
+    tpm: int | None = Field(default=None, ge=1, le=MAX_COUNT)
 
 
 class PricingConfig(_Strict):
@@ -160,7 +182,9 @@ class ModelConfig(_Strict):
     name: str = Field(min_length=1)
     targets: list[TargetConfig] = Field(min_length=1)
     fallbacks: list[str] = []
-    pricing: PricingConfig = PricingConfig()
+    # None: no price is known, so its requests cost $0 and the ledger marks them
+    # unpriced (a budget cannot see them); give zero prices for a free model.
+    pricing: PricingConfig | None = None
     # How the targets share the load: weighted random, fewest requests in
     # flight, or lowest latency (EWMA, power of two choices).
     balance: Literal["weighted", "least_in_flight", "latency"] = "weighted"
@@ -182,9 +206,9 @@ Priority = Literal["interactive", "batch"]
 class RateLimits(_Strict):
     """Limits on one subject; an omitted limit is unlimited."""
 
-    rpm: int | None = Field(default=None, ge=0)
-    tpm: int | None = Field(default=None, ge=0)
-    max_concurrency: int | None = Field(default=None, ge=0)
+    rpm: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    tpm: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    max_concurrency: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     budget_usd: float | None = Field(default=None, ge=0)
     budget_period: Literal["day", "week", "month", "total"] = "month"
     # Share of the budget at which an alert is raised (once per period).

@@ -26,6 +26,14 @@ log = logging.getLogger("sluicegate.alerts")
 WEBHOOK_TIMEOUT_S = 5.0
 
 
+def usd(amount: float) -> str:
+    """``$100.00``, ``$0.004``, ``$0.0125``: cents at least, and every digit down to a
+    millionth, so that a small budget is never shown as ``$0.00``."""
+    text = f"{amount:.6f}".rstrip("0")
+    whole, _, cents = text.partition(".")
+    return f"${whole}.{cents.ljust(2, '0')}"
+
+
 class Alerts:
     def __init__(self, webhook: str | None = None) -> None:
         self.webhook = webhook

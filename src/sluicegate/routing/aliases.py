@@ -32,6 +32,11 @@ class Alias:
     pricing: PricingConfig
     config: ModelConfig
 
+    @property
+    def priced(self) -> bool:
+        """False when the config gives no pricing (``pricing`` is then all zeros)."""
+        return self.config.pricing is not None
+
     def idle_timeout_s(self, target: Target) -> float:
         return self.config.timeouts.idle_s or target.provider.config.idle_timeout_s
 
@@ -72,7 +77,7 @@ def build_alias(config: ModelConfig, providers: dict[str, Provider]) -> Alias:
         name=config.name,
         targets=targets,
         fallbacks=tuple(config.fallbacks),
-        pricing=config.pricing,
+        pricing=config.pricing or PricingConfig(),
         config=config,
     )
 

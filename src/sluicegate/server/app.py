@@ -25,9 +25,11 @@ async def _stamp_request_id(request: web.Request, response: web.StreamResponse) 
 
 
 async def _no_route(request: web.Request) -> web.Response:
-    """Unknown paths and methods get a JSON error body in the path's protocol."""
+    """Unknown paths and methods get a JSON error body in the path's protocol; a 405
+    says in ``Allow`` which methods the path has (RFC 9110)."""
     wire = ANTHROPIC if request.path.startswith("/v1/messages") else OPENAI
-    known = request.path in _paths(request.app)
+    allowed = await _allowed_methods(request)
+    known = bool(allowed)
     err = GatewayError(
         ErrorKind.NOT_FOUND,
         f"{'Method Not Allowed' if known else 'Not Found'}: {request.method} {request.path}",
@@ -35,15 +37,19 @@ async def _no_route(request: web.Request) -> web.Response:
     )
     response = error_response(wire, err)
     response.set_status(405 if known else 404)
+    if known:
+        response.headers["Allow"] = ", ".join(sorted(allowed))
     return response
 
 
-def _paths(app: web.Application) -> set[str]:
-    return {
-        info["path"]
-        for resource in app.router.resources()
-        if "path" in (info := resource.get_info())
-    }
+async def _allowed_methods(request: web.Request) -> set[str]:
+    """The methods of every route whose path matches, plain or with parameters."""
+    catch_all = request.match_info.route.resource
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource is not catch_all:
+            allowed |= (await resource.resolve(request))[1]
+    return allowed
 
 
 def create_app(gateway: Gateway) -> web.Application:

@@ -67,6 +67,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE ledger ADD COLUMN cache TEXT;
     ALTER TABLE ledger ADD COLUMN saved_usd REAL NOT NULL DEFAULT 0;
     """,
+    # 4: 1 when the serving alias had no pricing (its cost_usd of 0 is unknown, not free)
+    """
+    ALTER TABLE ledger ADD COLUMN unpriced INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 

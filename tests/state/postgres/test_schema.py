@@ -6,7 +6,7 @@ import asyncpg
 import pytest
 
 from sluicegate.config.schema import StorageConfig
-from sluicegate.state.postgres.migrations import LATEST, SchemaError
+from sluicegate.state.postgres.migrations import LATEST, MIGRATIONS, SchemaError
 from sluicegate.state.storage import migrate_storage, open_storage
 
 
@@ -35,3 +35,26 @@ async def test_an_older_schema_is_refused_too(empty_postgres_url: str) -> None:
         await open_storage(StorageConfig(url=empty_postgres_url))
     assert f"needs version {LATEST}" in str(refused.value)
     assert "sluicegate migrate" in str(refused.value)
+
+
+async def test_a_database_at_version_1_keeps_its_rows_and_gains_the_unpriced_counts(
+    empty_postgres_url: str,
+) -> None:
+    conn = await asyncpg.connect(empty_postgres_url)
+    try:
+        await conn.execute(MIGRATIONS[0])
+        await conn.execute("UPDATE sluicegate_schema SET version = 1")
+        await conn.execute(
+            "INSERT INTO ledger_daily VALUES ('acme', '2026-11-01', 'ci', 'smart', 'main/x',"
+            " 3, 30, 15, 0, 0, 0, 0.5, 0, 0, 0, 0)"
+        )
+        assert await migrate_storage(empty_postgres_url) == (1, LATEST)
+        row = await conn.fetchrow("SELECT requests, unpriced_requests FROM ledger_daily")
+        assert tuple(row) == (3, 0)
+        unpriced = await conn.fetchval(
+            "SELECT column_default FROM information_schema.columns"
+            " WHERE table_name = 'ledger' AND column_name = 'unpriced'"
+        )
+        assert unpriced == "false"
+    finally:
+        await conn.close()

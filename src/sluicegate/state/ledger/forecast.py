@@ -24,7 +24,7 @@ from typing import Any
 
 from prometheus_client.core import Metric
 
-from sluicegate.observability.alerts import Alerts
+from sluicegate.observability.alerts import Alerts, usd
 from sluicegate.observability.metrics import counter
 
 HISTORY_DAYS = 28
@@ -184,10 +184,10 @@ class ForecastAlerts:
                 self.counts[tenant] = self.counts.get(tenant, 0) + 1
                 self.alerts.emit(
                     "budget_forecast",
-                    f"tenant {tenant} is projected to spend ${forecast.forecast_usd:.2f} "
-                    f"({INTERVAL * 100:.0f}% interval ${forecast.low_usd:.2f} to "
-                    f"${forecast.high_usd:.2f}) in {forecast.month} against a monthly budget "
-                    f"of ${budget:.2f}",
+                    f"tenant {tenant} is projected to spend {usd(forecast.forecast_usd)} "
+                    f"({INTERVAL * 100:.0f}% interval {usd(forecast.low_usd)} to "
+                    f"{usd(forecast.high_usd)}) in {forecast.month} against a monthly budget "
+                    f"of {usd(budget)}",
                     **forecast.as_dict(),
                 )
                 alerts.append(forecast)

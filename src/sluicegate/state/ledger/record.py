@@ -36,3 +36,6 @@ class LedgerRecord(msgspec.Struct, array_like=True, kw_only=True):
     # costs nothing upstream; saved_usd is what the call it replaced would cost.
     cache: str | None = None
     saved_usd: float = 0.0
+    # Served by an alias with no pricing: cost_usd is 0 because no price is known,
+    # not because the call was free (budgets cannot count it).
+    unpriced: bool = False

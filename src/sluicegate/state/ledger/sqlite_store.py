@@ -28,7 +28,8 @@ GROUP_COLUMNS: dict[str, str] = {
 _COLUMNS = (
     "id, request_id, ts, tenant, key_name, alias, target, protocol, operation, stream, tags,"
     " status, error_code, input_tokens, output_tokens, cached_tokens, cache_write_tokens,"
-    " reasoning_tokens, estimated, cost_usd, latency_ms, ttft_ms, attempts, cache, saved_usd"
+    " reasoning_tokens, estimated, cost_usd, latency_ms, ttft_ms, attempts, cache, saved_usd,"
+    " unpriced"
 )
 _WIDTH = _COLUMNS.count(",") + 1
 
@@ -50,7 +51,8 @@ _SUMS = (
     " COALESCE(SUM(reasoning_tokens),0), COALESCE(SUM(cost_usd),0),"
     " COALESCE(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END),0),"
     " COALESCE(SUM(estimated),0),"
-    " COALESCE(SUM(CASE WHEN cache = 'hit' THEN 1 ELSE 0 END),0), COALESCE(SUM(saved_usd),0)"
+    " COALESCE(SUM(CASE WHEN cache = 'hit' THEN 1 ELSE 0 END),0), COALESCE(SUM(saved_usd),0),"
+    " COALESCE(SUM(unpriced),0)"
 )
 
 
@@ -152,6 +154,7 @@ class SQLiteLedgerStore(SpendFromUsage):
             item["attempts"] = orjson.loads(item["attempts"])
             item["stream"] = bool(item["stream"])
             item["estimated"] = bool(item["estimated"])
+            item["unpriced"] = bool(item["unpriced"])
             out.append(item)
         return out
 
@@ -186,4 +189,5 @@ def _row(r: LedgerRecord) -> tuple[Any, ...]:
         orjson.dumps(r.attempts).decode(),
         r.cache,
         r.saved_usd,
+        int(r.unpriced),
     )

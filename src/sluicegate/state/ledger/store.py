@@ -21,6 +21,7 @@ SUM_FIELDS = (
     "estimated",
     "cache_hits",
     "saved_usd",
+    "unpriced_requests",
 )
 FLOAT_FIELDS = ("cost_usd", "saved_usd")
 

@@ -27,7 +27,8 @@ from sluicegate.state.postgres.rollups import DAY, RAW_SUMS, ROLLUP_SUMS, rollup
 _COLUMNS = (
     "id, request_id, ts, tenant, key_name, alias, target, protocol, operation, stream, tags,"
     " status, error_code, input_tokens, output_tokens, cached_tokens, cache_write_tokens,"
-    " reasoning_tokens, estimated, cost_usd, latency_ms, ttft_ms, attempts, cache, saved_usd"
+    " reasoning_tokens, estimated, cost_usd, latency_ms, ttft_ms, attempts, cache, saved_usd,"
+    " unpriced"
 )
 _TYPES = [
     "text",
@@ -55,6 +56,7 @@ _TYPES = [
     "text",
     "text",
     "float8",
+    "bool",
 ]
 
 _SHIP = f"""
@@ -67,7 +69,8 @@ inserted AS (
     SELECT id, request_id, ts, tenant, key_name, alias, target, protocol, operation, stream,
            ARRAY(SELECT jsonb_array_elements_text(tags::jsonb)), status, error_code,
            input_tokens, output_tokens, cached_tokens, cache_write_tokens, reasoning_tokens,
-           estimated, cost_usd, latency_ms, ttft_ms, attempts::jsonb, cache, saved_usd
+           estimated, cost_usd, latency_ms, ttft_ms, attempts::jsonb, cache, saved_usd,
+           unpriced
     FROM input
     ON CONFLICT DO NOTHING
     RETURNING *
@@ -323,4 +326,5 @@ def _columns(records: list[LedgerRecord]) -> list[list[Any]]:
         [dumps(r.attempts).decode() for r in records],
         [r.cache for r in records],
         [r.saved_usd for r in records],
+        [r.unpriced for r in records],
     ]

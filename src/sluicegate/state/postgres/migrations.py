@@ -146,6 +146,13 @@ MIGRATIONS: tuple[str, ...] = (
         shipped bigint NOT NULL      -- bytes of it already in the ledger
     );
     """,
+    # 2: requests served by an alias with no pricing (their cost_usd of 0 is unknown, not
+    # free), on each row and counted in the roll-ups; days before it count none.
+    """
+    ALTER TABLE ledger ADD COLUMN unpriced boolean NOT NULL DEFAULT false;
+    ALTER TABLE ledger_daily ADD COLUMN unpriced_requests bigint NOT NULL DEFAULT 0;
+    ALTER TABLE ledger_daily_tags ADD COLUMN unpriced_requests bigint NOT NULL DEFAULT 0;
+    """,
 )
 
 LATEST = len(MIGRATIONS)

@@ -18,7 +18,8 @@ RAW_SUMS = (
     " coalesce(sum(cached_tokens),0)::int8, coalesce(sum(cache_write_tokens),0)::int8,"
     " coalesce(sum(reasoning_tokens),0)::int8, coalesce(sum(cost_usd),0)::float8,"
     " (count(*) FILTER (WHERE status >= 400))::int8, (count(*) FILTER (WHERE estimated))::int8,"
-    " (count(*) FILTER (WHERE cache = 'hit'))::int8, coalesce(sum(saved_usd),0)::float8"
+    " (count(*) FILTER (WHERE cache = 'hit'))::int8, coalesce(sum(saved_usd),0)::float8,"
+    " (count(*) FILTER (WHERE unpriced))::int8"
 )
 ROLLUP_SUMS = ", ".join(
     f"coalesce(sum({c}),0)::{'float8' if c in FLOAT_FIELDS else 'int8'}" for c in SUM_FIELDS
