@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -131,8 +132,8 @@ async def test_an_answer_never_read_is_still_recorded_and_its_limits_released(
     assert resp.status == 200, "the concurrency slot was given back"
 
 
-async def test_every_upstream_attempt_is_counted_by_its_target_and_result(
-    start_gateway,
+async def test_every_upstream_attempt_is_counted_and_every_failure_logged(
+    start_gateway, caplog,
 ) -> None:  # type: ignore[no-untyped-def]
     import socket
 
@@ -147,9 +148,14 @@ async def test_every_upstream_attempt_is_counted_by_its_target_and_result(
                    {"name": "spare", "targets": [{"provider": "e", "model": "y"}]}],
         "tenants": [{"name": "acme", "keys": [{"name": "k", "key": KEY}]}],
     })
-    resp = await client.post("/v1/chat/completions", headers={"Authorization": f"Bearer {KEY}"},
-                             json={"model": "m", "messages": HELLO})
+    with caplog.at_level(logging.WARNING, logger="sluicegate.upstream"):
+        resp = await client.post("/v1/chat/completions", json={"model": "m", "messages": HELLO},
+                                 headers={"Authorization": f"Bearer {KEY}",
+                                          "x-request-id": "req-failover-1"})
     assert resp.status == 200 and resp.headers["x-sluicegate-target"] == "e/y"
+    [line] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert "down/x" in line.message and "upstream_unreachable" in line.message
+    assert "req-failover-1" in line.message
     text = await (await client.get("/metrics")).text()
     attempts = {
         (s.labels["target"], s.labels["result"]): s.value

@@ -408,3 +408,38 @@ async def test_an_alias_total_timeout_bounds_a_slow_stream(start_gateway) -> Non
         assert time.monotonic() - t0 < 1.0
         [record] = gw.app[GATEWAY].ledger.records(limit=1)
         assert (record["status"], record["error_code"]) == (504, "upstream_timeout")
+
+
+async def test_a_refused_embeddings_call_gives_back_its_probe_and_in_flight_slot(
+    start_gateway,
+) -> None:  # type: ignore[no-untyped-def]
+    """Security review (high): an embeddings call to an alias on a provider that serves
+    none, while its breaker was half-open, kept the probe slot and the in-flight count,
+    so every later request got 503 no_healthy_target until restart."""
+    async with AnthropicUpstream() as claude:
+        claude.fail(503, times=1)
+        gw = await start_gateway({
+            "server": {"admin_key": "admin-secret-key"},
+            "providers": [{"name": "claude", "type": "anthropic", "base_url": claude.url,
+                           "api_key": "k"}],
+            "models": [{"name": "c", "targets": [{"provider": "claude", "model": "m"}],
+                        "max_attempts": 1}],
+            "tenants": [{"name": "acme", "keys": [{"name": "e2e", "key": KEY}]}],
+            "resilience": {"breaker": {"consecutive_failures": 1, "open_s": 0.05}},
+        })
+        url = gateway_url(gw)
+        async with aiohttp.ClientSession() as http:
+            status, _, _ = await post(http, url, {"model": "c", "messages": HELLO})
+            assert status == 502  # the breaker opens on this failure
+            await asyncio.sleep(0.2)  # past open_s: the next call is the half-open probe
+            for _ in range(3):
+                async with http.post(f"{url}/v1/embeddings", headers=AUTH,
+                                     json={"model": "c", "input": "hi"}) as resp:
+                    assert resp.status == 400
+                    assert (await resp.json())["error"]["code"] == "embeddings_not_supported"
+            status, _, body = await post(http, url, {"model": "c", "messages": HELLO})
+            assert status == 200, body
+            async with http.get(f"{url}/admin/targets",
+                                headers={"Authorization": "Bearer admin-secret-key"}) as resp:
+                [target] = (await resp.json())["data"]
+        assert target["in_flight"] == 0

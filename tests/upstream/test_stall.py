@@ -102,3 +102,15 @@ async def test_a_cancellation_turned_into_another_error_below_is_taken_back() ->
         await stream.wait(translating())
     task = asyncio.current_task()
     assert task is not None and task.cancelling() == 0
+
+
+async def test_a_shorter_limit_after_the_first_wait_takes_effect_at_once() -> None:
+    # A stream's first event may wait 60 s; the silences after it only 0.05 s.
+    stream = watch(60)
+    await stream.wait(asyncio.sleep(0))
+    stream.set_limit(0.05)
+    started = time.monotonic()
+    with pytest.raises(StallExpired):
+        await stream.wait(asyncio.sleep(5))
+    stream.close()
+    assert time.monotonic() - started < 5, "not left armed for the first wait's 60 s"

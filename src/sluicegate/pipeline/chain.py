@@ -39,11 +39,11 @@ from sluicegate.pipeline.stage import Pipeline
 from sluicegate.resilience.backoff import BackoffPolicy
 from sluicegate.resilience.budget import RetryBudget
 from sluicegate.resilience.health import TargetHealth
+from sluicegate.routing.plan import Planner
 from sluicegate.routing.resolve import ResolveModel
-from sluicegate.routing.route import Planner, Route
 from sluicegate.state.directory import Directory
 from sluicegate.state.ledger import Ledger
-from sluicegate.upstream.call import CallUpstream
+from sluicegate.upstream.stage import CallUpstream
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,6 @@ def build_pipeline(services: Services) -> Pipeline:
             admit,
             Idempotency(services.idempotency, on_replay=_mark_replay),
             Cache(services.cache, semantic=services.semantic),
-            Route(planner),
         ],
         CallUpstream(
             planner, services.health, services.retry_budget, services.backoff, services.gates

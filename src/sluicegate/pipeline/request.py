@@ -1,7 +1,7 @@
 """What one request asks and who asks it, as fixed versions.
 
 A :class:`Request` never changes. A stage that decides something about it
-(who sent it, its decoded body, its alias, the plan of targets) passes a new
+(who sent it, its decoded body, its alias) passes a new
 version on with :meth:`Request.replace`; the stages around it keep the
 version they saw, so nothing changes under a stage's feet, and a stage can
 run the rest of the chain again with a request of its own (a re-ask, a
@@ -27,14 +27,13 @@ from sluicegate.canonical import ChatRequest, EmbeddingRequest
 from sluicegate.pipeline.outcome import Outcome
 
 if TYPE_CHECKING:
-    from sluicegate.routing.aliases import Alias, Target
+    from sluicegate.routing.aliases import Alias
     from sluicegate.runtime import Runtime
     from sluicegate.state.directory import ApiKey, Tenant
 
 Protocol = Literal["openai", "anthropic"]
 Operation = Literal["chat", "embeddings"]
 CanonicalRequest = ChatRequest | EmbeddingRequest
-Plan = tuple[tuple["Alias", "Target"], ...]
 
 _test_ids = itertools.count(1)
 
@@ -62,8 +61,6 @@ class Request(msgspec.Struct, frozen=True, kw_only=True):
     tags: tuple[str, ...] = ()
     # ResolveModel: the alias asked for.
     alias: Alias | None = None
-    # Route: the (alias, target) pairs to try, in order; fallback aliases' last.
-    plan: Plan = ()
 
     def replace(self, **changes: Any) -> Request:
         """A new version with ``changes``; the outcome keeps it as the latest."""

@@ -99,6 +99,14 @@ class StallWatch:
         assert task is not None
         return task.uncancel() <= self._cancelling
 
+    def set_limit(self, limit_s: float | None) -> None:
+        """Give the waits from now on another limit (between waits: a stream's first
+        event may have a longer limit than the silences after it)."""
+        self._limit_s = limit_s
+        if self._handle is not None:  # armed for the old limit: the next wait re-arms
+            self._handle.cancel()
+            self._handle = None
+
     def close(self) -> None:
         if self._handle is not None:
             self._handle.cancel()

@@ -1,0 +1,74 @@
+"""Layer: what a call tells about its target (in flight, breaker verdict, latency EWMA).
+
+The call is counted in flight from the moment the provider is asked. Only the
+upstream's own failures count against it: a request it rightly refused (a
+400) shows the target is working. Once the first event has arrived the answer
+is committed to this target; its verdict comes when the answer ends (a client
+that goes away gives none), and meanwhile the answer's usage and size are
+counted on the outcome, for the ledger and for an estimate when the upstream
+reports none.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sluicegate.canonical import ErrorKind, Event, GatewayError, TextDelta, ToolCallDelta, Usage
+from sluicegate.pipeline import Observer, Outcome, Stream
+from sluicegate.pipeline.outcome import SERVED
+from sluicegate.resilience.health import TargetHealth, TargetState
+from sluicegate.upstream.call import Call, CallNext
+
+
+class HealthLayer:
+    def __init__(self, health: TargetHealth) -> None:
+        self.health = health
+
+    async def __call__(self, call: Call, call_next: CallNext) -> Stream:
+        target = call.target
+        state = self.health.state(target.label)
+        generation = state.started()
+        call.reached = True
+        started = time.perf_counter()
+        try:
+            stream = await call_next(call)
+        except GatewayError as err:
+            state.finished(
+                ok=not err.retryable, latency_s=None, error=err.code, generation=generation
+            )
+            raise
+        except BaseException:
+            state.abandoned(generation=generation)
+            raise
+        outcome = call.request.outcome
+        outcome.first_event_at = now = time.perf_counter()
+        outcome.target, outcome.serving_alias = target, call.alias
+        outcome.error = None
+        outcome.attempts.append((target.label, SERVED))
+        return stream.watch(_Committed(state, generation, now - started, outcome))
+
+
+class _Committed(Observer):
+    __slots__ = ("_generation", "_outcome", "_state", "_ttft_s")
+
+    def __init__(self, state: TargetState, generation: int, ttft_s: float, outcome: Outcome):
+        self._state, self._generation, self._ttft_s = state, generation, ttft_s
+        self._outcome = outcome
+
+    def on_event(self, event: Event) -> None:
+        kind = type(event)
+        if kind is TextDelta:
+            self._outcome.output_chars += len(event.text)  # type: ignore[union-attr]
+        elif kind is Usage:
+            self._outcome.usage = event  # type: ignore[assignment]
+        elif kind is ToolCallDelta:
+            self._outcome.output_chars += len(event.arguments)  # type: ignore[union-attr]
+
+    def on_end(self, stream: Stream) -> None:
+        err = stream.error
+        if stream.completed:
+            self._state.finished(ok=True, latency_s=self._ttft_s, generation=self._generation)
+        elif err is None or err.kind is ErrorKind.INTERNAL:
+            self._state.abandoned(generation=self._generation)  # no verdict on the target
+        else:
+            self._state.finished(ok=False, latency_s=None, generation=self._generation)
