@@ -59,6 +59,7 @@ from sluicegate.canonical import (
     Usage,
 )
 from sluicegate.canonical.events import ToolCallDelta
+from sluicegate.protocols.nesting import MAX_DEPTH, too_deep_field
 from sluicegate.protocols.sse import frame
 
 # extra["anthropic"] key holding {tool name: {field: value}}: the fields of
@@ -97,7 +98,7 @@ _KNOWN_FIELDS = frozenset(
         "temperature", "top_p", "top_k", "stream", "metadata",
     }
 )
-_TOOL_CHOICE_MODES: dict[Any, Literal["auto", "none", "required", "tool"]] = {
+_TOOL_CHOICE_MODES: dict[str, Literal["auto", "none", "required", "tool"]] = {
     "auto": "auto", "any": "required", "tool": "tool", "none": "none",
 }
 
@@ -115,6 +116,9 @@ def decode_messages_request(body: bytes) -> ChatRequest:
         ) from None
     if not isinstance(data, dict):
         raise GatewayError.invalid("request body must be a JSON object")
+    deep = too_deep_field(body, data)
+    if deep is not None:
+        _fail(deep, f"nested more than {MAX_DEPTH} levels deep")
 
     model = data.get("model")
     if not isinstance(model, str) or not model:
@@ -458,7 +462,9 @@ def _response_format(output_config: Any) -> dict[str, Any] | None:
 def _decode_tool_choice(raw: Any) -> ToolChoice:
     if not isinstance(raw, dict):
         _fail("tool_choice", "must be an object")
-    mode = _TOOL_CHOICE_MODES.get(raw.get("type"))
+    kind = raw.get("type")
+    # A str check first: a list or an object is unhashable as a table key.
+    mode = _TOOL_CHOICE_MODES.get(kind) if isinstance(kind, str) else None
     if mode is None:
         _fail("tool_choice.type", "must be one of 'auto', 'any', 'tool', 'none'")
     name = raw.get("name")

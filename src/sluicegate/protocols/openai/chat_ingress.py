@@ -40,6 +40,7 @@ from sluicegate.canonical import (
 
 # Not in sluicegate.canonical.__all__, so imported from its module.
 from sluicegate.canonical.events import ToolCallDelta
+from sluicegate.protocols.nesting import MAX_DEPTH, too_deep_field
 
 __all__ = [
     "ChatStreamEncoder",
@@ -194,6 +195,9 @@ def _parse_json(body: bytes) -> dict[str, Any]:
         raise GatewayError.invalid(
             f"The request body must be a JSON object, but got {_kind_name(data)} instead.",
             code="invalid_type")
+    deep = too_deep_field(body, data)
+    if deep is not None:
+        raise _bad_value(deep, f"JSON nested more than {MAX_DEPTH} levels deep.")
     return data
 
 
