@@ -226,6 +226,9 @@ def test_legacy_function_calling_becomes_tools() -> None:
     (body(top_p=-0.1), "top_p", "decimal_below_min_value"),
     (body(max_tokens=0), "max_tokens", "integer_below_min_value"),
     (body(max_tokens=1.5), "max_tokens", "invalid_type"),
+    # Past 64 bits as a reservation in Redis (was a 500 with shared limits).
+    (body(max_tokens=2**63 - 1), "max_tokens", "integer_above_max_value"),
+    (body(max_completion_tokens=2**64 - 1), "max_completion_tokens", "integer_above_max_value"),
     (body(max_completion_tokens=True), "max_completion_tokens", "invalid_type"),
     (body(n=0), "n", "integer_below_min_value"),
     (body(seed="1"), "seed", "invalid_type"),

@@ -98,6 +98,9 @@ _KNOWN_FIELDS = frozenset(
         "temperature", "top_p", "top_k", "stream", "metadata",
     }
 )
+# No model answers with anywhere near 2**31 tokens; the bound keeps a
+# reservation (max_tokens times n) inside the 64-bit counters of admission.
+_MAX_TOKENS = 2**31 - 1
 _TOOL_CHOICE_MODES: dict[str, Literal["auto", "none", "required", "tool"]] = {
     "auto": "auto", "any": "required", "tool": "tool", "none": "none",
 }
@@ -126,8 +129,8 @@ def decode_messages_request(body: bytes) -> ChatRequest:
     max_tokens = data.get("max_tokens")
     if max_tokens is None:
         _fail("max_tokens", "Field required")
-    if not _is_int(max_tokens) or max_tokens < 1:
-        _fail("max_tokens", "must be an integer >= 1")
+    if not _is_int(max_tokens) or not 1 <= max_tokens <= _MAX_TOKENS:
+        _fail("max_tokens", f"must be an integer from 1 to {_MAX_TOKENS}")
     raw_messages = data.get("messages")
     if raw_messages is None:
         _fail("messages", "Field required")

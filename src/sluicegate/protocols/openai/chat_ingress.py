@@ -63,6 +63,9 @@ _HANDLED = frozenset({
 })
 
 _TOOL_CHOICE_MODES = ("auto", "none", "required")
+# No model answers with anywhere near 2**31 tokens; the bound keeps a
+# reservation (max_tokens times n) inside the 64-bit counters of admission.
+_MAX_TOKENS = 2**31 - 1
 _IMAGE_DETAILS = ("auto", "low", "high")
 
 
@@ -285,8 +288,8 @@ def _decode_max_tokens(data: dict[str, Any]) -> int | None:
     (reasoning models reject ``max_tokens``); its value there is ignored in
     favour of ``request.max_tokens``, which later stages may lower.
     """
-    completion = _opt_int(data, "max_completion_tokens", 1)
-    legacy = _opt_int(data, "max_tokens", 1)
+    completion = _opt_int(data, "max_completion_tokens", 1, _MAX_TOKENS)
+    legacy = _opt_int(data, "max_tokens", 1, _MAX_TOKENS)
     return completion if completion is not None else legacy
 
 
