@@ -8,6 +8,7 @@ is closed, so that a complete answer always has its ledger row.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -50,6 +51,11 @@ class Settle:
             ctx.error = internal
             self.settle(ctx)
             raise internal from exc
+        except asyncio.CancelledError:
+            # The client went away before the first event (aiohttp cancels its handler).
+            ctx.client_closed = True
+            self.settle(ctx)
+            raise
         watched = self._watch(ctx, events)
         # Start the generator now: an async generator closed before its first
         # step never runs its ``finally``, and a client that goes away before
