@@ -46,6 +46,22 @@ async def test_a_connection_that_sends_nothing_is_closed_at_the_header_deadline(
     assert 0.25 <= await conn.closed_after(5, since=connected) < 5
 
 
+async def test_each_head_is_due_from_its_own_first_byte(serve: ServeFactory) -> None:
+    served = await serve(echo_config({"header_timeout_s": 1.0, "keepalive_timeout_s": 30}))
+    conn = await served.connect()
+    body = chat_body()
+    head = request_head(length=len(body))
+    await conn.send(head + body)
+    assert (await conn.response()).status == 200
+    await asyncio.sleep(0.7)
+    # Half a head now and the rest 0.4 s later: past the deadline of the
+    # connection's first head (1 s after it opened), well within this one's.
+    await conn.send(head[:20])
+    await asyncio.sleep(0.4)
+    await conn.send(head[20:] + body)
+    assert (await conn.response()).status == 200
+
+
 async def test_an_idle_keep_alive_connection_has_its_own_deadline(serve: ServeFactory) -> None:
     served = await serve(echo_config({"header_timeout_s": 0.2, "keepalive_timeout_s": 2.0}))
     conn = await served.connect()
