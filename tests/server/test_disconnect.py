@@ -4,12 +4,13 @@ not completed and charged for an answer nobody reads."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import pytest
 
 from fakes.openai_upstream import OpenAIUpstream
-from server.conftest import KEY, ServeFactory, chat_body, request_head
+from server.conftest import KEY, ServeFactory, chat_body, echo_config, request_head
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["non-streamed", "streamed"])
@@ -38,3 +39,19 @@ async def test_the_upstream_call_is_cancelled_and_recorded_as_499_with_nothing_u
         assert record["status"] == 499
         assert (record["input_tokens"], record["output_tokens"], record["cost_usd"]) == (0, 0, 0)
         assert served.gateway.metrics.in_flight == 0
+
+
+async def test_a_client_that_leaves_mid_stream_is_a_499_logged_without_an_error(
+    serve: ServeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    served = await serve(echo_config())
+    conn = await served.connect()
+    words = " ".join(f"w{i}" for i in range(100_000))  # streamed back a word an event
+    body = chat_body(stream=True, messages=[{"role": "user", "content": words}])
+    await conn.send(request_head(length=len(body)) + body)
+    await conn.reader.readuntil(b"data: ")  # the stream has started
+    conn.close()
+    record = await served.record()
+    assert record["status"] == 499
+    assert record["output_tokens"] > 0, "what was streamed before the client left is counted"
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
