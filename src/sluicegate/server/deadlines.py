@@ -8,9 +8,9 @@
   ends as a client disconnect (499), which cancels its upstream call and
   frees its capacity.
 
-A head is due that long after the connection opened or after the head's
-first byte, so a client trickling header bytes (or sending none) cannot hold
-a connection; between requests only the keep-alive deadline runs. A write
+A head is due ``header_timeout_s`` after the connection opened or after the
+head's first byte, so a client trickling header bytes (or sending none)
+cannot hold a connection; between requests only the keep-alive deadline runs. A write
 stalls when the client stops reading: the kernel's socket buffer and then the
 transport's fill, the transport pauses the protocol, and every further write
 waits. Nothing here costs a timer per request: the head deadline is one
@@ -32,8 +32,9 @@ _EARLY = 0.005
 
 @dataclass(frozen=True, slots=True)
 class ClientDeadlines:
+    """The deadlines a connection keeps (the body's is kept where it is read)."""
+
     header_s: float
-    body_s: float
     keepalive_s: float
     write_s: float
 
@@ -41,7 +42,6 @@ class ClientDeadlines:
     def of(cls, server: ServerConfig) -> ClientDeadlines:
         return cls(
             header_s=server.header_timeout_s,
-            body_s=server.body_timeout_s,
             keepalive_s=server.keepalive_timeout_s,
             write_s=server.write_timeout_s,
         )
