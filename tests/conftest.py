@@ -13,8 +13,18 @@ from aiohttp.test_utils import TestClient, TestServer
 from sluicegate.config.loader import validate_config
 from sluicegate.gateway import ConfigSource, Gateway
 from sluicegate.server.app import create_app
+from sluicegate.server.protocol import GatewayRunner
 
 GatewayFactory = Callable[..., Awaitable[TestClient]]
+
+
+class GatewayTestServer(TestServer):
+    """aiohttp's TestServer on the runner ``sluicegate serve`` uses (the gateway's
+    connection class, its client deadlines), so in-process tests meet the same
+    server as clients do."""
+
+    async def _make_runner(self, **kwargs: Any) -> GatewayRunner:
+        return GatewayRunner(self.app, **kwargs)
 
 
 @pytest.fixture
@@ -36,7 +46,7 @@ async def start_gateway(tmp_path: Path) -> AsyncIterator[GatewayFactory]:
         storage.setdefault("url", f"sqlite:///{tmp_path}/gw{len(clients)}.db")
         config["storage"] = storage
         gateway = Gateway(validate_config(config), reload_source=reload_source)
-        client = TestClient(TestServer(create_app(gateway)))
+        client = TestClient(GatewayTestServer(create_app(gateway)))
         await client.start_server()
         clients.append(client)
         return client

@@ -231,6 +231,8 @@ INVALID: list[tuple[Any, str | None]] = [
     ({"model": "m", "max_tokens": 0, "messages": ONE}, "max_tokens"),
     ({"model": "m", "max_tokens": True, "messages": ONE}, "max_tokens"),
     ({"model": "m", "max_tokens": 1.5, "messages": ONE}, "max_tokens"),
+    # Past 64 bits as a reservation in Redis (was a 500 with shared limits).
+    ({"model": "m", "max_tokens": 2**63 - 1, "messages": ONE}, "max_tokens"),
     ({"model": "m", "max_tokens": 10}, "messages"),
     ({"model": "m", "max_tokens": 10, "messages": []}, "messages"),
     ({"messages": [{"role": "system", "content": "x"}]}, "messages.0.role"),
@@ -261,6 +263,8 @@ INVALID: list[tuple[Any, str | None]] = [
     ({"tools": [{"name": "t"}]}, "tools.0.input_schema"),
     ({"tools": [{"input_schema": {}}]}, "tools.0.name"),
     ({"tool_choice": {"type": "required"}}, "tool_choice.type"),
+    ({"tool_choice": {"type": ["auto"]}}, "tool_choice.type"),  # unhashable: was a 500
+    ({"tool_choice": {"type": {"auto": 1}}}, "tool_choice.type"),
     ({"output_config": {"format": {"type": "json_object"}}}, "output_config.format.type"),
     ({"output_config": {"format": {"type": "json_schema"}}}, "output_config.format.schema"),
     ({"tool_choice": {"type": "tool"}}, "tool_choice.name"),
@@ -294,6 +298,47 @@ def test_unparseable_json() -> None:
         decode_messages_request(b'{"model": ')
     assert info.value.code == "invalid_json"
     assert info.value.status == 400
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+_HELLO = '"model": "m", "max_tokens": 9, "messages": [{"role": "user", "content": "Hello"}]'
+_DEEP_BODIES = [
+    ("tools", '{HELLO, "tools": [{"name": "t", "input_schema": {"type": "object", "x": DEEP}}]}'),
+    ("messages", '{"model": "m", "max_tokens": 9, "messages": [{"role": "assistant", "content": '
+                 '[{"type": "tool_use", "id": "t", "name": "n", "input": {"x": DEEP}}]}]}'),
+    ("metadata", '{HELLO, "metadata": {"x": DEEP}}'),
+    ("container", '{HELLO, "container": DEEP}'),  # unknown: passed on to an Anthropic upstream
+]
+
+
+@pytest.mark.parametrize("depth", [254, 255, 600, 1000])
+@pytest.mark.parametrize(("field", "template"), _DEEP_BODIES, ids=[f for f, _ in _DEEP_BODIES])
+def test_json_nested_past_what_an_encoder_can_write_is_a_400_naming_the_field(
+    field: str, template: str, depth: int
+) -> None:
+    # orjson reads 1,024 levels but writes 254: these were accepted, then failed
+    # to re-encode as a 500.
+    with pytest.raises(GatewayError) as info:
+        decode_messages_request(
+            template.replace("HELLO", _HELLO).replace("DEEP", nested(depth)).encode()
+        )
+    assert (info.value.status, info.value.param) == (400, field)
+    assert "nested more than 128 levels" in info.value.message
+
+
+def test_json_nested_deeper_than_the_parser_reads_is_invalid_json() -> None:
+    with pytest.raises(GatewayError) as info:
+        decode_messages_request(body()[:-1] + b', "container": ' + nested(1025).encode() + b"}")
+    assert (info.value.status, info.value.code) == (400, "invalid_json")
+
+
+def test_nesting_up_to_the_limit_is_accepted() -> None:
+    schema = {"type": "object", "x": orjson.loads(nested(120))}
+    req = decode_messages_request(body(tools=[{"name": "t", "input_schema": schema}]))
+    assert req.tools[0].parameters == schema
 
 
 # --------------------------------------------------------------------------- answers

@@ -107,6 +107,17 @@ def test_openai_style_tool_loop_becomes_alternating_turns() -> None:
     ]
 
 
+def test_tool_call_arguments_nested_past_what_the_encoder_writes_are_sent_as_empty() -> None:
+    deep = '{"a": ' * 300 + "1" + "}" * 300  # orjson reads it but cannot write it back
+    body = encode(chat(
+        USER,
+        Message(role="assistant", tool_calls=[ToolCall(id="c", name="f", arguments=deep)]),
+    ))
+    assert body["messages"][1]["content"] == [
+        {"type": "tool_use", "id": "c", "name": "f", "input": {}}
+    ]
+
+
 def test_consecutive_same_role_messages_merge_and_empty_ones_drop() -> None:
     body = encode(chat(
         USER, Message(role="user", content=[TextPart(text="Are you there?")]),

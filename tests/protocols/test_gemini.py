@@ -331,6 +331,8 @@ def test_tool_calls_and_results_round_trip() -> None:
         ("", False, {"output": ""}),
         ("city not found", True, {"error": "city not found"}),
         ('{"code": 404}', True, {"error": {"code": 404}}),
+        # Deeper than an encoder can write out: kept as the text it is.
+        ("[" * 300 + "]" * 300, False, {"output": "[" * 300 + "]" * 300}),
     ],
 )
 def test_tool_result_wrapping(text: str, is_error: bool, response: dict[str, Any]) -> None:
@@ -347,7 +349,9 @@ def test_tool_result_wrapping(text: str, is_error: bool, response: dict[str, Any
 @pytest.mark.parametrize(
     ("arguments", "args"),
     [("", {}), ('{"a": 1}', {"a": 1}), ("[1]", {"value": [1]}),
-     ('{"a": 1', {"arguments": '{"a": 1'})],
+     ('{"a": 1', {"arguments": '{"a": 1'}),
+     # Deeper than an encoder can write out (was a 500): kept as the text it is.
+     ('{"a": ' * 300 + "1" + "}" * 300, {"arguments": '{"a": ' * 300 + "1" + "}" * 300})],
 )
 def test_replayed_arguments_are_always_an_object(arguments: str, args: dict[str, Any]) -> None:
     body = encoded(messages=[

@@ -226,6 +226,9 @@ def test_legacy_function_calling_becomes_tools() -> None:
     (body(top_p=-0.1), "top_p", "decimal_below_min_value"),
     (body(max_tokens=0), "max_tokens", "integer_below_min_value"),
     (body(max_tokens=1.5), "max_tokens", "invalid_type"),
+    # Past 64 bits as a reservation in Redis (was a 500 with shared limits).
+    (body(max_tokens=2**63 - 1), "max_tokens", "integer_above_max_value"),
+    (body(max_completion_tokens=2**64 - 1), "max_completion_tokens", "integer_above_max_value"),
     (body(max_completion_tokens=True), "max_completion_tokens", "invalid_type"),
     (body(n=0), "n", "integer_below_min_value"),
     (body(seed="1"), "seed", "invalid_type"),
@@ -259,6 +262,49 @@ def test_invalid_requests_name_the_field(raw: bytes, param: str | None, code: st
     assert info.value.kind is ErrorKind.INVALID_REQUEST
     assert (info.value.param, info.value.code) == (param, code)
     assert info.value.message
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+_HELLO = '"model": "m", "messages": [{"role": "user", "content": "Hello"}]'
+_DEEP_BODIES = [
+    ("tools", '{HELLO, "tools": [{"type": "function", "function": {"name": "f", "parameters": '
+              '{"type": "object", "x": DEEP}}}]}'),
+    ("response_format", '{HELLO, "response_format": {"type": "json_schema", "json_schema": '
+                        '{"name": "o", "schema": {"x": DEEP}}}}'),
+    ("logit_bias", '{HELLO, "logit_bias": DEEP}'),  # kept for an OpenAI upstream
+]
+
+
+@pytest.mark.parametrize("depth", [254, 255, 600, 1000])
+@pytest.mark.parametrize(("field", "template"), _DEEP_BODIES, ids=[f for f, _ in _DEEP_BODIES])
+def test_json_nested_past_what_an_encoder_can_write_is_a_400_naming_the_field(
+    field: str, template: str, depth: int
+) -> None:
+    # orjson reads 1,024 levels but writes 254: these were accepted, then failed
+    # to re-encode as a 500.
+    with pytest.raises(GatewayError) as info:
+        decode_chat_request(
+            template.replace("HELLO", _HELLO).replace("DEEP", nested(depth)).encode()
+        )
+    assert (info.value.status, info.value.param, info.value.code) == (400, field, "invalid_value")
+    assert "nested more than 128 levels" in info.value.message
+
+
+def test_embeddings_nested_past_the_limit_are_a_400() -> None:
+    raw = b'{"model": "e", "input": "x", "extra": %s}' % nested(300).encode()
+    with pytest.raises(GatewayError) as info:
+        decode_embeddings_request(raw)
+    assert (info.value.status, info.value.param) == (400, "extra")
+
+
+def test_nesting_up_to_the_limit_is_accepted() -> None:
+    schema = {"type": "object", "x": orjson.loads(nested(120))}
+    req = decode_chat_request(body(tools=[
+        {"type": "function", "function": {"name": "f", "parameters": schema}}]))
+    assert req.tools[0].parameters == schema
 
 
 # --------------------------------------------------------------------------- responses

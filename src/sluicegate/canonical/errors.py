@@ -17,9 +17,14 @@ class ErrorKind(Enum):
     AUTHENTICATION = 401
     PERMISSION = 403
     NOT_FOUND = 404
+    # The client did not send its request in time (a body arriving too slowly).
+    REQUEST_TIMEOUT = 408
     CONFLICT = 409
     TOO_LARGE = 413
     RATE_LIMITED = 429
+    # The client went away before its request was complete (nginx's 499): only
+    # recorded, never sent.
+    CLIENT_CLOSED = 499
     INTERNAL = 500
     UPSTREAM = 502
     UNAVAILABLE = 503

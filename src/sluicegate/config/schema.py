@@ -35,6 +35,19 @@ class ServerConfig(_Strict):
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     # How long SIGTERM waits for in-flight requests (streams included).
     drain_timeout_s: float = Field(default=60.0, ge=0)
+    # Client-side deadlines (server/deadlines.py). A request's head (request line
+    # and headers) must be complete this long after the connection opened or
+    # after its first byte arrived; otherwise the connection is closed.
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    # The whole body must have arrived this long after the head; otherwise 408.
+    body_timeout_s: float = Field(default=30.0, gt=0)
+    # A keep-alive connection with no request in progress is closed after this
+    # long. Keep it above the idle timeout of a load balancer in front.
+    keepalive_timeout_s: float = Field(default=75.0, gt=0)
+    # A client that takes none of an answer's bytes for this long (its socket
+    # and the send buffer full) is cut off: the answer ends as a disconnect
+    # (499) and its upstream call and capacity are freed.
+    write_timeout_s: float = Field(default=30.0, gt=0)
 
 
 class StorageConfig(_Strict):

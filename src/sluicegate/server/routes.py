@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 import orjson
 from aiohttp import web
@@ -12,24 +13,17 @@ from sluicegate.canonical import ErrorKind, GatewayError
 from sluicegate.gateway import Gateway
 from sluicegate.pipeline import CanonicalRequest, Operation, Request
 from sluicegate.protocols.openai import chat_ingress as openai
+from sluicegate.server.body import expect_continue, read_body
 from sluicegate.server.keys import GATEWAY, REQUEST_ID
 from sluicegate.server.respond import JSON, error_response, send_chat, send_embeddings
 from sluicegate.server.wire import ANTHROPIC, OPENAI, WireFormat
 
 
 def _body_reader(request: web.Request) -> Callable[[], Awaitable[bytes]]:
-    async def read() -> bytes:
-        try:
-            return await request.read()
-        except web.HTTPRequestEntityTooLarge as exc:
-            limit = request.app[GATEWAY].config.server.max_body_bytes
-            raise GatewayError(
-                ErrorKind.TOO_LARGE,
-                f"request body is larger than the limit of {limit} bytes",
-                code="request_too_large",
-            ) from exc
-
-    return read
+    server = request.app[GATEWAY].config.server
+    return partial(
+        read_body, request, max_bytes=server.max_body_bytes, timeout_s=server.body_timeout_s
+    )
 
 
 def _request(
@@ -141,9 +135,11 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/v1/chat/completions", _chat_handler(OPENAI))
-    app.router.add_post("/v1/messages", _chat_handler(ANTHROPIC))
-    app.router.add_post("/v1/embeddings", embeddings)
+    app.router.add_post(
+        "/v1/chat/completions", _chat_handler(OPENAI), expect_handler=expect_continue
+    )
+    app.router.add_post("/v1/messages", _chat_handler(ANTHROPIC), expect_handler=expect_continue)
+    app.router.add_post("/v1/embeddings", embeddings, expect_handler=expect_continue)
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -24,6 +24,7 @@ from aiohttp import web
 from sluicegate.config import Config
 from sluicegate.gateway import ConfigSource, Gateway
 from sluicegate.server.app import create_app
+from sluicegate.server.protocol import GatewayRunner
 from sluicegate.state.sqlite import open_database
 
 log = logging.getLogger("sluicegate")
@@ -83,7 +84,7 @@ async def _worker_main(
 ) -> int:
     gateway = Gateway(config, reload_source=reload_source)
     app = create_app(gateway)
-    runner = web.AppRunner(
+    runner = GatewayRunner(
         app, handle_signals=False, access_log=None, shutdown_timeout=config.server.drain_timeout_s
     )
     await runner.setup()

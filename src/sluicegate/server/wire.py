@@ -59,3 +59,9 @@ ANTHROPIC = WireFormat(
     stream_encoder=_anthropic_stream,
     encode_error=anthropic.encode_error,
 )
+
+
+def for_path(path: str) -> WireFormat:
+    """The format of a request known only by its path (no route matched, or none
+    parsed): Anthropic's under ``/v1/messages``, else OpenAI's."""
+    return ANTHROPIC if path.startswith("/v1/messages") else OPENAI

@@ -59,6 +59,7 @@ from sluicegate.canonical import (
     Usage,
 )
 from sluicegate.canonical.events import ToolCallDelta
+from sluicegate.protocols.nesting import MAX_DEPTH, too_deep_field
 from sluicegate.protocols.sse import frame
 
 # extra["anthropic"] key holding {tool name: {field: value}}: the fields of
@@ -81,6 +82,7 @@ _ERROR_TYPES: dict[ErrorKind, str] = {
     ErrorKind.AUTHENTICATION: "authentication_error",
     ErrorKind.PERMISSION: "permission_error",
     ErrorKind.NOT_FOUND: "not_found_error",
+    ErrorKind.REQUEST_TIMEOUT: "invalid_request_error",
     ErrorKind.CONFLICT: "conflict_error",
     ErrorKind.TOO_LARGE: "request_too_large",
     ErrorKind.RATE_LIMITED: "rate_limit_error",
@@ -97,7 +99,10 @@ _KNOWN_FIELDS = frozenset(
         "temperature", "top_p", "top_k", "stream", "metadata",
     }
 )
-_TOOL_CHOICE_MODES: dict[Any, Literal["auto", "none", "required", "tool"]] = {
+# No model answers with anywhere near 2**31 tokens; the bound keeps a
+# reservation (max_tokens times n) inside the 64-bit counters of admission.
+_MAX_TOKENS = 2**31 - 1
+_TOOL_CHOICE_MODES: dict[str, Literal["auto", "none", "required", "tool"]] = {
     "auto": "auto", "any": "required", "tool": "tool", "none": "none",
 }
 
@@ -115,6 +120,9 @@ def decode_messages_request(body: bytes) -> ChatRequest:
         ) from None
     if not isinstance(data, dict):
         raise GatewayError.invalid("request body must be a JSON object")
+    deep = too_deep_field(body, data)
+    if deep is not None:
+        _fail(deep, f"nested more than {MAX_DEPTH} levels deep")
 
     model = data.get("model")
     if not isinstance(model, str) or not model:
@@ -122,8 +130,8 @@ def decode_messages_request(body: bytes) -> ChatRequest:
     max_tokens = data.get("max_tokens")
     if max_tokens is None:
         _fail("max_tokens", "Field required")
-    if not _is_int(max_tokens) or max_tokens < 1:
-        _fail("max_tokens", "must be an integer >= 1")
+    if not _is_int(max_tokens) or not 1 <= max_tokens <= _MAX_TOKENS:
+        _fail("max_tokens", f"must be an integer from 1 to {_MAX_TOKENS}")
     raw_messages = data.get("messages")
     if raw_messages is None:
         _fail("messages", "Field required")
@@ -458,7 +466,9 @@ def _response_format(output_config: Any) -> dict[str, Any] | None:
 def _decode_tool_choice(raw: Any) -> ToolChoice:
     if not isinstance(raw, dict):
         _fail("tool_choice", "must be an object")
-    mode = _TOOL_CHOICE_MODES.get(raw.get("type"))
+    kind = raw.get("type")
+    # A str check first: a list or an object is unhashable as a table key.
+    mode = _TOOL_CHOICE_MODES.get(kind) if isinstance(kind, str) else None
     if mode is None:
         _fail("tool_choice.type", "must be one of 'auto', 'any', 'tool', 'none'")
     name = raw.get("name")

@@ -12,9 +12,9 @@ Decisions worth knowing:
   blocks (a following user message joins that turn, after the results).
 - Empty text blocks are rejected by Anthropic, so they are left out, and a
   message left with no content at all is dropped.
-- Tool-call arguments that are not a JSON object (a model cut off mid-call)
-  are sent as ``{}`` rather than failing a conversation the client could
-  continue with any other provider.
+- Tool-call arguments that are not a JSON object (a model cut off mid-call,
+  or nested past what the encoder can write) are sent as ``{}`` rather than
+  failing a conversation the client could continue with any other provider.
 - ``response_format`` is not sent: the contracts stage enforces a schema on
   the answer instead. (Anthropic's ``output_config.format`` is the
   equivalent, but models without structured outputs reject it; a request
@@ -49,6 +49,7 @@ from sluicegate.canonical import (
 )
 from sluicegate.canonical.events import ToolCallDelta
 from sluicegate.protocols.anthropic.messages_ingress import TOOL_EXTRA
+from sluicegate.protocols.nesting import parsed_within_depth
 from sluicegate.protocols.upstream_errors import upstream_error
 
 DEFAULT_MAX_TOKENS = 4096
@@ -207,7 +208,9 @@ def _input(arguments: str) -> Any:
         value = orjson.loads(arguments)
     except orjson.JSONDecodeError:
         return {}
-    return value if isinstance(value, dict) else {}
+    if not isinstance(value, dict) or not parsed_within_depth(value, arguments):
+        return {}
+    return value
 
 
 def _tools(req: ChatRequest, extra: dict[str, Any]) -> list[dict[str, Any]]:

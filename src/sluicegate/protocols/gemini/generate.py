@@ -61,6 +61,7 @@ from sluicegate.canonical.events import (
     Usage,
 )
 from sluicegate.canonical.tokens import estimate_text_tokens
+from sluicegate.protocols.nesting import parsed_within_depth
 
 __all__ = [
     "FOREIGN_THOUGHT_SIGNATURE",
@@ -181,14 +182,17 @@ def _arguments(text: str) -> JSON:
     """Tool-call arguments as the JSON object Gemini wants.
 
     History from another provider can hold arguments that are not an object
-    (a model cut off mid-call); they are wrapped rather than refused, so the
-    conversation can still continue on Gemini.
+    (a model cut off mid-call), or that nest past what an encoder can write;
+    they are wrapped rather than refused, so the conversation can still
+    continue on Gemini.
     """
     if not text.strip():
         return {}
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
+        return {"arguments": text}
+    if not parsed_within_depth(value, text):
         return {"arguments": text}
     return value if isinstance(value, dict) else {"value": value}
 
@@ -217,6 +221,8 @@ def _response_object(text: str, is_error: bool) -> JSON:
         try:
             value = orjson.loads(text)
         except orjson.JSONDecodeError:
+            value = text
+        if not parsed_within_depth(value, text):
             value = text
     if is_error:
         return {"error": value}

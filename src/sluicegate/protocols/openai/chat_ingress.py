@@ -40,6 +40,7 @@ from sluicegate.canonical import (
 
 # Not in sluicegate.canonical.__all__, so imported from its module.
 from sluicegate.canonical.events import ToolCallDelta
+from sluicegate.protocols.nesting import MAX_DEPTH, too_deep_field
 
 __all__ = [
     "ChatStreamEncoder",
@@ -62,6 +63,9 @@ _HANDLED = frozenset({
 })
 
 _TOOL_CHOICE_MODES = ("auto", "none", "required")
+# No model answers with anywhere near 2**31 tokens; the bound keeps a
+# reservation (max_tokens times n) inside the 64-bit counters of admission.
+_MAX_TOKENS = 2**31 - 1
 _IMAGE_DETAILS = ("auto", "low", "high")
 
 
@@ -194,6 +198,9 @@ def _parse_json(body: bytes) -> dict[str, Any]:
         raise GatewayError.invalid(
             f"The request body must be a JSON object, but got {_kind_name(data)} instead.",
             code="invalid_type")
+    deep = too_deep_field(body, data)
+    if deep is not None:
+        raise _bad_value(deep, f"JSON nested more than {MAX_DEPTH} levels deep.")
     return data
 
 
@@ -281,8 +288,8 @@ def _decode_max_tokens(data: dict[str, Any]) -> int | None:
     (reasoning models reject ``max_tokens``); its value there is ignored in
     favour of ``request.max_tokens``, which later stages may lower.
     """
-    completion = _opt_int(data, "max_completion_tokens", 1)
-    legacy = _opt_int(data, "max_tokens", 1)
+    completion = _opt_int(data, "max_completion_tokens", 1, _MAX_TOKENS)
+    legacy = _opt_int(data, "max_tokens", 1, _MAX_TOKENS)
     return completion if completion is not None else legacy
 
 
@@ -661,6 +668,7 @@ _ERROR_TYPES = {
     ErrorKind.AUTHENTICATION: "authentication_error",
     ErrorKind.PERMISSION: "permission_error",
     ErrorKind.NOT_FOUND: "not_found_error",
+    ErrorKind.REQUEST_TIMEOUT: "invalid_request_error",
     ErrorKind.CONFLICT: "conflict_error",
     ErrorKind.TOO_LARGE: "invalid_request_error",
     ErrorKind.RATE_LIMITED: "rate_limit_error",
