@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -790,3 +790,23 @@ async def test_a_wrong_method_is_a_405_naming_the_allowed_ones(
     assert resp.status == 405
     assert resp.headers["Allow"] == allow
     assert_error(await resp.json(), code="method_not_allowed")
+
+
+async def test_a_reloaded_body_limit_is_the_one_enforced_and_quoted(
+    client_with_file: tuple[Client, Path], config_dict: dict[str, Any]
+) -> None:
+    client, path = client_with_file
+    padding = "x" * 1_500_000  # under the start-up limit (8 MiB), over the reloaded one
+    path.write_text(yaml.safe_dump({**config_dict, "server": {
+        **config_dict.get("server", {}), "max_body_bytes": 1_000_000}}))
+    await call(client, "POST", "/admin/reload")
+
+    async def chunks() -> AsyncIterator[bytes]:  # chunked: no Content-Length to check first
+        yield b'{"model": "echo", "messages": [{"role": "user", "content": "'
+        yield padding.encode()
+        yield b'"}]}'
+
+    resp = await client.post("/v1/chat/completions", data=chunks(),
+                             headers={"Authorization": f"Bearer {ACME_KEY}"})
+    assert resp.status == 413
+    assert "1000000 bytes" in (await resp.json())["error"]["message"]

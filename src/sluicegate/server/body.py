@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiohttp import hdrs, web
+from aiohttp import StreamReader, hdrs, web
 from aiohttp.http import HttpVersion11
 
 from sluicegate.canonical import ErrorKind, GatewayError
@@ -34,15 +34,17 @@ async def read_body(request: web.Request, *, max_bytes: int, timeout_s: float) -
     length = request.content_length
     if length is not None and length > max_bytes:
         raise too_large(max_bytes)
+    content = request.content
     try:
-        if request.content.is_eof():
+        if content.is_eof():
             # Already here, as a small body that came with its head is: nothing
             # to wait for, so no timer to arm on the hot path.
-            return await request.read()
-        async with asyncio.timeout(timeout_s):
-            return await request.read()
-    except web.HTTPRequestEntityTooLarge:  # chunked, so no Content-Length said so first
-        raise too_large(max_bytes) from None
+            body = content.read_nowait()
+            if len(body) > max_bytes:
+                raise too_large(max_bytes)
+        else:
+            async with asyncio.timeout(timeout_s):
+                body = await _read_at_most(content, max_bytes)
     except TimeoutError:
         raise GatewayError(
             ErrorKind.REQUEST_TIMEOUT,
@@ -62,6 +64,21 @@ async def read_body(request: web.Request, *, max_bytes: int, timeout_s: float) -
         if request.transport is None:
             _went_away()
         raise
+    return body
+
+
+async def _read_at_most(content: StreamReader, max_bytes: int) -> bytes:
+    """The body, read here rather than by ``request.read()``: aiohttp's own limit is
+    the one the application was created with, and ``max_body_bytes`` may have been
+    reloaded since."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in content.iter_any():
+        size += len(chunk)
+        if size > max_bytes:  # chunked, so no Content-Length said so first
+            raise too_large(max_bytes)
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _went_away() -> None:
