@@ -235,3 +235,26 @@ async def _status_with_key(url: str, key: str) -> int:
         headers={"Authorization": f"Bearer {key}"},
     ) as resp:
         return resp.status
+
+
+async def test_metrics_on_a_port_of_their_own_leave_the_api_port(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        metrics_port = free.getsockname()[1]
+    config = tmp_path / "gw.yaml"
+    config.write_text(
+        f"server: {{metrics_port: {metrics_port}}}\n"
+        "providers: [{name: e, type: echo}]\n"
+        "models: [{name: echo, targets: [{provider: e, model: x}]}]\n"
+    )
+    proc, url = await _start(["--config", str(config)], tmp_path)
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{metrics_port}/metrics") as resp:
+                assert resp.status == 200 and "sluicegate_requests" in await resp.text()
+            async with http.get(f"{url}/metrics") as resp:
+                assert resp.status == 404
+    finally:
+        assert await _stop(proc) == 0

@@ -164,3 +164,36 @@ async def test_every_upstream_attempt_is_counted_and_every_failure_logged(
         if s.name == "sluicegate_upstream_attempts_total"
     }
     assert attempts == {("down/x", "upstream_unreachable"): 1, ("e/y", "ok"): 1}
+
+
+def _echo_config(server: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "server": {"admin_key": "admin-secret-key", **server},
+        "providers": [{"name": "e", "type": "echo"}],
+        "models": [{"name": "echo", "targets": [{"provider": "e", "model": "x"}]}],
+        "tenants": [{"name": "acme", "keys": [{"name": "k", "key": KEY}]}],
+    }
+
+
+async def test_metrics_with_a_token_answer_only_the_scraper_that_sends_it(
+    start_gateway,
+) -> None:  # type: ignore[no-untyped-def]
+    client = await start_gateway(_echo_config({"metrics_token": "scrape-token-123"}))
+    assert (await client.get("/metrics")).status == 401
+    wrong = await client.get("/metrics", headers={"Authorization": "Bearer guess"})
+    assert wrong.status == 401 and wrong.headers["WWW-Authenticate"].startswith("Bearer")
+    scraped = await client.get("/metrics", headers={"Authorization": "Bearer scrape-token-123"})
+    assert scraped.status == 200 and "sluicegate_requests" in await scraped.text()
+    admin = await client.get("/metrics", headers={"Authorization": "Bearer admin-secret-key"})
+    assert admin.status == 200
+
+
+async def test_readyz_shows_its_details_to_the_operator_only(
+    start_gateway,
+) -> None:  # type: ignore[no-untyped-def]
+    client = await start_gateway(_echo_config({}))
+    public = await (await client.get("/readyz")).json()
+    assert public == {"status": "ready", "checks": {"storage": "ok"}}
+    operator = await (await client.get(
+        "/readyz", headers={"Authorization": "Bearer admin-secret-key"})).json()
+    assert operator["targets"] == {"e/x": "closed"}

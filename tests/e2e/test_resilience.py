@@ -314,7 +314,8 @@ async def test_target_health_is_visible_to_operators(start_gateway) -> None:  # 
         async with aiohttp.ClientSession() as http:
             for _ in range(30):
                 await post(http, gateway_url(gw), {"model": "pool", "messages": HELLO})
-            async with http.get(f"{gateway_url(gw)}/readyz") as resp:
+            async with http.get(f"{gateway_url(gw)}/readyz",
+                                headers={"Authorization": "Bearer admin-secret-key"}) as resp:
                 ready = await resp.json()
             async with http.get(f"{gateway_url(gw)}/admin/targets",
                                 headers={"Authorization": "Bearer admin-secret-key"}) as resp:

@@ -20,7 +20,6 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from sluicegate.admin.auth import check_admin_key
 from sluicegate.admin.limits_patch import merge_limits
 from sluicegate.admin.openapi import Handler, Operation, build_openapi
 from sluicegate.admin.schemas import (
@@ -51,6 +50,7 @@ from sluicegate.admin.schemas import (
     UsageOut,
     UsageQuery,
 )
+from sluicegate.auth.admin_key import check_admin_key
 from sluicegate.canonical import ErrorKind, GatewayError
 from sluicegate.config.loader import ConfigError
 from sluicegate.gateway import Gateway

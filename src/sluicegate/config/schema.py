@@ -48,6 +48,12 @@ class ServerConfig(_Strict):
     # and the send buffer full) is cut off: the answer ends as a disconnect
     # (499) and its upstream call and capacity are freed.
     write_timeout_s: float = Field(default=30.0, gt=0)
+    # /metrics shows every tenant's requests, tokens and spend. With a token it
+    # answers only a scraper that sends it (Authorization: Bearer TOKEN; the
+    # admin key works too); with a port of its own it is served there and not on
+    # the API port, which can then be exposed without it.
+    metrics_token: str | None = None
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
 
 
 class StorageConfig(_Strict):

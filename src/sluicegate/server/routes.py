@@ -8,6 +8,7 @@ from functools import partial
 import orjson
 from aiohttp import web
 
+from sluicegate.auth.admin_key import holds_key
 from sluicegate.auth.authenticate import api_key_of
 from sluicegate.canonical import ErrorKind, GatewayError
 from sluicegate.gateway import Gateway
@@ -111,27 +112,59 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
+    """Readiness for anyone (a load balancer's health check); why, and each target's
+    breaker, only for the operator (the admin key): the details name hosts and
+    upstream errors."""
     gateway = request.app[GATEWAY]
     checks = await gateway.readiness()
     ready = all(v == "ok" for v in checks.values())
-    # Targets are shown, not judged: one provider down does not make this
-    # replica unfit to serve the others.
-    labels = sorted(t.label for t in gateway.runtime.targets())
-    targets = {label: gateway.health.state(label).breaker.state for label in labels}
+    body: dict[str, object] = {"status": "ready" if ready else "not ready"}
+    if holds_key(request.headers, gateway.config.server.admin_key):
+        # Targets are shown, not judged: one provider down does not make this
+        # replica unfit to serve the others.
+        labels = sorted(t.label for t in gateway.runtime.targets())
+        body["checks"] = checks
+        body["targets"] = {label: gateway.health.state(label).breaker.state for label in labels}
+    else:
+        body["checks"] = {name: "ok" if v == "ok" else "error" for name, v in checks.items()}
     return web.Response(
-        status=200 if ready else 503,
-        body=orjson.dumps(
-            {"status": "ready" if ready else "not ready", "checks": checks, "targets": targets}
-        ),
-        content_type=JSON,
+        status=200 if ready else 503, body=orjson.dumps(body), content_type=JSON
     )
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = request.app[GATEWAY].metrics.exposition()
+    """Prometheus metrics; see ``server.metrics_token`` and ``server.metrics_port``."""
+    gateway = request.app[GATEWAY]
+    server = gateway.config.server
+    if server.metrics_port is not None and not request.app.get(METRICS_ONLY, False):
+        raise web.HTTPNotFound(text="metrics are served on server.metrics_port")
+    if server.metrics_token is not None and not holds_key(
+        request.headers, server.metrics_token, server.admin_key
+    ):
+        return web.Response(
+            status=401,
+            body=b"metrics need Authorization: Bearer <server.metrics_token>\n",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            content_type="text/plain",
+        )
     return web.Response(
-        body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
+        body=gateway.metrics.exposition(),
+        headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
     )
+
+
+# Set on the application of the separate metrics listener (server.metrics_port).
+METRICS_ONLY = web.AppKey("metrics_only", bool)
+
+
+def metrics_app(gateway: Gateway) -> web.Application:
+    """The separate metrics listener: /metrics and /healthz, nothing else."""
+    app = web.Application()
+    app[GATEWAY] = gateway
+    app[METRICS_ONLY] = True
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    return app
 
 
 def add_routes(app: web.Application) -> None:

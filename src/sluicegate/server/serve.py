@@ -25,6 +25,7 @@ from sluicegate.config import Config
 from sluicegate.gateway import ConfigSource, Gateway
 from sluicegate.server.app import create_app
 from sluicegate.server.protocol import GatewayRunner
+from sluicegate.server.routes import metrics_app
 from sluicegate.state.sqlite import open_database
 
 log = logging.getLogger("sluicegate")
@@ -53,14 +54,20 @@ def serve(
     sock = bind(config.server.host, config.server.port)
     host, port = sock.getsockname()[:2]
     url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+    metrics_port = config.server.metrics_port
+    # The metrics listener's socket, bound here like the API's, so workers share it.
+    metrics = None if metrics_port is None else bind(config.server.host, metrics_port)
+    if metrics is not None:
+        url += f" (metrics on port {metrics.getsockname()[1]})"
     if workers <= 1:
         return _run_worker(
-            config, reload_source, sock, lambda: announce(f"sluicegate ready on {url}")
+            config, reload_source, sock, metrics, lambda: announce(f"sluicegate ready on {url}")
         )
     return _run_supervisor(
         config,
         reload_source,
         sock,
+        metrics,
         workers,
         lambda: announce(f"sluicegate ready on {url} ({workers} workers)"),
     )
@@ -70,16 +77,18 @@ def _run_worker(
     config: Config,
     reload_source: ConfigSource | None,
     sock: socket.socket,
+    metrics_sock: socket.socket | None,
     on_ready: Callable[[], None],
 ) -> int:
     _install_uvloop()
-    return asyncio.run(_worker_main(config, reload_source, sock, on_ready))
+    return asyncio.run(_worker_main(config, reload_source, sock, metrics_sock, on_ready))
 
 
 async def _worker_main(
     config: Config,
     reload_source: ConfigSource | None,
     sock: socket.socket,
+    metrics_sock: socket.socket | None,
     on_ready: Callable[[], None],
 ) -> int:
     gateway = Gateway(config, reload_source=reload_source)
@@ -90,6 +99,11 @@ async def _worker_main(
     await runner.setup()
     site = web.SockSite(runner, sock)
     await site.start()
+    metrics_runner = None
+    if metrics_sock is not None:
+        metrics_runner = web.AppRunner(metrics_app(gateway), handle_signals=False, access_log=None)
+        await metrics_runner.setup()
+        await web.SockSite(metrics_runner, metrics_sock).start()
     _tune_gc()
     on_ready()
     stop = asyncio.Event()
@@ -103,6 +117,8 @@ async def _worker_main(
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _HANDLED)
     await stop.wait()
     log.info("draining in-flight requests (up to %gs)", config.server.drain_timeout_s)
+    if metrics_runner is not None:
+        await metrics_runner.cleanup()
     await runner.cleanup()
     return 0
 
@@ -124,6 +140,7 @@ def _run_supervisor(
     config: Config,
     reload_source: ConfigSource | None,
     sock: socket.socket,
+    metrics_sock: socket.socket | None,
     workers: int,
     on_ready: Callable[[], None],
 ) -> int:
@@ -145,7 +162,9 @@ def _run_supervisor(
             os.close(ready_r)
             code = 1
             try:
-                code = _run_worker(config, reload_source, sock, lambda: _notify(ready_w))
+                code = _run_worker(
+                    config, reload_source, sock, metrics_sock, lambda: _notify(ready_w)
+                )
             finally:
                 os._exit(code)
         children.append(pid)

@@ -1,4 +1,5 @@
-"""The admin key check that guards every /admin route.
+"""The admin key check that guards every /admin route (and the operator's views
+of /readyz and /metrics).
 
 The admin key is read from the *current* config on each request, so a reload
 that changes ``server.admin_key`` takes effect at once. With no admin key
@@ -38,6 +39,15 @@ def check_admin_key(headers: Mapping[str, str], admin_key: str | None) -> None:
     # reveals neither how much of the key matched nor its length.
     if not hmac.compare_digest(_digest(given), _digest(admin_key)):
         raise GatewayError(ErrorKind.AUTHENTICATION, "invalid admin key", code="invalid_admin_key")
+
+
+def holds_key(headers: Mapping[str, str], *keys: str | None) -> bool:
+    """Whether the request carries one of ``keys`` (unset ones never match)."""
+    given = api_key_of(headers)
+    if not given:
+        return False
+    digest = _digest(given)
+    return any(key and hmac.compare_digest(digest, _digest(key)) for key in keys)
 
 
 def _digest(value: str) -> bytes:
