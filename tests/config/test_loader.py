@@ -213,7 +213,7 @@ ERROR_CASES: list[tuple[str, str, list[str]]] = [
         [
             "gateway.yaml:2: server.colour: unknown field (expected one of host, port,"
             " admin_key, max_body_bytes, drain_timeout_s, header_timeout_s, body_timeout_s,"
-            " keepalive_timeout_s, write_timeout_s)"
+            " keepalive_timeout_s, write_timeout_s, metrics_token, metrics_port)"
         ],
     ),
     (

@@ -219,7 +219,7 @@ async def list_targets(request: web.Request) -> web.Response:
 async def reload_config(request: web.Request) -> web.Response:
     gateway = _gateway(request)
     try:
-        config = await gateway.reload()
+        reloaded = await gateway.reload()
     except (ConfigError, ValueError) as exc:
         raise GatewayError.invalid(
             f"the config was not reloaded; the running one stays in use: {exc}",
@@ -231,9 +231,13 @@ async def reload_config(request: web.Request) -> web.Response:
         if type(exc) is not RuntimeError:
             raise
         raise GatewayError(ErrorKind.CONFLICT, str(exc), code="no_config_file") from exc
+    config = reloaded.config
     return _json(
         Reloaded(
-            providers=len(config.providers), models=len(config.models), tenants=len(config.tenants)
+            providers=len(config.providers),
+            models=len(config.models),
+            tenants=len(config.tenants),
+            not_applied=reloaded.not_applied,
         )
     )
 

@@ -349,6 +349,8 @@ class Reloaded(_Response):
     providers: int
     models: int
     tenants: int
+    # Restart-only settings the new file changes: they take effect at the next start.
+    not_applied: list[str] = []
 
 
 class ErrorDetail(_Response):

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sluicegate.config.reloading import RESTART
+
 ProviderType = Literal["openai", "anthropic", "gemini", "azure", "echo"]
 
 # The largest count a limit may be: beyond it a number is no longer exact as a double
@@ -28,32 +30,32 @@ class _Strict(BaseModel):
 
 
 class ServerConfig(_Strict):
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=0, le=65535)
+    host: str = Field(default="127.0.0.1", json_schema_extra=RESTART)
+    port: int = Field(default=8080, ge=0, le=65535, json_schema_extra=RESTART)
     admin_key: str | None = None
     # Largest request body accepted; larger ones get 413.
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     # How long SIGTERM waits for in-flight requests (streams included).
-    drain_timeout_s: float = Field(default=60.0, ge=0)
+    drain_timeout_s: float = Field(default=60.0, ge=0, json_schema_extra=RESTART)
     # Client-side deadlines (server/deadlines.py). A request's head (request line
     # and headers) must be complete this long after the connection opened or
     # after its first byte arrived; otherwise the connection is closed.
-    header_timeout_s: float = Field(default=10.0, gt=0)
+    header_timeout_s: float = Field(default=10.0, gt=0, json_schema_extra=RESTART)
     # The whole body must have arrived this long after the head; otherwise 408.
     body_timeout_s: float = Field(default=30.0, gt=0)
     # A keep-alive connection with no request in progress is closed after this
     # long. Keep it above the idle timeout of a load balancer in front.
-    keepalive_timeout_s: float = Field(default=75.0, gt=0)
+    keepalive_timeout_s: float = Field(default=75.0, gt=0, json_schema_extra=RESTART)
     # A client that takes none of an answer's bytes for this long (its socket
     # and the send buffer full) is cut off: the answer ends as a disconnect
     # (499) and its upstream call and capacity are freed.
-    write_timeout_s: float = Field(default=30.0, gt=0)
+    write_timeout_s: float = Field(default=30.0, gt=0, json_schema_extra=RESTART)
     # /metrics shows every tenant's requests, tokens and spend. With a token it
     # answers only a scraper that sends it (Authorization: Bearer TOKEN; the
     # admin key works too); with a port of its own it is served there and not on
     # the API port, which can then be exposed without it.
     metrics_token: str | None = None
-    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_port: int | None = Field(default=None, ge=0, le=65535, json_schema_extra=RESTART)
 
 
 class StorageConfig(_Strict):
@@ -305,9 +307,9 @@ class BackoffConfig(_Strict):
 
 
 class ResilienceConfig(_Strict):
-    retry_budget: RetryBudgetConfig = RetryBudgetConfig()
+    retry_budget: RetryBudgetConfig = Field(default=RetryBudgetConfig(), json_schema_extra=RESTART)
     breaker: BreakerConfig = BreakerConfig()
-    backoff: BackoffConfig = BackoffConfig()
+    backoff: BackoffConfig = Field(default=BackoffConfig(), json_schema_extra=RESTART)
 
 
 class QueueConfig(_Strict):
@@ -321,8 +323,8 @@ class QueueConfig(_Strict):
 
 class AdmissionConfig(_Strict):
     # When the shared limiter (Redis) is unreachable: admit unchecked (true) or 503.
-    fail_open: bool = True
-    queue: QueueConfig = QueueConfig()
+    fail_open: bool = Field(default=True, json_schema_extra=RESTART)
+    queue: QueueConfig = Field(default=QueueConfig(), json_schema_extra=RESTART)
     # Budget alerts are logged; with a URL they are also POSTed there as JSON.
     alert_webhook: str | None = None
 
@@ -345,24 +347,24 @@ class CacheConfig(_Strict):
     mode: Literal["off", "auto", "always"] = "auto"
     ttl_s: float = Field(default=3600.0, gt=0)
     # In-process backend only: the most the stored answers may take, in bytes.
-    max_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    max_bytes: int = Field(default=64 * 1024 * 1024, ge=0, json_schema_extra=RESTART)
     # Larger answers are not stored (both backends).
-    max_entry_bytes: int = Field(default=1024 * 1024, gt=0)
+    max_entry_bytes: int = Field(default=1024 * 1024, gt=0, json_schema_extra=RESTART)
     # Semantic lookups (aliases with cache.semantic): "local" embeds with the
     # all-MiniLM-L6-v2 model the package ships (the default threshold is tuned
     # for it); otherwise the name of an embeddings alias of this gateway, whose
     # vectors have ``embeddings_dimensions`` dimensions (set a threshold per alias).
-    embeddings: str = "local"
-    embeddings_dimensions: int | None = Field(default=None, gt=0)
+    embeddings: str = Field(default="local", json_schema_extra=RESTART)
+    embeddings_dimensions: int | None = Field(default=None, gt=0, json_schema_extra=RESTART)
 
 
 class Config(_Strict):
     server: ServerConfig = ServerConfig()
-    storage: StorageConfig = StorageConfig()
+    storage: StorageConfig = Field(default=StorageConfig(), json_schema_extra=RESTART)
     providers: list[ProviderConfig] = Field(min_length=1)
     models: list[ModelConfig] = Field(min_length=1)
     tenants: list[TenantConfig] = []
     resilience: ResilienceConfig = ResilienceConfig()
-    idempotency: IdempotencyConfig = IdempotencyConfig()
+    idempotency: IdempotencyConfig = Field(default=IdempotencyConfig(), json_schema_extra=RESTART)
     admission: AdmissionConfig = AdmissionConfig()
     cache: CacheConfig = CacheConfig()
