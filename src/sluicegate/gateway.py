@@ -8,10 +8,10 @@ ledger, metrics, the request pipeline and the current Runtime.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -50,6 +50,7 @@ from sluicegate.state.ledger.shipper import default_spool_dir
 from sluicegate.state.ledger.spool import Spool
 from sluicegate.state.redis import connect_redis
 from sluicegate.state.storage import Storage, open_storage
+from sluicegate.tasks import running
 
 if TYPE_CHECKING:  # the semantic cache is an optional extra, imported when configured
     from sluicegate.cache.semantic import MemorySemanticIndex, RedisSemanticIndex
@@ -72,13 +73,26 @@ class Reloaded:
 
 
 class Gateway:
+    """The gateway's long-lived services, opened by :meth:`start` and closed by
+    :meth:`close` in the reverse order, through one ``AsyncExitStack``: every
+    resource registers its own closing as it is opened, so a start that fails
+    half-way closes exactly what it had opened."""
+
     def __init__(self, config: Config, *, reload_source: ConfigSource | None = None) -> None:
         self._config = config
         self._reload_source = reload_source
         self.metrics = Metrics()
         self.new_id = IdGenerator()
         self.started_at = time.time()
-        # Set by start(); typed as present because nothing uses them before.
+        # Budget and forecast alerts: logged, counted, and POSTed to the webhook.
+        self.alerts = Alerts(config.admission.alert_webhook)
+        self.forecast_alerts = ForecastAlerts(self.alerts)
+        self.metrics.add_source(self.forecast_alerts.metrics)
+        self._stack = AsyncExitStack()
+        self._restarting: asyncio.Task[None] | None = None
+        self.redis: Redis | None = None
+        self.budget_rebuild: BudgetRebuild | None = None
+        # Opened by start(); typed as present because nothing uses them before.
         self.http: HttpClient
         self.storage: Storage
         self.directory: Directory
@@ -86,19 +100,6 @@ class Gateway:
         self.health: TargetHealth
         self.services: Services
         self.health_checks: HealthChecks
-        self._restarting: asyncio.Task[None] | None = None
-        self._follow_task: asyncio.Task[None]
-        self._storage_tasks: list[asyncio.Task[None]] = []
-        # Budget and forecast alerts: logged, counted, and POSTed to the webhook.
-        self.alerts = Alerts(config.admission.alert_webhook)
-        self.forecast_alerts = ForecastAlerts(self.alerts)
-        self.metrics.add_source(self.forecast_alerts.metrics)
-        self.redis: Redis | None = None
-        self.breaker_sync: RedisBreakerSync | None = None
-        self._sync_task: asyncio.Task[None] | None = None
-        self._rebuild_task: asyncio.Task[None] | None = None
-        self._semantic: MemorySemanticIndex | RedisSemanticIndex | None = None
-        self.budget_rebuild: BudgetRebuild | None = None
         self.pipeline: Pipeline
         self.runtime: Runtime
 
@@ -107,31 +108,42 @@ class Gateway:
         return self.runtime.config if hasattr(self, "runtime") else self._config
 
     async def start(self) -> None:
+        try:
+            await self._open(self._stack)
+        except BaseException:
+            await self._stack.aclose()
+            raise
+
+    async def close(self) -> None:
+        await self._stack.aclose()
+
+    async def _open(self, stack: AsyncExitStack) -> None:
+        config = self._config
+        stack.push_async_callback(self.alerts.close)  # last: anything may still alert
         self.http = HttpClient.create()
-        redis_url = self._config.storage.redis_url
-        self.redis = connect_redis(redis_url) if redis_url else None
+        stack.push_async_callback(self.http.close)
+        if config.storage.redis_url:
+            self.redis = redis = connect_redis(config.storage.redis_url)
+            stack.push_async_callback(redis.aclose)
         # PostgreSQL on an older schema raises SchemaError here, naming `sluicegate migrate`.
-        self.storage = await open_storage(self._config.storage)
+        self.storage = await open_storage(config.storage)
+        stack.push_async_callback(self.storage.close)
         self.directory = await Directory.open(self.storage.directory)
-        await self.directory.sync_config(self._config.tenants)
+        await self.directory.sync_config(config.tenants)
         # Tenants, keys and limits changed by another worker or replica on the same
         # database reach this one within a second.
-        self._follow_task = asyncio.get_running_loop().create_task(self.directory.follow())
+        await stack.enter_async_context(running(self.directory.follow(), name="directory"))
         self.ledger = self._open_ledger()
         await self.ledger.start()
-        self._start_storage_tasks()
-        self.runtime = Runtime.build(self._config, self.http)
-        resilience = self._config.resilience
-        policy = _breaker_policy(self._config)
-        if self.redis is None:
-            self.health = TargetHealth(policy)
-        else:
-            # Breaker openings are shared: one replica finding a target down
-            # spares every other replica its failures.
-            self.breaker_sync = RedisBreakerSync(self.redis)
-            self.breaker_sync.watch(t.label for t in self.runtime.targets())
-            self._sync_task = asyncio.get_running_loop().create_task(self.breaker_sync.run())
-            self.health = SharedTargetHealth(self.breaker_sync, policy)
+        stack.push_async_callback(self.ledger.close)
+        await self._start_storage_tasks(stack)
+        self.runtime = Runtime.build(config, self.http)
+        self.health = await self._target_health(stack)
+        limiter = await self._limiter()
+        stack.push_async_callback(limiter.flush)
+        gates = Gates(limiter, config.admission.queue)
+        stack.push_async_callback(gates.close)
+        resilience = config.resilience
         self.services = Services(
             directory=self.directory,
             ledger=self.ledger,
@@ -139,48 +151,58 @@ class Gateway:
             health=self.health,
             retry_budget=RetryBudget(**resilience.retry_budget.model_dump()),
             backoff=BackoffPolicy(**resilience.backoff.model_dump()),
-            idempotency=self._idempotency_store(),
-            limiter=(limiter := await self._limiter()),
-            limits_fail_open=self._config.admission.fail_open,
-            gates=Gates(limiter, self._config.admission.queue),
+            idempotency=await self._idempotency_store(stack),
+            limiter=limiter,
+            limits_fail_open=config.admission.fail_open,
+            gates=gates,
             alerts=self.alerts,
             cache=self._cache_store(),
-            semantic=await self._semantic_index(),
+            semantic=await self._semantic_index(stack),
         )
         self.pipeline = build_pipeline(self.services)
         if isinstance(limiter, RedisLimiter):
             # A Redis restarted empty gets every budget's spend back from the ledger.
-            self.budget_rebuild = BudgetRebuild(
-                limiter, self.directory.tenants, self.ledger.spend
-            )
-            self._rebuild_task = asyncio.get_running_loop().create_task(
-                every(CHECK_S, self.budget_rebuild.check, what="budget rebuild", at_once=True)
-            )
+            self.budget_rebuild = BudgetRebuild(limiter, self.directory.tenants, self.ledger.spend)
+            job = every(CHECK_S, self.budget_rebuild.check, what="budget rebuild", at_once=True)
+            await stack.enter_async_context(running(job, name="budget rebuild"))
         self.health_checks = HealthChecks(self.health)
         self.health_checks.start(self.runtime.targets())
+        stack.push_async_callback(self.health_checks.stop)
+
+    async def _target_health(self, stack: AsyncExitStack) -> TargetHealth:
+        policy = _breaker_policy(self._config)
+        if self.redis is None:
+            return TargetHealth(policy)
+        # Breaker openings are shared: one replica finding a target down spares
+        # every other replica its failures.
+        sync = RedisBreakerSync(self.redis)
+        sync.watch(t.label for t in self.runtime.targets())
+        task = asyncio.get_running_loop().create_task(sync.run())
+
+        async def stop() -> None:
+            await sync.close()  # run() returns once it is closed
+            await task
+
+        stack.push_async_callback(stop)
+        return SharedTargetHealth(sync, policy)
 
     def _open_ledger(self) -> Ledger:
         storage = self._config.storage
         spool = Spool(default_spool_dir(storage.url, storage.spool_dir))
         return Ledger(spool, self.storage.ledger, enabled=storage.ledger)
 
-    def _start_storage_tasks(self) -> None:
+    async def _start_storage_tasks(self, stack: AsyncExitStack) -> None:
         """Storage upkeep (retention) hourly, and budget forecasts every few minutes."""
-        loop = asyncio.get_running_loop()
-        self._storage_tasks.append(
-            loop.create_task(every(3600.0, self.storage.upkeep, what="storage upkeep"))
-        )
+        upkeep = every(3600.0, self.storage.upkeep, what="storage upkeep")
+        await stack.enter_async_context(running(upkeep, name="storage upkeep"))
         if self._config.storage.ledger:
             forecasts = self.forecast_alerts
 
             async def check_forecasts() -> None:
                 await forecasts.check(self.ledger.ausage, self.monthly_budgets(), time.time())
 
-            self._storage_tasks.append(
-                loop.create_task(
-                    every(forecasts.interval_s, check_forecasts, what="budget forecasts")
-                )
-            )
+            job = every(forecasts.interval_s, check_forecasts, what="budget forecasts")
+            await stack.enter_async_context(running(job, name="budget forecasts"))
 
     def monthly_budgets(self) -> list[tuple[str, float]]:
         return [
@@ -208,7 +230,7 @@ class Gateway:
             )
         return RedisCache(self.redis, max_entry_bytes=settings.max_entry_bytes)
 
-    async def _semantic_index(self) -> SemanticIndex | None:
+    async def _semantic_index(self, stack: AsyncExitStack) -> SemanticIndex | None:
         """The semantic cache's index, only when some alias asks for one: the
         local model costs ~170 MB per process and needs the ``semantic`` extra."""
         if not wants_semantic_cache(self._config):
@@ -226,49 +248,22 @@ class Gateway:
                 alias_embeddings(lambda: self.runtime, settings.embeddings),
                 settings.embeddings_dimensions,
             )
+        index: MemorySemanticIndex | RedisSemanticIndex
         if self.redis is None:
-            self._semantic = semantic.MemorySemanticIndex(embedder)
+            index = semantic.MemorySemanticIndex(embedder)
         else:
-            self._semantic = semantic.RedisSemanticIndex(self.redis, embedder)
-            await self._semantic.start()
-        return self._semantic
+            index = semantic.RedisSemanticIndex(self.redis, embedder)
+            await index.start()
+        stack.push_async_callback(index.close)
+        return index
 
-    def _idempotency_store(self) -> IdempotencyStore:
+    async def _idempotency_store(self, stack: AsyncExitStack) -> IdempotencyStore:
         ttl_s = self._config.idempotency.ttl_s
         if self.redis is None:
             return MemoryIdempotencyStore(ttl_s=ttl_s)
-        return RedisIdempotencyStore(self.redis, ttl_s=ttl_s)
-
-    async def close(self) -> None:
-        self._follow_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._follow_task
-        await self.health_checks.stop()
-        await self.services.alerts.close()
-        if self._rebuild_task is not None:
-            self._rebuild_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._rebuild_task
-        await self.services.gates.close()
-        await self.services.limiter.flush()
-        if self._semantic is not None:
-            await self._semantic.close()
-        if self.breaker_sync is not None:
-            await self.breaker_sync.close()
-        if self._sync_task is not None:
-            await self._sync_task
-        store = self.services.idempotency
-        if isinstance(store, RedisIdempotencyStore):
-            await store.aclose()
-        if self.redis is not None:
-            await self.redis.aclose()
-        await self.http.close()
-        for task in self._storage_tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await self.ledger.close()
-        await self.storage.close()
+        store = RedisIdempotencyStore(self.redis, ttl_s=ttl_s)
+        stack.push_async_callback(store.aclose)
+        return store
 
     async def reload(self) -> Reloaded:
         """Re-read the config and swap in a new Runtime; raises if the new config is bad.
