@@ -244,10 +244,10 @@ async def _pipeline(n: int) -> None:
     from sluicegate.config.loader import load_config
     from sluicegate.gateway import Gateway
     from sluicegate.pipeline import Request
+    from sluicegate.protocols.wire import OPENAI
     from sluicegate.providers.http import HttpClient
+    from sluicegate.serve import _tune_gc
     from sluicegate.server.respond import send_chat
-    from sluicegate.server.serve import _tune_gc
-    from sluicegate.server.wire import OPENAI
 
     answer_headers = CIMultiDict({"Content-Type": "application/json"})
 

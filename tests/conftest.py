@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from sluicegate.app import create_app
 from sluicegate.config.loader import validate_config
 from sluicegate.gateway import ConfigSource, Gateway
-from sluicegate.server.app import create_app
 from sluicegate.server.protocol import GatewayRunner
 
 GatewayFactory = Callable[..., Awaitable[TestClient]]

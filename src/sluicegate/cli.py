@@ -464,7 +464,7 @@ def _load_or_report(path: Path | None) -> Config | None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from sluicegate.server.serve import serve
+    from sluicegate.serve import serve
 
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

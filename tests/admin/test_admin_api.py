@@ -18,8 +18,7 @@ from aiohttp.test_utils import TestClient
 
 from sluicegate.admin.routes import OPERATIONS
 from sluicegate.admin.schemas import parse_instant
-from sluicegate.gateway import Gateway
-from sluicegate.server.keys import GATEWAY
+from sluicegate.gateway import GATEWAY, Gateway
 
 Client = TestClient[web.Request, web.Application]
 

@@ -27,7 +27,7 @@ from sluicegate.canonical import (
 from sluicegate.config import ModelConfig
 from sluicegate.config.schema import CacheConfig
 from sluicegate.pipeline import Events, Request, Stream
-from sluicegate.routing.aliases import Alias
+from sluicegate.runtime.aliases import Alias
 from sluicegate.state.directory import Tenant
 
 ANSWER: list[Event] = [

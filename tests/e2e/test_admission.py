@@ -205,7 +205,7 @@ async def test_a_tenant_can_be_limited_on_one_alias(start_gateway) -> None:  # t
 async def test_budgets_survive_a_redis_restart(start_gateway, redis_url) -> None:  # type: ignore[no-untyped-def]
     import redis.asyncio as aioredis
 
-    from sluicegate.server.app import GATEWAY
+    from sluicegate.app import GATEWAY
 
     async with OpenAIUpstream() as up:
         up.reply_with("ok", usage={"prompt_tokens": 9, "completion_tokens": 12,

@@ -15,7 +15,7 @@ from fakes.openai_upstream import OpenAIUpstream
 from fakes.stack import KEY, Gateway, Stack, anthropic_client, gateway_url
 from sluicegate.cli import main as cli
 from sluicegate.config.loader import validate_config
-from sluicegate.server.keys import GATEWAY
+from sluicegate.gateway import GATEWAY
 
 OTHER_KEY = "sk-e2e-globex-key"
 ADMIN_KEY = "sk-e2e-admin-key"

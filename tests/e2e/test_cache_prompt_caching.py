@@ -19,7 +19,7 @@ import pytest
 from fakes.anthropic_upstream import AnthropicUpstream
 from fakes.openai_upstream import OpenAIUpstream
 from fakes.stack import Stack, upstream_config
-from sluicegate.server.keys import GATEWAY
+from sluicegate.gateway import GATEWAY
 
 ADMIN_KEY = "sk-e2e-admin-key"
 # A long system prompt marked for Anthropic's cache; OpenAI caches prefixes by itself.

@@ -24,7 +24,7 @@ from fakes.ledger_load import (
     with_port,
 )
 from fakes.stack import gateway_url
-from sluicegate.server.keys import GATEWAY
+from sluicegate.gateway import GATEWAY
 
 
 async def test_requests_are_served_through_an_outage_and_the_ledger_catches_up(

@@ -7,7 +7,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from sluicegate.server.keys import GATEWAY
+from sluicegate.gateway import GATEWAY
 
 KEY = "sk-e2e-tenant-key"
 HELLO: Any = [{"role": "user", "content": "hello"}]

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from sluicegate.server.keys import GATEWAY
+from sluicegate.gateway import GATEWAY
 
 ECHO_CONFIG: dict[str, Any] = {
     "providers": [{"name": "echo", "type": "echo"}],

@@ -20,7 +20,7 @@ import pytest
 from fakes.anthropic_upstream import AnthropicUpstream
 from fakes.openai_upstream import OpenAIUpstream
 from fakes.stack import KEY, anthropic_client, gateway_url, openai_client
-from sluicegate.server.keys import GATEWAY
+from sluicegate.gateway import GATEWAY
 
 HELLO: Any = [{"role": "user", "content": "hello"}]
 AUTH = {"Authorization": f"Bearer {KEY}"}

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from sluicegate.server.keys import GATEWAY
+from sluicegate.gateway import GATEWAY
 
 WEATHER_OPENAI: Any = {
     "type": "function",

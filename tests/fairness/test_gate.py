@@ -13,7 +13,8 @@ from sluicegate.admission.limits import Limiter, MemoryLimiter
 from sluicegate.admission.redis_limits import RedisLimiter
 from sluicegate.canonical import GatewayError
 from sluicegate.config import QueueConfig
-from sluicegate.fairness import Capacity, CapacityGate, Flow, Gates
+from sluicegate.fairness import CapacityGate, Flow, Gates
+from sluicegate.runtime.aliases import Capacity
 
 
 def flow(tenant: str, tokens: int = 100) -> Flow:

@@ -9,8 +9,8 @@ from sluicegate.config import ModelConfig, ProviderConfig
 from sluicegate.providers.echo import EchoProvider
 from sluicegate.providers.http import HttpClient
 from sluicegate.resilience.health import TargetHealth
-from sluicegate.routing.aliases import Alias, build_alias
 from sluicegate.routing.plan import Plan, Planner
+from sluicegate.runtime.aliases import Alias, build_alias
 
 
 def aliases(*models: dict[str, Any]) -> dict[str, Alias]:

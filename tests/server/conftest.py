@@ -19,9 +19,9 @@ import orjson
 import pytest
 from aiohttp import web
 
+from sluicegate.app import create_app
 from sluicegate.config.loader import validate_config
 from sluicegate.gateway import Gateway
-from sluicegate.server.app import create_app
 from sluicegate.server.protocol import GatewayRunner
 
 KEY = "sk-server-tests-0123456789"

@@ -10,8 +10,8 @@ from aiohttp.test_utils import make_mocked_request
 
 from sluicegate.canonical import ChatRequest, Event, Finish, Message, Start, TextDelta, TextPart
 from sluicegate.pipeline import Observer, Request, Stream
+from sluicegate.protocols.wire import OPENAI
 from sluicegate.server.respond import send_chat
-from sluicegate.server.wire import OPENAI
 
 
 class Watched(Observer):

@@ -53,10 +53,9 @@ from sluicegate.admin.schemas import (
 from sluicegate.auth.admin_key import check_admin_key
 from sluicegate.canonical import ErrorKind, GatewayError
 from sluicegate.config.loader import ConfigError
-from sluicegate.gateway import Gateway
-from sluicegate.server.keys import GATEWAY
-from sluicegate.server.respond import JSON, error_response
-from sluicegate.server.wire import OPENAI
+from sluicegate.gateway import GATEWAY, Gateway
+from sluicegate.http_errors import JSON, error_response
+from sluicegate.protocols.wire import OPENAI
 from sluicegate.state.directory import UNSET, DirectoryError, Tenant
 from sluicegate.state.ledger.export import usage_csv
 from sluicegate.state.ledger.forecast import forecast_tenant

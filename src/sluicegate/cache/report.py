@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from sluicegate.config import PricingConfig
-from sluicegate.routing.aliases import Alias
+from sluicegate.runtime.aliases import Alias
 
 
 class UsageSource(Protocol):

@@ -32,7 +32,7 @@ from sluicegate.cache.policy import Decision, decide
 from sluicegate.cache.store import CacheStore, MemoryCache
 from sluicegate.canonical import ChatRequest, Event
 from sluicegate.pipeline import Events, Next, Observer, Request, Stream
-from sluicegate.routing.aliases import Alias
+from sluicegate.runtime.aliases import Alias
 
 log = logging.getLogger("sluicegate.cache")
 

@@ -11,12 +11,11 @@ its deadline, is shed with 503 and ``Retry-After``.
 
 from sluicegate.fairness.counters import VirtualCounters
 from sluicegate.fairness.flow import Flow, flow_of
-from sluicegate.fairness.gate import OVERLOADED, Capacity, CapacityGate, Gates, Slot
+from sluicegate.fairness.gate import OVERLOADED, CapacityGate, Gates, Slot
 from sluicegate.fairness.queue import FairQueue, Waiter
 
 __all__ = [
     "OVERLOADED",
-    "Capacity",
     "CapacityGate",
     "FairQueue",
     "Flow",

@@ -26,6 +26,7 @@ from sluicegate.fairness.counters import VirtualCounters
 from sluicegate.fairness.flow import Flow
 from sluicegate.fairness.queue import FairQueue, Waiter
 from sluicegate.observability.metrics import counter, gauge
+from sluicegate.runtime.aliases import Capacity
 
 log = logging.getLogger("sluicegate.fairness")
 
@@ -34,13 +35,6 @@ OVERLOADED = "overloaded"
 
 POLL_S = 0.05
 """How often a blocked queue re-checks shared capacity (freed by other replicas)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Capacity:
-    max_concurrency: int | None = None
-    rpm: int | None = None
-    tpm: int | None = None
 
 
 @dataclass(slots=True)

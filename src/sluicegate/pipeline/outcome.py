@@ -20,7 +20,7 @@ from sluicegate.canonical.tokens import estimate_input_tokens
 
 if TYPE_CHECKING:
     from sluicegate.pipeline.request import Request
-    from sluicegate.routing.aliases import Alias, Target
+    from sluicegate.runtime.aliases import Alias, Target
 
 T = TypeVar("T")
 

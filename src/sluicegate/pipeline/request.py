@@ -27,8 +27,8 @@ from sluicegate.canonical import ChatRequest, EmbeddingRequest
 from sluicegate.pipeline.outcome import Outcome
 
 if TYPE_CHECKING:
-    from sluicegate.routing.aliases import Alias
     from sluicegate.runtime import Runtime
+    from sluicegate.runtime.aliases import Alias
     from sluicegate.state.directory import ApiKey, Tenant
 
 Protocol = Literal["openai", "anthropic"]

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 from sluicegate.canonical import ChatRequest, GatewayError, Message, TextPart
 from sluicegate.resilience.health import TargetHealth
-from sluicegate.routing.aliases import Target
+from sluicegate.runtime.aliases import Target
 
 log = logging.getLogger("sluicegate.health")
 

@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from sluicegate.canonical import GatewayError
 from sluicegate.fairness import OVERLOADED
 from sluicegate.resilience.health import TargetHealth
-from sluicegate.routing.aliases import Alias, Target
 from sluicegate.routing.balance import Balancer, Strategy, balancer
+from sluicegate.runtime.aliases import Alias, Target
 
 Candidate = tuple[Alias, Target]
 

@@ -21,9 +21,9 @@ from aiohttp import StreamReader, hdrs, web
 from aiohttp.http import HttpVersion11
 
 from sluicegate.canonical import ErrorKind, GatewayError
-from sluicegate.server.keys import GATEWAY
+from sluicegate.gateway import GATEWAY
+from sluicegate.protocols.wire import for_path
 from sluicegate.server.respond import error_response
-from sluicegate.server.wire import for_path
 
 log = logging.getLogger("sluicegate.server")
 

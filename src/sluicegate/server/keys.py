@@ -1,10 +1,7 @@
-"""Typed keys for what the application and each request carry."""
+"""Typed keys for what each request carries (the Gateway's own: sluicegate.gateway)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from sluicegate.gateway import Gateway
-
-GATEWAY = web.AppKey("gateway", Gateway)
 REQUEST_ID = web.RequestKey("request_id", str)

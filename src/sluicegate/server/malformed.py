@@ -22,8 +22,8 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.protocols.wire import for_path
 from sluicegate.server.respond import error_response
-from sluicegate.server.wire import for_path
 
 log = logging.getLogger("sluicegate.server")
 

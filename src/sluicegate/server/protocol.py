@@ -30,11 +30,12 @@ from aiohttp.http_parser import RawRequestMessage
 from aiohttp.streams import StreamReader
 
 from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.gateway import GATEWAY
+from sluicegate.protocols.wire import for_path
 from sluicegate.server.deadlines import ClientDeadlines, HeadDeadline, WriteDeadline
-from sluicegate.server.keys import GATEWAY, REQUEST_ID
+from sluicegate.server.keys import REQUEST_ID
 from sluicegate.server.malformed import MalformedRequests
 from sluicegate.server.respond import error_response
-from sluicegate.server.wire import for_path
 
 log = logging.getLogger("sluicegate.server")
 

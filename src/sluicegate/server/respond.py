@@ -6,22 +6,18 @@ from aiohttp import web
 
 from sluicegate.canonical import ChatRequest, EmbeddingResponse, ErrorKind, GatewayError, Usage
 from sluicegate.canonical.collect import ResponseCollector
+from sluicegate.http_errors import JSON
+from sluicegate.http_errors import error_response as http_error
 from sluicegate.pipeline import Request, Stream
 from sluicegate.protocols.openai import chat_ingress as openai
-from sluicegate.server.wire import WireFormat
-
-JSON = "application/json"
+from sluicegate.protocols.wire import WireFormat
 
 
 def error_response(
     wire: WireFormat, err: GatewayError, request: Request | None = None
 ) -> web.Response:
-    headers = _answer_headers(request) if request is not None else {}
-    if err.retry_after is not None:
-        headers["Retry-After"] = str(max(1, round(err.retry_after)))
-    return web.Response(
-        status=err.status, body=wire.encode_error(err), content_type=JSON, headers=headers
-    )
+    """``err`` in the client's protocol, with what the request's outcome says."""
+    return http_error(wire, err, _answer_headers(request) if request is not None else None)
 
 
 def _answer_headers(request: Request) -> dict[str, str]:

@@ -11,13 +11,14 @@ from aiohttp import web
 from sluicegate.auth.admin_key import holds_key
 from sluicegate.auth.authenticate import api_key_of
 from sluicegate.canonical import ErrorKind, GatewayError
-from sluicegate.gateway import Gateway
+from sluicegate.gateway import GATEWAY, Gateway
+from sluicegate.http_errors import JSON
 from sluicegate.pipeline import CanonicalRequest, Operation, Request
 from sluicegate.protocols.openai import chat_ingress as openai
+from sluicegate.protocols.wire import ANTHROPIC, OPENAI, WireFormat
 from sluicegate.server.body import expect_continue, read_body
-from sluicegate.server.keys import GATEWAY, REQUEST_ID
-from sluicegate.server.respond import JSON, error_response, send_chat, send_embeddings
-from sluicegate.server.wire import ANTHROPIC, OPENAI, WireFormat
+from sluicegate.server.keys import REQUEST_ID
+from sluicegate.server.respond import error_response, send_chat, send_embeddings
 
 
 def _body_reader(request: web.Request) -> Callable[[], Awaitable[bytes]]:

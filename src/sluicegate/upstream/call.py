@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 from sluicegate.pipeline import Request, Stream
 
 if TYPE_CHECKING:
-    from sluicegate.routing.aliases import Alias, Target
+    from sluicegate.runtime.aliases import Alias, Target
 
 
 class Call:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 
 from sluicegate.canonical import ErrorKind, GatewayError
-from sluicegate.routing.aliases import Alias, Target
+from sluicegate.runtime.aliases import Alias, Target
 from sluicegate.upstream.stall import StallWatch
 
 

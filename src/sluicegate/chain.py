@@ -31,9 +31,9 @@ from sluicegate.auth.authenticate import Authenticate
 from sluicegate.cache import Cache, CacheStore, SemanticIndex
 from sluicegate.fairness import Gates
 from sluicegate.idempotency import Idempotency, IdempotencyStore, StoredAnswer
+from sluicegate.ingress.decode import Decode
 from sluicegate.observability.alerts import Alerts
 from sluicegate.observability.metrics import Metrics
-from sluicegate.pipeline.decode import Decode
 from sluicegate.pipeline.request import Request
 from sluicegate.pipeline.stage import Pipeline
 from sluicegate.resilience.backoff import BackoffPolicy

@@ -5,8 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sluicegate.config import ModelConfig, PricingConfig, TargetConfig
-from sluicegate.fairness.gate import Capacity
 from sluicegate.providers.base import Provider
+
+
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    """What a deployment can take (its provider's quota, or what it can serve)."""
+
+    max_concurrency: int | None = None
+    rpm: int | None = None
+    tpm: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,9 +21,9 @@ from typing import Any
 
 from aiohttp import web
 
+from sluicegate.app import create_app
 from sluicegate.config import Config
 from sluicegate.gateway import ConfigSource, Gateway
-from sluicegate.server.app import create_app
 from sluicegate.server.protocol import GatewayRunner
 from sluicegate.server.routes import metrics_app
 from sluicegate.state.sqlite import open_database

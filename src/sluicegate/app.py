@@ -8,11 +8,10 @@ from aiohttp import web
 
 from sluicegate.admin.routes import add_admin_routes
 from sluicegate.canonical import ErrorKind, GatewayError
-from sluicegate.gateway import Gateway
-from sluicegate.server.keys import GATEWAY
+from sluicegate.gateway import GATEWAY, Gateway
+from sluicegate.protocols.wire import ANTHROPIC, OPENAI
 from sluicegate.server.respond import error_response
 from sluicegate.server.routes import add_routes, request_id
-from sluicegate.server.wire import ANTHROPIC, OPENAI
 
 
 async def _stamp_request_id(request: web.Request, response: web.StreamResponse) -> None:

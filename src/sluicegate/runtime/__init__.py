@@ -12,7 +12,7 @@ from sluicegate.config import Config
 from sluicegate.providers.base import Provider
 from sluicegate.providers.http import HttpClient
 from sluicegate.providers.registry import build_provider
-from sluicegate.routing.aliases import Alias, Target, build_alias
+from sluicegate.runtime.aliases import Alias, Target, build_alias
 
 
 @dataclass(frozen=True, slots=True)

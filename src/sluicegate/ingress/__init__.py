@@ -1,0 +1,1 @@
+"""From the client's bytes to a canonical request: reading and decoding the body."""
