@@ -29,9 +29,9 @@ settled), or after ``SETTLE_DELAY_S`` when no admission comes first. Until
 then the reservation stands, which can only make limits stricter for that
 moment, never looser.
 
-The scripts go over a connection of the limiter's own while it is free (the
-common case), as bytes packed here, and over the client's pool otherwise: see
-``_Lane``.
+The scripts (``admission/lua/``, rendered by ``admission/scripts.py``) go over
+a connection of the limiter's own while it is free (the common case), as bytes
+packed here, and over the client's pool otherwise: see ``_Lane``.
 
 Time is the caller's ``now``, passed to the scripts, never Redis's clock.
 Connection failures and timeouts raise ``LimiterUnavailable``, so the caller
@@ -53,9 +53,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from sluicegate.admission import scripts
 from sluicegate.admission.limits import (
     BUDGET_RETENTION_S,
-    CONCURRENCY_RETRY_S,
     DEFAULT_LEASE_S,
     WINDOW_S,
     Ask,
@@ -91,213 +91,7 @@ _Call = tuple[list[str], list[str | int]]
 
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
 _TIMEOUTS = (RedisTimeoutError, TimeoutError)
-_WINDOW_KEY_TTL_S = 2 * WINDOW_S
 _KIND_CODE = {"rpm": "w", "tpm": "w", "concurrency": "c", "budget": "b"}
-
-# Integers written back from Lua: its numbers are doubles, and tostring() would
-# write 1e+15 for large ones, which HINCRBY then refuses.
-_INT = "local function int(x) return string.format('%d', x) end"
-
-# KEYS: one per counter. ARGV: now, now's second, ticket id, lease end,
-# slot key TTL, then 4 per counter: kind (w window | c slots | b budget),
-# limit, need, TTL (budget only). Returns {admitted, then per counter:
-# used, wait in ms (-1 fits, -2 no wait helps), ms until the window is empty}.
-#
-# A window is read from its running total (HMGET of 4 fields) and written with
-# one HSET; the whole hash is read only to prune it (when its oldest bucket has
-# left the window, or its totals are missing: a new key, or one an older
-# version of this script pruned, which deletes them as stale seconds) and to
-# work out a refusal's wait. A slot set is pruned of expired leases only when
-# its count would refuse, which is the only time they matter.
-_ADMIT = f"""
-{_INT}
-local now = tonumber(ARGV[1])
-local sec = tonumber(ARGV[2])
-local oldest = sec - {WINDOW_S - 1}
-local function scan(key)
-  local flat = redis.call('HGETALL', key)
-  local total, secs, vals, stale = 0, {{}}, {{}}, {{}}
-  local newest, floor = nil, nil
-  for j = 1, #flat, 2 do
-    local s = tonumber(flat[j])
-    if s == nil or s < 0 then
-      -- a running total's own field
-    elseif s < oldest then
-      stale[#stale + 1] = flat[j]
-    else
-      local v = tonumber(flat[j + 1])
-      total = total + v
-      secs[#secs + 1] = s
-      vals[s] = v
-      if newest == nil or s > newest then newest = s end
-      if floor == nil or s < floor then floor = s end
-    end
-  end
-  if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
-  return {{total = total, newest = newest, floor = floor, secs = secs, vals = vals,
-          scanned = true}}
-end
-local out = {{1}}
-local wins = {{}}
-for i, key in ipairs(KEYS) do
-  local a = 5 + (i - 1) * 4
-  local kind = ARGV[a + 1]
-  local limit = tonumber(ARGV[a + 2])
-  local need = tonumber(ARGV[a + 3])
-  local used, wait, reset = 0, -1, 0
-  if kind == 'w' then
-    local m = redis.call('HMGET', key, '-1', '-2', '-3', ARGV[2])
-    local w = {{total = tonumber(m[1]), newest = tonumber(m[2]), floor = tonumber(m[3])}}
-    if w.total == nil or w.newest == nil or w.floor == nil or w.floor < oldest then
-      w = scan(key)
-    end
-    w.bucket = tonumber(m[4]) or 0
-    wins[i] = w
-    used = w.total
-    if w.newest ~= nil then reset = math.ceil((w.newest + {WINDOW_S} - now) * 1000) end
-    if used + need > limit then
-      if need > limit then
-        wait = -2
-      else
-        if w.secs == nil then w = scan(key); w.bucket = tonumber(m[4]) or 0; wins[i] = w end
-        table.sort(w.secs)
-        local left = used
-        wait = {WINDOW_S * 1000}
-        for _, s in ipairs(w.secs) do
-          left = left - w.vals[s]
-          if left + need <= limit then
-            wait = math.max(0, math.ceil((s + {WINDOW_S} - now) * 1000))
-            break
-          end
-        end
-      end
-    end
-  elseif kind == 'c' then
-    used = redis.call('ZCARD', key)
-    if used + 1 > limit then
-      redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[1])
-      used = redis.call('ZCARD', key)
-      if used + 1 > limit then
-        if limit < 1 then wait = -2 else wait = {round(CONCURRENCY_RETRY_S * 1000)} end
-      end
-    end
-  else
-    used = tonumber(redis.call('GET', key) or '0')
-    if used + need > limit then wait = -2 end
-  end
-  if wait ~= -1 then out[1] = 0 end
-  out[#out + 1] = used
-  out[#out + 1] = wait
-  out[#out + 1] = reset
-end
-if out[1] == 1 then
-  for i, key in ipairs(KEYS) do
-    local a = 5 + (i - 1) * 4
-    local kind = ARGV[a + 1]
-    local need = tonumber(ARGV[a + 3])
-    if kind == 'w' then
-      local w = wins[i]
-      local newest, floor = w.newest, w.floor
-      if newest == nil or sec > newest then newest = sec end
-      if floor == nil or sec < floor then floor = sec end
-      redis.call('HSET', key, ARGV[2], int(w.bucket + need), '-1', int(w.total + need),
-                 '-2', int(newest), '-3', int(floor))
-      -- The TTL runs from the newest bucket, which changes at most once a second.
-      if w.scanned or newest ~= w.newest then
-        redis.call('EXPIRE', key, {_WINDOW_KEY_TTL_S})
-      end
-    elseif kind == 'c' then
-      redis.call('ZADD', key, ARGV[4], ARGV[3])
-      redis.call('EXPIRE', key, ARGV[5])
-    else
-      -- The TTL ends at a fixed date (the period's end plus retention), so it
-      -- is set when the counter is made (or found at zero), not every time.
-      local ttl = tonumber(ARGV[a + 4])
-      if redis.call('INCRBY', key, ARGV[a + 3]) == need and ttl > 0 then
-        redis.call('EXPIRE', key, ttl)
-      end
-    end
-  end
-else
-  -- Refused: keep what pruning worked out, so the next call need not redo it.
-  for i, w in pairs(wins) do
-    if w.scanned then
-      if w.newest == nil then
-        redis.call('DEL', KEYS[i])
-      else
-        redis.call('HSET', KEYS[i], '-1', int(w.total), '-2', int(w.newest),
-                   '-3', int(w.floor))
-      end
-    end
-  end
-end
-return out
-"""
-
-# KEYS: counters of one ticket. ARGV: ticket id, its second, then 2 per key:
-# kind (w | c | b) and the delta. A counter that has since expired is left
-# alone (recreating it would make a key without a TTL), and so is a bucket
-# that has left its window (its total no longer counts it). A window without
-# its running total only gets the bucket: the next admission recomputes it.
-_ADJUST = f"""
-{_INT}
-for i, key in ipairs(KEYS) do
-  local kind = ARGV[1 + i * 2]
-  local delta = ARGV[2 + i * 2]
-  if kind == 'w' then
-    local m = redis.call('HMGET', key, ARGV[2], '-1')
-    if m[1] and m[2] then
-      local d = tonumber(delta)
-      redis.call('HSET', key, ARGV[2], int(tonumber(m[1]) + d), '-1', int(tonumber(m[2]) + d))
-    elseif m[1] then
-      redis.call('HINCRBY', key, ARGV[2], delta)
-    end
-  elseif kind == 'c' then
-    redis.call('ZREM', key, ARGV[1])
-  elseif redis.call('EXISTS', key) == 1 then
-    redis.call('INCRBY', key, delta)
-  end
-end
-return 1
-"""
-
-
-# Settlements, then an admission, in one script (one round trip, one EVALSHA):
-# the two scripts above as local functions. Their arguments come as one JSON
-# array, [[[key count, [args]] per settlement], [admission args]]: one
-# argument is cheaper to pack than dozens, and Redis decodes it in about the
-# time it takes to hand the script as many separate ones (measured: 3.5 µs).
-# KEYS holds the settlements' keys in order, then the admission's.
-_SETTLE_THEN_ADMIT = f"""
-local function adjust(KEYS, ARGV)
-{_ADJUST}
-end
-local function admit(KEYS, ARGV)
-{_ADMIT}
-end
-local spec = cjson.decode(ARGV[1])
-local ki = 1
-for _, settlement in ipairs(spec[1]) do
-  local ks = {{}}
-  for j = 1, settlement[1] do ks[j] = KEYS[ki]; ki = ki + 1 end
-  adjust(ks, settlement[2])
-end
-local ks = {{}}
-for j = ki, #KEYS do ks[#ks + 1] = KEYS[j] end
-return admit(ks, spec[2])
-"""
-
-# KEYS: the warm marker, then budget counters. ARGV: per counter, micro-dollars
-# and TTL (0: none). Seeds only when this call is the one that sets the marker.
-_SEED = """
-if not redis.call('SET', KEYS[1], '1', 'NX') then return 0 end
-for i = 2, #KEYS do
-  redis.call('INCRBY', KEYS[i], ARGV[i * 2 - 3])
-  local ttl = tonumber(ARGV[i * 2 - 2])
-  if ttl > 0 then redis.call('EXPIRE', KEYS[i], ttl) end
-end
-return 1
-"""
 
 WARM_KEY = "warm"
 """Set once budgets have been rebuilt; gone after Redis loses its data."""
@@ -380,9 +174,9 @@ class RedisLimiter:
         self.prefix = prefix
         self.lease_s = lease_s
         self._slot_ttl = str(math.ceil(lease_s) + WINDOW_S)
-        self._adjust_script = client.register_script(_ADJUST)
-        self._seed = client.register_script(_SEED)
-        self._settle_then_admit_script = client.register_script(_SETTLE_THEN_ADMIT)
+        self._adjust_script = client.register_script(scripts.ADJUST)
+        self._seed = client.register_script(scripts.SEED)
+        self._settle_then_admit_script = client.register_script(scripts.SETTLE_THEN_ADMIT)
         kwargs = client.connection_pool.connection_kwargs
         self._encoding: tuple[str, str] = (
             kwargs.get("encoding", "utf-8"),
@@ -400,7 +194,7 @@ class RedisLimiter:
     async def load(self) -> None:
         """Load the scripts into Redis (idempotent)."""
         try:
-            for script in (_ADJUST, _SETTLE_THEN_ADMIT, _SEED):
+            for script in (scripts.ADJUST, scripts.SETTLE_THEN_ADMIT, scripts.SEED):
                 await self.client.script_load(script)
         except _UNREACHABLE as exc:
             raise LimiterUnavailable(str(exc)) from exc
