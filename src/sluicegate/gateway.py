@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from sluicegate.admission.limits import Limiter, LimiterUnavailable, MemoryLimiter
-from sluicegate.admission.rebuild import CHECK_S, BudgetRebuild
+from sluicegate.admission.rebuild import CHECK_S, BudgetRebuild, BudgetSeeding
 from sluicegate.admission.redis_limits import RedisLimiter
 from sluicegate.cache import CacheStore, MemoryCache, RedisCache, SemanticIndex
 from sluicegate.cache.embeddings import alias_embeddings
@@ -137,8 +137,9 @@ class Gateway:
             semantic=await self._semantic_index(),
         )
         self.pipeline = build_pipeline(self.services)
-        if isinstance(limiter, RedisLimiter):
-            # A Redis restarted empty gets every budget's spend back from the ledger.
+        if isinstance(limiter, BudgetSeeding):
+            # A Redis restarted empty, or a new process's own limiter, gets every
+            # budget's spend back from the ledger.
             self.budget_rebuild = BudgetRebuild(
                 limiter, self.directory.tenants, self.ledger.spend
             )
