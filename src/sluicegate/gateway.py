@@ -61,9 +61,16 @@ ConfigSource = Callable[[], Config]
 
 
 class Gateway:
-    def __init__(self, config: Config, *, reload_source: ConfigSource | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        reload_source: ConfigSource | None = None,
+        limiter: Limiter | None = None,  # without Redis: a worker group's shared one
+    ) -> None:
         self._config = config
         self._reload_source = reload_source
+        self._shared_limiter = limiter
         self.metrics = Metrics()
         self.new_id = IdGenerator()
         self.started_at = time.time()
@@ -181,7 +188,7 @@ class Gateway:
 
     async def _limiter(self) -> Limiter:
         if self.redis is None:
-            return MemoryLimiter()
+            return MemoryLimiter() if self._shared_limiter is None else self._shared_limiter
         limiter = RedisLimiter(self.redis)
         try:
             await limiter.load()
@@ -260,15 +267,19 @@ class Gateway:
         await self.ledger.close()
         await self.storage.close()
 
-    async def reload(self) -> Config:
-        """Re-read the config and swap in a new Runtime; raises if the new config is bad.
+    async def reload(self, config: Config | None = None) -> Config:
+        """Re-read the config (or take ``config``, already loaded) and swap in a new
+        Runtime; raises if the new config is bad.
 
         The old Runtime keeps serving the requests that started on it. Storage
         settings are read at start only; changing them needs a restart.
         """
-        if self._reload_source is None:
-            raise RuntimeError("this gateway was started without a config file; nothing to reload")
-        config = self._reload_source()
+        if config is None:
+            if self._reload_source is None:
+                raise RuntimeError(
+                    "this gateway was started without a config file; nothing to reload"
+                )
+            config = self._reload_source()
         if config.storage != self.runtime.config.storage:
             log.warning("storage settings changed; they take effect at the next restart")
         runtime = Runtime.build(config, self.http)

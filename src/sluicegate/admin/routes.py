@@ -53,7 +53,7 @@ from sluicegate.admin.schemas import (
 from sluicegate.canonical import ErrorKind, GatewayError
 from sluicegate.config.loader import ConfigError
 from sluicegate.gateway import Gateway
-from sluicegate.server.keys import GATEWAY
+from sluicegate.server.keys import GATEWAY, GROUP
 from sluicegate.server.respond import JSON, error_response
 from sluicegate.server.wire import OPENAI
 from sluicegate.state.directory import UNSET, DirectoryError, Tenant
@@ -215,8 +215,12 @@ async def list_targets(request: web.Request) -> web.Response:
 
 async def reload_config(request: web.Request) -> web.Response:
     gateway = _gateway(request)
+    group = request.app.get(GROUP)
     try:
-        config = await gateway.reload()
+        if group is None:
+            config, workers = await gateway.reload(), 1
+        else:  # every worker of the group applies it
+            config, workers = await group.reload()
     except (ConfigError, ValueError) as exc:
         raise GatewayError.invalid(
             f"the config was not reloaded; the running one stays in use: {exc}",
@@ -230,7 +234,10 @@ async def reload_config(request: web.Request) -> web.Response:
         raise GatewayError(ErrorKind.CONFLICT, str(exc), code="no_config_file") from exc
     return _json(
         Reloaded(
-            providers=len(config.providers), models=len(config.models), tenants=len(config.tenants)
+            providers=len(config.providers),
+            models=len(config.models),
+            tenants=len(config.tenants),
+            workers=workers,
         )
     )
 
@@ -443,7 +450,9 @@ OPERATIONS: tuple[Operation, ...] = (
         Reloaded,
         errors=(400, 409),
         description="A bad config is refused (400) and the running one stays in use; a gateway "
-        "started without a config file answers 409.",
+        "started without a config file answers 409. With `serve --workers N` every worker "
+        "applies the new config before the answer (`workers`); one that could not makes it a "
+        "500 (`reload_incomplete`) naming why.",
     ),
     Operation(
         "POST",

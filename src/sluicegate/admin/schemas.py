@@ -318,6 +318,7 @@ class Reloaded(_Response):
     providers: int
     models: int
     tenants: int
+    workers: int = Field(description="Worker processes now running the new configuration")
 
 
 class ErrorDetail(_Response):

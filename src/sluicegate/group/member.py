@@ -1,0 +1,109 @@
+"""A worker's side of its group: the shared limiter, ``/metrics`` for the whole
+group, and reloads that reach every worker.
+
+The worker's ``/metrics`` asks the supervisor, which asks every worker
+(``collect``) and merges (``sluicegate.group.metrics``). ``POST
+/admin/reload`` on any worker loads and validates the config here (a bad one
+is refused as it always was, and nothing changes), then hands the validated
+``Config`` to the supervisor, which keeps it for workers it starts later and
+has every worker apply that same object (``apply``): no worker re-reads the
+file, so none can end up on a different version of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from sluicegate.admission.group_limiter import GroupLimiter
+from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.config import Config
+from sluicegate.group.metrics import Samples, samples_of
+from sluicegate.group.rpc import Peer
+
+if TYPE_CHECKING:
+    from sluicegate.gateway import ConfigSource, Gateway
+
+__all__ = ["Channels", "Member", "ReloadOutcome"]
+
+
+@dataclass(frozen=True, slots=True)
+class Channels:
+    """A worker's ends of its socket pairs to the supervisor."""
+
+    control: socket.socket
+    limiter: socket.socket | None  # None with Redis: the workers share that instead
+
+
+class ReloadOutcome(TypedDict):
+    workers: int  # workers asked to apply the new config
+    reloaded: int  # of which applied it
+    errors: list[str]  # why the others did not
+
+
+class Member:
+    def __init__(self, limiter: GroupLimiter | None, reload_source: ConfigSource | None) -> None:
+        self.limiter = limiter
+        self._reload_source = reload_source
+        self._control: Peer
+        self._gateway: Gateway | None = None
+        self._started = asyncio.Event()
+        self.lost = asyncio.Event()  # set when the supervisor is gone
+
+    @classmethod
+    async def join(cls, channels: Channels, reload_source: ConfigSource | None) -> Member:
+        limiter = None
+        if channels.limiter is not None:
+            limiter = await GroupLimiter.connect(channels.limiter)
+        member = cls(limiter, reload_source)
+        member._control = await Peer.connect(
+            channels.control,
+            {"collect": member._collect, "apply": member._apply},
+            on_lost=member.lost.set,
+        )
+        return member
+
+    def attach(self, gateway: Gateway) -> None:
+        """Serve the group's metrics from ``gateway``'s /metrics and report its own."""
+        self._gateway = gateway
+        gateway.metrics.aggregate = self.scrape
+
+    def ready(self) -> None:
+        """Tell the supervisor this worker is serving."""
+        self._started.set()
+        self._control.notify("ready")
+
+    async def scrape(self) -> bytes:
+        """The whole group's metrics, in the Prometheus text format."""
+        exposition: bytes = await self._control.call("scrape")
+        return exposition
+
+    async def reload(self) -> tuple[Config, int]:
+        """Load the config file and have every worker apply it: the config and how
+        many workers did. Raises what loading raises (the config is bad, or there
+        is no file to load) before anything changes."""
+        if self._reload_source is None:
+            raise RuntimeError("this gateway was started without a config file; nothing to reload")
+        config = self._reload_source()
+        outcome: ReloadOutcome = await self._control.call("reload", config)
+        if outcome["errors"]:
+            raise GatewayError(
+                ErrorKind.INTERNAL,
+                f"the new configuration reached {outcome['reloaded']} of "
+                f"{outcome['workers']} workers: {'; '.join(outcome['errors'])}",
+                code="reload_incomplete",
+            )
+        return config, outcome["reloaded"]
+
+    async def _collect(self) -> Samples:
+        return [] if self._gateway is None else samples_of(self._gateway.metrics.registry)
+
+    async def _apply(self, config: Config) -> Any:
+        # A worker still starting applies it once it serves (it may have been
+        # forked with the config of just before).
+        await self._started.wait()
+        assert self._gateway is not None
+        await self._gateway.reload(config)
+        return None
