@@ -234,11 +234,12 @@ class LimiterService:
         self._tickets: dict[str, tuple[Ticket, _Connection]] = {}
         self._rules: dict[tuple[Any, ...], Rule] = {}
 
-    async def serve(self, sock: socket.socket) -> None:
-        """Answer the worker at the other end of ``sock`` until it goes away."""
-        await asyncio.get_running_loop().create_unix_connection(
-            lambda: _Connection(self), sock=sock
-        )
+    async def serve(self, sock: socket.socket) -> asyncio.Event:
+        """Answer the worker at the other end of ``sock`` until it goes away; the
+        event is set when it has."""
+        connection = _Connection(self)
+        await asyncio.get_running_loop().create_unix_connection(lambda: connection, sock=sock)
+        return connection.gone
 
     @property
     def unsettled(self) -> int:
@@ -316,6 +317,7 @@ class _Connection(asyncio.Protocol):
         self.service = service
         self._lines = Lines()
         self._transport: asyncio.Transport | None = None
+        self.gone = asyncio.Event()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -344,6 +346,7 @@ class _Connection(asyncio.Protocol):
                 "concurrency slots are free, their reservations stay counted",
                 freed,
             )
+        self.gone.set()
 
 
 def _at_once(call: Coroutine[Any, Any, _T]) -> _T:
