@@ -126,7 +126,14 @@ class Supervisor:
         self._changed: asyncio.Event  # a worker became ready or exited
 
     def run(self) -> int:
-        """Serve until told to stop; the group's exit code."""
+        """Serve until told to stop; the group's exit code.
+
+        On the standard library's event loop, not uvloop (which the workers
+        use): a new worker is forked from inside this running loop, and the
+        child must find nothing of it in its way (asyncio keys the running
+        loop by process id), and uvloop keeps SIGCHLD, which reaps workers
+        here, for its own child watcher.
+        """
         return asyncio.run(self._main())
 
     async def _main(self) -> int:
