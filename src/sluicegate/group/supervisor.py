@@ -193,7 +193,7 @@ class Supervisor:
             {
                 "ready": lambda: self._ready(worker),
                 "scrape": self._scrape,
-                "reload": self._reload,
+                "reload": self.apply,
             },
         )
         if self.limiter is not None and limiter is not None:
@@ -324,8 +324,12 @@ class Supervisor:
             [((), self.restarts)],
         )
 
-    async def _reload(self, config: Config) -> ReloadOutcome:
-        self.config = config
+    async def apply(self, config: Config) -> ReloadOutcome:
+        """Have every worker apply ``config``, and start later ones with it."""
+        # Storage is read at start only (a running worker keeps its own until a
+        # restart): a worker started later must share the others' limiter,
+        # Redis or this process, and database.
+        self.config = config.model_copy(update={"storage": self.config.storage})
         workers = [w for w in self._workers.values() if w.control is not None]
         errors = [e for e in await asyncio.gather(*(self._apply(w, config) for w in workers)) if e]
         outcome = ReloadOutcome(
@@ -353,4 +357,4 @@ class Supervisor:
         except Exception as exc:  # a bad new config must never take the gateway down
             log.error("reload failed, keeping the current configuration: %s", exc)
             return
-        self._track(self._reload(config))
+        self._track(self.apply(config))
