@@ -268,6 +268,8 @@ class Supervisor:
             self._track(self._respawn())
 
     async def _respawn(self) -> None:
+        if self._stopping.is_set():  # told to stop since the exit: nothing to replace
+            return
         try:
             await self._spawn()
         except OSError as exc:  # fork failed: out of memory or processes
