@@ -31,8 +31,8 @@ from pathlib import Path
 
 import uvloop
 
-from sluicegate.admission.group_limiter import GroupLimiter, LimiterService
 from sluicegate.admission.limits import Ask, Limiter, MemoryLimiter, Rule
+from sluicegate.group.limiter import GroupLimiter, LimiterService
 
 RULES = [Rule("tenant:acme", rpm=10**9, tpm=10**12, max_concurrency=10**6, budget_usd=10.0**9)]
 

@@ -53,7 +53,8 @@ from sluicegate.admin.schemas import (
 from sluicegate.canonical import ErrorKind, GatewayError
 from sluicegate.config.loader import ConfigError
 from sluicegate.gateway import Gateway
-from sluicegate.server.keys import GATEWAY, GROUP
+from sluicegate.group.member import GROUP
+from sluicegate.server.keys import GATEWAY
 from sluicegate.server.respond import JSON, error_response
 from sluicegate.server.wire import OPENAI
 from sluicegate.state.directory import UNSET, DirectoryError, Tenant

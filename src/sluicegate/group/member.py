@@ -17,16 +17,18 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from sluicegate.admission.group_limiter import GroupLimiter
+from aiohttp import web
+
 from sluicegate.canonical import ErrorKind, GatewayError
 from sluicegate.config import Config
+from sluicegate.group.limiter import GroupLimiter
 from sluicegate.group.metrics import Samples, samples_of
 from sluicegate.group.rpc import Peer
 
 if TYPE_CHECKING:
     from sluicegate.gateway import ConfigSource, Gateway
 
-__all__ = ["Channels", "Member", "ReloadOutcome"]
+__all__ = ["GROUP", "Channels", "Member", "ReloadOutcome"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,3 +109,7 @@ class Member:
         assert self._gateway is not None
         await self._gateway.reload(config)
         return None
+
+
+GROUP = web.AppKey("group", Member)
+"""The application's ``Member``, only in a worker of ``serve --workers N`` (N > 1)."""

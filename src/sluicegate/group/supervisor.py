@@ -7,7 +7,7 @@ can reach them):
 
 - the limiter channel: without ``storage.redis_url``, the one in-process
   limiter, so limits, budgets, concurrency and deployments' capacity are
-  exact across workers (``sluicegate.admission.group_limiter``); with Redis
+  exact across workers (``sluicegate.group.limiter``); with Redis
   the workers share Redis and this channel does not exist;
 - the control channel (``sluicegate.group.rpc``): a worker says when it is
   serving, asks for the whole group's ``/metrics`` (the supervisor collects
@@ -47,9 +47,8 @@ from typing import Any
 
 from prometheus_client.core import Metric
 
-from sluicegate.admission.group_limiter import LimiterService
 from sluicegate.config import Config
-from sluicegate.gateway import ConfigSource
+from sluicegate.group.limiter import LimiterService
 from sluicegate.group.member import Channels, ReloadOutcome
 from sluicegate.group.metrics import GroupMetrics, Samples, exposition
 from sluicegate.group.rpc import ChannelClosed, Peer, RemoteError
@@ -67,6 +66,9 @@ COLLECT_TIMEOUT_S = 2.0
 RELOAD_TIMEOUT_S = 30.0
 KILL_AFTER_S = 30.0
 """How long past ``drain_timeout_s`` a worker may take to exit before it is killed."""
+
+ConfigSource = Callable[[], Config]
+"""Loads and validates the config file (``sluicegate.gateway.ConfigSource``)."""
 
 WorkerMain = Callable[[Config, Channels], int]
 """Runs a worker in the forked child and returns its exit code."""

@@ -23,10 +23,9 @@ from aiohttp import web
 
 from sluicegate.config import Config
 from sluicegate.gateway import ConfigSource, Gateway
-from sluicegate.group.member import Channels, Member
+from sluicegate.group.member import GROUP, Channels, Member
 from sluicegate.group.supervisor import SIGNALS, Supervisor
 from sluicegate.server.app import create_app
-from sluicegate.server.keys import GROUP
 from sluicegate.state.sqlite import open_database
 
 log = logging.getLogger("sluicegate")

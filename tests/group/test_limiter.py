@@ -14,10 +14,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from fakes.limits_cases import CASES, T0, Case
-from sluicegate.admission.group_limiter import GroupLimiter, LimiterService
 from sluicegate.admission.limits import Ask, LimiterUnavailable, Rule
 from sluicegate.admission.rebuild import BudgetRebuild
 from sluicegate.config import LimitsConfig
+from sluicegate.group.limiter import GroupLimiter, LimiterService
 from sluicegate.state.directory import Tenant
 
 
@@ -42,7 +42,7 @@ async def workers(service: LimiterService) -> AsyncIterator[list[GroupLimiter]]:
 
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
-async def test_group_limiter(case: Case, workers: list[GroupLimiter]) -> None:
+async def test_the_shared_behaviour(case: Case, workers: list[GroupLimiter]) -> None:
     await case(workers)
 
 
