@@ -3,11 +3,11 @@ group, and reloads that reach every worker.
 
 The worker's ``/metrics`` asks the supervisor, which asks every worker
 (``collect``) and merges (``sluicegate.group.metrics``). ``POST
-/admin/reload`` on any worker loads and validates the config here (a bad one
-is refused as it always was, and nothing changes), then hands the validated
-``Config`` to the supervisor, which keeps it for workers it starts later and
-has every worker apply that same object (``apply``): no worker re-reads the
-file, so none can end up on a different version of it.
+/admin/reload`` on any worker reloads that worker first, as a lone gateway
+does (a bad config is refused and nothing changes anywhere), then hands the
+``Config`` it loaded to the supervisor, which keeps it for workers it starts
+later and has every other worker apply that same object (``apply``): no
+worker re-reads the file, so none can end up on another version of it.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from sluicegate.group.metrics import Samples, samples_of
 from sluicegate.group.rpc import Peer
 
 if TYPE_CHECKING:
-    from sluicegate.gateway import ConfigSource, Gateway
+    from sluicegate.gateway import Gateway
 
 __all__ = ["GROUP", "Channels", "Member", "ReloadOutcome"]
 
@@ -46,20 +46,19 @@ class ReloadOutcome(TypedDict):
 
 
 class Member:
-    def __init__(self, limiter: GroupLimiter | None, reload_source: ConfigSource | None) -> None:
+    def __init__(self, limiter: GroupLimiter | None) -> None:
         self.limiter = limiter
-        self._reload_source = reload_source
         self._control: Peer
         self._gateway: Gateway | None = None
         self._started = asyncio.Event()
         self.lost = asyncio.Event()  # set when the supervisor is gone
 
     @classmethod
-    async def join(cls, channels: Channels, reload_source: ConfigSource | None) -> Member:
+    async def join(cls, channels: Channels) -> Member:
         limiter = None
         if channels.limiter is not None:
             limiter = await GroupLimiter.connect(channels.limiter)
-        member = cls(limiter, reload_source)
+        member = cls(limiter)
         member._control = await Peer.connect(
             channels.control,
             {"collect": member._collect, "apply": member._apply},
@@ -83,13 +82,13 @@ class Member:
         return exposition
 
     async def reload(self) -> tuple[Config, int]:
-        """Load the config file and have every worker apply it: the config and how
-        many workers did. Raises what loading raises (the config is bad, or there
-        is no file to load) before anything changes."""
-        if self._reload_source is None:
-            raise RuntimeError("this gateway was started without a config file; nothing to reload")
-        config = self._reload_source()
-        outcome: ReloadOutcome = await self._control.call("reload", config)
+        """Reload this worker from the config file, then have every other worker
+        apply the same config: what this worker's reload returned, and how many
+        workers run it. Raises what ``Gateway.reload`` raises (the config is bad,
+        or there is no file), and then no worker has changed."""
+        assert self._gateway is not None
+        reloaded = await self._gateway.reload()
+        outcome: ReloadOutcome = await self._control.call("reload", reloaded)
         if outcome["errors"]:
             raise GatewayError(
                 ErrorKind.INTERNAL,
@@ -97,7 +96,7 @@ class Member:
                 f"{outcome['workers']} workers: {'; '.join(outcome['errors'])}",
                 code="reload_incomplete",
             )
-        return config, outcome["reloaded"]
+        return reloaded, outcome["reloaded"]
 
     async def _collect(self) -> Samples:
         return [] if self._gateway is None else samples_of(self._gateway.metrics.registry)

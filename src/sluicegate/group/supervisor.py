@@ -195,7 +195,7 @@ class Supervisor:
             {
                 "ready": lambda: self._ready(worker),
                 "scrape": self._scrape,
-                "reload": self.apply,
+                "reload": lambda config: self.apply(config, origin=worker),
             },
         )
         if self.limiter is not None and limiter is not None:
@@ -328,18 +328,18 @@ class Supervisor:
             [((), self.restarts)],
         )
 
-    async def apply(self, config: Config) -> ReloadOutcome:
-        """Have every worker apply ``config``, and start later ones with it."""
+    async def apply(self, config: Config, *, origin: _Worker | None = None) -> ReloadOutcome:
+        """Have every worker apply ``config`` (but ``origin``, which already has), and
+        start later ones with it."""
         # Storage is read at start only (a running worker keeps its own until a
         # restart): a worker started later must share the others' limiter,
         # Redis or this process, and database.
         self.config = config.model_copy(update={"storage": self.config.storage})
-        workers = [w for w in self._workers.values() if w.control is not None]
-        errors = [e for e in await asyncio.gather(*(self._apply(w, config) for w in workers)) if e]
-        outcome = ReloadOutcome(
-            workers=len(workers), reloaded=len(workers) - len(errors), errors=errors
-        )
-        log.info("configuration applied by %d of %d workers", outcome["reloaded"], len(workers))
+        others = [w for w in self._workers.values() if w.control is not None and w is not origin]
+        errors = [e for e in await asyncio.gather(*(self._apply(w, config) for w in others)) if e]
+        workers = len(others) + (origin is not None)
+        outcome = ReloadOutcome(workers=workers, reloaded=workers - len(errors), errors=errors)
+        log.info("configuration applied by %d of %d workers", outcome["reloaded"], workers)
         return outcome
 
     async def _apply(self, worker: _Worker, config: Config) -> str | None:
