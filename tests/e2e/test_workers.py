@@ -307,7 +307,9 @@ async def test_sigterm_drains_every_worker(start: Start, tmp_path: Path) -> None
             while len(up.requests) < 2:
                 await asyncio.sleep(0.01)
         group.proc.send_signal(signal.SIGTERM)
-        await asyncio.sleep(0.3)  # the workers stop accepting; the streams go on
+        async with asyncio.timeout(30):  # both workers stop accepting; the streams go on
+            while sum("draining in-flight" in line for line in group.output) < 2:
+                await asyncio.sleep(0.01)
         release.set()
         bodies = await asyncio.gather(*streams)
         assert all(body.endswith(b"data: [DONE]\n\n") for body in bodies)
