@@ -102,16 +102,19 @@ async def _worker_main(
     site = web.SockSite(runner, sock)
     await site.start()
     _tune_gc()
-    on_ready() if member is None else member.ready()
+    if member is None:
+        on_ready()
+    else:
+        member.ready()  # the supervisor announces once every worker is
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    reloads: set[asyncio.Task[None]] = set()  # strong references while they run
-    loop.add_signal_handler(signal.SIGHUP, lambda: _track(reloads, _reload(gateway)))
+    tasks: set[asyncio.Task[None]] = set()  # strong references while they run
+    loop.add_signal_handler(signal.SIGHUP, lambda: _track(tasks, _reload(gateway)))
     if member is not None:
         # A supervisor that is gone enforces nothing any more: drain and exit.
-        _track(reloads, _stop_when(member.lost, stop))
+        _track(tasks, _stop_when(member.lost, stop))
     # A worker forked by the supervisor starts with these signals blocked so
     # that one arriving during start-up waits for the handlers above.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
