@@ -37,9 +37,11 @@ message, which goes in the same write as this worker's next admission, or at
 the end of the event loop's current pass when none comes first. Not 50 ms
 later as the Redis limiter does: behind one listening socket, a client's next
 connection may land on another worker, and a strictly sequential client at
-``max_concurrency: 1`` must find its previous request's slot already free.
-The answer has left by then (settlement runs when the answer's events end),
-and the message is on its way before the client can send again.
+``max_concurrency: 1`` should find its previous request's slot already free.
+Settlement runs as the answer's events end, so the message leaves in the same
+pass of the loop as the answer's last bytes, long before the client's next
+request can reach another worker's admission (likely, not guaranteed: nothing
+on the request path waits for it, as nothing does with Redis).
 
 Tickets live in the supervisor; a worker's ``Ticket`` carries only the id.
 A ticket may be settled over another worker's connection (the supervisor
