@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from sluicegate.admission.limits import Limiter, LimiterUnavailable, MemoryLimiter
-from sluicegate.admission.rebuild import CHECK_S, BudgetRebuild
+from sluicegate.admission.rebuild import CHECK_S, BudgetRebuild, BudgetSeeding
 from sluicegate.admission.redis_limits import RedisLimiter
 from sluicegate.cache import CacheStore, MemoryCache, RedisCache, SemanticIndex
 from sluicegate.cache.embeddings import alias_embeddings
@@ -79,9 +79,16 @@ class Gateway:
     resource registers its own closing as it is opened, so a start that fails
     half-way closes exactly what it had opened."""
 
-    def __init__(self, config: Config, *, reload_source: ConfigSource | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        reload_source: ConfigSource | None = None,
+        limiter: Limiter | None = None,  # without Redis: a worker group's shared one
+    ) -> None:
         self._config = config
         self._reload_source = reload_source
+        self._shared_limiter = limiter
         self.metrics = Metrics()
         self.new_id = IdGenerator()
         self.started_at = time.time()
@@ -161,10 +168,18 @@ class Gateway:
             semantic=await self._semantic_index(stack),
         )
         self.pipeline = build_pipeline(self.services)
-        if isinstance(limiter, RedisLimiter):
-            # A Redis restarted empty gets every budget's spend back from the ledger.
-            self.budget_rebuild = BudgetRebuild(limiter, self.directory.tenants, self.ledger.spend)
-            job = every(CHECK_S, self.budget_rebuild.check, what="budget rebuild", at_once=True)
+        if isinstance(limiter, BudgetSeeding):
+            # A Redis restarted empty, or a new process's own limiter, gets every
+            # budget's spend back from the ledger: once before the first request
+            # is admitted, then whenever Redis comes back empty.
+            rebuild = self.budget_rebuild = BudgetRebuild(
+                limiter, self.directory.tenants, self.ledger.spend
+            )
+            try:
+                await rebuild.check()
+            except Exception as exc:  # Redis or the store down: the job below retries
+                log.warning("budgets not rebuilt from the ledger yet: %s", exc)
+            job = every(CHECK_S, rebuild.check, what="budget rebuild")
             await stack.enter_async_context(running(job, name="budget rebuild"))
         self.health_checks = HealthChecks(self.health)
         self.health_checks.start(self.runtime.targets())
@@ -214,7 +229,7 @@ class Gateway:
 
     async def _limiter(self) -> Limiter:
         if self.redis is None:
-            return MemoryLimiter()
+            return MemoryLimiter() if self._shared_limiter is None else self._shared_limiter
         limiter = RedisLimiter(self.redis)
         try:
             await limiter.load()
@@ -266,16 +281,21 @@ class Gateway:
         stack.push_async_callback(store.aclose)
         return store
 
-    async def reload(self) -> Reloaded:
-        """Re-read the config and swap in a new Runtime; raises if the new config is bad.
+    async def reload(self, config: Config | None = None) -> Reloaded:
+        """Re-read the config (or take ``config``, already loaded: a worker group
+        hands one validated config to every worker) and swap in a new Runtime;
+        raises if the new config is bad.
 
         The old Runtime keeps serving the requests that started on it. Settings
         marked restart-only in the schema (sockets, storage, stores) are not
         applied; the result and the log line name those that changed.
         """
-        if self._reload_source is None:
-            raise RuntimeError("this gateway was started without a config file; nothing to reload")
-        config = self._reload_source()
+        if config is None:
+            if self._reload_source is None:
+                raise RuntimeError(
+                    "this gateway was started without a config file; nothing to reload"
+                )
+            config = self._reload_source()
         not_applied = restart_only_changes(self._config, config)
         runtime = Runtime.build(config, self.http)
         await self.directory.sync_config(config.tenants)

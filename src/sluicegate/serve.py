@@ -3,16 +3,16 @@
 SIGTERM and SIGINT stop accepting connections and wait (up to
 ``server.drain_timeout_s``) for in-flight requests, streams included, before
 exiting. SIGHUP reloads the config file without dropping a connection.
+
+With ``--workers N`` (N > 1) a supervisor forks the workers and makes them one
+gateway (``sluicegate.group``); with one worker none of that runs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
-import os
-import select
 import signal
 import socket
 import sys
@@ -24,13 +24,13 @@ from aiohttp import web
 from sluicegate.app import create_app
 from sluicegate.config import Config
 from sluicegate.gateway import ConfigSource, Gateway
+from sluicegate.group.member import GROUP, Channels, Member
+from sluicegate.group.supervisor import SIGNALS, Supervisor
 from sluicegate.server.protocol import GatewayRunner
 from sluicegate.server.routes import metrics_app
 from sluicegate.state.sqlite import open_database
 
 log = logging.getLogger("sluicegate")
-
-_HANDLED = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -79,9 +79,10 @@ def _run_worker(
     sock: socket.socket,
     metrics_sock: socket.socket | None,
     on_ready: Callable[[], None],
+    channels: Channels | None = None,
 ) -> int:
     _install_uvloop()
-    return asyncio.run(_worker_main(config, reload_source, sock, metrics_sock, on_ready))
+    return asyncio.run(_worker_main(config, reload_source, sock, metrics_sock, on_ready, channels))
 
 
 async def _worker_main(
@@ -90,9 +91,17 @@ async def _worker_main(
     sock: socket.socket,
     metrics_sock: socket.socket | None,
     on_ready: Callable[[], None],
+    channels: Channels | None,
 ) -> int:
-    gateway = Gateway(config, reload_source=reload_source)
+    """One worker; ``channels`` join it to its group's supervisor (None: it is alone)."""
+    member = None if channels is None else await Member.join(channels)
+    gateway = Gateway(
+        config, reload_source=reload_source, limiter=None if member is None else member.limiter
+    )
     app = create_app(gateway)
+    if member is not None:
+        app[GROUP] = member
+        member.attach(gateway)
     runner = GatewayRunner(
         app, handle_signals=False, access_log=None, shutdown_timeout=config.server.drain_timeout_s
     )
@@ -105,16 +114,22 @@ async def _worker_main(
         await metrics_runner.setup()
         await web.SockSite(metrics_runner, metrics_sock).start()
     _tune_gc()
-    on_ready()
+    if member is None:
+        on_ready()
+    else:
+        member.ready()  # the supervisor announces once every worker is
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    reloads: set[asyncio.Task[None]] = set()  # strong references while they run
-    loop.add_signal_handler(signal.SIGHUP, lambda: _track(reloads, _reload(gateway)))
+    tasks: set[asyncio.Task[None]] = set()  # strong references while they run
+    loop.add_signal_handler(signal.SIGHUP, lambda: _track(tasks, _reload(gateway)))
+    if member is not None:
+        # A supervisor that is gone enforces nothing any more: drain and exit.
+        _track(tasks, _stop_when(member.lost, stop))
     # A worker forked by the supervisor starts with these signals blocked so
     # that one arriving during start-up waits for the handlers above.
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _HANDLED)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
     await stop.wait()
     log.info("draining in-flight requests (up to %gs)", config.server.drain_timeout_s)
     if metrics_runner is not None:
@@ -128,6 +143,13 @@ async def _reload(gateway: Gateway) -> None:
         await gateway.reload()
     except Exception as exc:  # a bad new config must never take the gateway down
         log.error("reload failed, keeping the current configuration: %s", exc)
+
+
+async def _stop_when(lost: asyncio.Event, stop: asyncio.Event) -> None:
+    await lost.wait()
+    if not stop.is_set():
+        log.error("the supervisor is gone; draining and exiting")
+        stop.set()
 
 
 def _track(tasks: set[asyncio.Task[None]], coro: Coroutine[Any, Any, None]) -> None:
@@ -144,73 +166,23 @@ def _run_supervisor(
     workers: int,
     on_ready: Callable[[], None],
 ) -> int:
-    """Fork workers that share the listening socket; forward signals to them.
-
-    The supervisor announces readiness only once every worker has said it is
-    serving, over a pipe, so "ready" means ready.
-    """
+    """Fork workers that share the listening socket and act as one gateway."""
     # Migrate SQLite once, here, rather than in every worker at the same moment
     # (PostgreSQL is migrated by `sluicegate migrate` only).
     if config.storage.url.startswith("sqlite:"):
         open_database(config.storage.url).close()
-    children: list[int] = []
-    ready_r, ready_w = os.pipe()
-    signal.pthread_sigmask(signal.SIG_BLOCK, _HANDLED)
-    for _ in range(workers):
-        pid = os.fork()
-        if pid == 0:
-            os.close(ready_r)
-            code = 1
-            try:
-                code = _run_worker(
-                    config, reload_source, sock, metrics_sock, lambda: _notify(ready_w)
-                )
-            finally:
-                os._exit(code)
-        children.append(pid)
-    os.close(ready_w)
 
-    def forward(signum: int, _frame: object) -> None:
-        for child in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child, signum)
+    def run_worker(current: Config, channels: Channels) -> int:
+        return _run_worker(current, reload_source, sock, metrics_sock, lambda: None, channels)
 
-    for signum in _HANDLED:
-        signal.signal(signum, forward)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _HANDLED)
-    started = _await_workers(ready_r, children)
-    if started:
-        on_ready()
-    else:
-        forward(signal.SIGTERM, None)
-    code = 0 if started else 1
-    for child in children:
-        while True:
-            try:
-                _, status = os.waitpid(child, 0)
-                break
-            except InterruptedError:
-                continue
-        if os.waitstatus_to_exitcode(status) != 0:
-            code = 1
-    return code
-
-
-def _await_workers(ready_r: int, children: list[int]) -> bool:
-    """Wait until every worker has said it is serving; False if one died first."""
-    ready = 0
-    with os.fdopen(ready_r, "rb", buffering=0) as pipe:
-        while ready < len(children):
-            readable, _, _ = select.select([pipe], [], [], 0.2)
-            if readable:
-                ready += len(pipe.read(len(children) - ready) or b"")
-            for child in children:
-                pid, _ = os.waitpid(child, os.WNOHANG)
-                if pid:
-                    log.error("a worker exited during start-up; stopping the others")
-                    children.remove(child)
-                    return False
-    return True
+    supervisor = Supervisor(
+        config,
+        reload_source=reload_source,
+        workers=workers,
+        run_worker=run_worker,
+        on_ready=on_ready,
+    )
+    return supervisor.run()
 
 
 def _tune_gc() -> None:
@@ -226,10 +198,6 @@ def _tune_gc() -> None:
     gc.freeze()
     _, second, third = gc.get_threshold()
     gc.set_threshold(50_000, second, third)
-
-
-def _notify(fd: int) -> None:
-    os.write(fd, b"r")
 
 
 def _install_uvloop() -> None:

@@ -593,7 +593,7 @@ async def test_reload(client_with_file: tuple[Client, Path], config_dict: dict[s
     path.write_text(yaml.safe_dump({**config_dict, "models": [*config_dict["models"], third]}))
     answer = await call(client, "POST", "/admin/reload")
     assert answer == {"status": "reloaded", "providers": 1, "models": 3, "tenants": 1,
-                      "not_applied": []}
+                      "not_applied": [], "workers": 1}
     models = (await call(client, "GET", "/admin/models"))["data"]
     assert [m["name"] for m in models] == ["echo", "other", "third"]
     assert await chat(client, ACME_KEY, model="third") == 200

@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 
 from fakes.limits_cases import CASES, Case, ts
+from sluicegate.admission.admit import tenant_subject
 from sluicegate.admission.limits import Ask, MemoryLimiter, Rule, budget_period_start
+from sluicegate.admission.rebuild import BudgetRebuild
+from sluicegate.config import LimitsConfig
+from sluicegate.state.directory import Tenant
 
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
@@ -41,3 +45,19 @@ async def test_idle_windows_are_forgotten() -> None:
     assert (await limiter.admit(rules, Ask(10, 0.0, 1_000.0))).admitted
     assert (await limiter.admit(rules, Ask(10, 0.0, 2_000.0))).admitted
     assert len(limiter._windows["rpm:acme"].buckets) == 1
+
+
+async def test_a_new_process_gets_its_budgets_back_from_the_ledger_once() -> None:
+    tenants = [Tenant("acme", None, LimitsConfig(budget_usd=10.0, budget_period="total"))]
+
+    async def spend(tenant: str, key: str | None, since: float) -> float:
+        return 7.5
+
+    limiter = MemoryLimiter()
+    rebuild = BudgetRebuild(limiter, lambda: tenants, spend)
+    assert await rebuild.check()
+    assert not await rebuild.check(), "once per process"
+    rule = Rule(tenant_subject("acme"), budget_usd=10.0, budget_period="total")
+    now = ts("2024-05-08T12:00:00")
+    assert not (await limiter.admit([rule], Ask(1, 3.0, now))).admitted
+    assert (await limiter.admit([rule], Ask(1, 2.5, now))).admitted

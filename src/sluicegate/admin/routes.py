@@ -54,6 +54,7 @@ from sluicegate.auth.admin_key import check_admin_key
 from sluicegate.canonical import ErrorKind, GatewayError
 from sluicegate.config.loader import ConfigError
 from sluicegate.gateway import GATEWAY, Gateway
+from sluicegate.group.member import GROUP
 from sluicegate.http_errors import JSON, error_response
 from sluicegate.protocols.wire import OPENAI
 from sluicegate.state.directory import UNSET, DirectoryError, Tenant
@@ -217,8 +218,12 @@ async def list_targets(request: web.Request) -> web.Response:
 
 async def reload_config(request: web.Request) -> web.Response:
     gateway = _gateway(request)
+    group = request.app.get(GROUP)
     try:
-        reloaded = await gateway.reload()
+        if group is None:
+            reloaded, workers = await gateway.reload(), 1
+        else:  # every worker of the group applies it
+            reloaded, workers = await group.reload()
     except (ConfigError, ValueError) as exc:
         raise GatewayError.invalid(
             f"the config was not reloaded; the running one stays in use: {exc}",
@@ -237,6 +242,7 @@ async def reload_config(request: web.Request) -> web.Response:
             models=len(config.models),
             tenants=len(config.tenants),
             not_applied=reloaded.not_applied,
+            workers=workers,
         )
     )
 
@@ -456,7 +462,9 @@ OPERATIONS: tuple[Operation, ...] = (
         Reloaded,
         errors=(400, 409),
         description="A bad config is refused (400) and the running one stays in use; a gateway "
-        "started without a config file answers 409.",
+        "started without a config file answers 409. With `serve --workers N` every worker "
+        "applies the new config before the answer (`workers`); one that could not makes it a "
+        "500 (`reload_incomplete`) naming why.",
     ),
     Operation(
         "POST",

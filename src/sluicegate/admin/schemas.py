@@ -351,6 +351,7 @@ class Reloaded(_Response):
     tenants: int
     # Restart-only settings the new file changes: they take effect at the next start.
     not_applied: list[str] = []
+    workers: int = Field(description="Worker processes now running the new configuration")
 
 
 class ErrorDetail(_Response):

@@ -42,7 +42,10 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from sluicegate.admission.rebuild import BudgetSeed
 
 __all__ = [
     "CONCURRENCY_RETRY_S",
@@ -442,6 +445,7 @@ class MemoryLimiter:
         self._slots: dict[str, dict[str, float]] = {}  # key -> ticket id -> lease end
         self._budgets: dict[str, int] = {}
         self._ids = 0
+        self._warm = False  # budgets rebuilt from the ledger (see ``seed_budgets``)
 
     async def admit(self, rules: Sequence[Rule], ask: Ask) -> Decision:
         if len(rules) == 1:
@@ -604,6 +608,21 @@ class MemoryLimiter:
 
     async def spent(self, subject: str, period: str, now: float) -> float:
         return self._budgets.get(budget_key(subject, period, now), 0) / _MICRO
+
+    async def cold(self) -> bool:
+        """True until budgets have been rebuilt from the ledger: a new process
+        starts with none of the spend its predecessors recorded."""
+        return not self._warm
+
+    async def seed_budgets(self, seeds: list[BudgetSeed]) -> bool:
+        """Add the ledger's spend to the budget counters, once; True when this call did."""
+        if self._warm:
+            return False
+        self._warm = True
+        budgets = self._budgets
+        for seed in seeds:
+            budgets[seed.key] = budgets.get(seed.key, 0) + seed.micro
+        return True
 
 
 def _expire(slots: dict[str, float], now: float) -> None:

@@ -9,6 +9,11 @@ to the counter in one script that first claims the marker, so exactly one
 replica rebuilds. Spend recorded between the restart and the rebuild is in
 the counters already and may also be in the ledger: the rebuild can count
 those few requests twice, which errs on the side of the budget.
+
+The in-process limiter (``MemoryLimiter``, also what a worker group's
+supervisor serves) is cold in every new process, so the same rebuild refills
+it when the gateway starts: without Redis, a restart resets nobody's spend
+either.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from sluicegate.admission.admit import key_subject, tenant_subject
 from sluicegate.admission.limits import (
@@ -28,6 +33,7 @@ from sluicegate.admission.limits import (
     budget_period_start,
     usd_to_micro,
 )
+from sluicegate.admission.redis_limits import RedisLimiter
 from sluicegate.config import RateLimits
 from sluicegate.state.directory import Tenant
 
@@ -79,8 +85,10 @@ async def budget_seeds(
     return seeds
 
 
+@runtime_checkable
 class BudgetSeeding(Protocol):
-    """What a limiter offers for the rebuild (``RedisLimiter`` does)."""
+    """What a limiter offers for the rebuild (``RedisLimiter``, ``MemoryLimiter``
+    and ``GroupLimiter`` do)."""
 
     async def cold(self) -> bool: ...
 
@@ -100,6 +108,8 @@ class BudgetRebuild:
         self.tenants = tenants
         self.spend = spend
         self.rebuilds = 0
+        self.warn = isinstance(limiter, RedisLimiter)
+        self.what = "Redis (restarted?)" if self.warn else "the new process's limiter"
 
     async def check(self) -> bool:
         """Rebuild if Redis has lost its counters; True when this replica did it.
@@ -114,7 +124,12 @@ class BudgetRebuild:
         if not await self.limiter.seed_budgets(seeds):
             return False  # another replica got there first
         self.rebuilds += 1
-        log.warning(
-            "Redis had no budget counters (restarted?): refilled %d from the ledger", len(seeds)
+        # Every start of a gateway without Redis gets here: only a Redis that
+        # lost its counters (restarted empty) is worth a warning.
+        log.log(
+            logging.WARNING if self.warn else logging.INFO,
+            "%s had no budget counters: refilled %d from the ledger",
+            self.what,
+            len(seeds),
         )
         return True

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -64,6 +64,8 @@ class Metrics:
         self._sources: list[Callable[[], Iterable[Metric]]] = []
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
+        # A worker of a group answers /metrics for the whole group (sluicegate.group).
+        self.aggregate: Callable[[], Awaitable[bytes]] | None = None
 
     def add_source(self, source: Callable[[], Iterable[Metric]]) -> None:
         """Have ``source()`` add its metric families to every scrape."""
@@ -71,6 +73,12 @@ class Metrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+    async def scrape(self) -> bytes:
+        """What ``/metrics`` answers: this process's metrics, or its group's."""
+        if self.aggregate is None:
+            return self.exposition()
+        return await self.aggregate()
 
     def collect(self) -> Iterator[Metric]:
         """Called by prometheus_client at scrape time."""

@@ -149,7 +149,7 @@ async def metrics(request: web.Request) -> web.Response:
             content_type="text/plain",
         )
     return web.Response(
-        body=gateway.metrics.exposition(),
+        body=await gateway.metrics.scrape(),
         headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
     )
 
