@@ -139,7 +139,7 @@ async def main() -> int:
     p50 = statistics.median(lookups) * 1000
     print(f"\nscope: {len(index):,} entries, {base.shape[1]} dims; threshold {DEFAULT_THRESHOLD}")
     print(f"lookup (embed + search + guard)  {percentiles(lookups)}   hits {hits}/{len(queries)}")
-    print(f"  embed alone (int8 MiniLM)      {percentiles(embeds)}")
+    print(f"  embed alone (MiniLM, float32)  {percentiles(embeds)}")
     print(f"  search + guard alone           {percentiles(searches)}")
     print(f"  numpy f32 brute force, compare {percentiles(brute)}")
     print(f"store (embed + insert)           {percentiles(stores)}")

@@ -50,14 +50,14 @@ async def test_an_entry_stored_by_one_replica_is_found_by_another(replica: Repli
     for i, (stored, asked) in enumerate([
         ("How do I reset my password?", "How can I reset my password?"),
         ("What is Docker used for?", "What is Docker for?"),
-        ("Why is the sky blue?", "What makes the sky blue?"),
+        ("Why is the sky blue?", "Why does the sky look blue?"),
     ]):
         await a.store("acme:smart:1", stored, f"answer-{i}", ttl_s=60)
         delays.append(await eventually_found(b, "acme:smart:1", asked))
         hit = await b.lookup("acme:smart:1", asked)
         assert hit is not None and hit.entry_key == f"answer-{i}"
     print(f"\nreplica-to-replica delay: max {max(delays) * 1000:.1f} ms "
-          f"(includes embedding the query, ~1-2 ms)")
+          f"(includes embedding the query)")
 
 
 async def test_a_replica_that_starts_later_loads_what_is_there(replica: Replica) -> None:
@@ -108,7 +108,7 @@ async def test_missed_changes_make_a_replica_reload(replica: Replica, redis_url:
     await a.store("s", "Why is the sky blue?", "seen", ttl_s=60)
     # Follow again from where b stopped (start() would reload at once and prove nothing).
     b._task = asyncio.create_task(b._follow())
-    await eventually_found(b, "s", "What makes the sky blue?")
+    await eventually_found(b, "s", "Why does the sky look blue?")
     await eventually_found(b, "s", "What's inflation?")  # only a reload can bring this back
 
 
