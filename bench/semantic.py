@@ -19,6 +19,9 @@ the thread pool, search on the loop), and prints p50/p95 for:
   delay until an entry stored by one replica is found by another. Uses the
   key prefix ``bench:sem:`` and deletes its keys afterwards.
 
+``--quantized`` embeds with the int8 graph instead of the default float32
+one (faster, but CPU-dependent: see minilm.py), for comparison.
+
 Usage: ``python bench/semantic.py [--entries 100000] [--queries 400] [--redis URL]``.
 Exit status 1 when the lookup p50 goal is missed or a stored entry is not found
 again (``--no-fail`` only reports).
@@ -38,6 +41,7 @@ import numpy as np
 
 from sluicegate.cache.semantic import DEFAULT_THRESHOLD, LocalEmbedder, MemorySemanticIndex
 from sluicegate.cache.semantic.guard import signature
+from sluicegate.cache.semantic.minilm import MiniLMEncoder
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "cache" / "data" / "paraphrase_pairs.tsv"
 SCOPE = "bench:alias:scope"
@@ -56,6 +60,7 @@ async def main() -> int:
     parser.add_argument("--queries", type=int, default=400)
     parser.add_argument("--noise", type=float, default=0.15, help="perturbation, L2 norm")
     parser.add_argument("--redis", help="also measure a replica's load from this Redis")
+    parser.add_argument("--quantized", action="store_true", help="the int8 graph")
     parser.add_argument("--no-fail", action="store_true")
     args = parser.parse_args()
 
@@ -65,7 +70,7 @@ async def main() -> int:
     asked = [r["b"] for r in rows if r["label"] == "1"]
 
     t = time.perf_counter()
-    embedder = LocalEmbedder()
+    embedder = LocalEmbedder(MiniLMEncoder(quantized=args.quantized))
     print(f"model built in {time.perf_counter() - t:.2f} s")
     base = embedder.encode(stored)
     rng = np.random.default_rng(7)
@@ -139,7 +144,8 @@ async def main() -> int:
     p50 = statistics.median(lookups) * 1000
     print(f"\nscope: {len(index):,} entries, {base.shape[1]} dims; threshold {DEFAULT_THRESHOLD}")
     print(f"lookup (embed + search + guard)  {percentiles(lookups)}   hits {hits}/{len(queries)}")
-    print(f"  embed alone (int8 MiniLM)      {percentiles(embeds)}")
+    graph = "int8" if args.quantized else "float32"
+    print(f"  embed alone (MiniLM, {graph:7}) {percentiles(embeds)}")
     print(f"  search + guard alone           {percentiles(searches)}")
     print(f"  numpy f32 brute force, compare {percentiles(brute)}")
     print(f"store (embed + insert)           {percentiles(stores)}")

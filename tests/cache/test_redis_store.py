@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -25,6 +26,14 @@ ANSWER = CachedAnswer(
 )
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def key(tenant: str | None, alias: str, n: int) -> str:
     scope = tenant_scope(tenant) if tenant is not None else SHARED_SCOPE
     return f"{namespace(scope, alias)}:{n:032x}"
@@ -39,13 +48,16 @@ async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 async def test_an_answer_is_stored_with_its_ttl_and_read_back(redis: aioredis.Redis) -> None:
     cache = RedisCache(redis)
+    began = time.monotonic()
     assert await cache.put(key("acme", "smart", 1), ANSWER, ttl_s=30)
     assert await cache.get(key("acme", "smart", 1)) == ANSWER
     assert await cache.get(key("acme", "smart", 2)) is None
     ttl_ms = await redis.pttl(cache.entry_key(key("acme", "smart", 1)))
-    assert 29_000 < ttl_ms <= 30_000
     tag_ttl = await redis.pttl(cache._tag_key("kb:v1"))
-    assert 29_000 < tag_ttl <= 30_000
+    # Redis counts down in real time: what is left is 30 s less what this took.
+    since_put_ms = (time.monotonic() - began) * 1000
+    assert 30_000 - since_put_ms - 1 <= ttl_ms <= 30_000
+    assert 30_000 - since_put_ms - 1 <= tag_ttl <= 30_000
     # A longer-lived entry extends its tags' sets; a shorter one never shortens them.
     await cache.put(key("acme", "smart", 3), ANSWER, ttl_s=300)
     await cache.put(key("acme", "smart", 4), ANSWER, ttl_s=5)
@@ -85,7 +97,8 @@ async def test_invalidation_by_tenant_alias_and_tag(redis: aioredis.Redis) -> No
 
 async def test_an_unreachable_redis_is_a_miss_a_skipped_store_and_then_bypassed() -> None:
     unreachable = connect_redis("redis://127.0.0.1:1/0")
-    cache = RedisCache(unreachable, bypass_s=0.2)
+    clock = Clock()
+    cache = RedisCache(unreachable, bypass_s=5, clock=clock)
     calls = 0
     original = unreachable.get
 
@@ -99,8 +112,10 @@ async def test_an_unreachable_redis_is_a_miss_a_skipped_store_and_then_bypassed(
         assert await cache.get(key("acme", "smart", 1)) is None
         assert not await cache.put(key("acme", "smart", 1), ANSWER, ttl_s=30)
         assert await cache.get(key("acme", "smart", 1)) is None
+        clock.now += 4.9
+        assert await cache.get(key("acme", "smart", 1)) is None
         assert calls == 1, "bypassed for a while after a failure"
-        await asyncio.sleep(0.25)
+        clock.now += 0.2
         assert await cache.get(key("acme", "smart", 1)) is None
         assert calls == 2, "tried again once the bypass ran out"
     finally:

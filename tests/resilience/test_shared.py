@@ -23,6 +23,9 @@ from sluicegate.resilience.shared import RedisBreakerSync, SharedTargetHealth
 LABEL = "openai/gpt-4o"
 KEY = "sluicegate:breaker:" + LABEL
 REFRESH_S = 0.02
+# Only for a change that never arrives (a bug): a replica sees one within a
+# refresh, and a busy machine must not fail a test by being slow.
+NEVER_S = 30.0
 
 
 class FakeClock:
@@ -96,14 +99,20 @@ async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     await client.aclose()
 
 
-async def eventually(check: Callable[[], bool], within_s: float = 2.0) -> float:
-    """Wait until ``check()`` holds; returns how long that took."""
+async def eventually(check: Callable[[], bool]) -> None:
+    """Wait until ``check()`` holds."""
     start = time.monotonic()
     while not check():
-        if time.monotonic() - start > within_s:
-            pytest.fail(f"not true within {within_s}s")
+        if time.monotonic() - start > NEVER_S:
+            pytest.fail(f"not true within {NEVER_S}s")
         await asyncio.sleep(0.005)
-    return time.monotonic() - start
+
+
+async def next_refresh(*replicas: Replica) -> None:
+    """Each replica's writes reach Redis, then each reads what is there: what the
+    refresh loops do every REFRESH_S, done now."""
+    for r in replicas:
+        await r.sync.refresh()
 
 
 def free_port() -> int:
@@ -176,17 +185,21 @@ async def test_an_opening_on_one_replica_reaches_the_other(
     b = await replica(decode_responses=decode_responses)
     assert b.health.available(LABEL)
 
+    began = time.monotonic()
     a.fail_until_open()
 
-    took = await eventually(lambda: not b.health.available(LABEL))
-    assert took < 0.5
+    await next_refresh(a, b)
+    assert not b.health.available(LABEL)
     assert b.sync.open_elsewhere(LABEL)
     assert a.health.available(LABEL), "a replica's own opening is left to its own breaker"
     assert b.health.state(LABEL).breaker.state == "closed", "B's breaker is untouched"
     assert await redis.get(KEY) == a.sync.replica_id
-    assert 4500 < await redis.pttl(KEY) <= 5000
-    retry_in = b.sync.retry_in_s(LABEL)
-    assert retry_in is not None and 4.5 < retry_in <= 5.0
+    left_ms, retry_in = await redis.pttl(KEY), b.sync.retry_in_s(LABEL)
+    # The 5 s open period less the time since, however long that was (Redis
+    # counts down in real time, in whole milliseconds).
+    since_ms = (time.monotonic() - began) * 1000
+    assert 5000 - since_ms - 2 <= left_ms <= 5000
+    assert retry_in is not None and 5.0 - (since_ms + 2) / 1000 <= retry_in <= 5.0
     assert b.health.snapshot()[LABEL]["open_elsewhere"] is True
     assert LABEL in b.sync.snapshot()["open"]  # type: ignore[operator]
 
@@ -219,8 +232,8 @@ async def test_a_successful_probe_closes_it_for_every_replica(
     a.probe(ok=True)
 
     assert a.health.state(LABEL).breaker.state == "closed"
-    took = await eventually(lambda: b.health.available(LABEL))
-    assert took < 0.5
+    await next_refresh(a, b)
+    assert b.health.available(LABEL)
     assert await redis.exists(KEY) == 0
 
 
@@ -233,10 +246,14 @@ async def test_a_failed_probe_opens_it_everywhere_for_twice_as_long(
     await eventually(lambda: not b.health.available(LABEL))
 
     a.clock.advance(5.0)
+    probed = time.monotonic()
     a.probe(ok=False)
 
-    await eventually(lambda: (b.sync.retry_in_s(LABEL) or 0) > 9.0)
-    assert 9500 < await redis.pttl(KEY) <= 10_000
+    await next_refresh(a, b)
+    left_ms, retry_in = await redis.pttl(KEY), b.sync.retry_in_s(LABEL)
+    since_ms = (time.monotonic() - probed) * 1000
+    assert 10_000 - since_ms - 2 <= left_ms <= 10_000
+    assert retry_in is not None and 10.0 - (since_ms + 2) / 1000 <= retry_in <= 10.0
     assert not b.health.available(LABEL)
 
 
@@ -346,7 +363,9 @@ async def test_an_outage_forgets_remote_openings_and_recovery_restores_them(
 async def test_publishing_never_waits_for_redis(replica: StartReplica, redis_url: str) -> None:
     hung = Relay(redis_address(redis_url), answer=False)  # accepts, never replies
     await hung.start()
-    a = await replica(via(hung, redis_url), timeout_s=0.3)
+    # Waiting for this Redis would take the whole 10 s timeout: so long that no
+    # machine's slowness passes for it, however busy.
+    a = await replica(via(hung, redis_url), timeout_s=10.0)
     state = a.health.state(LABEL)
 
     start = time.perf_counter()
@@ -359,7 +378,7 @@ async def test_publishing_never_waits_for_redis(replica: StartReplica, redis_url
     took = time.perf_counter() - start
 
     assert state.breaker.state == "open"
-    assert took < 0.05, f"the request path waited {took:.3f}s for Redis"
+    assert took < 5.0, f"the request path waited {took:.3f}s for Redis"
     await hung.cut()
 
 
@@ -371,7 +390,7 @@ async def test_a_reload_follows_the_kept_targets(replica: StartReplica) -> None:
     a.fail_until_open("anthropic/claude")
 
     await eventually(lambda: not b.health.available("anthropic/claude"))
-    await asyncio.sleep(5 * REFRESH_S)
+    await next_refresh(a, b)
     assert b.health.available(LABEL), "a target the replica no longer has is not followed"
     assert b.sync.snapshot()["watching"] == 1
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -47,11 +48,13 @@ class RedisCache:
         prefix: str = PREFIX,
         max_entry_bytes: int = 1024 * 1024,
         bypass_s: float = BYPASS_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.redis = redis
         self.prefix = prefix
         self.max_entry_bytes = max_entry_bytes
         self.bypass_s = bypass_s
+        self._clock = clock
         self._warned_at = -_WARN_EVERY_S
         self._down_until = 0.0
 
@@ -59,7 +62,7 @@ class RedisCache:
         return f"{self.prefix}e:{key}"
 
     async def get(self, key: str) -> CachedAnswer | None:
-        if self._down_until and time.monotonic() < self._down_until:
+        if self._down_until and self._clock() < self._down_until:
             return None
         try:
             data = await self.redis.get(self.entry_key(key))
@@ -75,7 +78,7 @@ class RedisCache:
             return None
 
     async def put(self, key: str, answer: CachedAnswer, ttl_s: float) -> bool:
-        if self._down_until and time.monotonic() < self._down_until:
+        if self._down_until and self._clock() < self._down_until:
             return False
         data = encode(answer)
         if len(data) > self.max_entry_bytes:
@@ -128,7 +131,7 @@ class RedisCache:
         return f"{self.prefix}tag:{tag(value)}"
 
     def _failed(self, what: str, exc: BaseException) -> None:
-        now = time.monotonic()
+        now = self._clock()
         self._down_until = now + self.bypass_s
         if now - self._warned_at >= _WARN_EVERY_S:
             self._warned_at = now

@@ -16,6 +16,14 @@ pytestmark = pytest.mark.redis
 Replica = Callable[..., Awaitable[RedisSemanticIndex]]
 
 
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
 async def replica(redis_url: str, embedder: LocalEmbedder) -> AsyncIterator[Replica]:
     started: list[tuple[RedisSemanticIndex, aioredis.Redis]] = []
@@ -33,14 +41,29 @@ async def replica(redis_url: str, embedder: LocalEmbedder) -> AsyncIterator[Repl
         await client.aclose()
 
 
-async def eventually_found(index: RedisSemanticIndex, scope: str, text: str) -> float:
-    """Seconds until ``text`` is found in ``scope`` (fails after 2 s)."""
+# A change reaches a following replica within one Redis round trip and an
+# insert; the bound only ends a test whose change never arrives (a bug), so a
+# busy machine cannot fail it.
+NEVER_S = 30.0
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> float:
+    """Seconds until ``check()`` holds."""
     began = time.perf_counter()
-    while time.perf_counter() - began < 2:
-        if await index.lookup(scope, text) is not None:
-            return time.perf_counter() - began
+    while not await check():
+        if time.perf_counter() - began > NEVER_S:
+            pytest.fail(what)
         await asyncio.sleep(0.001)
-    pytest.fail(f"{text!r} never reached the other replica")
+    return time.perf_counter() - began
+
+
+async def eventually_found(index: RedisSemanticIndex, scope: str, text: str) -> float:
+    """Seconds until ``text`` is found in ``scope``."""
+
+    async def found() -> bool:
+        return await index.lookup(scope, text) is not None
+
+    return await eventually(found, f"{text!r} never reached the other replica")
 
 
 async def test_an_entry_stored_by_one_replica_is_found_by_another(replica: Replica) -> None:
@@ -50,22 +73,23 @@ async def test_an_entry_stored_by_one_replica_is_found_by_another(replica: Repli
     for i, (stored, asked) in enumerate([
         ("How do I reset my password?", "How can I reset my password?"),
         ("What is Docker used for?", "What is Docker for?"),
-        ("Why is the sky blue?", "What makes the sky blue?"),
+        ("Why is the sky blue?", "Why does the sky look blue?"),
     ]):
         await a.store("acme:smart:1", stored, f"answer-{i}", ttl_s=60)
         delays.append(await eventually_found(b, "acme:smart:1", asked))
         hit = await b.lookup("acme:smart:1", asked)
         assert hit is not None and hit.entry_key == f"answer-{i}"
     print(f"\nreplica-to-replica delay: max {max(delays) * 1000:.1f} ms "
-          f"(includes embedding the query, ~1-2 ms)")
+          f"(includes embedding the query)")
 
 
 async def test_a_replica_that_starts_later_loads_what_is_there(replica: Replica) -> None:
-    a = await replica()
+    clock = Clock(time.time())  # from now: Redis expires keys on its own clock
+    a = await replica(clock=clock)
     await a.store("acme:smart:1", "What is inflation?", "answer-1", ttl_s=60)
-    await a.store("acme:smart:1", "Give me a banana bread recipe", "gone", ttl_s=0.05)
-    await asyncio.sleep(0.1)
-    late = await replica()
+    await a.store("acme:smart:1", "Give me a banana bread recipe", "gone", ttl_s=5)
+    clock.now += 10
+    late = await replica(clock=clock)
     hit = await late.lookup("acme:smart:1", "What's inflation?")
     assert hit is not None and hit.entry_key == "answer-1"
     assert len(late) == 1  # the expired one was not loaded
@@ -78,10 +102,11 @@ async def test_invalidation_reaches_every_replica(replica: Replica, redis_url: s
     await a.store("globex:smart:1", "What is inflation?", "z", ttl_s=60)
     await eventually_found(b, "globex:smart:1", "What is inflation?")
     assert await a.invalidate("acme:") == 2
-    began = time.perf_counter()
-    while await b.lookup("acme:smart:1", "What is inflation?") is not None:
-        assert time.perf_counter() - began < 2
-        await asyncio.sleep(0.001)
+
+    async def forgotten() -> bool:
+        return await b.lookup("acme:smart:1", "What is inflation?") is None
+
+    await eventually(forgotten, "the invalidation never reached the other replica")
     assert await b.lookup("globex:smart:1", "What is inflation?") is not None
     assert len(await replica()) == 1  # Redis itself forgot them too
 
@@ -108,7 +133,7 @@ async def test_missed_changes_make_a_replica_reload(replica: Replica, redis_url:
     await a.store("s", "Why is the sky blue?", "seen", ttl_s=60)
     # Follow again from where b stopped (start() would reload at once and prove nothing).
     b._task = asyncio.create_task(b._follow())
-    await eventually_found(b, "s", "What makes the sky blue?")
+    await eventually_found(b, "s", "Why does the sky look blue?")
     await eventually_found(b, "s", "What's inflation?")  # only a reload can bring this back
 
 

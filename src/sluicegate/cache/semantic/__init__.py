@@ -24,7 +24,7 @@ Texts past ``max_text_chars`` (1,000: what the model reads) are skipped.
 Needs the ``semantic`` extra (numpy, onnxruntime, ...): import this package
 only where a semantic cache is configured. Wiring, roughly::
 
-    embedder = LocalEmbedder()                      # ~0.6 s, ~100 MB; once per process
+    embedder = LocalEmbedder()                      # ~1 s, ~220 MB; once per process
     index = RedisSemanticIndex(redis, embedder)     # or MemorySemanticIndex(embedder)
     await index.start()                             # Redis only; close() at shutdown
     hit = await index.lookup(scope, text, threshold=alias_threshold)

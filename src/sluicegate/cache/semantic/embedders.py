@@ -1,9 +1,10 @@
 """Embedders: the local model, and an adapter for any async embedding call.
 
-The local model runs in a thread: a query costs about 1.3 ms of CPU (and a
-long one several), too long to hold the event loop, which meanwhile relays
-other requests' stream chunks. onnxruntime releases the GIL while it runs, so
-the loop keeps going at the cost of one thread hand-off (~50 us).
+The local model runs in a thread: a short query costs a few ms of CPU
+(minilm.py has the figures; a long one several times that), too long to hold
+the event loop, which meanwhile relays other requests' stream chunks.
+onnxruntime releases the GIL while it runs, so the loop keeps going at the
+cost of one thread hand-off (~50 us).
 """
 
 from __future__ import annotations
@@ -34,9 +35,10 @@ def normalize(vectors: Vectors | Sequence[Sequence[float]]) -> Vectors:
 class LocalEmbedder:
     """all-MiniLM-L6-v2 from site-packages (``sluicegate[semantic]``), off the event loop.
 
-    Each text is encoded on its own: with int8 activations quantized per call,
-    a batch would make a text's vector depend on its batch-mates, and a stored
-    vector must be the one its lookup would compute.
+    Each text is encoded on its own, so that a stored vector is exactly the one
+    its lookup computes: a padded batch agrees only to ~1e-7, and with the int8
+    graph, whose activations are quantized per call, a text's vector would
+    depend on its batch-mates.
     """
 
     def __init__(self, encoder: MiniLMEncoder | None = None, *, threads: int = 1) -> None:

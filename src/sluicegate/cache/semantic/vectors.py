@@ -6,7 +6,7 @@ hyperplanes (SimHash): two vectors at angle t differ in each bit with
 probability t/pi, so the number of differing bits (Hamming distance) estimates
 the angle. A lookup counts differing bits against every entry (numpy XOR and
 popcount over 6 machine words an entry), keeps those within six standard
-deviations of what its threshold allows (at 0.92: 98 of 384 bits; a real
+deviations of what its threshold allows (at 0.93: 93 of 384 bits; a real
 neighbour is missed with probability below 1e-9), at most the 1,024 nearest,
 and scores those exactly in float32. Scopes up to 8,192 entries skip the
 prefilter: one matrix-vector product is cheaper.
