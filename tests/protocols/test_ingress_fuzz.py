@@ -29,14 +29,12 @@ from sluicegate.canonical.tokens import estimate_reservation
 from sluicegate.protocols.anthropic.messages_ingress import decode_messages_request
 from sluicegate.protocols.anthropic.messages_upstream import encode_messages_request
 from sluicegate.protocols.gemini.generate import encode_embed_request, encode_generate_request
-from sluicegate.protocols.openai.chat_ingress import (
-    decode_chat_request,
-    decode_embeddings_request,
-)
+from sluicegate.protocols.openai.chat_request import decode_chat_request
 from sluicegate.protocols.openai.chat_upstream import (
     encode_chat_request,
     encode_embeddings_request,
 )
+from sluicegate.protocols.openai.embeddings import decode_embeddings_request
 
 FUZZ = settings(
     max_examples=150,

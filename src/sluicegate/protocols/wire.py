@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sluicegate.canonical import ChatRequest, ChatResponse, Event, GatewayError
+from sluicegate.protocols import openai
 from sluicegate.protocols.anthropic import messages_ingress as anthropic
-from sluicegate.protocols.openai import chat_ingress as openai
 
 
 class StreamEncoder(Protocol):
