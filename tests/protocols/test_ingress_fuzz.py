@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from sluicegate.cache.key import cache_key
 from sluicegate.canonical import ChatRequest, EmbeddingRequest, GatewayError
 from sluicegate.canonical.tokens import estimate_reservation
-from sluicegate.protocols.anthropic.messages_ingress import decode_messages_request
+from sluicegate.protocols.anthropic.messages_request import decode_messages_request
 from sluicegate.protocols.anthropic.messages_upstream import encode_messages_request
 from sluicegate.protocols.gemini.generate import encode_embed_request, encode_generate_request
 from sluicegate.protocols.openai.chat_request import decode_chat_request

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sluicegate.canonical import ChatRequest, ChatResponse, Event, GatewayError
-from sluicegate.protocols import openai
-from sluicegate.protocols.anthropic import messages_ingress as anthropic
+from sluicegate.protocols import anthropic, openai
 
 
 class StreamEncoder(Protocol):
