@@ -17,8 +17,7 @@ from sluicegate.cache.key import (
     tenant_scope,
 )
 from sluicegate.canonical import ChatRequest
-from sluicegate.protocols.anthropic import messages_ingress as anthropic
-from sluicegate.protocols.openai import chat_ingress as openai
+from sluicegate.protocols import anthropic, openai
 
 TARGETS = ("oai/gpt-4o-2024-08-06",)
 BASE: dict[str, Any] = {

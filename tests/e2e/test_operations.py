@@ -105,7 +105,7 @@ async def test_an_answer_never_read_is_still_recorded_and_its_limits_released(
 ) -> None:  # type: ignore[no-untyped-def]
     """A client that vanishes before egress reads a byte still leaves a ledger record."""
     from sluicegate.pipeline import Request
-    from sluicegate.protocols.openai.chat_ingress import decode_chat_request
+    from sluicegate.protocols.openai.chat_request import decode_chat_request
 
     client = await start_gateway({
         "providers": [{"name": "e", "type": "echo"}],

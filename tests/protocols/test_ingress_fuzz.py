@@ -26,17 +26,16 @@ from hypothesis import strategies as st
 from sluicegate.cache.key import cache_key
 from sluicegate.canonical import ChatRequest, EmbeddingRequest, GatewayError
 from sluicegate.canonical.tokens import estimate_reservation
-from sluicegate.protocols.anthropic.messages_ingress import decode_messages_request
+from sluicegate.protocols.anthropic.messages_request import decode_messages_request
 from sluicegate.protocols.anthropic.messages_upstream import encode_messages_request
-from sluicegate.protocols.gemini.generate import encode_embed_request, encode_generate_request
-from sluicegate.protocols.openai.chat_ingress import (
-    decode_chat_request,
-    decode_embeddings_request,
-)
+from sluicegate.protocols.gemini.embed import encode_embed_request
+from sluicegate.protocols.gemini.generate_request import encode_generate_request
+from sluicegate.protocols.openai.chat_request import decode_chat_request
 from sluicegate.protocols.openai.chat_upstream import (
     encode_chat_request,
     encode_embeddings_request,
 )
+from sluicegate.protocols.openai.embeddings import decode_embeddings_request
 
 FUZZ = settings(
     max_examples=150,

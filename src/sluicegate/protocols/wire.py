@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sluicegate.canonical import ChatRequest, ChatResponse, Event, GatewayError
-from sluicegate.protocols.anthropic import messages_ingress as anthropic
-from sluicegate.protocols.openai import chat_ingress as openai
+from sluicegate.protocols import anthropic, openai
 
 
 class StreamEncoder(Protocol):

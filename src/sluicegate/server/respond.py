@@ -9,7 +9,7 @@ from sluicegate.canonical.collect import ResponseCollector
 from sluicegate.http_errors import JSON
 from sluicegate.http_errors import error_response as http_error
 from sluicegate.pipeline import Request, Stream
-from sluicegate.protocols.openai import chat_ingress as openai
+from sluicegate.protocols import openai
 from sluicegate.protocols.wire import WireFormat
 
 

@@ -14,7 +14,7 @@ from sluicegate.canonical import ErrorKind, GatewayError
 from sluicegate.gateway import GATEWAY, Gateway
 from sluicegate.http_errors import JSON
 from sluicegate.pipeline import CanonicalRequest, Operation, Request
-from sluicegate.protocols.openai import chat_ingress as openai
+from sluicegate.protocols import openai
 from sluicegate.protocols.wire import ANTHROPIC, OPENAI, WireFormat
 from sluicegate.server.body import expect_continue, read_body
 from sluicegate.server.keys import REQUEST_ID

@@ -48,7 +48,7 @@ from sluicegate.canonical import (
     Usage,
 )
 from sluicegate.canonical.events import ToolCallDelta
-from sluicegate.protocols.anthropic.messages_ingress import TOOL_EXTRA
+from sluicegate.protocols.anthropic.messages_request import TOOL_EXTRA
 from sluicegate.protocols.nesting import parsed_within_depth
 from sluicegate.protocols.upstream_errors import upstream_error
 

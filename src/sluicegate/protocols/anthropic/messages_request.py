@@ -1,8 +1,4 @@
-"""Anthropic Messages, client side: the gateway acting as a ``POST /v1/messages`` server.
-
-Requests are decoded into a :class:`ChatRequest`; answers (whole or as a stream
-of canonical events) are encoded back into Anthropic's wire format so that the
-official SDKs cannot tell the gateway from the real API.
+"""Decoding an Anthropic ``POST /v1/messages`` body into a :class:`ChatRequest`.
 
 Decisions worth knowing:
 
@@ -25,72 +21,33 @@ Decisions worth knowing:
   history have no canonical form and are dropped; so is ``cache_control`` on
   image and tool_use blocks (text blocks keep theirs, and a tool_result's moves
   to the last text of its content).
-- Response ids are passed through as the upstream made them (``chatcmpl-...``
-  when an OpenAI upstream served the call): the SDKs treat the id as opaque
-  and keeping it lets an operator find the call in the upstream's logs. Only a
-  missing id is replaced by a fresh ``msg_...``.
-- The canonical usage counts cached reads and cache writes inside
-  ``input_tokens``; Anthropic reports them apart, so they are subtracted here.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any, Literal, NoReturn
 
 import orjson
 
 from sluicegate.canonical import (
     ChatRequest,
-    ChatResponse,
     ContentPart,
-    ErrorKind,
-    Event,
-    Finish,
     GatewayError,
     ImagePart,
     Message,
-    Start,
-    TextDelta,
     TextPart,
     Tool,
     ToolCall,
     ToolChoice,
-    Usage,
 )
-from sluicegate.canonical.events import ToolCallDelta
 from sluicegate.protocols.nesting import MAX_DEPTH, too_deep_field
-from sluicegate.protocols.sse import frame
+
+__all__ = ["TOOL_EXTRA", "decode_messages_request"]
 
 # extra["anthropic"] key holding {tool name: {field: value}}: the fields of
 # custom tools that the canonical Tool has no place for.
 TOOL_EXTRA = "_tool_extra"
 _TOOL_FIELDS = frozenset({"name", "description", "input_schema", "type"})
-
-# Canonical finish reason -> Anthropic stop_reason.
-_STOP_REASONS: dict[str, str] = {
-    "stop": "end_turn",
-    "length": "max_tokens",
-    "tool_calls": "tool_use",
-    "content_filter": "refusal",
-}
-
-# Anthropic's error type per gateway status (https://docs.claude.com/en/api/errors);
-# 503 is "the API is overloaded" to an Anthropic client, which its SDK retries.
-_ERROR_TYPES: dict[ErrorKind, str] = {
-    ErrorKind.INVALID_REQUEST: "invalid_request_error",
-    ErrorKind.AUTHENTICATION: "authentication_error",
-    ErrorKind.PERMISSION: "permission_error",
-    ErrorKind.NOT_FOUND: "not_found_error",
-    ErrorKind.REQUEST_TIMEOUT: "invalid_request_error",
-    ErrorKind.CONFLICT: "conflict_error",
-    ErrorKind.TOO_LARGE: "request_too_large",
-    ErrorKind.RATE_LIMITED: "rate_limit_error",
-    ErrorKind.INTERNAL: "api_error",
-    ErrorKind.UPSTREAM: "api_error",
-    ErrorKind.UNAVAILABLE: "overloaded_error",
-    ErrorKind.TIMEOUT: "timeout_error",
-}
 
 # Request fields with a canonical home; every other field goes to extra["anthropic"].
 _KNOWN_FIELDS = frozenset(
@@ -105,9 +62,6 @@ _MAX_TOKENS = 2**31 - 1
 _TOOL_CHOICE_MODES: dict[str, Literal["auto", "none", "required", "tool"]] = {
     "auto": "auto", "any": "required", "tool": "tool", "none": "none",
 }
-
-
-# --------------------------------------------------------------------------- requests
 
 
 def decode_messages_request(body: bytes) -> ChatRequest:
@@ -482,281 +436,3 @@ def _decode_tool_choice(raw: Any) -> ToolChoice:
         name=name if mode == "tool" else None,
         parallel=None if disable is None else not disable,
     )
-
-
-# --------------------------------------------------------------------------- responses
-
-
-def _new_id() -> str:
-    return "msg_" + os.urandom(12).hex()
-
-
-def _stop_reason(finish: str | None, has_tool_calls: bool) -> str:
-    # An Anthropic client loops on stop_reason == "tool_use"; some OpenAI-style
-    # upstreams say "stop" while returning tool calls, so trust the calls.
-    if has_tool_calls and finish in (None, "stop", "tool_calls"):
-        return "tool_use"
-    return _STOP_REASONS.get(finish or "stop", "end_turn")
-
-
-def _usage_body(usage: Usage | None) -> dict[str, int]:
-    if usage is None:
-        return {"input_tokens": 0, "output_tokens": 0}
-    return {
-        "input_tokens": max(0, usage.input_tokens - usage.cached_tokens - usage.cache_write_tokens),
-        "output_tokens": usage.output_tokens,
-        "cache_creation_input_tokens": usage.cache_write_tokens,
-        "cache_read_input_tokens": usage.cached_tokens,
-    }
-
-
-def _tool_input(arguments: str) -> Any:
-    # Anthropic's ``input`` must be an object; unparseable arguments (a model
-    # cut off mid-call, say) become {} rather than failing the whole answer.
-    if not arguments:
-        return {}
-    try:
-        value = orjson.loads(arguments)
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def encode_messages_response(resp: ChatResponse) -> bytes:
-    """Render a complete answer as an Anthropic ``message`` object (first choice only)."""
-    content: list[dict[str, Any]] = []
-    finish: str | None = None
-    has_calls = False
-    if resp.choices:
-        choice = resp.choices[0]
-        finish = choice.finish_reason
-        for part in choice.message.content:
-            if isinstance(part, TextPart) and part.text:
-                content.append({"type": "text", "text": part.text})
-        for call in choice.message.tool_calls:
-            has_calls = True
-            content.append(
-                {"type": "tool_use", "id": call.id, "name": call.name,
-                 "input": _tool_input(call.arguments)}
-            )
-    return orjson.dumps(
-        {
-            "id": resp.id or _new_id(),
-            "type": "message",
-            "role": "assistant",
-            "model": resp.model,
-            "content": content,
-            "stop_reason": _stop_reason(finish, has_calls),
-            "stop_sequence": None,
-            "usage": _usage_body(resp.usage),
-        }
-    )
-
-
-def error_type(err: GatewayError) -> str:
-    """Anthropic's ``error.type`` for a gateway error."""
-    return _ERROR_TYPES.get(err.kind, "api_error")
-
-
-def _error_body(err: GatewayError, request_id: str | None) -> bytes:
-    body: dict[str, Any] = {
-        "type": "error",
-        "error": {"type": error_type(err), "message": err.message},
-    }
-    if request_id is not None:
-        body["request_id"] = request_id
-    return orjson.dumps(body)
-
-
-def encode_error(err: GatewayError, *, request_id: str | None = None) -> bytes:
-    """``{"type": "error", "error": {"type", "message"}}``; the HTTP status is ``err.status``."""
-    return _error_body(err, request_id)
-
-
-# --------------------------------------------------------------------------- streams
-
-_PING = frame(b'{"type":"ping"}', "ping")
-_MESSAGE_STOP = frame(b'{"type":"message_stop"}', "message_stop")
-_DELTA_HEAD = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":'
-_TEXT_DELTA_MID = b',"delta":{"type":"text_delta","text":'
-_JSON_DELTA_MID = b',"delta":{"type":"input_json_delta","partial_json":'
-_DELTA_TAIL = b"}}\n\n"
-
-
-class MessagesStreamEncoder:
-    """Turns canonical events into Anthropic's streamed event sequence, as they arrive.
-
-    ``message_start``, then per content block ``content_block_start`` /
-    ``content_block_delta``... / ``content_block_stop`` (text and each tool call
-    are separate blocks with increasing indexes), then ``message_delta`` and
-    ``message_stop`` from :meth:`end`, because the stop reason and the final
-    usage only come with the last events. Only choice 0 is rendered: Anthropic
-    has no ``n``.
-    """
-
-    __slots__ = (
-        "_block",
-        "_block_kind",
-        "_call_blocks",
-        "_closed",
-        "_finish",
-        "_id",
-        "_input_tokens",
-        "_model",
-        "_next_block",
-        "_open_call",
-        "_started",
-        "_stop_sequence",
-        "_usage",
-    )
-
-    def __init__(self, *, id: str, model: str, input_tokens: int = 0) -> None:
-        self._id = id
-        self._model = model
-        # An estimate the pipeline may already have for message_start.
-        self._input_tokens = input_tokens
-        self._started = False
-        self._closed = False
-        self._block = -1  # index of the open content block, -1 when none
-        self._block_kind = ""  # "text" | "tool_use"
-        self._open_call = -1  # call_index of the open tool_use block
-        self._next_block = 0
-        self._call_blocks: dict[int, int] = {}  # call_index -> block index
-        self._finish: str | None = None
-        self._stop_sequence: str | None = None
-        self._usage: Usage | None = None
-
-    def encode(self, event: Event) -> bytes:
-        """Frames for one event (``b""`` when it produces none yet)."""
-        if self._closed:
-            return b""
-        if isinstance(event, TextDelta):
-            if event.index != 0 or not event.text:
-                return b""
-            out = b"" if self._started else self._message_start()
-            if self._block_kind != "text":
-                out += self._open_block("text", {"type": "text", "text": ""})
-            return (
-                out + _DELTA_HEAD + str(self._block).encode() + _TEXT_DELTA_MID
-                + orjson.dumps(event.text) + _DELTA_TAIL
-            )
-        if isinstance(event, ToolCallDelta):
-            if event.index != 0:
-                return b""
-            return self._tool_call(event)
-        if isinstance(event, Start):
-            if not self._id:
-                self._id = event.id
-            if not self._model:
-                self._model = event.model
-            return b"" if self._started else self._message_start()
-        if isinstance(event, Finish):
-            if event.index != 0:
-                return b""
-            self._finish = event.reason
-            self._stop_sequence = event.stop_sequence
-            out = b"" if self._started else self._message_start()
-            return out + self._close_block()
-        if isinstance(event, Usage):
-            self._usage = event
-        return b""
-
-    def _tool_call(self, event: ToolCallDelta) -> bytes:
-        out = b"" if self._started else self._message_start()
-        if self._block_kind == "tool_use" and self._open_call == event.call_index:
-            block = self._block
-        elif event.call_index in self._call_blocks:
-            # Arguments for a call whose block is already closed (an upstream that
-            # interleaves parallel calls): Anthropic cannot reopen a block, but the
-            # SDKs accumulate deltas by index, so address the old block.
-            block = self._call_blocks[event.call_index]
-        else:
-            out += self._open_block(
-                "tool_use",
-                {
-                    "type": "tool_use",
-                    "id": event.id or "toolu_" + os.urandom(12).hex(),
-                    "name": event.name or "",
-                    "input": {},
-                },
-            )
-            block = self._block
-            self._open_call = event.call_index
-            self._call_blocks[event.call_index] = block
-        if event.arguments:
-            out += (
-                _DELTA_HEAD + str(block).encode() + _JSON_DELTA_MID
-                + orjson.dumps(event.arguments) + _DELTA_TAIL
-            )
-        return out
-
-    def _message_start(self) -> bytes:
-        self._started = True
-        if not self._id:
-            self._id = _new_id()
-        message: dict[str, Any] = {
-            "id": self._id,
-            "type": "message",
-            "role": "assistant",
-            "model": self._model,
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": {"input_tokens": self._input_tokens, "output_tokens": 0},
-        }
-        return frame(orjson.dumps({"type": "message_start", "message": message}), "message_start")
-
-    def _open_block(self, kind: str, block: dict[str, Any]) -> bytes:
-        out = self._close_block()
-        self._block = self._next_block
-        self._next_block += 1
-        self._block_kind = kind
-        start = {"type": "content_block_start", "index": self._block, "content_block": block}
-        return out + frame(orjson.dumps(start), "content_block_start")
-
-    def _close_block(self) -> bytes:
-        if self._block < 0:
-            return b""
-        out = frame(
-            b'{"type":"content_block_stop","index":' + str(self._block).encode() + b"}",
-            "content_block_stop",
-        )
-        self._block = -1
-        self._block_kind = ""
-        self._open_call = -1
-        return out
-
-    def ping(self) -> bytes:
-        """A keep-alive frame, for a pipeline that waits long between events."""
-        return b"" if self._closed else _PING
-
-    def end(self) -> bytes:
-        """``message_delta`` (stop reason, final usage) and ``message_stop``."""
-        if self._closed:
-            return b""
-        self._closed = True
-        out = b"" if self._started else self._message_start()
-        out += self._close_block()
-        stop_reason = _stop_reason(self._finish, bool(self._call_blocks))
-        if self._stop_sequence is not None and self._finish == "stop":
-            stop_reason = "stop_sequence"
-        usage: dict[str, int]
-        if self._usage is None:
-            usage = {"output_tokens": 0}
-        else:
-            usage = _usage_body(self._usage)
-            # Output first, as Anthropic orders it; the counts are cumulative.
-            usage = {"output_tokens": usage.pop("output_tokens"), **usage}
-        delta = {
-            "type": "message_delta",
-            "delta": {"stop_reason": stop_reason, "stop_sequence": self._stop_sequence},
-            "usage": usage,
-        }
-        return out + frame(orjson.dumps(delta), "message_delta") + _MESSAGE_STOP
-
-    def error(self, err: GatewayError) -> bytes:
-        """An ``error`` event ending the stream; no ``message_stop`` follows (the SDKs raise)."""
-        if self._closed:
-            return b""
-        self._closed = True
-        return frame(_error_body(err, None), "error")
