@@ -674,3 +674,13 @@ async def test_sdk_raises_on_error_bodies(
     with pytest.raises(sdk_error) as info:
         await client.messages.create(**SDK_ARGS)
     assert err.message in str(info.value)
+
+
+def test_tool_arguments_nested_too_deep_to_write_back_become_an_empty_input() -> None:
+    deep = '{"a": ' * 300 + "1" + "}" * 300  # orjson reads it, but cannot write it again
+    answer = ChatResponse(id="m1", model="m", created=0, choices=[Choice(
+        index=0, finish_reason="tool_calls",
+        message=Message(role="assistant", tool_calls=[
+            ToolCall(id="t1", name="lookup", arguments=deep)]))])
+    body = orjson.loads(encode_messages_response(answer))
+    assert body["content"] == [{"type": "tool_use", "id": "t1", "name": "lookup", "input": {}}]

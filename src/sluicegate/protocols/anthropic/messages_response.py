@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from sluicegate.canonical import ChatResponse, TextPart, Usage
+from sluicegate.protocols.nesting import parsed_within_depth
 
 __all__ = ["encode_messages_response", "new_message_id", "stop_reason_of", "usage_body"]
 
@@ -58,16 +59,19 @@ def usage_body(usage: Usage | None) -> dict[str, int]:
     }
 
 
-def _tool_input(arguments: str) -> Any:
-    # Anthropic's ``input`` must be an object; unparseable arguments (a model
-    # cut off mid-call, say) become {} rather than failing the whole answer.
+def tool_input(arguments: str) -> Any:
+    """A tool call's arguments as Anthropic's ``input``, which must be an object:
+    unparseable arguments (a model cut off mid-call, say), and arguments nested
+    deeper than JSON can be written back, become {} rather than failing the answer."""
     if not arguments:
         return {}
     try:
         value = orjson.loads(arguments)
     except orjson.JSONDecodeError:
         return {}
-    return value if isinstance(value, dict) else {}
+    if not isinstance(value, dict) or not parsed_within_depth(value, arguments):
+        return {}
+    return value
 
 
 def encode_messages_response(resp: ChatResponse) -> bytes:
@@ -85,7 +89,7 @@ def encode_messages_response(resp: ChatResponse) -> bytes:
             has_calls = True
             content.append(
                 {"type": "tool_use", "id": call.id, "name": call.name,
-                 "input": _tool_input(call.arguments)}
+                 "input": tool_input(call.arguments)}
             )
     return orjson.dumps(
         {

@@ -49,7 +49,7 @@ from sluicegate.canonical import (
 )
 from sluicegate.canonical.events import ToolCallDelta
 from sluicegate.protocols.anthropic.messages_request import TOOL_EXTRA
-from sluicegate.protocols.nesting import parsed_within_depth
+from sluicegate.protocols.anthropic.messages_response import tool_input
 from sluicegate.protocols.upstream_errors import upstream_error
 
 DEFAULT_MAX_TOKENS = 4096
@@ -181,7 +181,8 @@ def _blocks(message: Message) -> list[dict[str, Any]]:
     blocks = _content_blocks(message)
     for call in message.tool_calls:
         blocks.append(
-            {"type": "tool_use", "id": call.id, "name": call.name, "input": _input(call.arguments)}
+            {"type": "tool_use", "id": call.id, "name": call.name,
+             "input": tool_input(call.arguments)}
         )
     return blocks
 
@@ -199,18 +200,6 @@ def _tool_result(message: Message) -> dict[str, Any]:
     if message.is_error:
         block["is_error"] = True
     return block
-
-
-def _input(arguments: str) -> Any:
-    if not arguments:
-        return {}
-    try:
-        value = orjson.loads(arguments)
-    except orjson.JSONDecodeError:
-        return {}
-    if not isinstance(value, dict) or not parsed_within_depth(value, arguments):
-        return {}
-    return value
 
 
 def _tools(req: ChatRequest, extra: dict[str, Any]) -> list[dict[str, Any]]:
