@@ -86,6 +86,11 @@ def main() -> None:
     if shutil.which("valgrind") is None:
         sys.exit("bench: valgrind not found (apt-get install valgrind)")
     bench.ensure_tools()
+    # Fixed ports: a server of another run already on one would be measured instead.
+    bench.check_ports_free(
+        [bench.NGINX_PORT, GATEWAY_PORT]
+        + ([] if args.only else [SERVER_ONLY_PORT, PASSTHROUGH_PORT])
+    )
     opts = bench.parse_options([])
     with tempfile.TemporaryDirectory(prefix="sluicegate-instr-") as tmp:
         procs = bench.Processes(Path(tmp))
