@@ -19,6 +19,7 @@ from sluicegate.admin.routes import OPERATIONS
 from sluicegate.admin.schemas import parse_instant
 from sluicegate.gateway import Gateway
 from sluicegate.server.keys import GATEWAY
+from sluicegate.state.directory import config_tenant_id
 
 Client = TestClient[web.Request, web.Application]
 
@@ -139,6 +140,7 @@ async def test_tenant_lifecycle(client: Client) -> None:
     assert listed == {
         "data": [
             {
+                "id": config_tenant_id("acme"),
                 "name": "acme",
                 "models": None,
                 "limits": {**UNLIMITED, "rpm": 600},
@@ -152,7 +154,7 @@ async def test_tenant_lifecycle(client: Client) -> None:
         json={"name": "beta", "models": ["other", "echo"], "limits": {"tpm": 1000}},
         status=201,
     )
-    assert created["name"] == "beta"
+    assert created["name"] == "beta" and re.fullmatch(r"ten_[0-9a-f]{16}", created["id"])
     assert created["models"] == ["echo", "other"]
     assert created["limits"]["tpm"] == 1000
     assert created["source"] == "admin"
@@ -170,11 +172,14 @@ async def test_tenant_lifecycle(client: Client) -> None:
 
     changed = await call(client, "PATCH", "/admin/tenants/beta", json={"models": None})
     assert changed["models"] is None  # null: every alias again
+    assert changed["id"] == created["id"], "a change keeps the tenant's id"
 
     names = [t["name"] for t in (await call(client, "GET", "/admin/tenants"))["data"]]
     assert names == ["acme", "beta"]
 
-    assert await call(client, "DELETE", "/admin/tenants/beta") == {"name": "beta", "deleted": True}
+    assert await call(client, "DELETE", "/admin/tenants/beta") == {
+        "name": "beta", "id": created["id"], "deleted": True
+    }
     body = await call(client, "GET", "/admin/tenants/beta", status=404)
     assert_error(body, code="not_found", says="beta")
 

@@ -19,10 +19,10 @@ from sluicegate.state.directory import Tenant
 pytestmark = pytest.mark.redis
 
 TENANTS = [
-    Tenant("acme", None, LimitsConfig.model_validate(
+    Tenant("ten_acme", "acme", None, LimitsConfig.model_validate(
         {"budget_usd": 10.0, "budget_period": "month",
          "keys": {"ci": {"budget_usd": 2.0, "budget_period": "day"}}})),
-    Tenant("free", None, LimitsConfig()),  # no budget: nothing to rebuild
+    Tenant("ten_free", "free", None, LimitsConfig()),  # no budget: nothing to rebuild
 ]
 LEDGER = {("acme", None): 7.5, ("acme", "ci"): 1.25, ("free", None): 3.0}
 

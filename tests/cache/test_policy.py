@@ -56,7 +56,9 @@ def context(
         cache=CacheConfig.model_validate({"mode": default_mode, "ttl_s": 900})))
     return Request.of(
         request, alias=cast(Any, alias), runtime=cast(Any, runtime),
-        tenant=Tenant(name="acme", models=None, limits=cast(Any, SimpleNamespace())),
+        tenant=Tenant(
+            id="ten_acme", name="acme", models=None, limits=cast(Any, SimpleNamespace())
+        ),
         headers={} if header is None else {"Cache-Control": header},
     )
 

@@ -59,7 +59,7 @@ def context(question: str = "What is the capital of Italy?", *, serving: Alias |
                               config=SimpleNamespace(cache=CacheConfig()))
     body = ChatRequest(model="smart", temperature=0, messages=[
         Message(role="user", content=[TextPart(text=question)])])
-    tenant = Tenant(name="acme", models=None, limits=cast(Any, SimpleNamespace()))
+    tenant = Tenant(id="ten_acme", name="acme", models=None, limits=cast(Any, SimpleNamespace()))
     return Request.of(body, tenant=tenant, alias=smart, runtime=cast(Any, runtime),
                       headers=headers)
 

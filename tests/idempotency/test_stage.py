@@ -29,8 +29,8 @@ from sluicegate.idempotency import Idempotency, MemoryIdempotencyStore, StoredAn
 from sluicegate.pipeline import Events, Request, Stream
 from sluicegate.state.directory import Tenant
 
-ACME = Tenant(name="acme", models=None, limits=LimitsConfig())
-GLOBEX = Tenant(name="globex", models=None, limits=LimitsConfig())
+ACME = Tenant(id="ten_acme", name="acme", models=None, limits=LimitsConfig())
+GLOBEX = Tenant(id="ten_globex", name="globex", models=None, limits=LimitsConfig())
 TARGET = SimpleNamespace(label="main/gpt-4o")
 
 ANSWER: list[Event] = [

@@ -105,7 +105,7 @@ async def update_tenant(request: web.Request) -> web.Response:
 async def delete_tenant(request: web.Request) -> web.Response:
     tenant = _changeable_tenant(request, "remove")
     await _gateway(request).directory.delete_tenant(tenant.name)
-    return _json(TenantDeleted(name=tenant.name))
+    return _json(TenantDeleted(name=tenant.name, id=tenant.id))
 
 
 # -- keys ---------------------------------------------------------------------

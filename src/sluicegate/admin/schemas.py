@@ -165,6 +165,13 @@ class RequestsQuery(_Request):
 
 
 class TenantOut(_Response):
+    id: str = Field(
+        description="Immutable and never reused: the tenant's cache entries, Idempotency-Key "
+        "answers, limits, budget and usage are kept under it. A tenant created under the name "
+        "of a deleted one gets a new id and none of those. A tenant the config file creates "
+        "has an id derived from its name: the same name in the file is the same tenant, "
+        "also when it is removed from the file and added back."
+    )
     name: str
     models: list[str] | None = Field(description="Allowed aliases; null means every alias.")
     limits: LimitsConfig
@@ -176,6 +183,7 @@ class TenantOut(_Response):
     def of(cls, tenant: Tenant) -> TenantOut:
         models = None if tenant.models is None else sorted(tenant.models)
         return cls(
+            id=tenant.id,
             name=tenant.name,
             models=models,
             limits=tenant.limits,
@@ -189,6 +197,7 @@ class TenantList(_Response):
 
 class TenantDeleted(_Response):
     name: str
+    id: str
     deleted: bool = True
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from sluicegate.state.directory import config_tenant_id
+
 # Versioned migrations: append, never edit. Index i brings the schema to version i+1.
 # Statements are separated by ";" at the end of a line.
 MIGRATIONS: tuple[str, ...] = (
@@ -71,6 +73,19 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE ledger ADD COLUMN unpriced INTEGER NOT NULL DEFAULT 0;
     """,
+    # 5: tenants get an immutable id: config tenants the one derived from their name (what
+    # sync_config gives them), the others a random one. NOT NULL cannot be added to a
+    # column here, so triggers keep ids given and unchanged.
+    """
+    ALTER TABLE tenants ADD COLUMN id TEXT;
+    UPDATE tenants SET id = CASE WHEN source = 'config' THEN sluicegate_config_tenant_id(name)
+        ELSE 'ten_' || lower(hex(randomblob(8))) END;
+    CREATE UNIQUE INDEX tenants_id ON tenants (id);
+    CREATE TRIGGER tenants_id_given BEFORE INSERT ON tenants WHEN NEW.id IS NULL
+        BEGIN SELECT RAISE(ABORT, 'a tenant needs an id'); END;
+    CREATE TRIGGER tenants_id_kept BEFORE UPDATE OF id ON tenants WHEN NEW.id IS NOT OLD.id
+        BEGIN SELECT RAISE(ABORT, 'a tenant''s id never changes'); END;
+    """,
 )
 
 
@@ -107,6 +122,8 @@ def open_database(url: str) -> sqlite3.Connection:
 
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply pending migrations; returns the schema version. Safe for concurrent starters."""
+    # What migration 5 derives ids with: like a migration, what it returns never changes.
+    conn.create_function("sluicegate_config_tenant_id", 1, config_tenant_id, deterministic=True)
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]

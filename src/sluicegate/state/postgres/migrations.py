@@ -153,6 +153,24 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE ledger_daily ADD COLUMN unpriced_requests bigint NOT NULL DEFAULT 0;
     ALTER TABLE ledger_daily_tags ADD COLUMN unpriced_requests bigint NOT NULL DEFAULT 0;
     """,
+    # 3: tenants get an immutable id: config tenants the one derived from their name
+    # (config_tenant_id), the others a random one.
+    """
+    ALTER TABLE tenants ADD COLUMN id text;
+    UPDATE tenants SET id = CASE WHEN source = 'config'
+        THEN 'cfg_' || left(encode(sha256(convert_to(name, 'UTF8')), 'hex'), 16)
+        ELSE 'ten_' || left(md5(gen_random_uuid()::text), 16) END;
+    ALTER TABLE tenants ALTER COLUMN id SET NOT NULL, ADD CONSTRAINT tenants_id_key UNIQUE (id);
+    CREATE FUNCTION sluicegate_tenant_id_kept() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NEW.id IS DISTINCT FROM OLD.id THEN
+            RAISE EXCEPTION 'the id of tenant % never changes', OLD.name;
+        END IF;
+        RETURN NEW;
+    END $$;
+    CREATE TRIGGER tenants_id_kept BEFORE UPDATE OF id ON tenants
+        FOR EACH ROW EXECUTE FUNCTION sluicegate_tenant_id_kept();
+    """,
 )
 
 LATEST = len(MIGRATIONS)
