@@ -446,7 +446,8 @@ async def test_usage_totals_and_groups(client: Client) -> None:
         usage = await call(client, "GET", "/admin/usage", params={"group_by": group_by})
         assert _counts(usage) == counts, group_by
         for group in usage["groups"]:
-            assert set(group) == {"key", *usage["totals"]}
+            by_tenant = {"tenant_id"} if group_by == "tenant" else set()
+            assert set(group) == {"key", *by_tenant, *usage["totals"]}
 
     usage = await call(client, "GET", "/admin/usage", params={"group_by": "day"})
     days = _counts(usage)
@@ -701,7 +702,9 @@ async def test_openapi_document_describes_bodies_and_parameters(client: Client) 
 
     usage = doc["paths"]["/admin/usage"]["get"]
     params = {p["name"]: p for p in usage["parameters"]}
-    assert set(params) == {"tenant", "since", "until", "group_by", "key", "format"}
+    assert set(params) == {"tenant", "tenant_id", "since", "until", "group_by", "key", "format"}
+    assert "has this name now" in params["tenant"]["description"]
+    assert "deleted tenant's history" in params["tenant_id"]["description"]
     assert all(p["in"] == "query" and p["required"] is False for p in params.values())
     assert params["group_by"]["schema"]["enum"] == ["tenant", "key", "alias", "target", "tag",
                                                     "day"]

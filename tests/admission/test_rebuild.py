@@ -24,12 +24,14 @@ TENANTS = [
          "keys": {"ci": {"budget_usd": 2.0, "budget_period": "day"}}})),
     Tenant("ten_free", "free", None, LimitsConfig()),  # no budget: nothing to rebuild
 ]
-LEDGER = {("acme", None): 7.5, ("acme", "ci"): 1.25, ("free", None): 3.0}
+# Spend by tenant id: a deleted "acme" (another id) spent too, and must not count.
+LEDGER = {("ten_acme", None): 7.5, ("ten_acme", "ci"): 1.25, ("ten_free", None): 3.0,
+          ("ten_deleted_acme", None): 50.0}
 
 
-async def spend(tenant: str, key: str | None, since: float) -> float:
+async def spend(tenant_id: str, key: str | None, since: float) -> float:
     assert since <= time.time()
-    return LEDGER[(tenant, key)]
+    return LEDGER[(tenant_id, key)]
 
 
 @pytest.fixture

@@ -148,6 +148,7 @@ async def usage(request: web.Request) -> web.Response:
         raise GatewayError.invalid("until is earlier than since", param="until")
     result = await _gateway(request).ledger.ausage(
         tenant=query.tenant,
+        tenant_id=query.tenant_id,
         key=query.key,
         since=query.since,
         until=query.until,
@@ -181,7 +182,9 @@ async def usage_forecast(request: web.Request) -> web.Response:
 
 async def list_requests(request: web.Request) -> web.Response:
     query = _query(request, RequestsQuery)
-    records = await _gateway(request).ledger.arecords(limit=query.limit, tenant=query.tenant)
+    records = await _gateway(request).ledger.arecords(
+        limit=query.limit, tenant=query.tenant, tenant_id=query.tenant_id
+    )
     return web.Response(body=orjson.dumps({"data": records}), content_type=JSON)
 
 
@@ -294,6 +297,7 @@ async def cache_report_view(request: web.Request) -> web.Response:
         gateway.ledger,
         gateway.runtime.aliases,
         tenant=query.tenant,
+        tenant_id=query.tenant_id,
         since=query.since,
         until=query.until,
     )
@@ -406,8 +410,12 @@ OPERATIONS: tuple[Operation, ...] = (
         errors=(400,),
         text_types=("text/csv",),
         description="Over [since, until); every parameter is optional (`until` earlier than "
-        "`since` is a 400). `format=csv` answers "
-        "the same figures as CSV (text/csv): one row per group, or one of totals.",
+        "`since` is a 400). `tenant=NAME` is the tenant that has that name now, and only its "
+        "own requests: not those of a deleted tenant that had the name before. A deleted "
+        "tenant's usage is reached by its id, `tenant_id=` (from the DELETE's answer, or "
+        "the groups of `group_by=tenant`, which are per tenant id and carry `tenant_id`: a "
+        "deleted tenant and its namesake are two groups with the same key). `format=csv` "
+        "answers the same figures as CSV (text/csv): one row per group, or one of totals.",
     ),
     Operation(
         "GET",
@@ -432,6 +440,8 @@ OPERATIONS: tuple[Operation, ...] = (
         RequestList,
         query=RequestsQuery,
         errors=(400,),
+        description="`tenant=NAME` is the tenant that has that name now (its own requests "
+        "only); `tenant_id=` any tenant, deleted ones too.",
     ),
     Operation(
         "GET", "/admin/models", list_models, "Configured model aliases", "operations", ModelList
@@ -479,9 +489,11 @@ OPERATIONS: tuple[Operation, ...] = (
         CacheReport,
         query=CacheReportQuery,
         errors=(400,),
-        description="Per tenant and alias, from the ledger: response-cache hits and what they "
+        description="Per tenant (by id: a deleted tenant's rows are its own, under the name "
+        "it had) and alias, from the ledger: response-cache hits and what they "
         "saved; provider prompt-cache reads and writes, the discount on reads against the "
-        "premium on writes at the alias's prices, and whether prefix caching pays.",
+        "premium on writes at the alias's prices, and whether prefix caching pays. `tenant` "
+        "and `tenant_id` select as in GET /admin/usage.",
     ),
     Operation("GET", "/admin/openapi.json", openapi_json, "This document", "operations", None),
 )

@@ -115,8 +115,19 @@ class KeyCreate(_Request):
     name: str = Field(min_length=1, max_length=128, pattern=NAME_PATTERN)
 
 
+_TENANT_NOW = (
+    "Only the requests of the tenant that has this name now (not those of a deleted "
+        "tenant that had it before; a name no tenant has matches nothing)."
+)
+_TENANT_ID = (
+    "Only the requests of the tenant with this id (TenantOut.id), deleted or "
+        "not: how a deleted tenant's history is reached."
+)
+
+
 class UsageQuery(_Request):
-    tenant: str | None = Field(default=None, description="Only this tenant's requests.")
+    tenant: str | None = Field(default=None, description=_TENANT_NOW)
+    tenant_id: str | None = Field(default=None, min_length=1, description=_TENANT_ID)
     since: Instant | None = Field(default=None, description="Start, inclusive.")
     until: Instant | None = Field(default=None, description="End, exclusive.")
     group_by: GroupBy | None = Field(default=None, description="Also break the totals down.")
@@ -157,7 +168,8 @@ class ForecastList(_Response):
 
 
 class RequestsQuery(_Request):
-    tenant: str | None = Field(default=None, description="Only this tenant's requests.")
+    tenant: str | None = Field(default=None, description=_TENANT_NOW)
+    tenant_id: str | None = Field(default=None, min_length=1, description=_TENANT_ID)
     limit: int = Field(default=100, ge=1, le=1000, description="How many, newest first.")
 
 
@@ -197,7 +209,7 @@ class TenantList(_Response):
 
 class TenantDeleted(_Response):
     name: str
-    id: str
+    id: str = Field(description="Its usage stays reachable by this id (`tenant_id=`).")
     deleted: bool = True
 
 
@@ -259,6 +271,12 @@ class UsageSums(_Response):
 
 class UsageGroup(UsageSums):
     key: str | None = Field(description="The value of the group_by field (a day is YYYY-MM-DD).")
+    tenant_id: str | None = Field(
+        default=None,
+        description="With group_by=tenant only: the tenant's id. Each id is a group of its "
+        "own, so a deleted tenant and one created later under its name are two groups with "
+        "the same key (the name).",
+    )
 
 
 class UsageOut(_Response):
@@ -274,7 +292,10 @@ class RequestRecord(_Response):
     id: str
     request_id: str
     ts: float = Field(description="Unix seconds when the request arrived.")
-    tenant: str | None
+    tenant: str | None = Field(description="The tenant's name when the request was made.")
+    tenant_id: str | None = Field(
+        default=None, description="The tenant's id; null before authentication."
+    )
     key_name: str | None
     alias: str | None
     target: str | None
@@ -422,7 +443,8 @@ class CacheInvalidated(_Response):
 
 
 class CacheReportQuery(_Request):
-    tenant: str | None = Field(default=None, description="Only this tenant.")
+    tenant: str | None = Field(default=None, description=_TENANT_NOW)
+    tenant_id: str | None = Field(default=None, min_length=1, description=_TENANT_ID)
     since: Instant | None = Field(default=None, description="Start, inclusive.")
     until: Instant | None = Field(default=None, description="End, exclusive.")
 
@@ -447,6 +469,7 @@ class CacheFigures(_Response):
 
 class CacheReportRow(CacheFigures):
     tenant: str
+    tenant_id: str
     alias: str | None
 
 

@@ -36,7 +36,8 @@ log = logging.getLogger("sluicegate.admission")
 CHECK_S = 5.0
 
 SpendQuery = Callable[[str, str | None, float], Awaitable[float]]
-"""``(tenant, key name or None for the whole tenant, since unix seconds) -> USD``."""
+"""``(tenant id, key name or None for the whole tenant, since unix seconds) -> USD``:
+the spend of that tenant only, not of a deleted one that had its name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,7 @@ async def budget_seeds(
                 if end is None
                 else datetime.fromisoformat(label).replace(tzinfo=UTC).timestamp()
             )
-            spent = await spend(tenant.name, key_name, since)
+            spent = await spend(tenant.id, key_name, since)
             if spent <= 0:
                 continue
             ttl = 0 if end is None else max(1, int(end - now + BUDGET_RETENTION_S))
