@@ -715,8 +715,10 @@ async def test_openapi_document_describes_bodies_and_parameters(client: Client) 
     assert set(success) == {"application/json", "text/csv"}  # format=csv
 
     invalidate = schemas["CacheInvalidate"]
-    assert len(invalidate["anyOf"]) == 5, "at least one selector, as the handler requires"
-    assert invalidate["not"]["required"] == ["tenant", "shared"]
+    assert len(invalidate["anyOf"]) == 6, "at least one selector, as the handler requires"
+    assert [n["required"] for n in invalidate["not"]["anyOf"]] == [
+        ["tenant", "tenant_id"], ["tenant", "shared"], ["tenant_id", "shared"]
+    ], "at most one scope"
 
     path_param = doc["paths"]["/admin/keys/{id}"]["delete"]["parameters"][0]
     assert path_param == {"name": "id", "in": "path", "required": True,

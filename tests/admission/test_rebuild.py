@@ -49,13 +49,13 @@ async def test_a_cold_redis_gets_each_budget_back_from_the_ledger(
     rebuild = BudgetRebuild(limiter, lambda: TENANTS, spend)
     assert await rebuild.check()
     now = time.time()
-    assert await limiter.spent(tenant_subject("acme"), "month", now) == 7.5
-    assert await limiter.spent(key_subject("acme", "ci"), "day", now) == 1.25
-    assert await limiter.spent(tenant_subject("free"), "month", now) == 0.0
+    assert await limiter.spent(tenant_subject("ten_acme"), "month", now) == 7.5
+    assert await limiter.spent(key_subject("ten_acme", "ci"), "day", now) == 1.25
+    assert await limiter.spent(tenant_subject("ten_free"), "month", now) == 0.0
     assert not await rebuild.check(), "a warm Redis is left alone"
 
     # The rebuilt spend counts: $2.50 of the $10 month is left.
-    rule = Rule(tenant_subject("acme"), budget_usd=10.0, budget_period="month")
+    rule = Rule(tenant_subject("ten_acme"), budget_usd=10.0, budget_period="month")
     over = await limiter.admit([rule], Ask(tokens=1, cost_usd=3.0, now=now))
     under = await limiter.admit([rule], Ask(tokens=1, cost_usd=2.0, now=now))
     assert (over.admitted, over.rule, under.admitted) == (False, "budget", True)
@@ -65,7 +65,7 @@ async def test_only_one_replica_rebuilds(replicas: list[RedisLimiter]) -> None:
     rebuilds = [BudgetRebuild(limiter, lambda: TENANTS, spend) for limiter in replicas]
     done = await asyncio.gather(*(r.check() for r in rebuilds))
     assert sorted(done) == [False, True]
-    assert await replicas[1].spent(tenant_subject("acme"), "month", time.time()) == 7.5
+    assert await replicas[1].spent(tenant_subject("ten_acme"), "month", time.time()) == 7.5
 
 
 async def test_a_restarted_redis_is_rebuilt_again(replicas: list[RedisLimiter]) -> None:
@@ -75,4 +75,4 @@ async def test_a_restarted_redis_is_rebuilt_again(replicas: list[RedisLimiter]) 
     await limiter.client.flushdb()  # what a restart without persistence leaves
     assert await limiter.cold()
     assert await rebuild.check()
-    assert await limiter.spent(tenant_subject("acme"), "month", time.time()) == 7.5
+    assert await limiter.spent(tenant_subject("ten_acme"), "month", time.time()) == 7.5

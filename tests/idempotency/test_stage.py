@@ -214,6 +214,17 @@ async def test_keys_are_per_tenant() -> None:
     assert upstream.calls == 2
 
 
+async def test_a_tenant_recreated_under_a_deleted_ones_name_gets_no_replay() -> None:
+    """Keys are kept by tenant id: the same name is another tenant once re-created."""
+    stage, upstream = Idempotency(), Upstream()
+    recreated = Tenant(id="ten_recreated", name=ACME.name, models=None, limits=LimitsConfig())
+
+    await answer(stage, context(chat(), tenant=ACME), upstream)
+    await answer(stage, context(chat(), tenant=recreated), upstream)
+
+    assert upstream.calls == 2, "the same key and request, but not the same tenant"
+
+
 async def test_100_concurrent_duplicates_make_one_upstream_call() -> None:
     stage, upstream = Idempotency(), Upstream(delay=0.005)
 

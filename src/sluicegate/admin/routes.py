@@ -103,6 +103,8 @@ async def update_tenant(request: web.Request) -> web.Response:
 
 
 async def delete_tenant(request: web.Request) -> web.Response:
+    """Its cached answers, Idempotency-Key answers, limits and usage are kept by its id,
+    which no later tenant gets: nothing of them reaches a tenant created under its name."""
     tenant = _changeable_tenant(request, "remove")
     await _gateway(request).directory.delete_tenant(tenant.name)
     return _json(TenantDeleted(name=tenant.name, id=tenant.id))
@@ -265,16 +267,24 @@ async def invalidate_cache(request: web.Request) -> web.Response:
     from sluicegate.cache import SHARED_SCOPE, Selector, tenant_scope
 
     body = await _body(request, CacheInvalidate)
-    if body.tenant is not None and body.shared:
-        raise GatewayError.invalid("give tenant or shared, not both", param="shared")
-    if not (body.tenant or body.shared or body.alias or body.tag or body.all):
+    scopes = [name for name in ("tenant", "tenant_id", "shared") if getattr(body, name)]
+    if len(scopes) > 1:
         raise GatewayError.invalid(
-            "say which entries: tenant, shared, alias or tag (or all: true for every entry)",
+            f"give one of tenant, tenant_id and shared, not {' and '.join(scopes)}",
+            param=scopes[-1],
+        )
+    if not (scopes or body.alias or body.tag or body.all):
+        raise GatewayError.invalid(
+            "say which entries: tenant, tenant_id, shared, alias or tag "
+            "(or all: true for every entry)",
             param="all",
         )
     scope = SHARED_SCOPE if body.shared else None
     if body.tenant is not None:
-        scope = tenant_scope(body.tenant)
+        # Entries are kept by tenant id: the name means the tenant that has it now.
+        scope = tenant_scope(_tenant_named(_gateway(request), body.tenant).id)
+    elif body.tenant_id is not None:
+        scope = tenant_scope(body.tenant_id)
     selector = Selector(scope=scope, alias=body.alias, tag=body.tag)
     store = _gateway(request).services.cache
     try:
@@ -354,7 +364,11 @@ OPERATIONS: tuple[Operation, ...] = (
         "tenants",
         TenantDeleted,
         errors=(404, 409),
-        description="Tenants from the config file are removed there (409).",
+        description="Tenants from the config file are removed there (409). Its cache "
+        "entries, Idempotency-Key answers, rate windows, budget and usage are kept by its id, "
+        "never by its name: a tenant created later under the same name gets a new id and "
+        "none of them (no cache hits, no replays, a whole budget, empty usage). Its usage "
+        "stays reachable with `tenant_id=` (the id this answer gives).",
     ),
     Operation(
         "GET",
@@ -473,10 +487,11 @@ OPERATIONS: tuple[Operation, ...] = (
         "cache",
         CacheInvalidated,
         body=CacheInvalidate,
-        errors=(400,),
-        description="By tenant (or the shared scope), alias and tag, combined; `all: true` "
-        "empties the cache. Entries also expire with their TTL, and a change of an alias's "
-        "targets starts new entries by itself (they are in the key). Without Redis each "
+        errors=(400, 404),
+        description="By tenant (its name or `tenant_id`; or the shared scope), alias and tag, "
+        "combined; `all: true` empties the cache. Entries also expire with their TTL, and a "
+        "change of an alias's targets starts new entries by itself (they are in the key). "
+        "Without Redis each "
         "worker process has its own cache and this reaches the one that answers; with Redis "
         "unreachable the answer is a 503 (`cache_unavailable`).",
     ),

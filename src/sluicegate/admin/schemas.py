@@ -397,20 +397,24 @@ class ErrorBody(_Response):
 
 def _one_of_these_given() -> dict[str, Any]:
     """What the handler checks, said in the schema: at least one selector (a ``false``
-    flag selects nothing), and never a tenant together with the shared scope."""
+    flag selects nothing), and at most one scope: a tenant (by name or id) or shared."""
     selects: dict[str, dict[str, Any]] = {
         "tenant": {"type": "string"},
+        "tenant_id": {"type": "string"},
         "shared": {"const": True},
         "alias": {"type": "string"},
         "tag": {"type": "string"},
         "all": {"const": True},
     }
+    scopes = ("tenant", "tenant_id", "shared")
+    two_scopes = [
+        {"required": [a, b], "properties": {a: selects[a], b: selects[b]}}
+        for i, a in enumerate(scopes)
+        for b in scopes[i + 1 :]
+    ]
     return {
         "anyOf": [{"required": [name], "properties": {name: s}} for name, s in selects.items()],
-        "not": {
-            "required": ["tenant", "shared"],
-            "properties": {"tenant": selects["tenant"], "shared": selects["shared"]},
-        },
+        "not": {"anyOf": two_scopes},
     }
 
 
@@ -420,12 +424,21 @@ class CacheInvalidate(_Request):
     model_config = ConfigDict(json_schema_extra=_one_of_these_given())
 
     tenant: str | None = Field(
-        default=None, min_length=1, description="Only this tenant's own entries."
+        default=None,
+        min_length=1,
+        description="Only the own entries of the tenant that has this name now (404 if none "
+        "has). A deleted tenant's entries are never served again (entries are kept by tenant "
+        "id) and expire with their TTL; tenant_id removes them sooner.",
+    )
+    tenant_id: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Only the own entries of the tenant with this id, deleted or not.",
     )
     shared: bool = Field(
         default=False,
         description="Only the shared scope's entries (aliases with scope: shared); not with "
-        "tenant.",
+        "tenant or tenant_id.",
     )
     alias: str | None = Field(
         default=None, min_length=1, description="Only entries of this alias."

@@ -55,10 +55,10 @@ async def budget_seeds(
     for tenant in tenants:
         limits = tenant.limits
         subjects: list[tuple[str, str | None, RateLimits]] = [
-            (tenant_subject(tenant.name), None, limits)
+            (tenant_subject(tenant.id), None, limits)
         ]
         subjects += [
-            (key_subject(tenant.name, name), name, key_limits)
+            (key_subject(tenant.id, name), name, key_limits)
             for name, key_limits in limits.keys.items()
         ]
         for subject, key_name, rule in subjects:
