@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestClient
 from sluicegate.admin.routes import OPERATIONS
 from sluicegate.admin.schemas import parse_instant
 from sluicegate.gateway import GATEWAY, Gateway
+from sluicegate.state.directory import config_tenant_id
 
 Client = TestClient[web.Request, web.Application]
 
@@ -139,6 +140,7 @@ async def test_tenant_lifecycle(client: Client) -> None:
     assert listed == {
         "data": [
             {
+                "id": config_tenant_id("acme"),
                 "name": "acme",
                 "models": None,
                 "limits": {**UNLIMITED, "rpm": 600},
@@ -152,7 +154,7 @@ async def test_tenant_lifecycle(client: Client) -> None:
         json={"name": "beta", "models": ["other", "echo"], "limits": {"tpm": 1000}},
         status=201,
     )
-    assert created["name"] == "beta"
+    assert created["name"] == "beta" and re.fullmatch(r"ten_[0-9a-f]{16}", created["id"])
     assert created["models"] == ["echo", "other"]
     assert created["limits"]["tpm"] == 1000
     assert created["source"] == "admin"
@@ -170,11 +172,14 @@ async def test_tenant_lifecycle(client: Client) -> None:
 
     changed = await call(client, "PATCH", "/admin/tenants/beta", json={"models": None})
     assert changed["models"] is None  # null: every alias again
+    assert changed["id"] == created["id"], "a change keeps the tenant's id"
 
     names = [t["name"] for t in (await call(client, "GET", "/admin/tenants"))["data"]]
     assert names == ["acme", "beta"]
 
-    assert await call(client, "DELETE", "/admin/tenants/beta") == {"name": "beta", "deleted": True}
+    assert await call(client, "DELETE", "/admin/tenants/beta") == {
+        "name": "beta", "id": created["id"], "deleted": True
+    }
     body = await call(client, "GET", "/admin/tenants/beta", status=404)
     assert_error(body, code="not_found", says="beta")
 
@@ -441,7 +446,8 @@ async def test_usage_totals_and_groups(client: Client) -> None:
         usage = await call(client, "GET", "/admin/usage", params={"group_by": group_by})
         assert _counts(usage) == counts, group_by
         for group in usage["groups"]:
-            assert set(group) == {"key", *usage["totals"]}
+            by_tenant = {"tenant_id"} if group_by == "tenant" else set()
+            assert set(group) == {"key", *by_tenant, *usage["totals"]}
 
     usage = await call(client, "GET", "/admin/usage", params={"group_by": "day"})
     days = _counts(usage)
@@ -697,7 +703,9 @@ async def test_openapi_document_describes_bodies_and_parameters(client: Client) 
 
     usage = doc["paths"]["/admin/usage"]["get"]
     params = {p["name"]: p for p in usage["parameters"]}
-    assert set(params) == {"tenant", "since", "until", "group_by", "key", "format"}
+    assert set(params) == {"tenant", "tenant_id", "since", "until", "group_by", "key", "format"}
+    assert "has this name now" in params["tenant"]["description"]
+    assert "deleted tenant's history" in params["tenant_id"]["description"]
     assert all(p["in"] == "query" and p["required"] is False for p in params.values())
     assert params["group_by"]["schema"]["enum"] == ["tenant", "key", "alias", "target", "tag",
                                                     "day"]
@@ -708,8 +716,10 @@ async def test_openapi_document_describes_bodies_and_parameters(client: Client) 
     assert set(success) == {"application/json", "text/csv"}  # format=csv
 
     invalidate = schemas["CacheInvalidate"]
-    assert len(invalidate["anyOf"]) == 5, "at least one selector, as the handler requires"
-    assert invalidate["not"]["required"] == ["tenant", "shared"]
+    assert len(invalidate["anyOf"]) == 6, "at least one selector, as the handler requires"
+    assert [n["required"] for n in invalidate["not"]["anyOf"]] == [
+        ["tenant", "tenant_id"], ["tenant", "shared"], ["tenant_id", "shared"]
+    ], "at most one scope"
 
     path_param = doc["paths"]["/admin/keys/{id}"]["delete"]["parameters"][0]
     assert path_param == {"name": "id", "in": "path", "required": True,

@@ -48,7 +48,8 @@ async def test_idle_windows_are_forgotten() -> None:
 
 
 async def test_a_new_process_gets_its_budgets_back_from_the_ledger_once() -> None:
-    tenants = [Tenant("acme", None, LimitsConfig(budget_usd=10.0, budget_period="total"))]
+    budget = LimitsConfig(budget_usd=10.0, budget_period="total")
+    tenants = [Tenant("ten_acme", "acme", None, budget)]
 
     async def spend(tenant: str, key: str | None, since: float) -> float:
         return 7.5
@@ -57,7 +58,7 @@ async def test_a_new_process_gets_its_budgets_back_from_the_ledger_once() -> Non
     rebuild = BudgetRebuild(limiter, lambda: tenants, spend)
     assert await rebuild.check()
     assert not await rebuild.check(), "once per process"
-    rule = Rule(tenant_subject("acme"), budget_usd=10.0, budget_period="total")
+    rule = Rule(tenant_subject("ten_acme"), budget_usd=10.0, budget_period="total")
     now = ts("2024-05-08T12:00:00")
     assert not (await limiter.admit([rule], Ask(1, 3.0, now))).admitted
     assert (await limiter.admit([rule], Ask(1, 2.5, now))).admitted

@@ -19,17 +19,19 @@ from sluicegate.state.directory import Tenant
 pytestmark = pytest.mark.redis
 
 TENANTS = [
-    Tenant("acme", None, LimitsConfig.model_validate(
+    Tenant("ten_acme", "acme", None, LimitsConfig.model_validate(
         {"budget_usd": 10.0, "budget_period": "month",
          "keys": {"ci": {"budget_usd": 2.0, "budget_period": "day"}}})),
-    Tenant("free", None, LimitsConfig()),  # no budget: nothing to rebuild
+    Tenant("ten_free", "free", None, LimitsConfig()),  # no budget: nothing to rebuild
 ]
-LEDGER = {("acme", None): 7.5, ("acme", "ci"): 1.25, ("free", None): 3.0}
+# Spend by tenant id: a deleted "acme" (another id) spent too, and must not count.
+LEDGER = {("ten_acme", None): 7.5, ("ten_acme", "ci"): 1.25, ("ten_free", None): 3.0,
+          ("ten_deleted_acme", None): 50.0}
 
 
-async def spend(tenant: str, key: str | None, since: float) -> float:
+async def spend(tenant_id: str, key: str | None, since: float) -> float:
     assert since <= time.time()
-    return LEDGER[(tenant, key)]
+    return LEDGER[(tenant_id, key)]
 
 
 @pytest.fixture
@@ -47,13 +49,13 @@ async def test_a_cold_redis_gets_each_budget_back_from_the_ledger(
     rebuild = BudgetRebuild(limiter, lambda: TENANTS, spend)
     assert await rebuild.check()
     now = time.time()
-    assert await limiter.spent(tenant_subject("acme"), "month", now) == 7.5
-    assert await limiter.spent(key_subject("acme", "ci"), "day", now) == 1.25
-    assert await limiter.spent(tenant_subject("free"), "month", now) == 0.0
+    assert await limiter.spent(tenant_subject("ten_acme"), "month", now) == 7.5
+    assert await limiter.spent(key_subject("ten_acme", "ci"), "day", now) == 1.25
+    assert await limiter.spent(tenant_subject("ten_free"), "month", now) == 0.0
     assert not await rebuild.check(), "a warm Redis is left alone"
 
     # The rebuilt spend counts: $2.50 of the $10 month is left.
-    rule = Rule(tenant_subject("acme"), budget_usd=10.0, budget_period="month")
+    rule = Rule(tenant_subject("ten_acme"), budget_usd=10.0, budget_period="month")
     over = await limiter.admit([rule], Ask(tokens=1, cost_usd=3.0, now=now))
     under = await limiter.admit([rule], Ask(tokens=1, cost_usd=2.0, now=now))
     assert (over.admitted, over.rule, under.admitted) == (False, "budget", True)
@@ -63,7 +65,7 @@ async def test_only_one_replica_rebuilds(replicas: list[RedisLimiter]) -> None:
     rebuilds = [BudgetRebuild(limiter, lambda: TENANTS, spend) for limiter in replicas]
     done = await asyncio.gather(*(r.check() for r in rebuilds))
     assert sorted(done) == [False, True]
-    assert await replicas[1].spent(tenant_subject("acme"), "month", time.time()) == 7.5
+    assert await replicas[1].spent(tenant_subject("ten_acme"), "month", time.time()) == 7.5
 
 
 async def test_a_restarted_redis_is_rebuilt_again(replicas: list[RedisLimiter]) -> None:
@@ -73,4 +75,4 @@ async def test_a_restarted_redis_is_rebuilt_again(replicas: list[RedisLimiter]) 
     await limiter.client.flushdb()  # what a restart without persistence leaves
     assert await limiter.cold()
     assert await rebuild.check()
-    assert await limiter.spent(tenant_subject("acme"), "month", time.time()) == 7.5
+    assert await limiter.spent(tenant_subject("ten_acme"), "month", time.time()) == 7.5

@@ -42,6 +42,7 @@ def context(
     scope: str = "tenant",
     ttl_s: float | None = None,
     embeddings: bool = False,
+    tenant_id: str = "ten_acme",
 ) -> Request:
     request: Any = (
         EmbeddingRequest(model="embed", inputs=["hello"])
@@ -56,14 +57,16 @@ def context(
         cache=CacheConfig.model_validate({"mode": default_mode, "ttl_s": 900})))
     return Request.of(
         request, alias=cast(Any, alias), runtime=cast(Any, runtime),
-        tenant=Tenant(name="acme", models=None, limits=cast(Any, SimpleNamespace())),
+        tenant=Tenant(
+            id=tenant_id, name="acme", models=None, limits=cast(Any, SimpleNamespace())
+        ),
         headers={} if header is None else {"Cache-Control": header},
     )
 
 
 def test_auto_caches_temperature_zero_and_embeddings_but_not_sampled_answers() -> None:
     assert decide(context(temperature=0)) == Decision(
-        lookup=True, store=True, max_age_s=None, ttl_s=900, scope=tenant_scope("acme"))
+        lookup=True, store=True, max_age_s=None, ttl_s=900, scope=tenant_scope("ten_acme"))
     assert decide(context(embeddings=True)) is not None
     assert decide(context(temperature=None)) is None
     assert decide(context(temperature=0.7)) is None
@@ -87,3 +90,14 @@ def test_alias_mode_and_settings_override_the_defaults() -> None:
     assert decide(context(temperature=0, default_mode="off", mode="auto")) is not None
     shared = decide(context(temperature=0, scope="shared", ttl_s=30))
     assert shared is not None and (shared.scope, shared.ttl_s) == (SHARED_SCOPE, 30)
+
+
+def test_a_tenants_scope_is_its_id_not_its_name() -> None:
+    """A tenant created under a deleted tenant's name is another tenant: it must not
+    meet the cached answers of the first."""
+    deleted = decide(context(temperature=0, tenant_id="ten_deleted"))
+    namesake = decide(context(temperature=0, tenant_id="ten_namesake"))
+    assert deleted is not None and namesake is not None
+    assert (deleted.scope, namesake.scope) == (
+        tenant_scope("ten_deleted"), tenant_scope("ten_namesake"))
+    assert deleted.scope != namesake.scope

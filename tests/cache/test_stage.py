@@ -59,7 +59,7 @@ def context(question: str = "What is the capital of Italy?", *, serving: Alias |
                               config=SimpleNamespace(cache=CacheConfig()))
     body = ChatRequest(model="smart", temperature=0, messages=[
         Message(role="user", content=[TextPart(text=question)])])
-    tenant = Tenant(name="acme", models=None, limits=cast(Any, SimpleNamespace()))
+    tenant = Tenant(id="ten_acme", name="acme", models=None, limits=cast(Any, SimpleNamespace()))
     return Request.of(body, tenant=tenant, alias=smart, runtime=cast(Any, runtime),
                       headers=headers)
 
@@ -179,8 +179,8 @@ async def test_a_semantic_index_is_asked_after_an_exact_miss() -> None:
     request = first.decoded
     assert isinstance(request, ChatRequest)
     targets = ("oai/gpt-4o-2024-08-06",)
-    scope = semantic_scope(request, scope=tenant_scope("acme"), alias="smart", targets=targets)
-    exact = cache_key(request, scope=tenant_scope("acme"), alias="smart", targets=targets)
+    scope = semantic_scope(request, scope=tenant_scope("ten_acme"), alias="smart", targets=targets)
+    exact = cache_key(request, scope=tenant_scope("ten_acme"), alias="smart", targets=targets)
     assert index.entries == {scope: ("What is the capital of Italy?", exact)}
 
     paraphrase = context("Which city is Italy's capital?", serving=smart)

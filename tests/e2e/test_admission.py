@@ -11,6 +11,7 @@ from aiohttp import web
 from fakes.base import LocalServer
 from fakes.openai_upstream import OpenAIUpstream
 from fakes.stack import KEY, gateway_url
+from sluicegate.state.directory import config_tenant_id
 
 HELLO: Any = [{"role": "user", "content": "hello"}]
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -115,6 +116,7 @@ async def test_a_budget_alert_is_logged_and_posted_once_per_period(start_gateway
     assert len(hook.events) == 1
     event = hook.events[0]
     assert event["event"] == "budget_alert" and event["subject"] == "tenant:acme"
+    assert event["tenant_id"] == config_tenant_id("acme"), "what the budget is kept under"
     assert event["budget_usd"] == 1.0 and event["spent_usd"] >= 0.05
 
 

@@ -16,6 +16,7 @@ from fakes.stack import KEY, Gateway, Stack, anthropic_client, gateway_url
 from sluicegate.cli import main as cli
 from sluicegate.config.loader import validate_config
 from sluicegate.gateway import GATEWAY
+from sluicegate.state.directory import config_tenant_id
 
 OTHER_KEY = "sk-e2e-globex-key"
 ADMIN_KEY = "sk-e2e-admin-key"
@@ -344,6 +345,10 @@ async def test_invalidation_by_tenant_alias_and_tag(stack) -> None:  # type: ign
     assert (await ask(stack, key=KEY))[1]["x-sluicegate-cache"] == "hit", "acme's stays"
     assert (await admin(stack, {"alias": "gpt-shared"}))["invalidated"] == 1
     assert (await ask(stack, key=OTHER_KEY, model="gpt-shared"))[1]["x-sluicegate-cache"] == "miss"
+    # Entries are kept by tenant id: a name is the tenant that has it now, or none (404).
+    assert (await admin(stack, {"tenant": "nobody"}))["status"] == 404
+    assert (await admin(stack, {"tenant_id": config_tenant_id("acme")}))["invalidated"] == 2
+    assert (await ask(stack, key=KEY))[1]["x-sluicegate-cache"] == "miss"
 
     # The CLI drives the same operation.
     argv = ["cache-invalidate", "--all", "--url", stack.url, "--admin-key", ADMIN_KEY, "--json"]

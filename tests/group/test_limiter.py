@@ -100,7 +100,8 @@ async def test_an_admission_whose_caller_gives_up_is_given_back(
 async def test_budgets_are_rebuilt_from_the_ledger_once_for_the_whole_group(
     workers: list[GroupLimiter],
 ) -> None:
-    tenants = [Tenant("acme", None, LimitsConfig(budget_usd=10.0, budget_period="total"))]
+    budget = LimitsConfig(budget_usd=10.0, budget_period="total")
+    tenants = [Tenant("ten_acme", "acme", None, budget)]
 
     async def spend(tenant: str, key: str | None, since: float) -> float:
         return 7.5
@@ -108,7 +109,7 @@ async def test_budgets_are_rebuilt_from_the_ledger_once_for_the_whole_group(
     rebuilds = [BudgetRebuild(w, lambda: tenants, spend) for w in workers]
     assert sorted(await asyncio.gather(*(r.check() for r in rebuilds))) == [False, True]
     assert not await workers[0].cold()
-    assert await workers[1].spent("tenant:acme", "total", T0) == 7.5
+    assert await workers[1].spent("tenant:ten_acme", "total", T0) == 7.5
 
 
 async def test_a_failure_in_the_supervisor_is_an_unavailable_limiter(

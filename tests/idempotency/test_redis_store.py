@@ -392,8 +392,8 @@ async def test_an_answer_this_release_cannot_read_is_an_internal_error(replica: 
 
 # --- The Idempotency stage on two replicas ----------------------------------------------
 
-ACME = Tenant(name="acme", models=None, limits=LimitsConfig())
-GLOBEX = Tenant(name="globex", models=None, limits=LimitsConfig())
+ACME = Tenant(id="ten_acme", name="acme", models=None, limits=LimitsConfig())
+GLOBEX = Tenant(id="ten_globex", name="globex", models=None, limits=LimitsConfig())
 EVENTS: list[Event] = list(answer().events)
 
 

@@ -29,8 +29,8 @@ from sluicegate.idempotency import Idempotency, MemoryIdempotencyStore, StoredAn
 from sluicegate.pipeline import Events, Request, Stream
 from sluicegate.state.directory import Tenant
 
-ACME = Tenant(name="acme", models=None, limits=LimitsConfig())
-GLOBEX = Tenant(name="globex", models=None, limits=LimitsConfig())
+ACME = Tenant(id="ten_acme", name="acme", models=None, limits=LimitsConfig())
+GLOBEX = Tenant(id="ten_globex", name="globex", models=None, limits=LimitsConfig())
 TARGET = SimpleNamespace(label="main/gpt-4o")
 
 ANSWER: list[Event] = [
@@ -212,6 +212,17 @@ async def test_keys_are_per_tenant() -> None:
     await answer(stage, context(chat("Other"), tenant=GLOBEX), upstream)
 
     assert upstream.calls == 2
+
+
+async def test_a_tenant_recreated_under_a_deleted_ones_name_gets_no_replay() -> None:
+    """Keys are kept by tenant id: the same name is another tenant once re-created."""
+    stage, upstream = Idempotency(), Upstream()
+    recreated = Tenant(id="ten_recreated", name=ACME.name, models=None, limits=LimitsConfig())
+
+    await answer(stage, context(chat(), tenant=ACME), upstream)
+    await answer(stage, context(chat(), tenant=recreated), upstream)
+
+    assert upstream.calls == 2, "the same key and request, but not the same tenant"
 
 
 async def test_100_concurrent_duplicates_make_one_upstream_call() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sluicegate.config import LimitsConfig, TenantConfig
-from sluicegate.state.directory import Directory, DirectoryError, hash_key
+from sluicegate.state.directory import Directory, DirectoryError, config_tenant_id, hash_key
 from state.stores import BACKENDS, opened, storage_url
 
 
@@ -90,3 +90,42 @@ async def test_duplicates_and_unknown_names_are_refused(url: str) -> None:
         assert updated.models == frozenset({"a", "b"})
         await directory.delete_tenant("acme")
         assert directory.tenants() == [] and await directory.keys() == []
+
+
+def id_of(directory: Directory, name: str) -> str:
+    tenant = directory.tenant(name)
+    assert tenant is not None, name
+    return tenant.id
+
+
+async def test_a_tenant_created_again_under_a_deleted_ones_name_gets_a_new_id(url: str) -> None:
+    async with opened(url) as storage:
+        directory = await Directory.open(storage.directory)
+        first = await directory.create_tenant("acme")
+        updated = await directory.update_tenant("acme", limits=LimitsConfig(rpm=5))
+        assert updated.id == first.id, "a change is the same tenant"
+        await directory.delete_tenant("acme")
+        again = await directory.create_tenant("acme")
+        assert again.id != first.id and again.id.startswith("ten_")
+
+
+async def test_a_config_tenants_id_comes_from_its_name(url: str) -> None:
+    """The same name in the file is the same tenant: across syncs, restarts and replicas,
+    and when it comes back to the file after being removed."""
+    acme = TenantConfig(name="acme")
+    async with opened(url) as storage:
+        directory = await Directory.open(storage.directory)
+        await directory.create_tenant("by-admin")
+        admin_id = id_of(directory, "by-admin")
+        await directory.sync_config([acme, TenantConfig(name="by-admin")])
+        assert id_of(directory, "acme") == config_tenant_id("acme")
+        taken_over = directory.tenant("by-admin")
+        assert taken_over is not None and taken_over.source == "config"
+        assert taken_over.id == admin_id, "a tenant the file takes over keeps its id"
+        await directory.sync_config([])
+        await directory.sync_config([acme])
+        assert id_of(directory, "acme") == config_tenant_id("acme")
+    async with opened(url) as restarted:
+        directory = await Directory.open(restarted.directory)
+        await directory.sync_config([acme])
+        assert id_of(directory, "acme") == config_tenant_id("acme")

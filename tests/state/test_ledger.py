@@ -14,6 +14,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from sluicegate.state.directory import Directory
 from sluicegate.state.ledger import Ledger, LedgerRecord
 from sluicegate.state.ledger.spool import SUFFIX, Spool, decode_lines
 from sluicegate.state.storage import Storage
@@ -24,17 +25,19 @@ def record(
     n: int,
     *,
     tenant: str = "acme",
+    tenant_id: str | None = None,
     tags: tuple[str, ...] = (),
     ts: float | None = None,
     unpriced: bool = False,
 ) -> LedgerRecord:
+    """A record of tenant ``tenant``, whose id is ``ten_{tenant}`` unless given."""
     return LedgerRecord(
         id=f"rec-{n}", request_id=f"req-{n}", ts=1_700_000_000.0 + n if ts is None else ts,
         tenant=tenant, key_name="ci", alias="smart", target="main/gpt-4o", protocol="openai",
         operation="chat", stream=False, tags=tags, status=200, error_code=None, input_tokens=10,
         output_tokens=5, cached_tokens=0, cache_write_tokens=0, reasoning_tokens=0,
         estimated=False, cost_usd=0.0 if unpriced else 0.001, latency_ms=12.5, ttft_ms=3.0,
-        unpriced=unpriced,
+        unpriced=unpriced, tenant_id=tenant_id or f"ten_{tenant}",
     )
 
 
@@ -113,7 +116,7 @@ async def test_shipping_twice_never_counts_twice(storage: Storage) -> None:
     await storage.ledger.ship(batch, "a.spool", 0)  # as if the offset had been lost
     usage = await storage.ledger.usage(group_by="tag")
     assert usage["totals"]["requests"] == 2
-    tagged = await storage.ledger.usage(tenant="acme", key="ci", until=1_700_000_002.0)
+    tagged = await storage.ledger.usage(tenant_id="ten_acme", key="ci", until=1_700_000_002.0)
     assert usage["groups"] == [{"key": "a", **tagged["totals"]}], "roll-ups counted once too"
     assert await storage.ledger.offset("a.spool") == 0
 
@@ -153,12 +156,76 @@ async def test_unpriced_records_are_kept_as_such_and_counted(storage: Storage) -
     assert (edge["totals"]["requests"], edge["totals"]["unpriced_requests"]) == (3, 2)
 
 
+def spooled_by_an_older_version(record: LedgerRecord, missing: int) -> bytes:
+    """``record``'s spool line as a version that had ``missing`` fewer fields wrote it."""
+    line = msgspec.json.encode(record)
+    for _ in range(missing):
+        line = line[: line.rindex(b",")]
+    return line + b"]\n"
+
+
 def test_a_record_spooled_before_the_unpriced_flag_still_decodes() -> None:
     """A spool written by the previous version is shipped after an upgrade."""
-    old = msgspec.json.encode(record(1))
-    without_flag = old[: old.rindex(b",")] + b"]"  # the array as it was, one field shorter
-    (decoded,), _ = decode_lines(without_flag + b"\n")
-    assert decoded.id == "rec-1" and decoded.unpriced is False
+    (decoded,), _ = decode_lines(spooled_by_an_older_version(record(1), missing=2))
+    assert decoded.id == "rec-1" and decoded.unpriced is False and decoded.tenant_id is None
+
+
+async def test_a_record_spooled_before_tenant_ids_gets_the_id_of_its_tenant_when_shipped(
+    storage: Storage, tmp_path: Path
+) -> None:
+    """Written just before the upgrade, it is the tenant's that has its name now; one of a
+    tenant gone since then keeps no id (no tenant's usage counts it)."""
+    directory = await Directory.open(storage.directory)
+    acme = await directory.create_tenant("acme")
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    (spool / "dead-0-000001.spool").write_bytes(
+        spooled_by_an_older_version(record(1), missing=1)
+        + spooled_by_an_older_version(record(2, tenant="gone"), missing=1)
+    )
+    ledger = open_ledger(storage, tmp_path)
+    assert await ledger.aflush() == 2
+    assert [r["tenant_id"] for r in await ledger.arecords(tenant="acme")] == [acme.id]
+    [gone] = [r for r in await ledger.arecords() if r["tenant"] == "gone"]
+    assert gone["tenant_id"] is None
+    await ledger.close()
+
+
+async def test_usage_by_name_is_the_tenant_that_has_it_now_and_by_id_any_tenant(
+    storage: Storage,
+) -> None:
+    """A tenant deleted and created again under its name: two tenants, two histories."""
+    directory = await Directory.open(storage.directory)
+    deleted = await directory.create_tenant("acme")
+    await directory.delete_tenant("acme")
+    recreated = await directory.create_tenant("acme")
+    assert recreated.id != deleted.id
+    day = 1_700_006_400.0  # 00:00 UTC: whole days come from PostgreSQL's roll-ups
+    await storage.ledger.ship(
+        [record(n, tenant_id=deleted.id, ts=day + n, tags=("t",)) for n in range(3)]
+        + [record(n, tenant_id=recreated.id, ts=day + n, tags=("t",)) for n in range(3, 5)]
+        + [record(5, tenant="nobody", ts=day + 5)],
+        "r.spool",
+        1,
+    )
+    ledger = storage.ledger
+    for window in ({}, {"since": day + 1, "until": day + 4}):  # whole days, then raw rows
+        now = (await ledger.usage(tenant="acme", **window))["totals"]["requests"]
+        before = (await ledger.usage(tenant_id=deleted.id, **window))["totals"]["requests"]
+        assert (now, before) == ((2, 3) if not window else (1, 2)), window
+    assert (await ledger.usage(tenant="nobody"))["totals"]["requests"] == 0, "no such tenant now"
+    assert (await ledger.usage(tenant="acme", tenant_id=deleted.id))["totals"]["requests"] == 0
+    by_tag = await ledger.usage(tenant="acme", group_by="tag")
+    assert [(g["key"], g["requests"]) for g in by_tag["groups"]] == [("t", 2)]
+
+    by_tenant = (await ledger.usage(group_by="tenant"))["groups"]
+    assert {(g["key"], g["tenant_id"]): g["requests"] for g in by_tenant} == {
+        ("acme", deleted.id): 3, ("acme", recreated.id): 2, ("nobody", "ten_nobody"): 1
+    }, "one group per tenant id, the name as its key"
+    assert [r["id"] for r in await ledger.records(tenant="acme")] == ["rec-4", "rec-3"]
+    assert len(await ledger.records(tenant_id=deleted.id)) == 3
+    assert await ledger.spend(recreated.id) == pytest.approx(0.002)
+    assert await ledger.spend(deleted.id) == pytest.approx(0.003)
 
 
 async def test_rotated_files_are_shipped_and_deleted(storage: Storage, tmp_path: Path) -> None:
@@ -253,9 +320,9 @@ async def test_a_disabled_ledger_records_nothing(storage: Storage, tmp_path: Pat
 async def test_spend_sums_a_tenants_cost_over_a_window(storage: Storage) -> None:
     batch = [record(n, tenant="acme" if n % 2 else "beta") for n in range(10)]
     await storage.ledger.ship(batch, "a.spool", 1)
-    assert await storage.ledger.spend("acme") == pytest.approx(0.005)
-    assert await storage.ledger.spend("acme", since=1_700_000_005.0) == pytest.approx(0.003)
-    assert await storage.ledger.spend("acme", key="other") == 0.0
+    assert await storage.ledger.spend("ten_acme") == pytest.approx(0.005)
+    assert await storage.ledger.spend("ten_acme", since=1_700_000_005.0) == pytest.approx(0.003)
+    assert await storage.ledger.spend("ten_acme", key="other") == 0.0
 
 
 def test_the_sync_shortcuts_work_on_sqlite_only(tmp_path: Path) -> None:

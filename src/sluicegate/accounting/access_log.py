@@ -84,6 +84,7 @@ class AccessLog(Observer):
                 cache=outcome.cache,
                 saved_usd=outcome.saved_usd,
                 unpriced=priced_by is not None and not priced_by.priced,
+                tenant_id=request.tenant.id if request.tenant else None,
             )
         )
         self._observe(

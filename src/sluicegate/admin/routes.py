@@ -103,9 +103,11 @@ async def update_tenant(request: web.Request) -> web.Response:
 
 
 async def delete_tenant(request: web.Request) -> web.Response:
+    """Its cached answers, Idempotency-Key answers, limits and usage are kept by its id,
+    which no later tenant gets: nothing of them reaches a tenant created under its name."""
     tenant = _changeable_tenant(request, "remove")
     await _gateway(request).directory.delete_tenant(tenant.name)
-    return _json(TenantDeleted(name=tenant.name))
+    return _json(TenantDeleted(name=tenant.name, id=tenant.id))
 
 
 # -- keys ---------------------------------------------------------------------
@@ -148,6 +150,7 @@ async def usage(request: web.Request) -> web.Response:
         raise GatewayError.invalid("until is earlier than since", param="until")
     result = await _gateway(request).ledger.ausage(
         tenant=query.tenant,
+        tenant_id=query.tenant_id,
         key=query.key,
         since=query.since,
         until=query.until,
@@ -181,7 +184,9 @@ async def usage_forecast(request: web.Request) -> web.Response:
 
 async def list_requests(request: web.Request) -> web.Response:
     query = _query(request, RequestsQuery)
-    records = await _gateway(request).ledger.arecords(limit=query.limit, tenant=query.tenant)
+    records = await _gateway(request).ledger.arecords(
+        limit=query.limit, tenant=query.tenant, tenant_id=query.tenant_id
+    )
     return web.Response(body=orjson.dumps({"data": records}), content_type=JSON)
 
 
@@ -271,16 +276,24 @@ async def invalidate_cache(request: web.Request) -> web.Response:
     from sluicegate.cache import SHARED_SCOPE, Selector, tenant_scope
 
     body = await _body(request, CacheInvalidate)
-    if body.tenant is not None and body.shared:
-        raise GatewayError.invalid("give tenant or shared, not both", param="shared")
-    if not (body.tenant or body.shared or body.alias or body.tag or body.all):
+    scopes = [name for name in ("tenant", "tenant_id", "shared") if getattr(body, name)]
+    if len(scopes) > 1:
         raise GatewayError.invalid(
-            "say which entries: tenant, shared, alias or tag (or all: true for every entry)",
+            f"give one of tenant, tenant_id and shared, not {' and '.join(scopes)}",
+            param=scopes[-1],
+        )
+    if not (scopes or body.alias or body.tag or body.all):
+        raise GatewayError.invalid(
+            "say which entries: tenant, tenant_id, shared, alias or tag "
+            "(or all: true for every entry)",
             param="all",
         )
     scope = SHARED_SCOPE if body.shared else None
     if body.tenant is not None:
-        scope = tenant_scope(body.tenant)
+        # Entries are kept by tenant id: the name means the tenant that has it now.
+        scope = tenant_scope(_tenant_named(_gateway(request), body.tenant).id)
+    elif body.tenant_id is not None:
+        scope = tenant_scope(body.tenant_id)
     selector = Selector(scope=scope, alias=body.alias, tag=body.tag)
     store = _gateway(request).services.cache
     try:
@@ -303,6 +316,7 @@ async def cache_report_view(request: web.Request) -> web.Response:
         gateway.ledger,
         gateway.runtime.aliases,
         tenant=query.tenant,
+        tenant_id=query.tenant_id,
         since=query.since,
         until=query.until,
     )
@@ -359,7 +373,11 @@ OPERATIONS: tuple[Operation, ...] = (
         "tenants",
         TenantDeleted,
         errors=(404, 409),
-        description="Tenants from the config file are removed there (409).",
+        description="Tenants from the config file are removed there (409). Its cache "
+        "entries, Idempotency-Key answers, rate windows, budget and usage are kept by its id, "
+        "never by its name: a tenant created later under the same name gets a new id and "
+        "none of them (no cache hits, no replays, a whole budget, empty usage). Its usage "
+        "stays reachable with `tenant_id=` (the id this answer gives).",
     ),
     Operation(
         "GET",
@@ -415,8 +433,12 @@ OPERATIONS: tuple[Operation, ...] = (
         errors=(400,),
         text_types=("text/csv",),
         description="Over [since, until); every parameter is optional (`until` earlier than "
-        "`since` is a 400). `format=csv` answers "
-        "the same figures as CSV (text/csv): one row per group, or one of totals.",
+        "`since` is a 400). `tenant=NAME` is the tenant that has that name now, and only its "
+        "own requests: not those of a deleted tenant that had the name before. A deleted "
+        "tenant's usage is reached by its id, `tenant_id=` (from the DELETE's answer, or "
+        "the groups of `group_by=tenant`, which are per tenant id and carry `tenant_id`: a "
+        "deleted tenant and its namesake are two groups with the same key). `format=csv` "
+        "answers the same figures as CSV (text/csv): one row per group, or one of totals.",
     ),
     Operation(
         "GET",
@@ -441,6 +463,8 @@ OPERATIONS: tuple[Operation, ...] = (
         RequestList,
         query=RequestsQuery,
         errors=(400,),
+        description="`tenant=NAME` is the tenant that has that name now (its own requests "
+        "only); `tenant_id=` any tenant, deleted ones too.",
     ),
     Operation(
         "GET", "/admin/models", list_models, "Configured model aliases", "operations", ModelList
@@ -474,10 +498,11 @@ OPERATIONS: tuple[Operation, ...] = (
         "cache",
         CacheInvalidated,
         body=CacheInvalidate,
-        errors=(400,),
-        description="By tenant (or the shared scope), alias and tag, combined; `all: true` "
-        "empties the cache. Entries also expire with their TTL, and a change of an alias's "
-        "targets starts new entries by itself (they are in the key). Without Redis each "
+        errors=(400, 404),
+        description="By tenant (its name or `tenant_id`; or the shared scope), alias and tag, "
+        "combined; `all: true` empties the cache. Entries also expire with their TTL, and a "
+        "change of an alias's targets starts new entries by itself (they are in the key). "
+        "Without Redis each "
         "worker process has its own cache and this reaches the one that answers; with Redis "
         "unreachable the answer is a 503 (`cache_unavailable`).",
     ),
@@ -490,9 +515,11 @@ OPERATIONS: tuple[Operation, ...] = (
         CacheReport,
         query=CacheReportQuery,
         errors=(400,),
-        description="Per tenant and alias, from the ledger: response-cache hits and what they "
+        description="Per tenant (by id: a deleted tenant's rows are its own, under the name "
+        "it had) and alias, from the ledger: response-cache hits and what they "
         "saved; provider prompt-cache reads and writes, the discount on reads against the "
-        "premium on writes at the alias's prices, and whether prefix caching pays.",
+        "premium on writes at the alias's prices, and whether prefix caching pays. `tenant` "
+        "and `tenant_id` select as in GET /admin/usage.",
     ),
     Operation("GET", "/admin/openapi.json", openapi_json, "This document", "operations", None),
 )

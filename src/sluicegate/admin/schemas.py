@@ -115,8 +115,19 @@ class KeyCreate(_Request):
     name: str = Field(min_length=1, max_length=128, pattern=NAME_PATTERN)
 
 
+_TENANT_NOW = (
+    "Only the requests of the tenant that has this name now (not those of a deleted "
+        "tenant that had it before; a name no tenant has matches nothing)."
+)
+_TENANT_ID = (
+    "Only the requests of the tenant with this id (TenantOut.id), deleted or "
+        "not: how a deleted tenant's history is reached."
+)
+
+
 class UsageQuery(_Request):
-    tenant: str | None = Field(default=None, description="Only this tenant's requests.")
+    tenant: str | None = Field(default=None, description=_TENANT_NOW)
+    tenant_id: str | None = Field(default=None, min_length=1, description=_TENANT_ID)
     since: Instant | None = Field(default=None, description="Start, inclusive.")
     until: Instant | None = Field(default=None, description="End, exclusive.")
     group_by: GroupBy | None = Field(default=None, description="Also break the totals down.")
@@ -157,7 +168,8 @@ class ForecastList(_Response):
 
 
 class RequestsQuery(_Request):
-    tenant: str | None = Field(default=None, description="Only this tenant's requests.")
+    tenant: str | None = Field(default=None, description=_TENANT_NOW)
+    tenant_id: str | None = Field(default=None, min_length=1, description=_TENANT_ID)
     limit: int = Field(default=100, ge=1, le=1000, description="How many, newest first.")
 
 
@@ -165,6 +177,13 @@ class RequestsQuery(_Request):
 
 
 class TenantOut(_Response):
+    id: str = Field(
+        description="Immutable and never reused: the tenant's cache entries, Idempotency-Key "
+        "answers, limits, budget and usage are kept under it. A tenant created under the name "
+        "of a deleted one gets a new id and none of those. A tenant the config file creates "
+        "has an id derived from its name: the same name in the file is the same tenant, "
+        "also when it is removed from the file and added back."
+    )
     name: str
     models: list[str] | None = Field(description="Allowed aliases; null means every alias.")
     limits: LimitsConfig
@@ -176,6 +195,7 @@ class TenantOut(_Response):
     def of(cls, tenant: Tenant) -> TenantOut:
         models = None if tenant.models is None else sorted(tenant.models)
         return cls(
+            id=tenant.id,
             name=tenant.name,
             models=models,
             limits=tenant.limits,
@@ -189,6 +209,7 @@ class TenantList(_Response):
 
 class TenantDeleted(_Response):
     name: str
+    id: str = Field(description="Its usage stays reachable by this id (`tenant_id=`).")
     deleted: bool = True
 
 
@@ -250,6 +271,12 @@ class UsageSums(_Response):
 
 class UsageGroup(UsageSums):
     key: str | None = Field(description="The value of the group_by field (a day is YYYY-MM-DD).")
+    tenant_id: str | None = Field(
+        default=None,
+        description="With group_by=tenant only: the tenant's id. Each id is a group of its "
+        "own, so a deleted tenant and one created later under its name are two groups with "
+        "the same key (the name).",
+    )
 
 
 class UsageOut(_Response):
@@ -265,7 +292,10 @@ class RequestRecord(_Response):
     id: str
     request_id: str
     ts: float = Field(description="Unix seconds when the request arrived.")
-    tenant: str | None
+    tenant: str | None = Field(description="The tenant's name when the request was made.")
+    tenant_id: str | None = Field(
+        default=None, description="The tenant's id; null before authentication."
+    )
     key_name: str | None
     alias: str | None
     target: str | None
@@ -370,20 +400,24 @@ class ErrorBody(_Response):
 
 def _one_of_these_given() -> dict[str, Any]:
     """What the handler checks, said in the schema: at least one selector (a ``false``
-    flag selects nothing), and never a tenant together with the shared scope."""
+    flag selects nothing), and at most one scope: a tenant (by name or id) or shared."""
     selects: dict[str, dict[str, Any]] = {
         "tenant": {"type": "string"},
+        "tenant_id": {"type": "string"},
         "shared": {"const": True},
         "alias": {"type": "string"},
         "tag": {"type": "string"},
         "all": {"const": True},
     }
+    scopes = ("tenant", "tenant_id", "shared")
+    two_scopes = [
+        {"required": [a, b], "properties": {a: selects[a], b: selects[b]}}
+        for i, a in enumerate(scopes)
+        for b in scopes[i + 1 :]
+    ]
     return {
         "anyOf": [{"required": [name], "properties": {name: s}} for name, s in selects.items()],
-        "not": {
-            "required": ["tenant", "shared"],
-            "properties": {"tenant": selects["tenant"], "shared": selects["shared"]},
-        },
+        "not": {"anyOf": two_scopes},
     }
 
 
@@ -393,12 +427,21 @@ class CacheInvalidate(_Request):
     model_config = ConfigDict(json_schema_extra=_one_of_these_given())
 
     tenant: str | None = Field(
-        default=None, min_length=1, description="Only this tenant's own entries."
+        default=None,
+        min_length=1,
+        description="Only the own entries of the tenant that has this name now (404 if none "
+        "has). A deleted tenant's entries are never served again (entries are kept by tenant "
+        "id) and expire with their TTL; tenant_id removes them sooner.",
+    )
+    tenant_id: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Only the own entries of the tenant with this id, deleted or not.",
     )
     shared: bool = Field(
         default=False,
         description="Only the shared scope's entries (aliases with scope: shared); not with "
-        "tenant.",
+        "tenant or tenant_id.",
     )
     alias: str | None = Field(
         default=None, min_length=1, description="Only entries of this alias."
@@ -416,7 +459,8 @@ class CacheInvalidated(_Response):
 
 
 class CacheReportQuery(_Request):
-    tenant: str | None = Field(default=None, description="Only this tenant.")
+    tenant: str | None = Field(default=None, description=_TENANT_NOW)
+    tenant_id: str | None = Field(default=None, min_length=1, description=_TENANT_ID)
     since: Instant | None = Field(default=None, description="Start, inclusive.")
     until: Instant | None = Field(default=None, description="End, exclusive.")
 
@@ -441,6 +485,7 @@ class CacheFigures(_Response):
 
 class CacheReportRow(CacheFigures):
     tenant: str
+    tenant_id: str
     alias: str | None
 
 

@@ -3,6 +3,9 @@
 Three subjects may limit one request, all checked in one all-or-nothing
 admission (one Redis round trip when shared): the tenant, the API key
 (``limits.keys``) and the tenant's use of the alias (``limits.models``).
+Subjects are named by the tenant's immutable id, never its name, so a tenant
+created under a deleted one's name starts with none of its rate windows,
+concurrency or budget spend.
 
 Tokens are reserved at admission: the prompt's estimated tokens plus the
 answer's cap (``max_tokens``, or ``DEFAULT_OUTPUT_CAP`` when the client sets
@@ -67,9 +70,11 @@ class Admit:
         self.shadow_refusals: Counter[str] = Counter()
         # (subject, period label) already alerted, so each crossing alerts once.
         self._alerted: set[tuple[str, str]] = set()
-        # Rules by (tenant's limits, key, alias): built once per limits object, which
+        # Rules by (tenant, its limits, key, alias): built once per limits object, which
         # is replaced, not changed, when a tenant's limits change.
-        self._rules_cache: dict[tuple[int, str | None, str], tuple[LimitsConfig, Rules]] = {}
+        self._rules_cache: dict[
+            tuple[str, int, str | None, str], tuple[LimitsConfig, Rules]
+        ] = {}
 
     def metrics(self) -> Iterator[Metric]:
         yield counter(
@@ -131,9 +136,10 @@ class Admit:
         return stream.watch(_Settlement(self, ticket, rules))
 
     def _rules(self, request: Request) -> Rules:
-        assert request.tenant is not None and request.alias is not None
-        limits = request.tenant.limits
-        key = (id(limits), request.api_key.name if request.api_key else None, request.alias.name)
+        tenant, alias = request.tenant, request.alias
+        assert tenant is not None and alias is not None
+        limits = tenant.limits
+        key = (tenant.id, id(limits), request.api_key.name if request.api_key else None, alias.name)
         cached = self._rules_cache.get(key)
         if cached is not None and cached[0] is limits:
             return cached[1]
@@ -161,13 +167,16 @@ class Admit:
             )
             for rule, limits in rules:
                 if limits.budget_alert_at is not None and limits.budget_usd is not None:
-                    await self._alert_on_spend(rule.subject, limits, now)
+                    await self._alert_on_spend(rule.subject, limits, now, outcome)
         except LimiterUnavailable as exc:  # its lease and window expire by themselves
             log.warning("could not settle a reservation: %s", exc)
 
-    async def _alert_on_spend(self, subject: str, limits: RateLimits, now: float) -> None:
+    async def _alert_on_spend(
+        self, subject: str, limits: RateLimits, now: float, outcome: Outcome
+    ) -> None:
         """Alert the first time spend crosses ``budget_alert_at`` in a period."""
         assert limits.budget_usd is not None and limits.budget_alert_at is not None
+        tenant = outcome.request.tenant if outcome.request is not None else None
         label, _ = budget_period_start(limits.budget_period, now)
         if (subject, label) in self._alerted:
             return
@@ -175,11 +184,14 @@ class Admit:
         if spent >= limits.budget_alert_at * limits.budget_usd:
             self._alerted.add((subject, label))
             share = spent / limits.budget_usd if limits.budget_usd else 1.0
+            # Said with the tenant's name (tenant:acme), as people know it.
+            shown = subject if tenant is None else subject.replace(tenant.id, tenant.name, 1)
             self.alerts.emit(
                 "budget_alert",
-                f"{subject} has spent {usd(spent)} of its {usd(limits.budget_usd)} "
+                f"{shown} has spent {usd(spent)} of its {usd(limits.budget_usd)} "
                 f"{limits.budget_period} budget ({100 * share:.0f}%)",
-                subject=subject,
+                subject=shown,
+                tenant_id=tenant.id if tenant is not None else None,
                 spent_usd=round(spent, 6),
                 budget_usd=limits.budget_usd,
                 period=limits.budget_period,
@@ -207,18 +219,18 @@ def rules_for(request: Request) -> list[tuple[Rule, RateLimits]]:
     limits = tenant.limits
     rules: list[tuple[Rule, RateLimits]] = []
     if limits.limited():
-        rules.append((_rule(tenant_subject(tenant.name), limits), limits))
+        rules.append((_rule(tenant_subject(tenant.id), limits), limits))
     if limits.keys and request.api_key is not None:
         key_limits = limits.keys.get(request.api_key.name)
         if key_limits is not None and key_limits.limited():
             rules.append(
-                (_rule(key_subject(tenant.name, request.api_key.name), key_limits), key_limits)
+                (_rule(key_subject(tenant.id, request.api_key.name), key_limits), key_limits)
             )
     if limits.models:
         model_limits = limits.models.get(alias.name)
         if model_limits is not None and model_limits.limited():
             rules.append(
-                (_rule(model_subject(tenant.name, alias.name), model_limits), model_limits)
+                (_rule(model_subject(tenant.id, alias.name), model_limits), model_limits)
             )
     return rules
 
@@ -234,19 +246,19 @@ def _rule(subject: str, limits: RateLimits) -> Rule:
     )
 
 
-def key_subject(tenant: str, key_name: str) -> str:
+def key_subject(tenant_id: str, key_name: str) -> str:
     """The limiter subject of one API key's own limits and budget."""
-    return f"key:{tenant}/{key_name}"
+    return f"key:{tenant_id}/{key_name}"
 
 
-def model_subject(tenant: str, alias: str) -> str:
+def model_subject(tenant_id: str, alias: str) -> str:
     """The limiter subject of a tenant's use of one alias."""
-    return f"model:{tenant}|{alias}"
+    return f"model:{tenant_id}|{alias}"
 
 
-def tenant_subject(name: str) -> str:
-    """The limiter subject that holds a tenant's own limits and budget."""
-    return f"tenant:{name}"
+def tenant_subject(tenant_id: str) -> str:
+    """The limiter subject that holds a tenant's own limits and budget (by ``Tenant.id``)."""
+    return f"tenant:{tenant_id}"
 
 
 def _refusal(decision: Decision) -> GatewayError:

@@ -42,7 +42,8 @@ log = logging.getLogger("sluicegate.admission")
 CHECK_S = 5.0
 
 SpendQuery = Callable[[str, str | None, float], Awaitable[float]]
-"""``(tenant, key name or None for the whole tenant, since unix seconds) -> USD``."""
+"""``(tenant id, key name or None for the whole tenant, since unix seconds) -> USD``:
+the spend of that tenant only, not of a deleted one that had its name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +61,10 @@ async def budget_seeds(
     for tenant in tenants:
         limits = tenant.limits
         subjects: list[tuple[str, str | None, RateLimits]] = [
-            (tenant_subject(tenant.name), None, limits)
+            (tenant_subject(tenant.id), None, limits)
         ]
         subjects += [
-            (key_subject(tenant.name, name), name, key_limits)
+            (key_subject(tenant.id, name), name, key_limits)
             for name, key_limits in limits.keys.items()
         ]
         for subject, key_name, rule in subjects:
@@ -75,7 +76,7 @@ async def budget_seeds(
                 if end is None
                 else datetime.fromisoformat(label).replace(tzinfo=UTC).timestamp()
             )
-            spent = await spend(tenant.name, key_name, since)
+            spent = await spend(tenant.id, key_name, since)
             if spent <= 0:
                 continue
             ttl = 0 if end is None else max(1, int(end - now + BUDGET_RETENTION_S))

@@ -93,8 +93,9 @@ _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
 _TIMEOUTS = (RedisTimeoutError, TimeoutError)
 _KIND_CODE = {"rpm": "w", "tpm": "w", "concurrency": "c", "budget": "b"}
 
-WARM_KEY = "warm"
-"""Set once budgets have been rebuilt; gone after Redis loses its data."""
+WARM_KEY = "warm:2"
+"""Set once budgets have been rebuilt; gone after Redis loses its data. 2: subjects
+name tenants by id, so the first gateway of that version rebuilds every budget."""
 
 
 class _Lane:

@@ -27,7 +27,8 @@ import msgspec
 from sluicegate.canonical import ChatRequest, ContentPart, EmbeddingRequest, Message, TextPart
 
 # Bump when the key's composition changes: old entries then simply stop matching.
-KEY_VERSION = b"sluicegate-cache-key-1\n"
+# 2: a tenant's scope is its id (before, its name, which a later tenant could have).
+KEY_VERSION = b"sluicegate-cache-key-2\n"
 SHARED_SCOPE = "shared"
 
 # Sorted dict keys (tool schemas, response_format, extra); struct fields always
@@ -57,9 +58,10 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
-def tenant_scope(tenant: str) -> str:
-    """The scope of one tenant's entries."""
-    return f"tenant:{tenant}"
+def tenant_scope(tenant_id: str) -> str:
+    """The scope of one tenant's entries, by its immutable id (``Tenant.id``), never its
+    name: a tenant created under a deleted one's name finds none of its answers."""
+    return f"tenant:{tenant_id}"
 
 
 # Tenants and aliases are few and asked about on every cacheable request: hash each once.

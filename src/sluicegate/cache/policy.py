@@ -74,7 +74,7 @@ class Decision:
     store: bool  # a fresh answer is kept
     max_age_s: float | None  # the oldest stored answer that may serve (None: any)
     ttl_s: float  # how long a fresh answer is kept
-    scope: str  # whose entries: tenant_scope(name) or SHARED_SCOPE
+    scope: str  # whose entries: tenant_scope(tenant id) or SHARED_SCOPE
 
 
 def decide(request: Request) -> Decision | None:
@@ -97,7 +97,7 @@ def decide(request: Request) -> Decision | None:
     if own.scope == "shared":
         scope = SHARED_SCOPE
     else:
-        scope = tenant_scope(request.tenant.name if request.tenant is not None else "")
+        scope = tenant_scope(request.tenant.id if request.tenant is not None else "")
     return Decision(
         lookup=lookup,
         store=store,

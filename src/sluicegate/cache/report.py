@@ -78,30 +78,32 @@ async def cache_report(
     aliases: Mapping[str, Alias],
     *,
     tenant: str | None = None,
+    tenant_id: str | None = None,
     since: float | None = None,
     until: float | None = None,
 ) -> dict[str, Any]:
-    """``{"rows": [{tenant, alias, ...economics}], "totals": {...}}`` over ``[since, until)``.
+    """``{"rows": [{tenant, tenant_id, alias, ...economics}], "totals": {...}}`` over
+    ``[since, until)``, per tenant id (a deleted tenant's rows are its own, under the
+    name it had); ``tenant`` and ``tenant_id`` select as in ``GET /admin/usage``.
 
     One ledger query per tenant (grouped by alias), plus one for the tenants: an
     admin report, not a request-path query.
     """
     window = {"since": since, "until": until}
-    if tenant is not None:
-        tenants: list[str | None] = [tenant]
-    else:
-        by_tenant = await ledger.ausage(group_by="tenant", **window)
-        tenants = [g["key"] for g in by_tenant["groups"]]
+    by_tenant = await ledger.ausage(
+        tenant=tenant, tenant_id=tenant_id, group_by="tenant", **window
+    )
     rows: list[dict[str, Any]] = []
     totals: dict[str, float] = {}
-    for name in tenants:
-        if name is None:
+    for owner in by_tenant["groups"]:
+        name, owner_id = owner["key"], owner["tenant_id"]
+        if name is None or owner_id is None:
             continue  # refused before authentication: nothing cached or cacheable
-        usage = await ledger.ausage(tenant=name, group_by="alias", **window)
+        usage = await ledger.ausage(tenant_id=owner_id, group_by="alias", **window)
         for group in usage["groups"]:
             alias = aliases.get(group["key"] or "")
             figures = economics(group, alias.pricing if alias is not None else None)
-            rows.append({"tenant": name, "alias": group["key"], **figures})
+            rows.append({"tenant": name, "tenant_id": owner_id, "alias": group["key"], **figures})
             for field in _SUMMED:
                 totals[field] = totals.get(field, 0) + figures[field]
     return {"rows": rows, "totals": _figures(totals)}

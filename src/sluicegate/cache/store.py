@@ -21,7 +21,7 @@ from sluicegate.cache.key import tag
 class Selector:
     """Which entries an invalidation removes: those matching every field given.
 
-    ``scope`` is a scope string (``tenant_scope(name)`` or ``SHARED_SCOPE``),
+    ``scope`` is a scope string (``tenant_scope(tenant id)`` or ``SHARED_SCOPE``),
     ``alias`` the requested alias, ``tag`` one of the storing request's tags.
     No field at all selects every entry.
     """

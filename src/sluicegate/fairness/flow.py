@@ -14,7 +14,7 @@ _PRIORITIES: dict[str, Priority] = {"interactive": "interactive", "batch": "batc
 
 @dataclass(frozen=True, slots=True)
 class Flow:
-    tenant: str
+    tenant: str  # the tenant's id: a namesake of a deleted tenant starts afresh
     weight: float
     priority: Priority
     prompt_tokens: int  # estimated; charged to the tenant's counter at dispatch
@@ -38,4 +38,4 @@ def flow_of(request: Request) -> Flow:
     asked = _PRIORITIES.get(request.headers.get(PRIORITY_HEADER, "").strip().lower())
     if asked == "batch":
         priority = "batch"
-    return Flow(tenant.name, limits.weight, priority, prompt, prompt + output)
+    return Flow(tenant.id, limits.weight, priority, prompt, prompt + output)

@@ -1,6 +1,6 @@
 """The idempotency store shared by replicas: claims and answers in Redis.
 
-One Redis hash per scope, at ``{prefix}{len(tenant)}:{tenant}:{key}`` (the
+One Redis hash per scope, at ``{prefix}{len(tenant_id)}:{tenant_id}:{key}`` (the
 length keeps ``a:b`` + ``c`` apart from ``a`` + ``b:c``):
 
 - ``state=running, fp, claim[, waiters]`` while the first request runs; the key
@@ -273,7 +273,7 @@ class RedisIdempotencyStore:
 
     def key(self, scope: Scope) -> str:
         """The Redis key of ``scope``."""
-        return f"{self.prefix}{len(scope.tenant)}:{scope.tenant}:{scope.key}"
+        return f"{self.prefix}{len(scope.tenant_id)}:{scope.tenant_id}:{scope.key}"
 
     async def begin(self, scope: Scope, fingerprint: str) -> Begin:
         key = self.key(scope)
@@ -300,8 +300,8 @@ class RedisIdempotencyStore:
         except (RedisError, OSError) as exc:
             # The client has its answer; a repeat runs again once the lease ends.
             log.warning(
-                "idempotency: could not store the answer for tenant %r key %r: %r",
-                token.scope.tenant,
+                "idempotency: could not store the answer for tenant id %r key %r: %r",
+                token.scope.tenant_id,
                 token.scope.key,
                 exc,
             )
@@ -311,8 +311,8 @@ class RedisIdempotencyStore:
             await self._abandon(keys=[self.key(token.scope)], args=[token.claim, self.channel])
         except (RedisError, OSError) as exc:
             log.warning(
-                "idempotency: could not release the claim on tenant %r key %r: %r",
-                token.scope.tenant,
+                "idempotency: could not release the claim on tenant id %r key %r: %r",
+                token.scope.tenant_id,
                 token.scope.key,
                 exc,
             )

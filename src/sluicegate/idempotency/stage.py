@@ -1,6 +1,7 @@
 """Stage: a retried request with the same Idempotency-Key gets the first answer.
 
-Per tenant, the first request carrying a key runs upstream; its events are
+Per tenant (by its immutable id: a tenant created under a deleted one's name
+replays none of its answers), the first request carrying a key runs upstream; its events are
 kept as they pass and stored once the answer is complete and successful. A
 repeat with the same request is served those events without an upstream call
 (egress streams them or collects them, whichever the repeat asked for), a
@@ -96,7 +97,7 @@ class Idempotency:
         key = request.headers.get(HEADER)
         if key is None:
             return await call_next(request)
-        scope = Scope(request.tenant.name if request.tenant is not None else "", checked_key(key))
+        scope = Scope(request.tenant.id if request.tenant is not None else "", checked_key(key))
         outcome = await self._begin(scope, fingerprint(request))
         if isinstance(outcome, StoredAnswer):
             self.on_replay(request, outcome)

@@ -37,9 +37,10 @@ from sluicegate.canonical import Event, Usage, last_usage
 
 
 class Scope(NamedTuple):
-    """Whose key it is: keys of different tenants never meet."""
+    """Whose key it is: keys of different tenants never meet, nor those of a deleted
+    tenant and one later created under its name."""
 
-    tenant: str
+    tenant_id: str  # Tenant.id
     key: str
 
 

@@ -4,6 +4,11 @@ Keys are stored only as SHA-256 hashes. They are long random strings, not
 passwords, so a fast unsalted hash is the right tool: lookup stays one dict
 access per request and a leaked table reveals no usable key.
 
+Every tenant has an immutable :attr:`Tenant.id`, and everything a tenant
+accumulates (cached answers, Idempotency-Key replays, rate windows, budgets,
+usage) is kept under it, never under the name: a tenant created under the name
+of a deleted one is a new tenant and inherits none of that.
+
 The Directory is the in-memory index the request path reads; where the rows
 live is a :class:`DirectoryStore` (SQLite or PostgreSQL). Writes go to the
 store first and then rebuild the index, so the index never shows something
@@ -44,6 +49,42 @@ def new_key_id() -> str:
     return "key_" + secrets.token_hex(8)
 
 
+def new_tenant_id() -> str:
+    """The id of a tenant created through the admin API: random, so never reused.
+
+    Deleting a tenant and creating another of the same name gives the new one a
+    new id, and with it no cached answers, replays, budget or usage of the old.
+    """
+    return "ten_" + secrets.token_hex(8)
+
+
+def config_tenant_id(name: str) -> str:
+    """The id of a tenant the config file creates: derived from its name.
+
+    The operator's file is what says which tenant this is, and it names it, so
+    the same name is the same tenant across restarts and reloads and on every
+    replica. The same holds, by choice, for a name removed from the file and
+    later added back: the file says it is that tenant again, so it gets its usage
+    history back, and its budget spend and cached answers where they have not
+    expired. To start afresh, give it a new name. A tenant the file takes over
+    from the admin API keeps the id it had (an id never changes), and one the
+    file removes and the admin API then creates is a new tenant.
+    """
+    return "cfg_" + _name_digest(name)
+
+
+def legacy_tenant_id(name: str) -> str:
+    """The id given, on upgrade, to usage that no tenant existing then can own: a
+    deleted tenant's (of any number of deleted tenants of that name, which the
+    ledger could not tell apart before tenants had ids)."""
+    return "old_" + _name_digest(name)
+
+
+def _name_digest(name: str) -> str:
+    # The PostgreSQL migration computes the same: left(encode(sha256(name), 'hex'), 16).
+    return hashlib.sha256(name.encode()).hexdigest()[:16]
+
+
 class _Unset:
     """Marks an argument that was not given (None is a meaningful value)."""
 
@@ -53,6 +94,7 @@ UNSET = _Unset()
 
 @dataclass(frozen=True, slots=True)
 class Tenant:
+    id: str  # immutable and never reused: what every per-tenant state is kept under
     name: str
     models: frozenset[str] | None  # None: every alias
     limits: LimitsConfig
@@ -77,9 +119,16 @@ class ApiKey:
 KEY_COLUMNS = "id, tenant, name, prefix, source, created_at, revoked_at"
 
 
-def tenant_of_row(name: str, models: str | None, limits: str, source: str) -> Tenant:
+# The tenants columns a Tenant is made of, in the order tenant_of_row takes them.
+TENANT_COLUMNS = "id, name, models, limits, source"
+
+
+def tenant_of_row(
+    tenant_id: str, name: str, models: str | None, limits: str, source: str
+) -> Tenant:
     """A tenants row as both stores keep it (models and limits as JSON text)."""
     return Tenant(
+        id=tenant_id,
         name=name,
         models=None if models is None else frozenset(orjson.loads(models)),
         limits=LimitsConfig.model_validate_json(limits),
@@ -122,10 +171,12 @@ class DirectoryStore(Protocol):
         """Every tenant, and every unrevoked key with its hash."""
         ...
 
-    async def sync_config(self, tenants: Sequence[TenantConfig]) -> None: ...
+    async def sync_config(self, tenants: Sequence[TenantConfig]) -> None:
+        """Config tenants new to the store get :func:`config_tenant_id` as their id."""
+        ...
 
     async def create_tenant(
-        self, name: str, models: Sequence[str] | None, limits: LimitsConfig
+        self, tenant_id: str, name: str, models: Sequence[str] | None, limits: LimitsConfig
     ) -> None:
         """Raises DirectoryError(409) when the name is taken."""
         ...
@@ -226,6 +277,8 @@ class Directory:
 
         Tenants and keys that came from an earlier config but are gone from
         this one are removed; those created through the admin API are kept.
+        A tenant new to the store gets the id its name gives
+        (:func:`config_tenant_id`); one already there keeps its own.
         A key that was revoked stays revoked while its value is unchanged.
         """
         await self.store.sync_config(list(tenants))
@@ -235,7 +288,8 @@ class Directory:
         self, name: str, *, models: list[str] | None = None, limits: LimitsConfig | None = None
     ) -> Tenant:
         await self.store.create_tenant(
-            name, None if models is None else sorted(models), limits or LimitsConfig()
+            new_tenant_id(), name, None if models is None else sorted(models),
+            limits or LimitsConfig(),
         )
         await self.refresh()
         return self._tenants[name]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from sluicegate.state.directory import config_tenant_id, legacy_tenant_id
+
 # Versioned migrations: append, never edit. Index i brings the schema to version i+1.
 # Statements are separated by ";" at the end of a line.
 MIGRATIONS: tuple[str, ...] = (
@@ -71,6 +73,31 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE ledger ADD COLUMN unpriced INTEGER NOT NULL DEFAULT 0;
     """,
+    # 5: tenants get an immutable id: config tenants the one derived from their name (what
+    # sync_config gives them), the others a random one. NOT NULL cannot be added to a
+    # column here, so triggers keep ids given and unchanged.
+    """
+    ALTER TABLE tenants ADD COLUMN id TEXT;
+    UPDATE tenants SET id = CASE WHEN source = 'config' THEN sluicegate_config_tenant_id(name)
+        ELSE 'ten_' || lower(hex(randomblob(8))) END;
+    CREATE UNIQUE INDEX tenants_id ON tenants (id);
+    CREATE TRIGGER tenants_id_given BEFORE INSERT ON tenants WHEN NEW.id IS NULL
+        BEGIN SELECT RAISE(ABORT, 'a tenant needs an id'); END;
+    CREATE TRIGGER tenants_id_kept BEFORE UPDATE OF id ON tenants WHEN NEW.id IS NOT OLD.id
+        BEGIN SELECT RAISE(ABORT, 'a tenant''s id never changes'); END;
+    """,
+    # 6: ledger rows get the id of the tenant they were for, so a tenant re-created under a
+    # deleted one's name starts with none of its usage. A row belongs to the tenant of its
+    # name only if it is not older than that tenant (older ones were a deleted namesake's);
+    # rows no tenant existing now can own get one id per name (see legacy_tenant_id).
+    """
+    ALTER TABLE ledger ADD COLUMN tenant_id TEXT;
+    UPDATE ledger SET tenant_id = coalesce(
+        (SELECT t.id FROM tenants t WHERE t.name = ledger.tenant AND ledger.ts >= t.created_at),
+        sluicegate_legacy_tenant_id(tenant)) WHERE tenant IS NOT NULL;
+    DROP INDEX ledger_tenant_ts;
+    CREATE INDEX ledger_tenant_id_ts ON ledger (tenant_id, ts);
+    """,
 )
 
 
@@ -107,6 +134,9 @@ def open_database(url: str) -> sqlite3.Connection:
 
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply pending migrations; returns the schema version. Safe for concurrent starters."""
+    # What migrations 5 and 6 derive ids with: like a migration, what they return never changes.
+    conn.create_function("sluicegate_config_tenant_id", 1, config_tenant_id, deterministic=True)
+    conn.create_function("sluicegate_legacy_tenant_id", 1, legacy_tenant_id, deterministic=True)
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]

@@ -15,10 +15,12 @@ from sluicegate.config import LimitsConfig, TenantConfig
 from sluicegate.state.directory import (
     KEY_COLUMNS,
     KEY_PREFIX_SHOWN,
+    TENANT_COLUMNS,
     ApiKey,
     DirectoryError,
     NewKey,
     Tenant,
+    config_tenant_id,
     hash_key,
     models_json,
     new_key_id,
@@ -37,7 +39,7 @@ class SQLiteDirectoryStore:
     async def load(self) -> tuple[list[Tenant], list[tuple[str, ApiKey]]]:
         tenants = [
             tenant_of_row(*row)
-            for row in self._conn.execute("SELECT name, models, limits, source FROM tenants")
+            for row in self._conn.execute(f"SELECT {TENANT_COLUMNS} FROM tenants")
         ]
         keys = [
             (row[7], ApiKey(*row[:7]))
@@ -57,11 +59,18 @@ class SQLiteDirectoryStore:
                 names,
             )
             for t in tenants:
+                # A tenant already there keeps its id: only what the file says changes.
                 self._conn.execute(
-                    "INSERT INTO tenants (name, models, limits, source, created_at) "
-                    "VALUES (?, ?, ?, 'config', ?) ON CONFLICT (name) DO UPDATE SET "
+                    "INSERT INTO tenants (id, name, models, limits, source, created_at) "
+                    "VALUES (?, ?, ?, ?, 'config', ?) ON CONFLICT (name) DO UPDATE SET "
                     "models = excluded.models, limits = excluded.limits, source = 'config'",
-                    (t.name, models_json(t.models), t.limits.model_dump_json(), now),
+                    (
+                        config_tenant_id(t.name),
+                        t.name,
+                        models_json(t.models),
+                        t.limits.model_dump_json(),
+                        now,
+                    ),
                 )
                 key_names = [k.name for k in t.keys]
                 kp = ",".join("?" * len(key_names)) or "''"
@@ -84,14 +93,14 @@ class SQLiteDirectoryStore:
                     )
 
     async def create_tenant(
-        self, name: str, models: Sequence[str] | None, limits: LimitsConfig
+        self, tenant_id: str, name: str, models: Sequence[str] | None, limits: LimitsConfig
     ) -> None:
         try:
             with _transaction(self._conn):
                 self._conn.execute(
-                    "INSERT INTO tenants (name, models, limits, source, created_at) "
-                    "VALUES (?, ?, ?, 'admin', ?)",
-                    (name, models_json(models), limits.model_dump_json(), time.time()),
+                    "INSERT INTO tenants (id, name, models, limits, source, created_at) "
+                    "VALUES (?, ?, ?, ?, 'admin', ?)",
+                    (tenant_id, name, models_json(models), limits.model_dump_json(), time.time()),
                 )
         except sqlite3.IntegrityError as exc:
             raise DirectoryError(f"tenant {name!r} already exists", status=409) from exc

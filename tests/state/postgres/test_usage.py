@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from sluicegate.config import LimitsConfig
 from sluicegate.state.ledger import LedgerRecord
 from sluicegate.state.postgres.partitions import drop_expired, existing
 from sluicegate.state.storage import Storage
@@ -18,16 +19,20 @@ from state.stores import opened
 DAY = 86400.0
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 GROUPS = [None, "tenant", "key", "alias", "target", "tag", "day"]
+# (name, id): "acme" twice, a deleted tenant and the one created since under its name.
+TENANTS = [("acme", "ten_acme_deleted"), ("acme", "ten_acme"), ("beta", "ten_beta"),
+           (None, None)]
 
 
 def traffic(n: int, seed: int = 7) -> list[LedgerRecord]:
     rng = random.Random(seed)
     out = []
     for i in range(n):
+        tenant, tenant_id = rng.choice(TENANTS)
         out.append(
             LedgerRecord(
                 id=f"r{i}", request_id=f"q{i}", ts=START + rng.uniform(0, 5 * DAY),
-                tenant=rng.choice(["acme", "beta", None]), key_name=rng.choice(["ci", "bot"]),
+                tenant=tenant, tenant_id=tenant_id, key_name=rng.choice(["ci", "bot"]),
                 alias=rng.choice(["smart", "cheap"]), target=rng.choice(["a/x", "b/y", None]),
                 protocol="openai", operation="chat", stream=rng.random() < 0.5,
                 tags=tuple(rng.sample(["team:x", "batch", "eval"], rng.randint(0, 2))),
@@ -46,6 +51,9 @@ def traffic(n: int, seed: int = 7) -> list[LedgerRecord]:
 async def both(postgres_url: str, tmp_path: Path) -> AsyncIterator[tuple[Storage, Storage]]:
     records = traffic(600)
     async with opened(f"sqlite:///{tmp_path}/s.db") as sqlite, opened(postgres_url) as pg:
+        for storage in (sqlite, pg):  # the tenants that have the names now
+            await storage.directory.create_tenant("ten_acme", "acme", None, LimitsConfig())
+            await storage.directory.create_tenant("ten_beta", "beta", None, LimitsConfig())
         for store in (sqlite.ledger, pg.ledger):
             for i in range(0, len(records), 100):
                 await store.ship(records[i : i + 100], "t.spool", i)
@@ -53,7 +61,9 @@ async def both(postgres_url: str, tmp_path: Path) -> AsyncIterator[tuple[Storage
 
 
 def same(a: dict[str, Any], b: dict[str, Any]) -> None:
-    assert [g["key"] for g in a["groups"]] == [g["key"] for g in b["groups"]]
+    assert [(g["key"], g.get("tenant_id")) for g in a["groups"]] == [
+        (g["key"], g.get("tenant_id")) for g in b["groups"]
+    ]
     for x, y in zip([a["totals"], *a["groups"]], [b["totals"], *b["groups"]], strict=True):
         assert x == pytest.approx(y, abs=1e-9)
 
@@ -75,10 +85,25 @@ async def test_every_grouping_and_window_matches_sqlite(
     sqlite, pg = both
     since, until = window
     for group_by in GROUPS:
-        for tenant, key in [(None, None), ("acme", None), ("beta", "bot")]:
-            query = {"tenant": tenant, "key": key, "since": since, "until": until,
-                     "group_by": group_by}
+        for tenant, tenant_id, key in [
+            (None, None, None), ("acme", None, None), (None, "ten_acme_deleted", None),
+            ("beta", None, "bot"), ("acme", "ten_acme_deleted", None),
+        ]:
+            query = {"tenant": tenant, "tenant_id": tenant_id, "key": key, "since": since,
+                     "until": until, "group_by": group_by}
             same(await pg.ledger.usage(**query), await sqlite.ledger.usage(**query))
+
+
+async def test_a_name_is_the_tenant_that_has_it_now_and_an_id_any_tenant(
+    both: tuple[Storage, Storage],
+) -> None:
+    for storage in both:
+        now = (await storage.ledger.usage(tenant="acme"))["totals"]["requests"]
+        deleted = (await storage.ledger.usage(tenant_id="ten_acme_deleted"))["totals"]
+        groups = (await storage.ledger.usage(group_by="tenant"))["groups"]
+        named_acme = sum(g["requests"] for g in groups if g["key"] == "acme")
+        assert now > 0 and deleted["requests"] > 0
+        assert now + deleted["requests"] == named_acme, storage.kind
 
 
 async def test_whole_days_come_from_the_roll_ups(

@@ -102,14 +102,15 @@ class Ledger:
 
     async def spend(
         self,
-        tenant: str,
+        tenant_id: str,
         key: str | None = None,
         since: float | None = None,
         until: float | None = None,
     ) -> float:
-        """USD a tenant (or one key) spent over ``[since, until)``; for rebuilding budgets."""
+        """USD a tenant (by id; or one of its keys) spent over ``[since, until)``; for
+        rebuilding budgets."""
         await self._flush_quietly()
-        return await self.store.spend(tenant, key, since, until)
+        return await self.store.spend(tenant_id, key, since, until)
 
     # -- the same, from synchronous code, for the embedded store only ------------
 

@@ -1,7 +1,8 @@
 """Usage answers as CSV, for spreadsheets and billing scripts.
 
 One row per group (or one row of totals when the answer is not grouped), the
-group's key first, then every sum in the answer's own order. JSON needs no
+group's key first (by tenant: its name, then its id), then every sum in the
+answer's own order. JSON needs no
 exporter: it is the answer itself.
 """
 
@@ -18,6 +19,8 @@ from sluicegate.state.ledger.store import SUM_FIELDS
 def usage_csv(answer: dict[str, Any], *, group_by: str | None) -> str:
     rows: list[dict[str, Any]] = answer["groups"] if group_by else [answer["totals"]]
     columns = [group_by, *SUM_FIELDS] if group_by else list(SUM_FIELDS)
+    if group_by == "tenant":  # a tenant is its id; the name alone can be two tenants
+        columns.insert(1, "tenant_id")
     return rows_csv([{**row, group_by: row["key"]} if group_by else row for row in rows], columns)
 
 

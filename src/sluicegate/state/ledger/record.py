@@ -11,7 +11,7 @@ class LedgerRecord(msgspec.Struct, array_like=True, kw_only=True):
     id: str  # unique per request; shipping is idempotent on it
     request_id: str  # the client-visible x-request-id
     ts: float  # unix seconds when the request arrived
-    tenant: str | None
+    tenant: str | None  # the name it had; the same name may later be another tenant's
     key_name: str | None
     alias: str | None
     target: str | None
@@ -39,3 +39,7 @@ class LedgerRecord(msgspec.Struct, array_like=True, kw_only=True):
     # Served by an alias with no pricing: cost_usd is 0 because no price is known,
     # not because the call was free (budgets cannot count it).
     unpriced: bool = False
+    # The tenant's immutable id (Tenant.id): usage is the tenant's by this, not by its
+    # name. None before authentication, and in records spooled by a version before ids
+    # (the store then gives them the id of the tenant of that name, when it ships them).
+    tenant_id: str | None = None

@@ -10,13 +10,14 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+import msgspec
 import orjson
 
 from sluicegate.state.ledger.record import LedgerRecord
 from sluicegate.state.ledger.store import GroupBy, SpendFromUsage, sums
 
 GROUP_COLUMNS: dict[str, str] = {
-    "tenant": "tenant",
+    "tenant": "tenant",  # and tenant_id: a tenant is its id (see LedgerStore)
     "key": "key_name",
     "alias": "alias",
     "target": "target",
@@ -29,7 +30,7 @@ _COLUMNS = (
     "id, request_id, ts, tenant, key_name, alias, target, protocol, operation, stream, tags,"
     " status, error_code, input_tokens, output_tokens, cached_tokens, cache_write_tokens,"
     " reasoning_tokens, estimated, cost_usd, latency_ms, ttft_ms, attempts, cache, saved_usd,"
-    " unpriced"
+    " unpriced, tenant_id"
 )
 _WIDTH = _COLUMNS.count(",") + 1
 
@@ -41,6 +42,8 @@ def _insert_sql(rows: int) -> str:
 
 
 _INSERT = _insert_sql(1)
+# ``tenant=NAME``: the rows of the tenant that has the name now (see LedgerStore).
+_NAMED_NOW = "tenant_id = (SELECT id FROM tenants WHERE name = ?)"
 # Rows per multi-row INSERT: one statement step for many rows costs a third less
 # per row than executemany's step per row. Bounded by SQLite's variable limit.
 ROWS_PER_INSERT = 100
@@ -74,6 +77,7 @@ class SQLiteLedgerStore(SpendFromUsage):
 
     async def ship(self, records: list[LedgerRecord], file: str, offset: int) -> None:
         """Insert a batch and record how far into ``file`` it reaches, atomically."""
+        records = self._with_tenant_ids(records)
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             self._insert(records)
@@ -98,6 +102,23 @@ class SQLiteLedgerStore(SpendFromUsage):
             )
         self._conn.executemany(_INSERT, [_row(r) for r in records[whole:]])
 
+    def _with_tenant_ids(self, records: list[LedgerRecord]) -> list[LedgerRecord]:
+        """Records spooled by a version before tenant ids get the id of the tenant that
+        has their name now (None if none has): they were written just before the upgrade."""
+        names = {r.tenant for r in records if r.tenant_id is None and r.tenant is not None}
+        if not names:
+            return records
+        marks = ",".join("?" * len(names))
+        ids = dict(
+            self._conn.execute(f"SELECT name, id FROM tenants WHERE name IN ({marks})", list(names))
+        )
+        return [
+            msgspec.structs.replace(r, tenant_id=ids.get(r.tenant))
+            if r.tenant_id is None and r.tenant is not None
+            else r
+            for r in records
+        ]
+
     async def forget(self, file: str) -> None:
         self._conn.execute("DELETE FROM spool_offsets WHERE file = ?", (file,))
 
@@ -105,6 +126,7 @@ class SQLiteLedgerStore(SpendFromUsage):
         self,
         *,
         tenant: str | None = None,
+        tenant_id: str | None = None,
         key: str | None = None,
         since: float | None = None,
         until: float | None = None,
@@ -114,7 +136,8 @@ class SQLiteLedgerStore(SpendFromUsage):
         where: list[str] = ["1=1"]
         params: list[Any] = []
         for condition, value in (
-            ("tenant = ?", tenant),
+            (_NAMED_NOW, tenant),
+            ("tenant_id = ?", tenant_id),
             ("key_name = ?", key),
             ("ts >= ?", since),
             ("ts < ?", until),
@@ -125,7 +148,14 @@ class SQLiteLedgerStore(SpendFromUsage):
         cond = " AND ".join(where)
         row = self._conn.execute(f"SELECT {_SUMS} FROM ledger WHERE {cond}", params).fetchone()
         result: dict[str, Any] = {"totals": sums(row)}
-        if group_by is not None:
+        if group_by == "tenant":
+            rows = self._conn.execute(
+                f"SELECT tenant, tenant_id, {_SUMS} FROM ledger WHERE {cond}"
+                " GROUP BY tenant, tenant_id ORDER BY tenant, tenant_id",
+                params,
+            ).fetchall()
+            result["groups"] = [{"key": r[0], "tenant_id": r[1], **sums(r[2:])} for r in rows]
+        elif group_by is not None:
             column = GROUP_COLUMNS[group_by]
             source = "ledger, json_each(ledger.tags) AS tag" if group_by == "tag" else "ledger"
             rows = self._conn.execute(
@@ -137,12 +167,18 @@ class SQLiteLedgerStore(SpendFromUsage):
             result["groups"] = []
         return result
 
-    async def records(self, *, limit: int = 100, tenant: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM ledger"
+    async def records(
+        self, *, limit: int = 100, tenant: str | None = None, tenant_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        where: list[str] = []
         params: list[Any] = []
-        if tenant is not None:
-            sql += " WHERE tenant = ?"
-            params.append(tenant)
+        for condition, value in ((_NAMED_NOW, tenant), ("tenant_id = ?", tenant_id)):
+            if value is not None:
+                where.append(condition)
+                params.append(value)
+        sql = "SELECT * FROM ledger"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY ts DESC LIMIT ?"
         params.append(limit)
         cursor = self._conn.execute(sql, params)
@@ -190,4 +226,5 @@ def _row(r: LedgerRecord) -> tuple[Any, ...]:
         r.cache,
         r.saved_usd,
         int(r.unpriced),
+        r.tenant_id,
     )

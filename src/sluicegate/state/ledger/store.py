@@ -1,4 +1,13 @@
-"""What the ledger needs from a store, whichever database holds it."""
+"""What the ledger needs from a store, whichever database holds it.
+
+Which tenant's usage: ``tenant_id`` is one tenant, deleted or not; ``tenant``
+(a name) is the tenant that has that name now, looked up in the same
+database's tenants table, and only its own records: not those of a deleted
+tenant that had the name before (a name no tenant has now matches nothing).
+Both given, both must hold. Grouped by tenant, each tenant id is its own
+group: ``{"key": name, "tenant_id": id, ...}``, so a deleted tenant and its
+namesake are two groups with the same key.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +40,7 @@ class LedgerStore(ShippingStore, Protocol):
         self,
         *,
         tenant: str | None = None,
+        tenant_id: str | None = None,
         key: str | None = None,
         since: float | None = None,
         until: float | None = None,
@@ -40,17 +50,17 @@ class LedgerStore(ShippingStore, Protocol):
         ...
 
     async def records(
-        self, *, limit: int = 100, tenant: str | None = None
+        self, *, limit: int = 100, tenant: str | None = None, tenant_id: str | None = None
     ) -> list[dict[str, Any]]: ...
 
     async def spend(
         self,
-        tenant: str,
+        tenant_id: str,
         key: str | None = None,
         since: float | None = None,
         until: float | None = None,
     ) -> float:
-        """USD spent by a tenant (or one of its keys) over ``[since, until)``."""
+        """USD spent by a tenant (by its id; or one of its keys) over ``[since, until)``."""
         ...
 
     async def close(self) -> None: ...
@@ -80,6 +90,7 @@ class _Usage(Protocol):
         self,
         *,
         tenant: str | None = None,
+        tenant_id: str | None = None,
         key: str | None = None,
         since: float | None = None,
         until: float | None = None,
@@ -92,10 +103,10 @@ class SpendFromUsage:
 
     async def spend(
         self: _Usage,
-        tenant: str,
+        tenant_id: str,
         key: str | None = None,
         since: float | None = None,
         until: float | None = None,
     ) -> float:
-        usage = await self.usage(tenant=tenant, key=key, since=since, until=until)
+        usage = await self.usage(tenant_id=tenant_id, key=key, since=since, until=until)
         return float(usage["totals"]["cost_usd"])

@@ -18,10 +18,12 @@ from sluicegate.config import LimitsConfig, TenantConfig
 from sluicegate.state.directory import (
     KEY_COLUMNS,
     KEY_PREFIX_SHOWN,
+    TENANT_COLUMNS,
     ApiKey,
     DirectoryError,
     NewKey,
     Tenant,
+    config_tenant_id,
     hash_key,
     models_json,
     new_key_id,
@@ -38,13 +40,11 @@ class PostgresDirectoryStore:
 
     async def load(self) -> tuple[list[Tenant], list[tuple[str, ApiKey]]]:
         async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
-            tenant_rows = await conn.fetch("SELECT name, models, limits, source FROM tenants")
+            tenant_rows = await conn.fetch(f"SELECT {TENANT_COLUMNS} FROM tenants")
             key_rows = await conn.fetch(
                 f"SELECT {KEY_COLUMNS}, key_hash FROM api_keys WHERE revoked_at IS NULL"
             )
-        tenants = [
-            tenant_of_row(r["name"], r["models"], r["limits"], r["source"]) for r in tenant_rows
-        ]
+        tenants = [tenant_of_row(*r) for r in tenant_rows]
         keys = [(r["key_hash"], _api_key(r)) for r in key_rows]
         return tenants, keys
 
@@ -58,16 +58,19 @@ class PostgresDirectoryStore:
                 [t.name for t in tenants],
             )
             for t in tenants:
+                # A tenant already there keeps its id: only what the file says changes.
                 await conn.execute(
-                    "INSERT INTO tenants (name, models, limits, source, created_at) "
-                    "VALUES ($1, $2::jsonb, $3::jsonb, 'config', $4) ON CONFLICT (name) DO UPDATE "
-                    "SET models = excluded.models, limits = excluded.limits, source = 'config' "
+                    "INSERT INTO tenants (id, name, models, limits, source, created_at) "
+                    "VALUES ($5, $1, $2::jsonb, $3::jsonb, 'config', $4) ON CONFLICT (name) "
+                    "DO UPDATE SET models = excluded.models, limits = excluded.limits, "
+                    "source = 'config' "
                     "WHERE (tenants.models, tenants.limits, tenants.source) IS DISTINCT FROM "
                     "(excluded.models, excluded.limits, excluded.source)",
                     t.name,
                     models_json(t.models),
                     t.limits.model_dump_json(),
                     now,
+                    config_tenant_id(t.name),
                 )
                 await conn.execute(
                     "DELETE FROM api_keys WHERE tenant = $1 AND source = 'config' "
@@ -96,16 +99,17 @@ class PostgresDirectoryStore:
                     )
 
     async def create_tenant(
-        self, name: str, models: Sequence[str] | None, limits: LimitsConfig
+        self, tenant_id: str, name: str, models: Sequence[str] | None, limits: LimitsConfig
     ) -> None:
         try:
             await self._pool.execute(
-                "INSERT INTO tenants (name, models, limits, source, created_at) "
-                "VALUES ($1, $2::jsonb, $3::jsonb, 'admin', $4)",
+                "INSERT INTO tenants (id, name, models, limits, source, created_at) "
+                "VALUES ($5, $1, $2::jsonb, $3::jsonb, 'admin', $4)",
                 name,
                 models_json(models),
                 limits.model_dump_json(),
                 time.time(),
+                tenant_id,
             )
         except asyncpg.UniqueViolationError as exc:
             raise DirectoryError(f"tenant {name!r} already exists", status=409) from exc

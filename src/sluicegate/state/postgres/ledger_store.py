@@ -14,6 +14,7 @@ million rows as at ten thousand.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -28,7 +29,7 @@ _COLUMNS = (
     "id, request_id, ts, tenant, key_name, alias, target, protocol, operation, stream, tags,"
     " status, error_code, input_tokens, output_tokens, cached_tokens, cache_write_tokens,"
     " reasoning_tokens, estimated, cost_usd, latency_ms, ttft_ms, attempts, cache, saved_usd,"
-    " unpriced"
+    " unpriced, tenant_id"
 )
 _TYPES = [
     "text",
@@ -57,6 +58,7 @@ _TYPES = [
     "text",
     "float8",
     "bool",
+    "text",
 ]
 
 _SHIP = f"""
@@ -70,7 +72,9 @@ inserted AS (
            ARRAY(SELECT jsonb_array_elements_text(tags::jsonb)), status, error_code,
            input_tokens, output_tokens, cached_tokens, cache_write_tokens, reasoning_tokens,
            estimated, cost_usd, latency_ms, ttft_ms, attempts::jsonb, cache, saved_usd,
-           unpriced
+           unpriced,
+           -- Spooled by a version before tenant ids: the tenant that has the name now.
+           coalesce(tenant_id, (SELECT t.id FROM tenants t WHERE t.name = input.tenant))
     FROM input
     ON CONFLICT DO NOTHING
     RETURNING *
@@ -84,22 +88,19 @@ offsets AS (
 SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM offsets)
 """
 
-# Raw-row expressions and roll-up columns for each grouping.
+# Raw-row expressions and roll-up columns for each grouping, as the group keys k (and
+# k2). A tenant is its id, with its name alongside to be shown (see LedgerStore).
 _RAW_GROUP = {
-    "tenant": "tenant",
-    "key": "key_name",
-    "alias": "alias",
-    "target": "target",
-    "day": f"to_char({DAY}, 'YYYY-MM-DD')",
-    "tag": "tag",
+    "tenant": "tenant AS k, tenant_id AS k2",
+    "key": "key_name AS k",
+    "alias": "alias AS k",
+    "target": "target AS k",
+    "day": f"to_char({DAY}, 'YYYY-MM-DD') AS k",
+    "tag": "tag AS k",
 }
 _ROLLUP_GROUP = {
-    "tenant": "tenant",
-    "key": "key_name",
-    "alias": "alias",
-    "target": "target",
-    "day": "to_char(day, 'YYYY-MM-DD')",
-    "tag": "tag",
+    **_RAW_GROUP,
+    "day": "to_char(day, 'YYYY-MM-DD') AS k",
 }
 _NULLABLE = {"tenant", "key", "alias", "target"}
 
@@ -144,12 +145,14 @@ class PostgresLedgerStore(SpendFromUsage):
         self,
         *,
         tenant: str | None = None,
+        tenant_id: str | None = None,
         key: str | None = None,
         since: float | None = None,
         until: float | None = None,
         group_by: GroupBy | None = None,
     ) -> dict[str, Any]:
         """Totals and optional groups over ``[since, until)``: roll-ups plus edge rows."""
+        filters = _Filters(tenant, tenant_id, key)
         whole, edges = split_window(since, until)
         totals = empty_sums()
         groups: dict[Any, dict[str, Any]] = {}
@@ -158,31 +161,37 @@ class PostgresLedgerStore(SpendFromUsage):
             for grouping in (None, group_by) if group_by is not None else (None,):
                 grouped = grouping is not None
                 if whole is not None:
-                    parts.append((*_rollup_query(tenant, key, whole, grouping), grouped))
+                    parts.append((*_rollup_query(filters, whole, grouping), grouped))
                 for lo, hi in edges:
-                    parts.append((*_raw_query(tenant, key, lo, hi, grouping), grouped))
+                    parts.append((*_raw_query(filters, lo, hi, grouping), grouped))
             for sql, params, grouped in parts:
                 for row in await conn.fetch(sql, *params):
                     if not grouped:
                         add_sums(totals, sums(tuple(row)))
                         continue
-                    k = row[0]
-                    if k == "" and group_by in _NULLABLE:
-                        k = None
+                    width = 2 if group_by == "tenant" else 1
+                    k = tuple(None if v == "" and group_by in _NULLABLE else v for v in row[:width])
                     group = groups.setdefault(k, empty_sums())
-                    add_sums(group, sums(tuple(row)[1:]))
-        ordered = sorted(groups.items(), key=lambda kv: (kv[0] is not None, kv[0] or ""))
-        return {
-            "totals": totals,
-            "groups": [{"key": k, **v} for k, v in ordered] if group_by is not None else [],
-        }
+                    add_sums(group, sums(tuple(row)[width:]))
+        # NULLs first, as SQLite orders them.
+        ordered = sorted(
+            groups.items(), key=lambda kv: [(v is not None, v or "") for v in kv[0]]
+        )
+        if group_by is None:
+            return {"totals": totals, "groups": []}
+        if group_by == "tenant":
+            named = [{"key": k[0], "tenant_id": k[1], **v} for k, v in ordered]
+            return {"totals": totals, "groups": named}
+        return {"totals": totals, "groups": [{"key": k[0], **v} for k, v in ordered]}
 
-    async def records(self, *, limit: int = 100, tenant: str | None = None) -> list[dict[str, Any]]:
-        sql = f"SELECT {_COLUMNS} FROM ledger"
+    async def records(
+        self, *, limit: int = 100, tenant: str | None = None, tenant_id: str | None = None
+    ) -> list[dict[str, Any]]:
         params: list[Any] = []
-        if tenant is not None:
-            sql += " WHERE tenant = $1"
-            params.append(tenant)
+        where = _Filters(tenant, tenant_id, None).conditions(params)
+        sql = f"SELECT {_COLUMNS} FROM ledger"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY ts DESC LIMIT ${len(params) + 1}"
         params.append(limit)
         out = []
@@ -232,25 +241,37 @@ def _ts(day: dt.date) -> float:
     return float((day - dt.date(1970, 1, 1)).days * DAY_S)
 
 
-def _filters(tenant: str | None, key: str | None, params: list[Any]) -> list[str]:
-    where = []
-    if tenant is not None:
-        params.append(tenant)
-        where.append(f"tenant = ${len(params)}")
-    if key is not None:
-        params.append(key)
-        where.append(f"key_name = ${len(params)}")
-    return where
+@dataclass(frozen=True, slots=True)
+class _Filters:
+    """Whose records a query reads: ``tenant`` is the one that has the name now (see
+    LedgerStore)."""
+
+    tenant: str | None
+    tenant_id: str | None
+    key: str | None
+
+    def conditions(self, params: list[Any]) -> list[str]:
+        """WHERE conditions, adding their values to ``params``; the same columns in raw
+        rows and in roll-ups."""
+        where = []
+        for condition, value in (
+            ("tenant_id = (SELECT id FROM tenants WHERE name = ${})", self.tenant),
+            ("tenant_id = ${}", self.tenant_id),
+            ("key_name = ${}", self.key),
+        ):
+            if value is not None:
+                params.append(value)
+                where.append(condition.format(len(params)))
+        return where
 
 
 def _rollup_query(
-    tenant: str | None,
-    key: str | None,
+    filters: _Filters,
     days: tuple[dt.date | None, dt.date | None],
     group_by: GroupBy | None,
 ) -> tuple[str, list[Any]]:
     params: list[Any] = []
-    where = _filters(tenant, key, params)
+    where = filters.conditions(params)
     first, last = days
     if first is not None:
         params.append(first)
@@ -262,23 +283,27 @@ def _rollup_query(
     cond = " AND ".join(where) or "true"
     if group_by is None:
         return f"SELECT {ROLLUP_SUMS} FROM {table} WHERE {cond}", params
-    column = _ROLLUP_GROUP[group_by]
+    keys = _group_keys(group_by)
     return (
-        f"SELECT k, {ROLLUP_SUMS} FROM (SELECT {column} AS k, * FROM {table} WHERE {cond}) s "
-        "GROUP BY k",
+        f"SELECT {keys}, {ROLLUP_SUMS} FROM (SELECT {_ROLLUP_GROUP[group_by]}, * FROM {table}"
+        f" WHERE {cond}) s GROUP BY {keys}",
         params,
     )
 
 
+def _group_keys(group_by: GroupBy) -> str:
+    """The columns a grouped query's rows start with."""
+    return "k, k2" if group_by == "tenant" else "k"
+
+
 def _raw_query(
-    tenant: str | None,
-    key: str | None,
+    filters: _Filters,
     lo: float | None,
     hi: float | None,
     group_by: GroupBy | None,
 ) -> tuple[str, list[Any]]:
     params: list[Any] = []
-    where = _filters(tenant, key, params)
+    where = filters.conditions(params)
     if lo is not None:
         params.append(lo)
         where.append(f"ts >= ${len(params)}")
@@ -289,10 +314,10 @@ def _raw_query(
     if group_by is None:
         return f"SELECT {RAW_SUMS} FROM ledger WHERE {cond}", params
     source = "ledger, unnest(ledger.tags) AS tag" if group_by == "tag" else "ledger"
-    column = _RAW_GROUP[group_by]
+    keys = _group_keys(group_by)
     return (
-        f"SELECT k, {RAW_SUMS} FROM (SELECT {column} AS k, ledger.* FROM {source} "
-        f"WHERE {cond}) s GROUP BY k",
+        f"SELECT {keys}, {RAW_SUMS} FROM (SELECT {_RAW_GROUP[group_by]}, ledger.* FROM {source} "
+        f"WHERE {cond}) s GROUP BY {keys}",
         params,
     )
 
@@ -327,4 +352,5 @@ def _columns(records: list[LedgerRecord]) -> list[list[Any]]:
         [r.cache for r in records],
         [r.saved_usd for r in records],
         [r.unpriced for r in records],
+        [r.tenant_id for r in records],
     ]

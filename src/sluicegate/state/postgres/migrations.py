@@ -153,6 +153,64 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE ledger_daily ADD COLUMN unpriced_requests bigint NOT NULL DEFAULT 0;
     ALTER TABLE ledger_daily_tags ADD COLUMN unpriced_requests bigint NOT NULL DEFAULT 0;
     """,
+    # 3: tenants get an immutable id: config tenants the one derived from their name
+    # (config_tenant_id), the others a random one.
+    """
+    ALTER TABLE tenants ADD COLUMN id text;
+    UPDATE tenants SET id = CASE WHEN source = 'config'
+        THEN 'cfg_' || left(encode(sha256(convert_to(name, 'UTF8')), 'hex'), 16)
+        ELSE 'ten_' || left(md5(gen_random_uuid()::text), 16) END;
+    ALTER TABLE tenants ALTER COLUMN id SET NOT NULL, ADD CONSTRAINT tenants_id_key UNIQUE (id);
+    CREATE FUNCTION sluicegate_tenant_id_kept() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NEW.id IS DISTINCT FROM OLD.id THEN
+            RAISE EXCEPTION 'the id of tenant % never changes', OLD.name;
+        END IF;
+        RETURN NEW;
+    END $$;
+    CREATE TRIGGER tenants_id_kept BEFORE UPDATE OF id ON tenants
+        FOR EACH ROW EXECUTE FUNCTION sluicegate_tenant_id_kept();
+    """,
+    # 4: usage is kept by tenant id (raw rows and roll-ups), so a tenant re-created under a
+    # deleted one's name starts with none of its history. A raw row belongs to the tenant
+    # of its name only if it is not older than that tenant (older ones were a deleted
+    # namesake's); a roll-up row, only from the UTC day the tenant was created (the
+    # earlier part of that day, if a namesake was deleted then, is counted for the tenant
+    # in whole-day answers). What no tenant existing now can own gets one id per name
+    # (legacy_tenant_id). '' stands for NULL in the roll-ups, as for the other key
+    # columns. Replicas of the previous version cannot ship once this is applied (the
+    # roll-ups' key changed): their records wait in their spools until they run this
+    # version, which ships them.
+    """
+    CREATE FUNCTION sluicegate_legacy_tenant_id(name text) RETURNS text
+        LANGUAGE sql IMMUTABLE AS
+        $$ SELECT 'old_' || left(encode(sha256(convert_to(name, 'UTF8')), 'hex'), 16) $$;
+    ALTER TABLE ledger ADD COLUMN tenant_id text;
+    UPDATE ledger AS l SET tenant_id = coalesce(
+        (SELECT t.id FROM tenants t WHERE t.name = l.tenant AND l.ts >= t.created_at),
+        sluicegate_legacy_tenant_id(l.tenant))
+    WHERE l.tenant IS NOT NULL;
+    DROP INDEX ledger_tenant_ts;
+    CREATE INDEX ledger_tenant_id_ts ON ledger (tenant_id, ts);
+
+    ALTER TABLE ledger_daily ADD COLUMN tenant_id text NOT NULL DEFAULT '';
+    ALTER TABLE ledger_daily_tags ADD COLUMN tenant_id text NOT NULL DEFAULT '';
+    UPDATE ledger_daily AS d SET tenant_id = coalesce(
+        (SELECT t.id FROM tenants t WHERE t.name = d.tenant
+            AND d.day >= (to_timestamp(t.created_at) AT TIME ZONE 'UTC')::date),
+        sluicegate_legacy_tenant_id(d.tenant))
+    WHERE d.tenant <> '';
+    UPDATE ledger_daily_tags AS d SET tenant_id = coalesce(
+        (SELECT t.id FROM tenants t WHERE t.name = d.tenant
+            AND d.day >= (to_timestamp(t.created_at) AT TIME ZONE 'UTC')::date),
+        sluicegate_legacy_tenant_id(d.tenant))
+    WHERE d.tenant <> '';
+    ALTER TABLE ledger_daily DROP CONSTRAINT ledger_daily_pkey,
+        ADD PRIMARY KEY (tenant_id, tenant, day, key_name, alias, target);
+    ALTER TABLE ledger_daily_tags DROP CONSTRAINT ledger_daily_tags_pkey,
+        ADD PRIMARY KEY (tenant_id, tenant, day, key_name, tag);
+    DROP FUNCTION sluicegate_legacy_tenant_id(text);
+    """,
 )
 
 LATEST = len(MIGRATIONS)

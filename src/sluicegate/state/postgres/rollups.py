@@ -5,7 +5,8 @@ statement actually inserted (``ON CONFLICT DO NOTHING RETURNING``) are added,
 so a batch shipped twice adds nothing the second time, and the roll-ups can
 never disagree with the rows they summarise. Keys are sorted before the upsert
 so that replicas shipping at once lock roll-up rows in the same order (no
-deadlocks).
+deadlocks). Rows are kept per tenant id (a deleted tenant's days and its
+namesake's are different rows), with the name alongside to be shown.
 """
 
 from __future__ import annotations
@@ -34,19 +35,21 @@ def rollup_ctes(inserted: str) -> str:
     """Data-modifying CTEs adding the rows of CTE ``inserted`` to both roll-up tables."""
     return f"""
     daily AS (
-        INSERT INTO ledger_daily AS r (tenant, day, key_name, alias, target, {SUM_COLUMNS})
-        SELECT coalesce(tenant, ''), {DAY}, coalesce(key_name, ''), coalesce(alias, ''),
-               coalesce(target, ''), {RAW_SUMS}
-        FROM {inserted} GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
-        ON CONFLICT (tenant, day, key_name, alias, target) DO UPDATE SET {_ADD}
+        INSERT INTO ledger_daily AS r
+            (tenant_id, tenant, day, key_name, alias, target, {SUM_COLUMNS})
+        SELECT coalesce(tenant_id, ''), coalesce(tenant, ''), {DAY}, coalesce(key_name, ''),
+               coalesce(alias, ''), coalesce(target, ''), {RAW_SUMS}
+        FROM {inserted} GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
+        ON CONFLICT (tenant_id, tenant, day, key_name, alias, target) DO UPDATE SET {_ADD}
         RETURNING 1
     ),
     daily_tags AS (
-        INSERT INTO ledger_daily_tags AS r (tenant, day, key_name, tag, {SUM_COLUMNS})
-        SELECT coalesce(tenant, ''), {DAY}, coalesce(key_name, ''), tag, {RAW_SUMS}
+        INSERT INTO ledger_daily_tags AS r (tenant_id, tenant, day, key_name, tag, {SUM_COLUMNS})
+        SELECT coalesce(tenant_id, ''), coalesce(tenant, ''), {DAY}, coalesce(key_name, ''),
+               tag, {RAW_SUMS}
         FROM {inserted}, unnest({inserted}.tags) AS tag
-        GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-        ON CONFLICT (tenant, day, key_name, tag) DO UPDATE SET {_ADD}
+        GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+        ON CONFLICT (tenant_id, tenant, day, key_name, tag) DO UPDATE SET {_ADD}
         RETURNING 1
     )"""
 
@@ -55,11 +58,12 @@ def rebuild_sql() -> str:
     """Recompute every roll-up from the raw rows (for bulk loads that bypass shipping)."""
     return f"""
     TRUNCATE ledger_daily, ledger_daily_tags;
-    INSERT INTO ledger_daily (tenant, day, key_name, alias, target, {SUM_COLUMNS})
-        SELECT coalesce(tenant, ''), {DAY}, coalesce(key_name, ''), coalesce(alias, ''),
-               coalesce(target, ''), {RAW_SUMS}
-        FROM ledger GROUP BY 1, 2, 3, 4, 5;
-    INSERT INTO ledger_daily_tags (tenant, day, key_name, tag, {SUM_COLUMNS})
-        SELECT coalesce(tenant, ''), {DAY}, coalesce(key_name, ''), tag, {RAW_SUMS}
-        FROM ledger, unnest(ledger.tags) AS tag GROUP BY 1, 2, 3, 4;
+    INSERT INTO ledger_daily (tenant_id, tenant, day, key_name, alias, target, {SUM_COLUMNS})
+        SELECT coalesce(tenant_id, ''), coalesce(tenant, ''), {DAY}, coalesce(key_name, ''),
+               coalesce(alias, ''), coalesce(target, ''), {RAW_SUMS}
+        FROM ledger GROUP BY 1, 2, 3, 4, 5, 6;
+    INSERT INTO ledger_daily_tags (tenant_id, tenant, day, key_name, tag, {SUM_COLUMNS})
+        SELECT coalesce(tenant_id, ''), coalesce(tenant, ''), {DAY}, coalesce(key_name, ''),
+               tag, {RAW_SUMS}
+        FROM ledger, unnest(ledger.tags) AS tag GROUP BY 1, 2, 3, 4, 5;
     """
