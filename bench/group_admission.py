@@ -31,7 +31,8 @@ from pathlib import Path
 
 import uvloop
 
-from sluicegate.admission.limits import Ask, Limiter, MemoryLimiter, Rule
+from sluicegate.admission.limiter import Ask, Limiter, Rule
+from sluicegate.admission.memory_limiter import MemoryLimiter
 from sluicegate.group.limiter import GroupLimiter, LimiterService
 
 RULES = [Rule("tenant:acme", rpm=10**9, tpm=10**12, max_concurrency=10**6, budget_usd=10.0**9)]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from sluicegate.accounting.access_log import AccessLog
 from sluicegate.admission.admit import Admit
-from sluicegate.admission.limits import Limiter
+from sluicegate.admission.limiter import Limiter
 from sluicegate.auth.authenticate import Authenticate
 from sluicegate.cache import Cache, CacheStore, SemanticIndex
 from sluicegate.fairness import Gates

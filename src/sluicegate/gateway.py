@@ -21,7 +21,8 @@ from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from sluicegate.admission.limits import Limiter, LimiterUnavailable, MemoryLimiter
+from sluicegate.admission.limiter import Limiter, LimiterUnavailable
+from sluicegate.admission.memory_limiter import MemoryLimiter
 from sluicegate.admission.rebuild import CHECK_S, BudgetRebuild, BudgetSeeding
 from sluicegate.admission.redis_limits import RedisLimiter
 from sluicegate.cache import CacheStore, MemoryCache, RedisCache, SemanticIndex

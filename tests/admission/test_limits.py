@@ -6,7 +6,9 @@ import pytest
 
 from fakes.limits_cases import CASES, Case, ts
 from sluicegate.admission.admit import tenant_subject
-from sluicegate.admission.limits import Ask, MemoryLimiter, Rule, budget_period_start
+from sluicegate.admission.budget_periods import budget_period_start
+from sluicegate.admission.limiter import Ask, Rule
+from sluicegate.admission.memory_limiter import MemoryLimiter
 from sluicegate.admission.rebuild import BudgetRebuild
 from sluicegate.config import LimitsConfig
 from sluicegate.state.directory import Tenant

@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from sluicegate.admission.admit import key_subject, tenant_subject
-from sluicegate.admission.limits import Ask, Rule
+from sluicegate.admission.limiter import Ask, Rule
 from sluicegate.admission.rebuild import BudgetRebuild
 from sluicegate.admission.redis_limits import RedisLimiter
 from sluicegate.config import LimitsConfig

@@ -14,7 +14,8 @@ import redis.asyncio as aioredis
 from redis.asyncio.connection import AbstractConnection
 
 from fakes.limits_cases import CASES, T0, Case
-from sluicegate.admission.limits import Ask, LimiterUnavailable, MemoryLimiter, Rule
+from sluicegate.admission.limiter import Ask, LimiterUnavailable, Rule
+from sluicegate.admission.memory_limiter import MemoryLimiter
 from sluicegate.admission.redis_limits import SETTLE_DELAY_S, RedisLimiter
 
 pytestmark = pytest.mark.redis

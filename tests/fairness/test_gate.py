@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from sluicegate.admission.limits import Limiter, MemoryLimiter
+from sluicegate.admission.limiter import Limiter
+from sluicegate.admission.memory_limiter import MemoryLimiter
 from sluicegate.admission.redis_limits import RedisLimiter
 from sluicegate.canonical import GatewayError
 from sluicegate.config import QueueConfig

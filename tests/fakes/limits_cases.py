@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sluicegate.admission.limits import Ask, Decision, Limiter, Rule
+from sluicegate.admission.limiter import Ask, Decision, Limiter, Rule
 
 Case = Callable[[Sequence[Limiter]], Awaitable[None]]
 CASES: dict[str, Case] = {}

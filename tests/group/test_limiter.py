@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from fakes.limits_cases import CASES, T0, Case
-from sluicegate.admission.limits import Ask, LimiterUnavailable, Rule
+from sluicegate.admission.limiter import Ask, LimiterUnavailable, Rule
 from sluicegate.admission.rebuild import BudgetRebuild
 from sluicegate.config import LimitsConfig
 from sluicegate.group.limiter import GroupLimiter, LimiterService

@@ -1,19 +1,14 @@
 """Admission: rate limits, token limits, concurrency and budgets.
 
-``limits`` holds the interface (``Limiter``, ``Rule``, ``Ask``, ``Decision``,
-``Ticket``) and the in-process ``MemoryLimiter``; ``redis_limits`` the
-``RedisLimiter`` shared by replicas.
+``limiter`` holds the interface (``Limiter``, ``Rule``, ``Ask``, ``Decision``,
+``Ticket``), ``budget_periods`` the budgets' calendar periods and counters,
+``decide`` the arithmetic the limiters share and ``windows`` the per-minute
+window; ``memory_limiter`` the in-process ``MemoryLimiter``, ``redis_limits``
+the ``RedisLimiter`` shared by replicas.
 """
 
-from sluicegate.admission.limits import (
-    Ask,
-    Decision,
-    Limiter,
-    LimiterUnavailable,
-    MemoryLimiter,
-    Rule,
-    Ticket,
-)
+from sluicegate.admission.limiter import Ask, Decision, Limiter, LimiterUnavailable, Rule, Ticket
+from sluicegate.admission.memory_limiter import MemoryLimiter
 
 __all__ = [
     "Ask",

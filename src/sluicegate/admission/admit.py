@@ -24,15 +24,8 @@ from collections.abc import Iterator
 
 from prometheus_client.core import Metric
 
-from sluicegate.admission.limits import (
-    Ask,
-    Decision,
-    Limiter,
-    LimiterUnavailable,
-    Rule,
-    Ticket,
-    budget_period_start,
-)
+from sluicegate.admission.budget_periods import budget_period_start
+from sluicegate.admission.limiter import Ask, Decision, Limiter, LimiterUnavailable, Rule, Ticket
 from sluicegate.canonical import ErrorKind, GatewayError
 from sluicegate.canonical.tokens import estimate_reservation
 from sluicegate.config import LimitsConfig, RateLimits

@@ -26,13 +26,13 @@ from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
 from sluicegate.admission.admit import key_subject, tenant_subject
-from sluicegate.admission.limits import (
+from sluicegate.admission.budget_periods import (
     BUDGET_RETENTION_S,
-    LimiterUnavailable,
     budget_key,
     budget_period_start,
     usd_to_micro,
 )
+from sluicegate.admission.limiter import LimiterUnavailable
 from sluicegate.admission.redis_limits import RedisLimiter
 from sluicegate.config import RateLimits
 from sluicegate.state.directory import Tenant

@@ -1,6 +1,6 @@
 """Limits and budgets shared by every replica through Redis.
 
-Same semantics as ``MemoryLimiter`` (see ``sluicegate.admission.limits``),
+Same semantics as ``MemoryLimiter`` (see ``sluicegate.admission.limiter``),
 with each call one round trip: ``admit`` runs one Lua script that checks every
 counter and, only when all of them pass, records the request, the token
 reservation, the concurrency slot and the budget reservation. Redis runs a
@@ -54,23 +54,21 @@ from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sluicegate.admission import scripts
-from sluicegate.admission.limits import (
+from sluicegate.admission.budget_periods import (
     BUDGET_RETENTION_S,
+    budget_key,
+    budget_period_start,
+    usd_to_micro,
+)
+from sluicegate.admission.decide import Observation, admitted, decide, new_ticket, plan
+from sluicegate.admission.limiter import (
     DEFAULT_LEASE_S,
     WINDOW_S,
     Ask,
     Decision,
     LimiterUnavailable,
-    Observation,
     Rule,
     Ticket,
-    admitted,
-    budget_key,
-    budget_period_start,
-    decide,
-    new_ticket,
-    plan,
-    usd_to_micro,
 )
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from importlib.resources import files
 from string import Template
 
-from sluicegate.admission.limits import CONCURRENCY_RETRY_S, WINDOW_S
+from sluicegate.admission.limiter import CONCURRENCY_RETRY_S, WINDOW_S
 
 # A window hash expires this long after its newest bucket.
 WINDOW_KEY_TTL_S = 2 * WINDOW_S

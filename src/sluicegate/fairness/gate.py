@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from prometheus_client.core import Metric
 
-from sluicegate.admission.limits import Ask, Decision, Limiter, LimiterUnavailable, Rule, Ticket
+from sluicegate.admission.limiter import Ask, Decision, Limiter, LimiterUnavailable, Rule, Ticket
 from sluicegate.canonical import ErrorKind, GatewayError
 from sluicegate.config import QueueConfig
 from sluicegate.fairness.counters import VirtualCounters

@@ -7,7 +7,7 @@ import itertools
 from collections import deque
 from dataclasses import dataclass, field
 
-from sluicegate.admission.limits import Ticket
+from sluicegate.admission.limiter import Ticket
 from sluicegate.fairness.counters import VirtualCounters
 from sluicegate.fairness.flow import Flow
 

@@ -63,15 +63,9 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import orjson
 
-from sluicegate.admission.limits import (
-    Ask,
-    Decision,
-    LimiterUnavailable,
-    MemoryLimiter,
-    Rule,
-    Ticket,
-    usd_to_micro,
-)
+from sluicegate.admission.budget_periods import usd_to_micro
+from sluicegate.admission.limiter import Ask, Decision, LimiterUnavailable, Rule, Ticket
+from sluicegate.admission.memory_limiter import MemoryLimiter
 from sluicegate.group.wire import Lines
 
 if TYPE_CHECKING:
