@@ -46,3 +46,18 @@ def test_retry_after_is_read_in_seconds_or_milliseconds() -> None:
     assert upstream_error("m", 429, "", {"retry-after": "3"}).retry_after == 3.0
     assert upstream_error("m", 429, "", {"retry-after-ms": "250"}).retry_after == 0.25
     assert upstream_error("m", 429, "", {}).retry_after is None
+
+
+# --------------------------------------------------------------------------- redirects
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_a_bad_answer_naming_its_status_and_not_its_target(
+    status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    err = upstream_error("up", status, "", {"location": "https://elsewhere.example/steal"})
+
+    assert (err.status, err.code, err.upstream_status) == (502, "upstream_bad_response", status)
+    assert str(status) in err.message
+    assert "elsewhere" not in err.message
+    assert "https://elsewhere.example/steal" in caplog.text  # the operator is told where

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
 from aiohttp import ClientTimeout, web
+from yarl import URL
 
 from fakes.base import LocalServer
+from fakes.calls import chat, failure
+from fakes.raw import Reply, always, ok, serving
+from sluicegate.config import ProviderConfig
+from sluicegate.config.schema import ProviderType
 from sluicegate.providers.http import USER_AGENT, HttpClient
+from sluicegate.providers.registry import build_provider
 
 
 class CookieSettingUpstream(LocalServer):
@@ -41,3 +48,38 @@ async def test_calls_name_the_gateway_and_never_replay_an_upstream_cookie(
     assert USER_AGENT.startswith("sluicegate/")
     # One tenant's call must not carry what an upstream set on another's.
     assert "Cookie" not in second
+
+
+# --------------------------------------------------------------------------- redirects
+
+KEYS = {"openai": "sk-upstream", "azure": "azure-key", "anthropic": "sk-ant-upstream",
+        "gemini": "AIza-upstream"}
+
+
+def redirecting_to(target: URL, status: int) -> Reply:
+    async def reply(_: bytes) -> bytes:
+        return (b"HTTP/1.1 %d Moved\r\nLocation: %s\r\nContent-Length: 0\r\n\r\n"
+                % (status, str(target).encode()))
+    return reply
+
+
+@pytest.mark.parametrize("status", [302, 307, 308])
+@pytest.mark.parametrize("stream", [True, False], ids=["streamed", "whole"])
+@pytest.mark.parametrize("kind", ["openai", "azure", "anthropic", "gemini"])
+async def test_a_redirect_is_answered_502_and_never_followed(
+    http: HttpClient, kind: ProviderType, stream: bool, status: int
+) -> None:
+    # 307 and 308 would resend the prompt, and every redirect the provider's key
+    # (x-api-key, x-goog-api-key, api-key: aiohttp drops only Authorization).
+    async with serving(lambda _: always(ok())) as (elsewhere, stolen), \
+            serving(redirecting_to(stolen, status)) as (upstream, url):
+        config = ProviderConfig(name="up", type=kind, base_url=str(url.with_path("/v1")),
+                                api_key=KEYS[kind])
+        error, events = await failure(build_provider(config, http).chat(chat(stream), "m"))
+
+    assert (error.status, error.code, error.upstream_status) == (
+        502, "upstream_bad_response", status)
+    assert str(status) in error.message
+    assert events == []
+    assert len(upstream.requests) == 1
+    assert elsewhere.connections == 0

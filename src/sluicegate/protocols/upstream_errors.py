@@ -6,12 +6,15 @@ provider's translation code and adapter.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from sluicegate.canonical import ErrorKind, GatewayError
+
+log = logging.getLogger("sluicegate.upstream")
 
 
 def upstream_error(
@@ -21,8 +24,11 @@ def upstream_error(
 
     The client's own mistakes (400, 413, 422) stay 400s with the upstream's
     message so they can be fixed; the gateway's credentials being rejected is not
-    the client's fault (502); 429 stays 429; anything else is an upstream failure.
+    the client's fault (502); 429 stays 429; a redirect is never followed (502);
+    anything else is an upstream failure.
     """
+    if 300 <= status < 400:
+        return _redirected(provider, status, headers)
     retry_after = parse_retry_after(headers)
     detail = (
         f"upstream {provider!r} answered {status}: {message}"
@@ -79,6 +85,23 @@ def upstream_error(
         code="upstream_error",
         retryable=True,
         retry_after=retry_after,
+        upstream_status=status,
+    )
+
+
+def _redirected(provider: str, status: int, headers: Mapping[str, str]) -> GatewayError:
+    # Following it would send the prompt and the key to the host it names.
+    log.warning(
+        "upstream %r answered %d, a redirect to %r, which is not followed: check its base_url",
+        provider,
+        status,
+        headers.get("location", ""),
+    )
+    return GatewayError(
+        ErrorKind.UPSTREAM,
+        f"upstream {provider!r} answered {status}, a redirect, which the gateway does not follow",
+        code="upstream_bad_response",
+        retryable=True,
         upstream_status=status,
     )
 

@@ -83,7 +83,8 @@ class HttpClient:
         ``tls``: the provider's own context for https (default: the system's trust store).
 
         A non-2xx status is *not* an error here: the adapter reads the body and
-        maps it with :func:`upstream_error`, because only it knows the format.
+        maps it with :func:`upstream_error`, because only it knows the format
+        (a 3xx, never followed, too).
         """
         parsed = self._url(url)
         proxy = self.proxies.for_url(parsed) if self.proxies else None
@@ -93,6 +94,10 @@ class HttpClient:
                 data=body,
                 headers=headers,
                 timeout=client_timeout,
+                # A redirect would carry the prompt and the provider's key to
+                # whatever host Location names: a 3xx is answered, never followed
+                # (the unary transport never follows one either).
+                allow_redirects=False,
                 ssl=True if tls is None else tls,
                 proxy=None if proxy is None else proxy.url,
                 proxy_headers=None if proxy is None else proxy.headers,
