@@ -78,6 +78,10 @@ class ProviderConfig(_Strict):
     # A PEM file of the CAs that https to this provider trusts instead of the
     # system's store: an internal server behind a private CA.
     ca_file: str | None = None
+    # The most an answer may take (decompressed), and one event of a stream the
+    # smaller of this and 8 MiB; past it the call is a 502, never the gateway's
+    # memory. Raise it for embeddings of large batches.
+    max_response_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
 
     @field_validator("headers")
     @classmethod

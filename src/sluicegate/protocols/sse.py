@@ -2,7 +2,11 @@
 
 The parser is deliberately tiny: it sits on the hot path of every streamed
 call, sees only well-formed provider streams, and must hand each event on the
-moment its blank line arrives rather than after a read buffer fills.
+moment its blank line arrives rather than after a read buffer fills. What it
+holds is bounded, though: an event (its data lines, and a line not yet ended)
+may take ``max_event_bytes``, so that an upstream that never ends a line or an
+event cannot take the gateway's memory; it is checked once per chunk fed, so
+it is passed by at most one chunk.
 """
 
 from __future__ import annotations
@@ -10,6 +14,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import msgspec
+
+# Far above any real event (a chunk of tokens, a tool call's arguments).
+MAX_EVENT_BYTES = 8 * 1024 * 1024
+
+
+class EventTooLarge(Exception):
+    """An event grew past ``limit`` bytes before its blank line."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"an event is larger than {limit} bytes")
+        self.limit = limit
 
 
 class SSEEvent(msgspec.Struct):
@@ -20,14 +35,17 @@ class SSEEvent(msgspec.Struct):
 class SSEParser:
     """Feed bytes as they arrive; iterate complete events (WHATWG rules, no retry/id)."""
 
-    __slots__ = ("_buffer", "_data", "_event")
+    __slots__ = ("_buffer", "_data", "_event", "_max", "_size")
 
-    def __init__(self) -> None:
+    def __init__(self, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
         self._buffer = b""
         self._event: str | None = None
         self._data: list[str] = []
+        self._size = 0  # of the data lines kept for the event being read
+        self._max = max_event_bytes
 
     def feed(self, chunk: bytes) -> Iterator[SSEEvent]:
+        """The events ``chunk`` completes; :class:`EventTooLarge` once one is over the bound."""
         buffer = self._buffer + chunk if self._buffer else chunk
         start = 0
         while True:
@@ -43,6 +61,7 @@ class SSEParser:
                     yield SSEEvent(self._event, "\n".join(self._data))
                 self._event = None
                 self._data = []
+                self._size = 0
                 continue
             if line[0:1] == b":":
                 continue  # comment / keep-alive
@@ -51,9 +70,12 @@ class SSEParser:
                 value = value[1:]
             if name == b"data":
                 self._data.append(value.decode())
+                self._size += len(value)
             elif name == b"event":
                 self._event = value.decode()
-        self._buffer = buffer[start:]
+        self._buffer = buffer = buffer[start:]
+        if self._size + len(buffer) > self._max:
+            raise EventTooLarge(self._max)
 
     def close(self) -> Iterator[SSEEvent]:
         """Flush an event that the upstream ended without its blank line."""
@@ -62,6 +84,7 @@ class SSEParser:
         if self._data:
             yield SSEEvent(self._event, "\n".join(self._data))
             self._data = []
+            self._size = 0
 
 
 def frame(data: bytes, event: str | None = None) -> bytes:
