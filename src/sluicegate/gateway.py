@@ -223,10 +223,13 @@ class Gateway:
         return self._semantic
 
     def _idempotency_store(self) -> IdempotencyStore:
-        ttl_s = self._config.idempotency.ttl_s
+        settings = self._config.idempotency
+        ttl_s, max_entry_bytes = settings.ttl_s, settings.max_entry_bytes
         if self.redis is None:
-            return MemoryIdempotencyStore(ttl_s=ttl_s)
-        return RedisIdempotencyStore(self.redis, ttl_s=ttl_s)
+            return MemoryIdempotencyStore(
+                ttl_s=ttl_s, max_entry_bytes=max_entry_bytes, max_bytes=settings.max_bytes
+            )
+        return RedisIdempotencyStore(self.redis, ttl_s=ttl_s, max_entry_bytes=max_entry_bytes)
 
     async def close(self) -> None:
         self._follow_task.cancel()

@@ -297,6 +297,12 @@ class AdmissionConfig(_Strict):
 
 class IdempotencyConfig(_Strict):
     ttl_s: float = Field(default=86400.0, gt=0)
+    # Larger answers (their JSON encoding) are served but not kept: a retry with
+    # their key runs again (both backends).
+    max_entry_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    # In-process backend only: the most the kept answers may take, least recently
+    # used out first (Redis: its maxmemory).
+    max_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
 
 
 class CacheConfig(_Strict):
