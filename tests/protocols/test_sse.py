@@ -37,16 +37,17 @@ def test_an_event_of_many_lines_that_never_ends_is_cut_off_at_the_bound() -> Non
 
 def test_the_bound_is_per_event_not_per_stream() -> None:
     parser = SSEParser(max_event_bytes=1000)
-    event = b"data: " + b"x" * 600 + b"\n\n"
+    stream = (b"data: " + b"x" * 600 + b"\n\n") * 50
 
-    events = feed_all(parser, *[event[:300], event[300:]] * 50)
+    # Chunks that end anywhere: mid-line, mid-event, just after one began.
+    events = feed_all(parser, *[stream[i:i + 250] for i in range(0, len(stream), 250)])
 
     assert len(events) == 50
 
 
-def test_comments_are_not_kept_so_they_do_not_count() -> None:
+def test_keep_alive_comments_while_a_model_is_queued_do_not_add_up() -> None:
     parser = SSEParser(max_event_bytes=1000)
 
-    events = feed_all(parser, *[b": keep-alive " + b"." * 100 + b"\n"] * 50, b"data: ok\n\n")
+    events = feed_all(parser, *[b": keep-alive " + b"." * 100 + b"\n\n"] * 50, b"data: ok\n\n")
 
     assert events == [SSEEvent(None, "ok")]
