@@ -286,9 +286,18 @@ async def test_an_answer_over_the_bound_fails_and_its_connection_is_dropped(
 
 
 async def test_an_answer_of_exactly_the_bound_is_served(client: UnaryClient) -> None:
-    body = b"x" * LIMIT
-    async with serving(lambda _: always(framed(body, "chunked"))) as (_, url):
-        assert await bounded(client, url) == (200, body)
+    answer = framed(b"x" * (LIMIT - 42), "length")
+    assert len(answer) == LIMIT  # the bound counts the answer as received, its head too
+    async with serving(lambda _: always(answer)) as (_, url):
+        assert await bounded(client, url) == (200, b"x" * (LIMIT - 42))
+
+
+async def test_a_head_that_never_ends_is_cut_off_at_the_bound(client: UnaryClient) -> None:
+    # httptools takes any number of header lines: the bound is what stops them.
+    endless = b"HTTP/1.1 200 OK\r\n" + (b"X-Padding: " + b"p" * 1000 + b"\r\n") * 100
+    async with serving(lambda _: always(endless)) as (_, url):
+        with pytest.raises(AnswerTooLarge):
+            await bounded(client, url)
 
 
 async def test_a_gzip_bomb_inflates_no_further_than_the_bound(client: UnaryClient) -> None:

@@ -21,9 +21,11 @@ non-streamed call only once it is done), and ``total_s`` for the whole call;
 one timer watches every call in flight. Nothing is sent with
 ``Accept-Encoding``, so upstreams answer uncompressed; a gzip or deflate
 answer is still decoded. An answer is bounded (``max_bytes``, 32 MiB unless
-the call says otherwise): as it arrives and, once decoded, as it inflates, so
-that neither a runaway answer nor a compression bomb can take the gateway's
-memory; past the bound the call fails and its connection is dropped. A pooled
+the call says otherwise): the bytes received for it (head and body, counted
+once per read from the socket) and, once decoded, its body as it inflates, so
+that neither a runaway answer (or head: httptools sets no limit on headers)
+nor a compression bomb can take the gateway's memory; past the bound the call
+fails and its connection is dropped. A pooled
 connection is never used for two calls at once and is dropped once it has been
 idle ``keepalive_s``, before most servers would close it.
 """
@@ -75,7 +77,7 @@ class BrokenAnswer(UnaryError):
 
 
 class AnswerTooLarge(UnaryError):
-    """The answer (its body, or what it decodes to) grew past ``limit`` bytes."""
+    """The answer (as received, or its body decoded) grew past ``limit`` bytes."""
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"the answer is larger than {limit} bytes")
@@ -261,7 +263,7 @@ class _Connection(asyncio.Protocol):
         self._status = 0
         self._headers: CIMultiDict[str] = CIMultiDict()
         self._body: list[bytes] = []
-        self._size = 0  # of the body so far
+        self._size = 0  # bytes received for the answer so far
         self._max_bytes = MAX_ANSWER_BYTES
         self._started = False
         self._until_close = False  # no length given: the body ends when the connection does
@@ -279,12 +281,12 @@ class _Connection(asyncio.Protocol):
             self.close()  # nothing was asked: the server is not speaking HTTP to us
             return
         self._started = True
+        self._size += len(data)
+        if self._size > self._max_bytes:
+            self._fail(AnswerTooLarge(self._max_bytes))
+            return
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserCallbackError as exc:
-            # A callback of ours stopped the parser (on_body: the answer is too large).
-            cause = exc.__context__
-            self._fail(cause if isinstance(cause, UnaryError) else BrokenAnswer(str(exc)))
         except httptools.HttpParserError as exc:
             self._fail(BrokenAnswer(f"not an HTTP answer: {exc}"))
 
@@ -315,9 +317,6 @@ class _Connection(asyncio.Protocol):
         )
 
     def on_body(self, body: bytes) -> None:
-        self._size += len(body)
-        if self._size > self._max_bytes:
-            raise AnswerTooLarge(self._max_bytes)  # ends feed_data; data_received fails the call
         self._body.append(body)
 
     def on_message_complete(self) -> None:
