@@ -25,9 +25,9 @@ the call says otherwise): the bytes received for it (head and body, counted
 once per read from the socket) and, once decoded, its body as it inflates, so
 that neither a runaway answer (or head: httptools sets no limit on headers)
 nor a compression bomb can take the gateway's memory; past the bound the call
-fails and its connection is dropped. A pooled
-connection is never used for two calls at once and is dropped once it has been
-idle ``keepalive_s``, before most servers would close it.
+fails and its connection is dropped. A pooled connection is never used for two
+calls at once and is dropped once it has been idle ``keepalive_s``, before most
+servers would close it.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from yarl import URL
 KEEPALIVE_S = 15.0
 # Idle connections kept per origin; more are closed when given back.
 MAX_IDLE = 256
-# The most a whole answer may take, decoded (a provider's max_response_bytes).
+# The most a whole answer may take, received or decoded (a provider's max_response_bytes).
 MAX_ANSWER_BYTES = 32 * 1024 * 1024
 
 # (scheme, host, port, the TLS context asked for, or None for the client's own)
@@ -128,7 +128,7 @@ class UnaryClient:
         """``tls``: how to verify an https origin, when not by the client's own context
         (a provider with its own CA bundle); connections verified by one context are
         never handed to calls that ask for another. ``max_bytes``: the most the
-        answer's body may take, decoded (else :class:`AnswerTooLarge`)."""
+        answer may take, as received and decoded (else :class:`AnswerTooLarge`)."""
         # Deadlines on the monotonic clock, which costs no system call, unlike
         # asyncio.get_running_loop() (it checks the process id) on every call.
         now = time.monotonic()
