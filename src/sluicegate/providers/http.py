@@ -37,7 +37,7 @@ class BoundedResponse(aiohttp.ClientResponse):
     chunk by chunk, so a compression bomb inflates no further than the bound.
     """
 
-    max_bytes = MAX_ANSWER_BYTES
+    max_bytes = MAX_ANSWER_BYTES  # a provider's own bound is set on the instance
 
     async def read(self) -> bytes:
         if self._body is None:
@@ -143,7 +143,8 @@ class HttpClient:
                 proxy=None if proxy is None else proxy.url,
                 proxy_headers=None if proxy is None else proxy.headers,
             ) as resp:
-                resp.max_bytes = max_bytes  # type: ignore[attr-defined]
+                if max_bytes != MAX_ANSWER_BYTES:  # else the class's: no attribute to add
+                    resp.max_bytes = max_bytes  # type: ignore[attr-defined]
                 try:
                     yield resp
                 except EventTooLarge:
