@@ -275,10 +275,13 @@ class Gateway:
         return index
 
     async def _idempotency_store(self, stack: AsyncExitStack) -> IdempotencyStore:
-        ttl_s = self._config.idempotency.ttl_s
+        settings = self._config.idempotency
+        ttl_s, max_entry_bytes = settings.ttl_s, settings.max_entry_bytes
         if self.redis is None:
-            return MemoryIdempotencyStore(ttl_s=ttl_s)
-        store = RedisIdempotencyStore(self.redis, ttl_s=ttl_s)
+            return MemoryIdempotencyStore(
+                ttl_s=ttl_s, max_entry_bytes=max_entry_bytes, max_bytes=settings.max_bytes
+            )
+        store = RedisIdempotencyStore(self.redis, ttl_s=ttl_s, max_entry_bytes=max_entry_bytes)
         stack.push_async_callback(store.aclose)
         return store
 

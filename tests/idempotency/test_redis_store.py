@@ -42,7 +42,8 @@ from sluicegate.idempotency import (
     StoredAnswer,
     Token,
 )
-from sluicegate.idempotency.redis_store import RedisIdempotencyStore, decode_answer, encode_answer
+from sluicegate.idempotency.redis_store import RedisIdempotencyStore
+from sluicegate.idempotency.wire import decode_answer, encode_answer
 from sluicegate.pipeline import Events, Request, Stream
 from sluicegate.state.directory import Tenant
 
@@ -241,6 +242,31 @@ async def test_an_answer_expires_after_the_ttl(replica: Replica, redis_url: str)
     assert isinstance(await store.begin(SCOPE, FP), Replay)
     await asyncio.sleep(0.35)
     assert isinstance(await store.begin(SCOPE, FP), Started)
+
+
+async def test_an_answer_over_max_entry_bytes_is_not_kept_and_its_key_is_released(
+    replica: Replica, caplog: pytest.LogCaptureFixture
+) -> None:
+    one, two = replica(max_entry_bytes=10_000, poll_s=30), replica(poll_s=30)
+    token = await start(one)
+    waiter = asyncio.ensure_future((await waiting(two)).waiter)
+    await asyncio.sleep(0.1)
+
+    await one.complete(token, answer("x" * 10_000))
+
+    assert await asyncio.wait_for(waiter, 2) is RETRY  # the waiter on the other replica reruns
+    assert await one.client.exists(one.key(SCOPE)) == 0
+    assert isinstance(await one.begin(SCOPE, FP), Started)
+    assert "over max_entry_bytes (10000)" in caplog.text
+
+
+async def test_an_answer_of_max_entry_bytes_is_kept(replica: Replica) -> None:
+    fits = answer("x" * 5_000)
+    store = replica(max_entry_bytes=len(encode_answer(fits)))
+
+    await store.complete(await start(store), fits)
+
+    assert await store.begin(SCOPE, FP) == Replay(fits)
 
 
 async def test_keys_are_per_tenant_and_tenants_cannot_spell_each_others_keys(

@@ -361,6 +361,16 @@ async def test_the_store_keeps_a_bounded_number_of_answers() -> None:
     assert upstream.calls == 4
 
 
+async def test_an_answer_too_large_to_keep_is_served_and_a_retry_runs_again() -> None:
+    large = [ANSWER[0], TextDelta(text="x" * 5_000), *ANSWER[3:]]
+    stage = Idempotency(MemoryIdempotencyStore(max_entry_bytes=1_000))
+    upstream = Upstream(events=large)
+
+    assert await answer(stage, context(chat()), upstream) == large
+    assert await answer(stage, context(chat()), upstream) == large
+    assert upstream.calls == 2
+
+
 @pytest.mark.parametrize(
     "key",
     ["", "k" * 256, "caf\u00e9", "tab\there", "new\nline"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -18,6 +19,7 @@ from sluicegate.idempotency import (
     StoredAnswer,
     Token,
 )
+from sluicegate.idempotency.wire import encode_answer
 
 SCOPE = Scope("acme", "key-1")
 FP = "fingerprint-a"
@@ -192,3 +194,92 @@ async def test_the_oldest_answers_are_evicted_beyond_the_bound() -> None:
 def test_the_bound_must_allow_one_answer() -> None:
     with pytest.raises(ValueError):
         MemoryIdempotencyStore(max_entries=0)
+
+
+# --------------------------------------------------------------------------- size bounds
+
+
+def size_of(scope: Scope, stored: StoredAnswer, fp: str = FP) -> int:
+    """What an answer counts for: its wire encoding (as Redis keeps it) and its key."""
+    return len(encode_answer(stored)) + len(scope.tenant_id) + len(scope.key) + len(fp)
+
+
+async def test_an_answer_over_max_entry_bytes_is_not_kept_and_its_key_is_released() -> None:
+    store = MemoryIdempotencyStore(max_entry_bytes=10_000)
+    token = await start(store)
+    begun = await store.begin(SCOPE, FP)
+    assert isinstance(begun, InProgress)
+    waiting = asyncio.ensure_future(begun.waiter)
+    await asyncio.sleep(0)
+
+    await store.complete(token, answer("x" * 10_000))
+
+    assert await asyncio.wait_for(waiting, 1) is RETRY  # as for a failed answer: runs again
+    assert isinstance(await store.begin(SCOPE, FP), Started)
+    assert (len(store), store.bytes) == (0, 0)
+
+
+async def test_an_answer_of_max_entry_bytes_is_kept() -> None:
+    fits = answer("x" * 5_000)
+    store = MemoryIdempotencyStore(max_entry_bytes=size_of(SCOPE, fits))
+
+    await store.complete(await start(store), fits)
+
+    assert await store.begin(SCOPE, FP) == Replay(fits)
+    assert store.bytes == size_of(SCOPE, fits)
+
+
+async def test_the_first_answer_too_large_to_keep_is_a_warning_the_others_debug(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, "sluicegate.idempotency")
+    store = MemoryIdempotencyStore(max_entry_bytes=1_000)
+    for key in ("a", "b", "c"):
+        await store.complete(await start(store, Scope("acme", key)), answer("x" * 2_000))
+
+    assert [r.levelno for r in caplog.records] == [logging.WARNING, logging.DEBUG, logging.DEBUG]
+    assert "over max_entry_bytes (1000)" in caplog.records[0].getMessage()
+    assert store.oversized.count == 3
+
+
+async def test_answers_past_max_bytes_go_least_recently_used_first() -> None:
+    a, b, c = (Scope("acme", key) for key in "abc")
+    each = size_of(a, answer("x" * 3_000))
+    store = MemoryIdempotencyStore(max_bytes=2 * each + each // 2)
+    await store.complete(await start(store, a), answer("x" * 3_000))
+    await store.complete(await start(store, b), answer("x" * 3_000))
+    assert isinstance(await store.begin(a, FP), Replay)  # a is used again: b is the oldest now
+
+    await store.complete(await start(store, c), answer("x" * 3_000))
+
+    assert isinstance(await store.begin(b, FP), Started)  # evicted: runs again
+    assert isinstance(await store.begin(a, FP), Replay)
+    assert isinstance(await store.begin(c, FP), Replay)
+    assert store.bytes == 2 * each <= store.max_bytes
+
+
+async def test_large_answers_under_new_keys_stay_under_max_bytes() -> None:
+    # The review's case, scaled down: streamed answers under fresh keys, one after another.
+    store = MemoryIdempotencyStore(max_entry_bytes=300_000, max_bytes=1_000_000)
+    for n in range(40):
+        await store.complete(await start(store, Scope("acme", f"k{n}")), answer("x" * 200_000))
+
+    assert store.bytes <= 1_000_000
+    assert len(store) == 4
+
+
+async def test_an_expired_answer_behind_a_live_one_goes_when_it_is_looked_up() -> None:
+    clock = Clock()
+    store = MemoryIdempotencyStore(ttl_s=60, clock=clock)
+    old, new = Scope("acme", "old"), Scope("acme", "new")
+    await store.complete(await start(store, old), answer("old"))
+    clock.now += 30
+    await store.complete(await start(store, new), answer("new"))
+    clock.now += 10
+    assert isinstance(await store.begin(old, FP), Replay)  # now the most recently used
+
+    clock.now += 21  # old's TTL is over, new's is not
+
+    assert isinstance(await store.begin(old, FP), Started)
+    assert await store.begin(new, FP) == Replay(answer("new"))
+    assert store.bytes == size_of(new, answer("new"))

@@ -14,6 +14,7 @@ from yarl import URL
 
 from fakes.calls import chat, collect, failure, text_of
 from fakes.openai_upstream import OpenAIUpstream
+from fakes.raw import always, ok, serving
 from sluicegate.config import ProviderConfig
 from sluicegate.providers.http import HttpClient
 from sluicegate.providers.openai import OpenAIProvider
@@ -138,6 +139,26 @@ async def test_an_answer_cut_off_behind_the_proxy_is_an_upstream_error(
         error, events = await failure(proxied.chat(chat(), "gpt-4o"))
     assert (error.code, events) == ("upstream_connection_error", [])
     assert proxy.requests()
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["streamed", "whole"])
+async def test_a_redirect_behind_the_proxy_is_not_followed(
+    proxied_http: HttpClient, stream: bool
+) -> None:
+    async def redirect(_: bytes) -> bytes:
+        return (b"HTTP/1.1 307 Temporary Redirect\r\nContent-Length: 0\r\n"
+                b"Location: http://elsewhere.example.test:%d/steal\r\n\r\n" % elsewhere.port)
+
+    async with serving(lambda _: always(ok())) as (stolen, elsewhere), \
+            serving(redirect) as (_, upstream), proxy_server() as (proxy, proxy_url):
+        proxied_http.proxies = ProxyRules({"http": proxy_url})
+        proxied = provider(proxied_http, f"http://{UPSTREAM_HOST}:{upstream.port}/v1")
+        error, events = await failure(proxied.chat(chat(stream=stream), "gpt-4o"))
+
+    assert (error.status, error.code, events) == (502, "upstream_bad_response", [])
+    assert proxy.requests() == [
+        f"POST http://{UPSTREAM_HOST}:{upstream.port}/v1/chat/completions HTTP/1.1"]
+    assert stolen.connections == 0
 
 
 @pytest.mark.parametrize(

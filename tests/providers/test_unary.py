@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import gzip
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+import tracemalloc
+import zlib
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
@@ -18,72 +20,14 @@ import trustme
 from yarl import URL
 
 from fakes.base import free_port
+from fakes.raw import RawServer, always, ok, serving
 from sluicegate.providers.unary import (
     AnswerTimeout,
+    AnswerTooLarge,
     BrokenAnswer,
     ConnectFailed,
     UnaryClient,
 )
-
-Reply = Callable[[bytes], Awaitable[bytes | None]]
-
-
-class RawServer:
-    """Reads one request at a time per connection and writes what ``reply`` returns
-    (None: close the connection without answering)."""
-
-    def __init__(self, reply: Reply) -> None:
-        self.reply = reply
-        self.connections = 0
-        self.requests: list[bytes] = []
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                request = head + await reader.readexactly(length)
-                self.requests.append(request)
-                answer = await self.reply(request)
-                if answer is None:
-                    break
-                writer.write(answer)
-                await writer.drain()
-                if b"connection: close" in answer.lower():
-                    break
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-
-@asynccontextmanager
-async def serving(reply: Reply) -> AsyncIterator[tuple[RawServer, URL]]:
-    server = RawServer(reply)
-    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
-    port = listener.sockets[0].getsockname()[1]
-    try:
-        yield server, URL(f"http://127.0.0.1:{port}/v1/chat/completions?api-version=1")
-    finally:
-        listener.close()
-        await listener.wait_closed()
-
-
-def ok(body: bytes = b'{"ok":true}', extra: bytes = b"") -> bytes:
-    return (
-        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-        + extra
-        + b"Content-Length: %d\r\n\r\n" % len(body)
-        + body
-    )
-
-
-async def always(answer: bytes) -> bytes:
-    return answer
 
 
 @pytest.fixture
@@ -295,6 +239,82 @@ async def test_one_deadline_watch_serves_calls_with_different_timeouts(
         with pytest.raises(AnswerTimeout):
             await call(client, url, first_byte_s=0.1)  # due before the first call's deadline
         assert await patient == (200, b'{"ok":true}')
+
+
+# --------------------------------------------------------------------------- size bounds
+
+LIMIT = 64 * 1024
+
+
+def gzip_bomb(inflated: int) -> bytes:
+    """Zeros that gzip to about a thousandth of ``inflated`` bytes."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = bytes(1024 * 1024)
+    packed = [packer.compress(block) for _ in range(inflated // len(block))]
+    return b"".join(packed) + packer.flush()
+
+
+async def bounded(client: UnaryClient, url: URL) -> tuple[int, bytes]:
+    answer = await client.post(url, b"{}", HEADERS, connect_s=5, first_byte_s=5, total_s=10,
+                               max_bytes=LIMIT)
+    return answer.status, answer.body
+
+
+def framed(body: bytes, how: str) -> bytes:
+    if how == "length":
+        return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    if how == "chunked":
+        step = 4096
+        chunks = b"".join(b"%x\r\n" % len(body[i:i + step]) + body[i:i + step] + b"\r\n"
+                          for i in range(0, len(body), step))
+        return b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n"
+    return b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + body  # ends with the connection
+
+
+@pytest.mark.parametrize("how", ["length", "chunked", "until-close"])
+async def test_an_answer_over_the_bound_fails_and_its_connection_is_dropped(
+    client: UnaryClient, how: str
+) -> None:
+    answers = iter([framed(b"x" * (LIMIT + 1), how), ok()])
+
+    async with serving(lambda _: always(next(answers))) as (server, url):
+        with pytest.raises(AnswerTooLarge) as caught:
+            await bounded(client, url)
+        assert await bounded(client, url) == (200, b'{"ok":true}')
+    assert caught.value.limit == LIMIT
+    assert server.connections == 2, "the connection left mid-answer was not reused"
+
+
+async def test_an_answer_of_exactly_the_bound_is_served(client: UnaryClient) -> None:
+    answer = framed(b"x" * (LIMIT - 42), "length")
+    assert len(answer) == LIMIT  # the bound counts the answer as received, its head too
+    async with serving(lambda _: always(answer)) as (_, url):
+        assert await bounded(client, url) == (200, b"x" * (LIMIT - 42))
+
+
+async def test_a_head_that_never_ends_is_cut_off_at_the_bound(client: UnaryClient) -> None:
+    # httptools takes any number of header lines: the bound is what stops them.
+    endless = b"HTTP/1.1 200 OK\r\n" + (b"X-Padding: " + b"p" * 1000 + b"\r\n") * 100
+    async with serving(lambda _: always(endless)) as (_, url):
+        with pytest.raises(AnswerTooLarge):
+            await bounded(client, url)
+
+
+async def test_a_gzip_bomb_inflates_no_further_than_the_bound(client: UnaryClient) -> None:
+    bomb = gzip_bomb(64 * 1024 * 1024)  # 64 MiB of zeros in about 64 KiB
+    answer = (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
+              % len(bomb) + bomb)
+    async with serving(lambda _: always(answer)) as (_, url):
+        tracemalloc.start()
+        try:
+            with pytest.raises(AnswerTooLarge):
+                await client.post(url, b"{}", HEADERS, connect_s=5, first_byte_s=5, total_s=10,
+                                  max_bytes=4 * 1024 * 1024)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert len(bomb) < 128 * 1024
+    assert peak < 16 * 1024 * 1024, f"inflating took {peak} bytes"
 
 
 # --------------------------------------------------------------------------- TLS

@@ -104,6 +104,10 @@ class ProviderConfig(_Strict):
     # A PEM file of the CAs that https to this provider trusts instead of the
     # system's store: an internal server behind a private CA.
     ca_file: str | None = None
+    # The most an answer may take (decompressed), and one event of a stream the
+    # smaller of this and 8 MiB; past it the call is a 502, never the gateway's
+    # memory. Raise it for embeddings of large batches.
+    max_response_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
 
     @field_validator("base_url")
     @classmethod
@@ -338,6 +342,12 @@ class AdmissionConfig(_Strict):
 
 class IdempotencyConfig(_Strict):
     ttl_s: float = Field(default=86400.0, gt=0)
+    # Larger answers (their JSON encoding) are served but not kept: a retry with
+    # their key runs again (both backends).
+    max_entry_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    # In-process backend only: the most the kept answers may take, least recently
+    # used out first (Redis: its maxmemory).
+    max_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
 
 
 class CacheConfig(_Strict):

@@ -25,6 +25,12 @@ subscribed connection, opened on the first wait. Polling is the fallback: every
 ``poll_s`` while that subscription is not (yet) confirmed, otherwise at least
 once a second and when the lease ends (expiry publishes nothing).
 
+Size: an answer whose encoding is over ``max_entry_bytes`` is served but not
+kept: ``complete`` releases the claim instead, as ``abandon`` does, so a retry
+runs again. The total is Redis's to bound, with ``maxmemory`` and its eviction
+policy (the store sets a TTL on every key, so ``volatile-*`` policies apply);
+an answer evicted early is a key that runs again, never a wrong replay.
+
 Redis unreachable: ``begin`` (and a waiter) raises
 ``GatewayError(UNAVAILABLE, code="idempotency_store_unavailable")``: a request
 that carries an Idempotency-Key is refused rather than run without the
@@ -42,17 +48,17 @@ import secrets
 from collections.abc import Generator
 from typing import Any
 
-import msgspec
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from sluicegate.canonical import ErrorKind, GatewayError
-from sluicegate.canonical.codec import WireEvents, decode_events, named_events
 from sluicegate.idempotency.store import (
+    MAX_ENTRY_BYTES,
     RETRY,
     Begin,
     Conflict,
     InProgress,
+    Oversized,
     Replay,
     Retry,
     Scope,
@@ -60,65 +66,9 @@ from sluicegate.idempotency.store import (
     StoredAnswer,
     Token,
 )
+from sluicegate.idempotency.wire import decode_answer, encode_answer
 
 log = logging.getLogger("sluicegate.idempotency")
-
-# --- The wire encoding of a stored answer -------------------------------------------
-#
-# JSON (readable with redis-cli, and usable whether or not the client decodes
-# responses); events as canonical/codec.py writes them. "v" lets a later format
-# read this one.
-
-_FORMAT = 1
-
-
-class _WireAnswer(msgspec.Struct, kw_only=True):
-    v: int
-    events: WireEvents
-    target: str | None
-    alias: str | None
-    request_id: str
-    attempts: int
-    first_event_s: float | None
-
-
-_encoder = msgspec.json.Encoder()
-_wire_decoder = msgspec.json.Decoder(_WireAnswer)
-
-
-def encode_answer(answer: StoredAnswer) -> bytes:
-    """``answer`` as the JSON kept in Redis."""
-    return _encoder.encode(
-        {
-            "v": _FORMAT,
-            "events": named_events(answer.events),
-            "target": answer.target,
-            "alias": answer.alias,
-            "request_id": answer.request_id,
-            "attempts": answer.attempts,
-            "first_event_s": answer.first_event_s,
-        }
-    )
-
-
-def decode_answer(data: bytes | str) -> StoredAnswer:
-    """The answer :func:`encode_answer` wrote; ``ValueError`` if it is not one."""
-    try:
-        wire = _wire_decoder.decode(data)
-    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
-        raise ValueError(f"unreadable stored answer: {exc}") from exc
-    if wire.v != _FORMAT:
-        raise ValueError(f"unknown stored answer format {wire.v}")
-    events = decode_events(wire.events, what="a stored answer")
-    return StoredAnswer(
-        events=tuple(events),
-        target=wire.target,
-        alias=wire.alias,
-        request_id=wire.request_id,
-        attempts=wire.attempts,
-        first_event_s=wire.first_event_s,
-    )
-
 
 # --- Scripts ----------------------------------------------------------------------------
 #
@@ -239,7 +189,8 @@ class RedisIdempotencyStore:
     ``ttl_s``: how long a completed answer is kept; ``lease_s``: how long a
     claim lasts at most (longer than the longest request should take);
     ``poll_s``: how often a waiter re-reads the entry when no notification can
-    reach it; ``prefix``: the namespace of the keys and of the channel.
+    reach it; ``prefix``: the namespace of the keys and of the channel;
+    ``max_entry_bytes``: the largest answer kept (its JSON encoding).
     """
 
     def __init__(
@@ -250,6 +201,7 @@ class RedisIdempotencyStore:
         lease_s: float = 900.0,
         poll_s: float = 0.05,
         prefix: str = "sluicegate:idem:",
+        max_entry_bytes: int = MAX_ENTRY_BYTES,
     ) -> None:
         if ttl_s <= 0 or lease_s <= 0 or poll_s <= 0:
             raise ValueError("ttl_s, lease_s and poll_s must be positive")
@@ -259,6 +211,8 @@ class RedisIdempotencyStore:
         self.poll_s = poll_s
         self.prefix = prefix
         self.channel = f"{prefix}notify"
+        self.max_entry_bytes = max_entry_bytes
+        self.oversized = Oversized(max_entry_bytes)
         self._ttl_ms = max(1, round(ttl_s * 1000))
         self._lease_ms = max(1, round(lease_s * 1000))
         self._begin = client.register_script(_BEGIN)
@@ -292,10 +246,15 @@ class RedisIdempotencyStore:
         return InProgress(_Waiter(self, key, fingerprint, _text(reply[1])))
 
     async def complete(self, token: Token, answer: StoredAnswer) -> None:
+        data = encode_answer(answer)
+        if len(data) > self.max_entry_bytes:
+            self.oversized.note(token.scope, len(data))
+            await self.abandon(token)
+            return
         try:
             await self._complete(
                 keys=[self.key(token.scope)],
-                args=[token.claim, encode_answer(answer), self._ttl_ms, self.channel],
+                args=[token.claim, data, self._ttl_ms, self.channel],
             )
         except (RedisError, OSError) as exc:
             # The client has its answer; a repeat runs again once the lease ends.

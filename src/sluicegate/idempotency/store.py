@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Generator
@@ -34,6 +35,13 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 from sluicegate.canonical import Event, Usage, last_usage
+
+log = logging.getLogger("sluicegate.idempotency")
+
+# Defaults of the idempotency config: an answer over MAX_ENTRY_BYTES is served
+# but not kept; the in-process store keeps at most MAX_BYTES of answers.
+MAX_ENTRY_BYTES = 4 * 1024 * 1024
+MAX_BYTES = 64 * 1024 * 1024
 
 
 class Scope(NamedTuple):
@@ -124,7 +132,8 @@ class IdempotencyStore(Protocol):
     async def complete(self, token: Token, answer: StoredAnswer) -> None:
         """Store the claim's answer for the TTL and hand it to the waiters.
 
-        Ignored when the token no longer owns the claim (its lease ran out).
+        Ignored when the token no longer owns the claim (its lease ran out). An
+        answer too large to keep releases the claim instead, as :meth:`abandon`.
         """
         ...
 
@@ -148,12 +157,38 @@ class _Claim:
 
 
 class _Entry:
-    __slots__ = ("answer", "expires", "fingerprint")
+    __slots__ = ("answer", "expires", "fingerprint", "size")
 
-    def __init__(self, fingerprint: str, answer: StoredAnswer, expires: float) -> None:
+    def __init__(self, fingerprint: str, answer: StoredAnswer, expires: float, size: int) -> None:
         self.fingerprint = fingerprint
         self.answer = answer
         self.expires = expires
+        self.size = size
+
+
+class Oversized:
+    """Answers too large to keep: served, not stored, their key released.
+
+    The first is logged as a warning (the operator may want a larger
+    ``idempotency.max_entry_bytes``), later ones at debug level: one client
+    asking for huge answers must not flood the log.
+    """
+
+    def __init__(self, max_entry_bytes: int) -> None:
+        self.max_entry_bytes = max_entry_bytes
+        self.count = 0
+
+    def note(self, scope: Scope, size: int) -> None:
+        self.count += 1
+        log.log(
+            logging.WARNING if self.count == 1 else logging.DEBUG,
+            "idempotency: the answer for tenant %r (%d bytes) is over max_entry_bytes (%d): "
+            "served but not kept, so a retry with its key runs again%s",
+            scope.tenant_id,
+            size,
+            self.max_entry_bytes,
+            "; further ones are logged at debug level" if self.count == 1 else "",
+        )
 
 
 class _Waiter:
@@ -172,14 +207,21 @@ class _Waiter:
 class MemoryIdempotencyStore:
     """The in-process store: one replica's claims and answers, in two ordered dicts.
 
-    Answers expire ``ttl_s`` after they were stored; at most ``max_entries``
-    answers are kept, the oldest going first. Claims are bounded by the
-    requests in flight, and each holds a lease of ``lease_s`` (longer than the
-    longest request should take) after which it counts as abandoned, so that a
-    claim whose holder vanished cannot block its key for ever.
+    Answers expire ``ttl_s`` after they were stored. They are bounded by their
+    size, counted as the Redis store would keep them: one over
+    ``max_entry_bytes`` is not kept at all (its key is released, as for a
+    failed answer, so a retry runs again), and once the answers kept take more
+    than ``max_bytes``, or number more than ``max_entries``, the least recently
+    used go first. Claims are bounded by the requests in flight, and each holds
+    a lease of ``lease_s`` (longer than the longest request should take) after
+    which it counts as abandoned, so that a claim whose holder vanished cannot
+    block its key for ever.
 
-    Entries of one kind are created in the order they expire (same TTL, same
-    lease, a monotonic clock), so expiry only ever looks at the oldest ones.
+    Claims are created in the order they expire (same lease, a monotonic
+    clock), so their expiry only ever looks at the oldest. Answers are kept in
+    the order they were last used, which is about the order they expire; the
+    sweep stops at the first live one, so an expired answer behind it goes when
+    it is next looked up, or evicted (it counts against ``max_bytes`` until then).
     """
 
     def __init__(
@@ -188,13 +230,23 @@ class MemoryIdempotencyStore:
         ttl_s: float = 86400.0,
         max_entries: int = 100_000,
         lease_s: float = 900.0,
+        max_entry_bytes: int = MAX_ENTRY_BYTES,
+        max_bytes: int = MAX_BYTES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
+        # The wire module needs this one's StoredAnswer: imported once both exist.
+        from sluicegate.idempotency.wire import encode_answer
+
+        self._encoded = encode_answer
         self.ttl_s = ttl_s
         self.max_entries = max_entries
         self.lease_s = lease_s
+        self.max_entry_bytes = max_entry_bytes
+        self.max_bytes = max_bytes
+        self.bytes = 0  # the size of the answers kept
+        self.oversized = Oversized(max_entry_bytes)
         self._clock = clock
         self._claims: OrderedDict[Scope, _Claim] = OrderedDict()
         self._answers: OrderedDict[Scope, _Entry] = OrderedDict()
@@ -205,19 +257,24 @@ class MemoryIdempotencyStore:
         return len(self._answers)
 
     async def begin(self, scope: Scope, fingerprint: str) -> Begin:
-        self._expire(self._clock())
+        now = self._clock()
+        self._expire(now)
         claim = self._claims.get(scope)
         if claim is not None:
             if claim.token.fingerprint != fingerprint:
                 return Conflict()
             return InProgress(_Waiter(self, claim))
         entry = self._answers.get(scope)
+        if entry is not None and entry.expires <= now:
+            self._drop(scope)  # expired behind a live one (see the class's docstring)
+            entry = None
         if entry is not None:
             if entry.fingerprint != fingerprint:
                 return Conflict()
+            self._answers.move_to_end(scope)
             return Replay(entry.answer)
         token = Token(scope, fingerprint, str(next(self._claim_ids)))
-        self._claims[scope] = _Claim(token, self._clock() + self.lease_s)
+        self._claims[scope] = _Claim(token, now + self.lease_s)
         return Started(token)
 
     async def complete(self, token: Token, answer: StoredAnswer) -> None:
@@ -225,10 +282,19 @@ class MemoryIdempotencyStore:
         if claim is None:
             return
         scope = token.scope
-        self._answers.pop(scope, None)
-        self._answers[scope] = _Entry(token.fingerprint, answer, self._clock() + self.ttl_s)
-        while len(self._answers) > self.max_entries:
-            self._answers.popitem(last=False)
+        size = (
+            len(self._encoded(answer)) + len(scope.tenant_id) + len(scope.key) + len(token.fingerprint)
+        )
+        if size > self.max_entry_bytes or size > self.max_bytes:
+            self.oversized.note(scope, size)
+            claim.settle(RETRY)  # as for a failed answer: one waiter runs it again
+            return
+        if scope in self._answers:
+            self._drop(scope)
+        self._answers[scope] = _Entry(token.fingerprint, answer, self._clock() + self.ttl_s, size)
+        self.bytes += size
+        while self.bytes > self.max_bytes or len(self._answers) > self.max_entries:
+            self._drop(next(iter(self._answers)))
         claim.settle(Replay(answer))
 
     async def abandon(self, token: Token) -> None:
@@ -243,13 +309,16 @@ class MemoryIdempotencyStore:
         del self._claims[token.scope]
         return claim
 
+    def _drop(self, scope: Scope) -> None:
+        self.bytes -= self._answers.pop(scope).size
+
     def _expire(self, now: float) -> None:
         answers = self._answers
         while answers:
             scope, entry = next(iter(answers.items()))
             if entry.expires > now:
                 break
-            del answers[scope]
+            self._drop(scope)
         claims = self._claims
         while claims:
             scope, claim = next(iter(claims.items()))

@@ -70,6 +70,7 @@ class AnthropicProvider(Provider):
                             client_timeout=self.timeout,
                             provider=self.name,
                             tls=self.tls,
+                            max_bytes=self.config.max_response_bytes,
                         )
                     )
                     if resp.status >= 300:
@@ -87,7 +88,7 @@ class AnthropicProvider(Provider):
                     yield event
                 return
 
-            parser = SSEParser()
+            parser = SSEParser(self.max_event_bytes)
             decoder = MessagesStreamDecoder(self.name)
             chunk = first
             while chunk:

@@ -10,6 +10,7 @@ import aiohttp
 
 from sluicegate.canonical import ChatRequest, EmbeddingRequest, ErrorKind, Event, GatewayError
 from sluicegate.config import ProviderConfig
+from sluicegate.protocols.sse import MAX_EVENT_BYTES
 from sluicegate.protocols.upstream_errors import error_message, upstream_error
 from sluicegate.providers.http import HttpClient
 
@@ -44,6 +45,8 @@ class Provider(abc.ABC):
             sock_connect=config.connect_timeout_s,
             sock_read=config.first_token_timeout_s,
         )
+        # What one SSE event of this provider's streams may take.
+        self.max_event_bytes = min(config.max_response_bytes, MAX_EVENT_BYTES)
 
     def first_token_timeout(self) -> GatewayError:
         """The error for an upstream that sent no answer within ``first_token_timeout_s``.
@@ -79,6 +82,7 @@ class Provider(abc.ABC):
             client_timeout=self.unary_timeout,
             provider=self.name,
             tls=self.tls,
+            max_bytes=self.config.max_response_bytes,
         )
         if not 200 <= status < 300:
             if failure is None:

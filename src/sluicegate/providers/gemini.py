@@ -83,7 +83,7 @@ class GeminiProvider(Provider):
         body = encode_generate_request(request)
         config = self.config
         decoder = GenerateStreamDecoder(model=model)
-        parser = SSEParser()
+        parser = SSEParser(self.max_event_bytes)
         try:
             # The deadline is disarmed before the first yield: it must never
             # fire while the consumer, not this generator, is running.
@@ -95,6 +95,7 @@ class GeminiProvider(Provider):
                     client_timeout=self.timeout,
                     provider=self.name,
                     tls=self.tls,
+                    max_bytes=self.config.max_response_bytes,
                 ) as resp:
                     if resp.status >= 300:
                         data = await resp.read()

@@ -12,12 +12,49 @@ import orjson
 from yarl import URL
 
 from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.protocols.sse import EventTooLarge
 from sluicegate.providers.proxy import ProxyRules
-from sluicegate.providers.unary import AnswerTimeout, ConnectFailed, UnaryClient, UnaryError
+from sluicegate.providers.unary import (
+    MAX_ANSWER_BYTES,
+    AnswerTimeout,
+    AnswerTooLarge,
+    ConnectFailed,
+    UnaryClient,
+    UnaryError,
+)
 
 USER_AGENT = "sluicegate/" + version("sluicegate")
 # Distinct endpoint URLs kept parsed (providers times models, in practice).
 MAX_PARSED_URLS = 1024
+
+
+class BoundedResponse(aiohttp.ClientResponse):
+    """A response whose :meth:`read` stops at ``max_bytes`` (set per call by
+    :meth:`HttpClient.post`), raising :class:`AnswerTooLarge` and closing the connection.
+
+    aiohttp's own read takes the whole body, and lifts its limit on how far a
+    compressed chunk may inflate at once; this one reads as the stream does,
+    chunk by chunk, so a compression bomb inflates no further than the bound.
+    """
+
+    max_bytes = MAX_ANSWER_BYTES  # a provider's own bound is set on the instance
+
+    async def read(self) -> bytes:
+        if self._body is None:
+            limit = self.max_bytes
+            chunks: list[bytes] = []
+            size = 0
+            try:
+                async for chunk in self.content.iter_any():
+                    size += len(chunk)
+                    if size > limit:
+                        raise AnswerTooLarge(limit)
+                    chunks.append(chunk)
+            except BaseException:
+                self.close()  # never reuse a connection left mid-answer
+                raise
+            self._body = b"".join(chunks)
+        return await super().read()
 
 
 class HttpClient:
@@ -55,6 +92,7 @@ class HttpClient:
         session = aiohttp.ClientSession(
             connector=connector,
             json_serialize=lambda o: orjson.dumps(o).decode(),
+            response_class=BoundedResponse,
             auto_decompress=True,
             # Upstream errors are mapped by the adapter; never raise on status here.
             raise_for_status=False,
@@ -78,12 +116,16 @@ class HttpClient:
         client_timeout: aiohttp.ClientTimeout,
         provider: str,
         tls: ssl.SSLContext | None = None,
+        max_bytes: int = MAX_ANSWER_BYTES,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """POST ``body`` and yield the response; transport failures become GatewayErrors.
         ``tls``: the provider's own context for https (default: the system's trust store).
+        ``max_bytes``: the most ``resp.read()`` takes; over it, or over an SSE
+        parser's bound inside the block, the call is a 502 and its connection closed.
 
         A non-2xx status is *not* an error here: the adapter reads the body and
-        maps it with :func:`upstream_error`, because only it knows the format.
+        maps it with :func:`upstream_error`, because only it knows the format
+        (a 3xx, never followed, too).
         """
         parsed = self._url(url)
         proxy = self.proxies.for_url(parsed) if self.proxies else None
@@ -93,13 +135,27 @@ class HttpClient:
                 data=body,
                 headers=headers,
                 timeout=client_timeout,
+                # A redirect would carry the prompt and the provider's key to
+                # whatever host Location names: a 3xx is answered, never followed
+                # (the unary transport never follows one either).
+                allow_redirects=False,
                 ssl=True if tls is None else tls,
                 proxy=None if proxy is None else proxy.url,
                 proxy_headers=None if proxy is None else proxy.headers,
             ) as resp:
-                yield resp
+                if max_bytes != MAX_ANSWER_BYTES:  # else the class's: no attribute to add
+                    resp.max_bytes = max_bytes  # type: ignore[attr-defined]
+                try:
+                    yield resp
+                except EventTooLarge:
+                    resp.close()  # the rest of the stream is never read
+                    raise
         except GatewayError:
             raise
+        except AnswerTooLarge as exc:
+            raise too_large(provider, exc.limit) from exc
+        except EventTooLarge as exc:
+            raise too_large(provider, exc.limit, "a stream event") from exc
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise transport_error(exc, provider) from exc
 
@@ -112,12 +168,14 @@ class HttpClient:
         client_timeout: aiohttp.ClientTimeout,
         provider: str,
         tls: ssl.SSLContext | None = None,
+        max_bytes: int = MAX_ANSWER_BYTES,
     ) -> tuple[int, bytes, Mapping[str, str]]:
         """POST ``body`` and read the whole answer: ``(status, body, headers)``.
 
         Every non-streamed call's path. ``client_timeout`` gives the deadlines:
         ``sock_connect`` for a new connection, ``sock_read`` for the answer's
-        first byte, ``total`` for the call.
+        first byte, ``total`` for the call. An answer over ``max_bytes``
+        (decoded) is a 502 ``upstream_bad_response``.
         """
         parsed = self._url(url)
         if self.proxies and self.proxies.for_url(parsed) is not None:
@@ -129,6 +187,7 @@ class HttpClient:
                 client_timeout=client_timeout,
                 provider=provider,
                 tls=tls,
+                max_bytes=max_bytes,
             ) as resp:  # post() maps a failure while reading, too
                 return resp.status, await resp.read(), resp.headers
         try:
@@ -140,6 +199,7 @@ class HttpClient:
                 first_byte_s=client_timeout.sock_read,
                 total_s=client_timeout.total,
                 tls=tls,
+                max_bytes=max_bytes,
             )
         except UnaryError as exc:
             raise unary_error(exc, provider) from exc
@@ -160,6 +220,8 @@ def unary_error(exc: UnaryError, provider: str) -> GatewayError:
         return _timed_out(provider)
     if isinstance(exc, ConnectFailed):
         return _unreachable(provider, str(exc))
+    if isinstance(exc, AnswerTooLarge):
+        return too_large(provider, exc.limit)
     return _broken(provider, f"broke off its answer: {exc}")
 
 
@@ -173,6 +235,20 @@ def transport_error(exc: BaseException, provider: str) -> GatewayError:
     if isinstance(exc, aiohttp.ClientPayloadError):
         return _broken(provider, f"broke off its answer: {exc}")
     return _broken(provider, f"dropped the connection: {exc.__class__.__name__}")
+
+
+def too_large(provider: str, limit: int, what: str = "an answer") -> GatewayError:
+    """An answer, or one event of a stream, over the provider's bound.
+
+    Not retried on another target: the answer was generated (and billed), and
+    the same request would most likely grow as large again.
+    """
+    return GatewayError(
+        ErrorKind.UPSTREAM,
+        f"upstream {provider!r} sent {what} larger than the gateway accepts "
+        f"({limit} bytes; providers[].max_response_bytes)",
+        code="upstream_bad_response",
+    )
 
 
 def _timed_out(provider: str) -> GatewayError:

@@ -111,6 +111,7 @@ class OpenAIProvider(Provider):
                         client_timeout=self.timeout,
                         provider=self.name,
                         tls=self.tls,
+                        max_bytes=self.config.max_response_bytes,
                     )
                 )
         except TimeoutError:
@@ -121,7 +122,7 @@ class OpenAIProvider(Provider):
         return resp
 
     async def _stream(self, resp: aiohttp.ClientResponse, deadline: float) -> AsyncIterator[Event]:
-        parser = SSEParser()
+        parser = SSEParser(self.max_event_bytes)
         decoder = ChatStreamDecoder(provider=self.name)
         chunks = read_chunks(resp)
         # Until the first event the first-token deadline applies; keep-alive

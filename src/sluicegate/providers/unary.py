@@ -20,9 +20,14 @@ Deadlines, on the monotonic clock: ``connect_s`` for a new connection,
 non-streamed call only once it is done), and ``total_s`` for the whole call;
 one timer watches every call in flight. Nothing is sent with
 ``Accept-Encoding``, so upstreams answer uncompressed; a gzip or deflate
-answer is still decoded. A pooled connection is never used for two calls at
-once and is dropped once it has been idle ``keepalive_s``, before most servers
-would close it.
+answer is still decoded. An answer is bounded (``max_bytes``, 32 MiB unless
+the call says otherwise): the bytes received for it (head and body, counted
+once per read from the socket) and, once decoded, its body as it inflates, so
+that neither a runaway answer (or head: httptools sets no limit on headers)
+nor a compression bomb can take the gateway's memory; past the bound the call
+fails and its connection is dropped. A pooled connection is never used for two
+calls at once and is dropped once it has been idle ``keepalive_s``, before most
+servers would close it.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ from yarl import URL
 KEEPALIVE_S = 15.0
 # Idle connections kept per origin; more are closed when given back.
 MAX_IDLE = 256
+# The most a whole answer may take, received or decoded (a provider's max_response_bytes).
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
 
 # (scheme, host, port, the TLS context asked for, or None for the client's own)
 _Origin = tuple[str, str, int, ssl.SSLContext | None]
@@ -67,6 +74,14 @@ class AnswerTimeout(UnaryError):
 
 class BrokenAnswer(UnaryError):
     """The connection closed, or the bytes stopped being HTTP, before the answer was whole."""
+
+
+class AnswerTooLarge(UnaryError):
+    """The answer (as received, or its body decoded) grew past ``limit`` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the answer is larger than {limit} bytes")
+        self.limit = limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +123,12 @@ class UnaryClient:
         first_byte_s: float | None,
         total_s: float | None,
         tls: ssl.SSLContext | None = None,
+        max_bytes: int = MAX_ANSWER_BYTES,
     ) -> Answer:
         """``tls``: how to verify an https origin, when not by the client's own context
         (a provider with its own CA bundle); connections verified by one context are
-        never handed to calls that ask for another."""
+        never handed to calls that ask for another. ``max_bytes``: the most the
+        answer may take, as received and decoded (else :class:`AnswerTooLarge`)."""
         # Deadlines on the monotonic clock, which costs no system call, unlike
         # asyncio.get_running_loop() (it checks the process id) on every call.
         now = time.monotonic()
@@ -122,7 +139,10 @@ class UnaryClient:
         if conn is None:
             conn = await self._connect(url, origin, connect_s, deadline)
         waiter = conn.begin(
-            head + b"Content-Length: %d\r\n\r\n" % len(body) + body, first_byte_s, deadline
+            head + b"Content-Length: %d\r\n\r\n" % len(body) + body,
+            first_byte_s,
+            deadline,
+            max_bytes,
         )
         watchdog = self._watchdog
         watchdog.watch(conn)
@@ -243,6 +263,8 @@ class _Connection(asyncio.Protocol):
         self._status = 0
         self._headers: CIMultiDict[str] = CIMultiDict()
         self._body: list[bytes] = []
+        self._size = 0  # bytes received for the answer so far
+        self._max_bytes = MAX_ANSWER_BYTES
         self._started = False
         self._until_close = False  # no length given: the body ends when the connection does
         # When the first byte, and the whole answer, are due (monotonic; None: no limit).
@@ -259,6 +281,10 @@ class _Connection(asyncio.Protocol):
             self.close()  # nothing was asked: the server is not speaking HTTP to us
             return
         self._started = True
+        self._size += len(data)
+        if self._size > self._max_bytes:
+            self._fail(AnswerTooLarge(self._max_bytes))
+            return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -298,9 +324,12 @@ class _Connection(asyncio.Protocol):
         if waiter is None or waiter.done() or not self._status:
             return
         try:
-            body = _decoded(b"".join(self._body), self._headers)
+            body = _decoded(b"".join(self._body), self._headers, self._max_bytes)
         except (zlib.error, BrokenAnswer) as exc:
             self._fail(BrokenAnswer(f"undecodable answer: {exc}"))
+            return
+        except AnswerTooLarge as exc:
+            self._fail(exc)
             return
         self.reusable = (
             self.transport is not None
@@ -312,7 +341,11 @@ class _Connection(asyncio.Protocol):
     # -- the exchange
 
     def begin(
-        self, request: bytes, first_byte_s: float | None, deadline: float | None
+        self,
+        request: bytes,
+        first_byte_s: float | None,
+        deadline: float | None,
+        max_bytes: int,
     ) -> asyncio.Future[Answer]:
         """Send ``request``; the future is the answer (or the reason there is none)."""
         transport = self.transport
@@ -321,6 +354,7 @@ class _Connection(asyncio.Protocol):
         self.reusable = False
         self.waiter = waiter = self.loop.create_future()
         self._status, self._headers, self._body = 0, CIMultiDict(), []
+        self._size, self._max_bytes = 0, max_bytes
         self._started, self._until_close = False, False
         first = None if first_byte_s is None else time.monotonic() + first_byte_s
         self.first_due = first if deadline is None or first is None else min(first, deadline)
@@ -410,11 +444,20 @@ class _Watchdog:
             self._schedule(loop, earliest)
 
 
-def _decoded(body: bytes, headers: CIMultiDict[str]) -> bytes:
+def _decoded(body: bytes, headers: CIMultiDict[str], max_bytes: int) -> bytes:
     encoding = headers.get("Content-Encoding", "identity").strip().lower()
     if encoding in ("identity", ""):
         return body
-    if encoding in ("gzip", "x-gzip", "deflate"):
-        # wbits 47: a gzip or zlib header, whichever is there.
-        return zlib.decompress(body, 47) if body else body
-    raise BrokenAnswer(f"unsupported Content-Encoding {encoding!r}")
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise BrokenAnswer(f"unsupported Content-Encoding {encoding!r}")
+    if not body:
+        return body
+    # wbits 47: a gzip or zlib header, whichever is there. Inflated no further
+    # than one byte past the bound: a few kilobytes can decode to gigabytes.
+    inflater = zlib.decompressobj(47)
+    decoded = inflater.decompress(body, max_bytes + 1)
+    if len(decoded) > max_bytes:
+        raise AnswerTooLarge(max_bytes)
+    if not inflater.eof:
+        raise zlib.error("incomplete or truncated stream")
+    return decoded
