@@ -283,7 +283,10 @@ class MemoryIdempotencyStore:
             return
         scope = token.scope
         size = (
-            len(self._encoded(answer)) + len(scope.tenant_id) + len(scope.key) + len(token.fingerprint)
+            len(self._encoded(answer))
+            + len(scope.tenant_id)
+            + len(scope.key)
+            + len(token.fingerprint)
         )
         if size > self.max_entry_bytes or size > self.max_bytes:
             self.oversized.note(scope, size)
