@@ -22,7 +22,7 @@ async def test_a_start_that_fails_half_way_closes_what_it_had_opened(
     gateway = Gateway(validate_config({**ECHO, "storage": {"url": empty_postgres_url}}))
     with pytest.raises(SchemaError):  # not migrated: the gateway refuses to start
         await gateway.start()
-    assert gateway.http.session.closed, "the HTTP client opened before storage was closed"
+    assert gateway.http.streams.session.closed, "the HTTP client opened before storage was closed"
 
 
 async def test_close_stops_every_background_task(tmp_path: Path) -> None:

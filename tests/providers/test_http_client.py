@@ -6,7 +6,7 @@ import tracemalloc
 import zlib
 
 import pytest
-from aiohttp import ClientTimeout, web
+from aiohttp import web
 from yarl import URL
 
 from fakes.base import LocalServer
@@ -17,6 +17,7 @@ from sluicegate.config import ProviderConfig
 from sluicegate.config.schema import ProviderType
 from sluicegate.providers.http import USER_AGENT, HttpClient
 from sluicegate.providers.registry import build_provider
+from sluicegate.providers.transport import Limits
 
 
 class CookieSettingUpstream(LocalServer):
@@ -42,10 +43,10 @@ async def test_calls_name_the_gateway_and_never_replay_an_upstream_cookie(
     async with CookieSettingUpstream() as upstream:
         url = f"{upstream.origin}/v1/chat/completions"
         for _ in range(2):
-            status, _, _ = await http.fetch(
-                url, body=b"{}", headers={}, client_timeout=ClientTimeout(total=5), provider="p"
+            answer = await http.fetch(
+                url, body=b"{}", headers={}, limits=Limits(5, 5, 5), provider="p"
             )
-            assert status == 200
+            assert answer.status == 200
 
     first, second = upstream.seen
     assert first["User-Agent"] == USER_AGENT
@@ -96,9 +97,9 @@ LIMIT = 64 * 1024
 
 async def read_bounded(http: HttpClient, url: URL, max_bytes: int = LIMIT) -> bytes:
     """What a provider does with an error body, or an answer it did not stream."""
-    async with http.post(str(url), body=b"{}", headers={}, client_timeout=ClientTimeout(total=5),
-                         provider="up", max_bytes=max_bytes) as resp:
-        return await resp.read()
+    async with http.open(str(url), body=b"{}", headers={}, limits=Limits(5, None, 5),
+                         provider="up", max_bytes=max_bytes) as answer:
+        return await answer.read()
 
 
 async def test_a_body_read_over_the_bound_is_a_502_and_its_connection_is_closed(

@@ -21,33 +21,34 @@ from yarl import URL
 
 from fakes.base import free_port
 from fakes.raw import RawServer, always, ok, serving
-from sluicegate.providers.unary import (
+from sluicegate.providers.transport import (
     AnswerTimeout,
     AnswerTooLarge,
     BrokenAnswer,
     ConnectFailed,
-    UnaryClient,
+    Limits,
 )
+from sluicegate.providers.unary import UnaryTransport
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[UnaryClient]:
-    unary = UnaryClient(user_agent="sluicegate/test")
+async def client() -> AsyncIterator[UnaryTransport]:
+    unary = UnaryTransport(user_agent="sluicegate/test")
     yield unary
     await unary.close()
 
 
-async def call(client: UnaryClient, url: URL, **deadlines: float | None) -> tuple[int, bytes]:
+async def call(client: UnaryTransport, url: URL, **deadlines: float | None) -> tuple[int, bytes]:
     limits: dict[str, float | None] = {"connect_s": 5, "first_byte_s": 5, "total_s": 10}
     limits.update(deadlines)
-    answer = await client.post(url, b'{"q":1}', HEADERS, **limits)  # type: ignore[arg-type]
+    answer = await client.fetch(url, b'{"q":1}', HEADERS, limits=Limits(**limits))
     return answer.status, answer.body
 
 
 HEADERS = {"Content-Type": "application/json", "Authorization": "Bearer sk-up"}
 
 
-async def test_sequential_calls_share_one_connection(client: UnaryClient) -> None:
+async def test_sequential_calls_share_one_connection(client: UnaryTransport) -> None:
     async with serving(lambda _: always(ok())) as (server, url):
         for _ in range(5):
             assert await call(client, url) == (200, b'{"ok":true}')
@@ -55,7 +56,7 @@ async def test_sequential_calls_share_one_connection(client: UnaryClient) -> Non
     assert client.opened == 1
 
 
-async def test_the_request_is_what_the_upstream_expects(client: UnaryClient) -> None:
+async def test_the_request_is_what_the_upstream_expects(client: UnaryTransport) -> None:
     async with serving(lambda _: always(ok())) as (server, url):
         await call(client, url)
     head, _, body = server.requests[0].partition(b"\r\n\r\n")
@@ -69,7 +70,7 @@ async def test_the_request_is_what_the_upstream_expects(client: UnaryClient) -> 
 
 
 async def test_concurrent_calls_each_get_a_connection_then_reuse_them(
-    client: UnaryClient,
+    client: UnaryTransport,
 ) -> None:
     async def slow(_: bytes) -> bytes:
         await asyncio.sleep(0.05)
@@ -81,14 +82,14 @@ async def test_concurrent_calls_each_get_a_connection_then_reuse_them(
     assert server.connections == 4
 
 
-async def test_an_answer_that_closes_the_connection_is_not_reused(client: UnaryClient) -> None:
+async def test_an_answer_that_closes_the_connection_is_not_reused(client: UnaryTransport) -> None:
     async with serving(lambda _: always(ok(extra=b"Connection: close\r\n"))) as (server, url):
         for _ in range(3):
             assert (await call(client, url))[0] == 200
     assert server.connections == 3
 
 
-async def test_chunked_and_gzip_answers_are_decoded(client: UnaryClient) -> None:
+async def test_chunked_and_gzip_answers_are_decoded(client: UnaryTransport) -> None:
     body = b'{"choices":[]}'
     packed = gzip.compress(body)
     chunked = (
@@ -102,26 +103,26 @@ async def test_chunked_and_gzip_answers_are_decoded(client: UnaryClient) -> None
     assert server.connections == 1
 
 
-async def test_a_body_without_a_length_ends_with_the_connection(client: UnaryClient) -> None:
+async def test_a_body_without_a_length_ends_with_the_connection(client: UnaryTransport) -> None:
     answer = b"HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\nupstream down"
     async with serving(lambda _: always(answer)) as (_, url):
         assert await call(client, url) == (502, b"upstream down")
 
 
-async def test_an_interim_answer_is_skipped(client: UnaryClient) -> None:
+async def test_an_interim_answer_is_skipped(client: UnaryTransport) -> None:
     answer = b"HTTP/1.1 100 Continue\r\n\r\n" + ok()
     async with serving(lambda _: always(answer)) as (_, url):
         assert await call(client, url) == (200, b'{"ok":true}')
 
 
-async def test_nothing_listening_is_a_connect_failure(client: UnaryClient) -> None:
+async def test_nothing_listening_is_a_connect_failure(client: UnaryTransport) -> None:
     url = URL(f"http://127.0.0.1:{free_port()}/v1/chat/completions")
     with pytest.raises(ConnectFailed):
         await call(client, url)
 
 
 async def test_silence_is_a_first_byte_timeout_and_the_connection_is_dropped(
-    client: UnaryClient,
+    client: UnaryTransport,
 ) -> None:
     answers = iter([None, ok()])
 
@@ -139,7 +140,7 @@ async def test_silence_is_a_first_byte_timeout_and_the_connection_is_dropped(
     assert server.connections == 2
 
 
-async def test_an_answer_cut_short_is_broken(client: UnaryClient) -> None:
+async def test_an_answer_cut_short_is_broken(client: UnaryTransport) -> None:
     cut = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"partial"
 
     async def cut_then_close(_: bytes) -> bytes | None:
@@ -151,7 +152,7 @@ async def test_an_answer_cut_short_is_broken(client: UnaryClient) -> None:
 
 
 async def test_a_connection_idle_too_long_is_not_reused() -> None:
-    client = UnaryClient(user_agent="t", keepalive_s=0.05)
+    client = UnaryTransport(user_agent="t", keepalive_s=0.05)
     try:
         async with serving(lambda _: always(ok())) as (server, url):
             await call(client, url)
@@ -163,7 +164,7 @@ async def test_a_connection_idle_too_long_is_not_reused() -> None:
 
 
 async def test_a_connection_its_server_closed_while_idle_is_not_reused(
-    client: UnaryClient,
+    client: UnaryTransport,
 ) -> None:
     """Servers with a short keep-alive (uvicorn, behind vLLM, waits 5 s) close idle
     connections without saying so in the answer; the next call opens a new one
@@ -195,16 +196,15 @@ async def test_a_connection_its_server_closed_while_idle_is_not_reused(
     assert connections == 3
 
 
-async def test_a_header_with_a_line_break_is_refused(client: UnaryClient) -> None:
+async def test_a_header_with_a_line_break_is_refused(client: UnaryTransport) -> None:
     async with serving(lambda _: always(ok())) as (_, url):
         with pytest.raises(ValueError, match="line break"):
-            await client.post(
-                url, b"{}", {"X-Evil": "a\r\nHost: other"},
-                connect_s=1, first_byte_s=1, total_s=1,
+            await client.fetch(
+                url, b"{}", {"X-Evil": "a\r\nHost: other"}, limits=Limits(1, 1, 1)
             )
 
 
-async def test_a_cancelled_calls_connection_is_not_reused(client: UnaryClient) -> None:
+async def test_a_cancelled_calls_connection_is_not_reused(client: UnaryTransport) -> None:
     calls = 0
 
     async def first_hangs(_: bytes) -> bytes | None:
@@ -227,7 +227,7 @@ async def test_a_cancelled_calls_connection_is_not_reused(client: UnaryClient) -
 
 
 async def test_one_deadline_watch_serves_calls_with_different_timeouts(
-    client: UnaryClient,
+    client: UnaryTransport,
 ) -> None:
     async def slow(_: bytes) -> bytes:
         await asyncio.sleep(0.3)
@@ -254,8 +254,8 @@ def gzip_bomb(inflated: int) -> bytes:
     return b"".join(packed) + packer.flush()
 
 
-async def bounded(client: UnaryClient, url: URL) -> tuple[int, bytes]:
-    answer = await client.post(url, b"{}", HEADERS, connect_s=5, first_byte_s=5, total_s=10,
+async def bounded(client: UnaryTransport, url: URL) -> tuple[int, bytes]:
+    answer = await client.fetch(url, b"{}", HEADERS, limits=Limits(5, 5, 10),
                                max_bytes=LIMIT)
     return answer.status, answer.body
 
@@ -273,7 +273,7 @@ def framed(body: bytes, how: str) -> bytes:
 
 @pytest.mark.parametrize("how", ["length", "chunked", "until-close"])
 async def test_an_answer_over_the_bound_fails_and_its_connection_is_dropped(
-    client: UnaryClient, how: str
+    client: UnaryTransport, how: str
 ) -> None:
     answers = iter([framed(b"x" * (LIMIT + 1), how), ok()])
 
@@ -285,14 +285,14 @@ async def test_an_answer_over_the_bound_fails_and_its_connection_is_dropped(
     assert server.connections == 2, "the connection left mid-answer was not reused"
 
 
-async def test_an_answer_of_exactly_the_bound_is_served(client: UnaryClient) -> None:
+async def test_an_answer_of_exactly_the_bound_is_served(client: UnaryTransport) -> None:
     answer = framed(b"x" * (LIMIT - 42), "length")
     assert len(answer) == LIMIT  # the bound counts the answer as received, its head too
     async with serving(lambda _: always(answer)) as (_, url):
         assert await bounded(client, url) == (200, b"x" * (LIMIT - 42))
 
 
-async def test_a_head_that_never_ends_is_cut_off_at_the_bound(client: UnaryClient) -> None:
+async def test_a_head_that_never_ends_is_cut_off_at_the_bound(client: UnaryTransport) -> None:
     # httptools takes any number of header lines: the bound is what stops them.
     endless = b"HTTP/1.1 200 OK\r\n" + (b"X-Padding: " + b"p" * 1000 + b"\r\n") * 100
     async with serving(lambda _: always(endless)) as (_, url):
@@ -300,7 +300,7 @@ async def test_a_head_that_never_ends_is_cut_off_at_the_bound(client: UnaryClien
             await bounded(client, url)
 
 
-async def test_a_gzip_bomb_inflates_no_further_than_the_bound(client: UnaryClient) -> None:
+async def test_a_gzip_bomb_inflates_no_further_than_the_bound(client: UnaryTransport) -> None:
     bomb = gzip_bomb(64 * 1024 * 1024)  # 64 MiB of zeros in about 64 KiB
     answer = (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
               % len(bomb) + bomb)
@@ -308,7 +308,7 @@ async def test_a_gzip_bomb_inflates_no_further_than_the_bound(client: UnaryClien
         tracemalloc.start()
         try:
             with pytest.raises(AnswerTooLarge):
-                await client.post(url, b"{}", HEADERS, connect_s=5, first_byte_s=5, total_s=10,
+                await client.fetch(url, b"{}", HEADERS, limits=Limits(5, 5, 10),
                                   max_bytes=4 * 1024 * 1024)
             _, peak = tracemalloc.get_traced_memory()
         finally:
@@ -344,7 +344,7 @@ def trusting(ca: trustme.CA) -> ssl.SSLContext:
 
 async def test_https_calls_verify_the_upstream_and_keep_the_connection() -> None:
     ca = trustme.CA()
-    client = UnaryClient(user_agent="t", tls=trusting(ca))
+    client = UnaryTransport(user_agent="t", tls=trusting(ca))
     try:
         async with serving_tls(ca, "localhost") as (server, url):
             for _ in range(3):
@@ -359,18 +359,17 @@ async def test_a_call_with_its_own_tls_context_never_rides_a_connection_another_
     """Two providers on one origin, one trusting the system's store and one a private
     CA: a connection verified under one trust is never lent to the other."""
     ca = trustme.CA()
-    client = UnaryClient(user_agent="t", tls=trusting(ca))
+    client = UnaryTransport(user_agent="t", tls=trusting(ca))
     try:
         async with serving_tls(ca, "localhost") as (server, url):
             assert await call(client, url) == (200, b'{"ok":true}')
             stranger = trusting(trustme.CA())  # knows another authority only
             with pytest.raises(ConnectFailed, match=r"CERTIFICATE_VERIFY_FAILED|certificate"):
-                await client.post(url, b"{}", HEADERS, connect_s=5, first_byte_s=5, total_s=10,
+                await client.fetch(url, b"{}", HEADERS, limits=Limits(5, 5, 10),
                                   tls=stranger)
             own = trusting(ca)
             for _ in range(2):
-                answer = await client.post(url, b"{}", HEADERS, connect_s=5, first_byte_s=5,
-                                           total_s=10, tls=own)
+                answer = await client.fetch(url, b"{}", HEADERS, limits=Limits(5, 5, 10), tls=own)
                 assert answer.status == 200
         assert server.connections == 2, "one per trust, each kept alive"
     finally:
@@ -379,7 +378,7 @@ async def test_a_call_with_its_own_tls_context_never_rides_a_connection_another_
 
 async def test_a_certificate_for_another_name_is_refused() -> None:
     ca = trustme.CA()
-    client = UnaryClient(user_agent="t", tls=trusting(ca))
+    client = UnaryTransport(user_agent="t", tls=trusting(ca))
     try:
         async with serving_tls(ca, "upstream.example") as (_, url):
             with pytest.raises(ConnectFailed, match=r"CERTIFICATE_VERIFY_FAILED|certificate"):
@@ -389,7 +388,7 @@ async def test_a_certificate_for_another_name_is_refused() -> None:
 
 
 async def test_an_unknown_authority_is_refused_by_default() -> None:
-    client = UnaryClient(user_agent="t")  # the system's trust store knows no test CA
+    client = UnaryTransport(user_agent="t")  # the system's trust store knows no test CA
     try:
         async with serving_tls(trustme.CA(), "localhost") as (_, url):
             with pytest.raises(ConnectFailed):

@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterable
-from typing import Protocol, TypeVar
 
 from sluicegate.canonical import ErrorKind, Event, GatewayError
 from sluicegate.pipeline.outcome import Outcome
 
 log = logging.getLogger("sluicegate")
 
-T = TypeVar("T")
 
 
 class Observer:
@@ -52,14 +50,6 @@ class Observer:
         return None
 
 
-class Guard(Protocol):
-    """Deadlines on a stream's waits for its source (see sluicegate.upstream.stall)."""
-
-    def wait(self, awaitable: Awaitable[T]) -> Awaitable[T]: ...
-
-    def close(self) -> None: ...
-
-
 class Stream:
     # The events pass through one async generator of the stream's own: resuming a
     # generator costs less per event than a coroutine per __anext__ call.
@@ -68,7 +58,6 @@ class Stream:
         "_event_observers",
         "_first",
         "_gen",
-        "_guard",
         "_observers",
         "_source",
         "completed",
@@ -82,12 +71,10 @@ class Stream:
         outcome: Outcome,
         *,
         first: Event | None = None,
-        guard: Guard | None = None,
     ) -> None:
         self._source = source
         self.outcome = outcome
         self._first = first
-        self._guard = guard
         self._observers: list[Observer] = []
         self._event_observers: list[Observer] = []
         self._ended = False
@@ -136,22 +123,10 @@ class Stream:
                 for observer in observers:
                     observer.on_event(first)
                 yield first
-            guard = self._guard
-            if guard is None:
-                async for event in self._source:
-                    for observer in observers:
-                        observer.on_event(event)
-                    yield event
-            else:
-                next_event = self._source.__anext__
-                while True:
-                    try:
-                        event = await guard.wait(next_event())
-                    except StopAsyncIteration:
-                        break
-                    for observer in observers:
-                        observer.on_event(event)
-                    yield event
+            async for event in self._source:
+                for observer in observers:
+                    observer.on_event(event)
+                yield event
             self.completed = True
         except GatewayError as err:
             self.error = self.outcome.error = err
@@ -169,8 +144,6 @@ class Stream:
 
     async def _end(self) -> None:
         self._ended = True
-        if self._guard is not None:
-            self._guard.close()
         aclose = None if self.completed else getattr(self._source, "aclose", None)
         if aclose is not None:
             try:

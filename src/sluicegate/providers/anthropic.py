@@ -6,8 +6,6 @@ Streams are parsed and handed on event by event as the bytes arrive.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
 from collections.abc import AsyncIterator
 
@@ -17,9 +15,10 @@ from sluicegate.protocols.anthropic.messages_upstream import (
     decode_messages_response,
     encode_messages_request,
 )
-from sluicegate.protocols.sse import SSEParser
-from sluicegate.protocols.upstream_errors import bad_json, error_message, upstream_error
+from sluicegate.protocols.sse import SSEEvent
+from sluicegate.protocols.upstream_errors import bad_json
 from sluicegate.providers.base import Provider
+from sluicegate.providers.deadlines import Deadlines
 
 DEFAULT_BASE_URL = "https://api.anthropic.com/v1"
 # The API version whose Messages format this adapter speaks (still served;
@@ -46,87 +45,64 @@ class AnthropicProvider(Provider):
         headers.update(self.config.headers)
         return headers
 
-    def chat(self, request: ChatRequest, model: str) -> AsyncIterator[Event]:
-        return self._chat(request, model)
-
-    async def _chat(self, request: ChatRequest, model: str) -> AsyncIterator[Event]:
+    def chat(
+        self, request: ChatRequest, model: str, deadlines: Deadlines | None = None
+    ) -> AsyncIterator[Event]:
         body = encode_messages_request(request, model)
-        if not request.stream:
-            data = await self._unary(self.url, body, self._unary_headers)
-            for event in self._decode_body(data):
-                yield event
-            return
-        config = self.config
-        async with contextlib.AsyncExitStack() as stack:
-            # The first-token timeout covers the response head and the first
-            # body bytes; after that only the whole-request timeout applies.
-            try:
-                async with asyncio.timeout(config.first_token_timeout_s):
-                    resp = await stack.enter_async_context(
-                        self.http.post(
-                            self.url,
-                            body=body,
-                            headers=self._headers(request.stream),
-                            client_timeout=self.timeout,
-                            provider=self.name,
-                            tls=self.tls,
-                            max_bytes=self.config.max_response_bytes,
-                        )
-                    )
-                    if resp.status >= 300:
-                        message = error_message(await resp.read())
-                        raise upstream_error(self.name, resp.status, message, resp.headers)
-                    chunks = resp.content.iter_any()
-                    first = await anext(chunks, b"")
-            except TimeoutError as exc:
-                raise self.first_token_timeout() from exc
+        if request.stream:
+            decoder = _StreamDecoder(self.name)
+            return self._stream(self.url, body, self._headers(True), decoder, deadlines)
+        return self._complete(body, deadlines)
 
-            if not request.stream or not resp.content_type.startswith("text/event-stream"):
-                # A non-streamed call (or a server that answered one anyway).
-                raw = first + await resp.read()
-                for event in self._decode_body(raw):
-                    yield event
-                return
-
-            parser = SSEParser(self.max_event_bytes)
-            decoder = MessagesStreamDecoder(self.name)
-            chunk = first
-            while chunk:
-                for sse in parser.feed(chunk):
-                    for event in self._feed(decoder, sse.event, sse.data):
-                        yield event
-                chunk = await anext(chunks, b"")
-            for sse in parser.close():
-                for event in self._feed(decoder, sse.event, sse.data):
-                    yield event
-            if not decoder.done:
-                raise GatewayError(
-                    ErrorKind.UPSTREAM,
-                    f"upstream {self.name!r} ended its stream without message_stop",
-                    code="upstream_stream_cut",
-                    retryable=True,
-                )
+    async def _complete(self, body: bytes, deadlines: Deadlines | None) -> AsyncIterator[Event]:
+        data = await self._unary(self.url, body, self._unary_headers, deadlines)
+        for event in self.decode_answer(data):
+            yield event
 
     @functools.cached_property
     def _unary_headers(self) -> dict[str, str]:
         # Built once: the unary transport serialises a header set once, by identity.
         return self._headers(False)
 
-    def _decode_body(self, raw: bytes) -> list[Event]:
+    def decode_answer(self, body: bytes) -> list[Event]:
         try:
-            return decode_messages_response(raw, provider=self.name)
+            return decode_messages_response(body, provider=self.name)
         except GatewayError as exc:
             if exc.code == "upstream_bad_response":
                 raise bad_json(self.name, exc) from None
             raise
 
-    def _feed(self, decoder: MessagesStreamDecoder, event: str | None, data: str) -> list[Event]:
+
+class _StreamDecoder:
+    """Messages stream events; the answer is complete at ``message_stop``."""
+
+    __slots__ = ("_decoder", "_provider")
+
+    def __init__(self, provider: str) -> None:
+        self._provider = provider
+        self._decoder = MessagesStreamDecoder(provider)
+
+    @property
+    def done(self) -> bool:
+        return self._decoder.done
+
+    def feed(self, event: SSEEvent) -> list[Event]:
         try:
-            return decoder.feed(event, data)
+            return self._decoder.feed(event.event, event.data)
         except GatewayError as exc:
             if exc.code == "upstream_bad_response":
-                raise bad_json(self.name, exc) from None
+                raise bad_json(self._provider, exc) from None
             raise
+
+    def finish(self) -> list[Event]:
+        if not self._decoder.done:
+            raise GatewayError(
+                ErrorKind.UPSTREAM,
+                f"upstream {self._provider!r} ended its stream without message_stop",
+                code="upstream_stream_cut",
+                retryable=True,
+            )
+        return []
 
 
 __all__ = ["ANTHROPIC_VERSION", "DEFAULT_BASE_URL", "AnthropicProvider"]

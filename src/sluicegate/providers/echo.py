@@ -24,12 +24,15 @@ from sluicegate.canonical import (
 )
 from sluicegate.canonical.tokens import estimate_prompt_tokens, estimate_text_tokens
 from sluicegate.providers.base import Provider
+from sluicegate.providers.deadlines import Deadlines
 
 _EMBEDDING_DIMENSIONS = 8
 
 
 class EchoProvider(Provider):
-    def chat(self, request: ChatRequest, model: str) -> AsyncIterator[Event]:
+    def chat(
+        self, request: ChatRequest, model: str, deadlines: Deadlines | None = None
+    ) -> AsyncIterator[Event]:
         return self._chat(request, model)
 
     async def _chat(self, request: ChatRequest, model: str) -> AsyncIterator[Event]:
@@ -58,7 +61,9 @@ class EchoProvider(Provider):
             estimated=True,
         )
 
-    def embed(self, request: EmbeddingRequest, model: str) -> AsyncIterator[Event]:
+    def embed(
+        self, request: EmbeddingRequest, model: str, deadlines: Deadlines | None = None
+    ) -> AsyncIterator[Event]:
         return self._embed(request, model)
 
     async def _embed(self, request: EmbeddingRequest, model: str) -> AsyncIterator[Event]:

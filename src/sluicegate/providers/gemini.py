@@ -10,10 +10,9 @@ HTTP: URLs, headers, timeouts and the mapping of Gemini's failures.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import struct
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 
 from sluicegate.canonical import (
     ChatRequest,
@@ -32,10 +31,11 @@ from sluicegate.protocols.gemini import (
     encode_generate_request,
     error_from_body,
 )
-from sluicegate.protocols.sse import SSEParser
+from sluicegate.protocols.sse import SSEEvent
 from sluicegate.protocols.upstream_errors import bad_json, upstream_error
 from sluicegate.providers.base import Provider
-from sluicegate.providers.http import HttpClient, read_chunks
+from sluicegate.providers.deadlines import Deadlines
+from sluicegate.providers.http import HttpClient
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
 
@@ -62,89 +62,53 @@ class GeminiProvider(Provider):
         # Accept "models/gemini-2.5-flash" as well as the bare name.
         return f"{self.base_url}/models/{model.removeprefix('models/')}:{method}"
 
-    def chat(self, request: ChatRequest, model: str) -> AsyncIterator[Event]:
+    def chat(
+        self, request: ChatRequest, model: str, deadlines: Deadlines | None = None
+    ) -> AsyncIterator[Event]:
+        body = encode_generate_request(request)
         if request.stream:
-            return self._stream(request, model)
-        return self._complete(request, model)
+            url = self._url(model, "streamGenerateContent?alt=sse")
+            decoder = _StreamDecoder(self, model)
+            return self._stream(url, body, self._stream_headers, decoder, deadlines)
+        return self._complete(body, model, deadlines)
 
-    async def _complete(self, request: ChatRequest, model: str) -> AsyncIterator[Event]:
-        body = encode_generate_request(request)
-        data = await self._call(self._url(model, "generateContent"), body)
-        try:
-            events = decode_generate_response(data, model=model)
-        except GeminiError as exc:
-            raise self._failure(exc, {}) from exc
-        except ValueError as exc:
-            raise bad_json(self.name, exc) from exc
-        for event in events:
+    async def _complete(
+        self, body: bytes, model: str, deadlines: Deadlines | None
+    ) -> AsyncIterator[Event]:
+        url = self._url(model, "generateContent")
+        data = await self._unary(url, body, self._headers, deadlines)
+        for event in self._decoded(lambda: decode_generate_response(data, model=model)):
             yield event
 
-    async def _stream(self, request: ChatRequest, model: str) -> AsyncIterator[Event]:
-        body = encode_generate_request(request)
-        config = self.config
-        decoder = GenerateStreamDecoder(model=model)
-        parser = SSEParser(self.max_event_bytes)
-        try:
-            # The deadline is disarmed before the first yield: it must never
-            # fire while the consumer, not this generator, is running.
-            async with asyncio.timeout(config.first_token_timeout_s) as deadline:
-                async with self.http.post(
-                    self._url(model, "streamGenerateContent?alt=sse"),
-                    body=body,
-                    headers=self._stream_headers,
-                    client_timeout=self.timeout,
-                    provider=self.name,
-                    tls=self.tls,
-                    max_bytes=self.config.max_response_bytes,
-                ) as resp:
-                    if resp.status >= 300:
-                        data = await resp.read()
-                        raise self._failure(error_from_body(data, resp.status), resp.headers)
-                    async for chunk in read_chunks(resp):
-                        for sse in parser.feed(chunk):
-                            events = self._decode(decoder, sse.data)
-                            if events:
-                                deadline.reschedule(None)
-                                for event in events:
-                                    yield event
-                    for sse in parser.close():
-                        events = self._decode(decoder, sse.data)
-                        deadline.reschedule(None)
-                        for event in events:
-                            yield event
-        except TimeoutError as exc:
-            raise self.first_token_timeout() from exc
-        for event in decoder.finish():  # raises upstream_stream_cut if no finishReason came
-            yield event
+    def decode_answer(self, body: bytes) -> list[Event]:
+        # A stream Gemini answered as one JSON body (the model comes with it).
+        return self._decoded(lambda: decode_generate_response(body, model=""))
 
-    def _decode(self, decoder: GenerateStreamDecoder, data: str) -> list[Event]:
+    def failure(self, status: int, body: bytes, headers: Mapping[str, str]) -> GatewayError:
+        return self._failure(error_from_body(body, status), headers)
+
+    def _decoded(self, decode: Callable[[], list[Event]]) -> list[Event]:
         try:
-            return decoder.feed(data)
+            return decode()
         except GeminiError as exc:
             raise self._failure(exc, {}) from exc
         except ValueError as exc:
             raise bad_json(self.name, exc) from exc
 
-    async def _call(self, url: str, body: bytes) -> bytes:
-        return await self._unary(
-            url,
-            body,
-            self._headers,
-            lambda status, data, headers: self._failure(error_from_body(data, status), headers),
-        )
+    def embed(
+        self, request: EmbeddingRequest, model: str, deadlines: Deadlines | None = None
+    ) -> AsyncIterator[Event]:
+        return self._embed(request, model, deadlines)
 
-    def embed(self, request: EmbeddingRequest, model: str) -> AsyncIterator[Event]:
-        return self._embed(request, model)
-
-    async def _embed(self, request: EmbeddingRequest, model: str) -> AsyncIterator[Event]:
+    async def _embed(
+        self, request: EmbeddingRequest, model: str, deadlines: Deadlines | None
+    ) -> AsyncIterator[Event]:
         body = encode_embed_request(request, model)
-        data = await self._call(self._url(model, "batchEmbedContents"), body)
-        try:
-            events = decode_embed_response(data, model=model, inputs=request.inputs)
-        except GeminiError as exc:
-            raise self._failure(exc, {}) from exc
-        except ValueError as exc:
-            raise bad_json(self.name, exc) from exc
+        url = self._url(model, "batchEmbedContents")
+        data = await self._unary(url, body, self._headers, deadlines)
+        events = self._decoded(
+            lambda: decode_embed_response(data, model=model, inputs=request.inputs)
+        )
         for event in events:
             if isinstance(event, EmbeddingsResult) and request.encoding_format == "base64":
                 # Gemini has only floats; OpenAI's base64 is little-endian float32.
@@ -159,3 +123,24 @@ class GeminiProvider(Provider):
             headers = {"retry-after": str(error.retry_after)}
         message = f"{error.reason}: {error.message}" if error.reason else error.message
         return upstream_error(self.name, error.status, message, headers)
+
+
+class _StreamDecoder:
+    """streamGenerateContent chunks; Gemini says no [DONE]: the stream ends with its
+    body, and :meth:`finish` tells a cut one from a complete one."""
+
+    __slots__ = ("_decoder", "_provider")
+
+    def __init__(self, provider: GeminiProvider, model: str) -> None:
+        self._provider = provider
+        self._decoder = GenerateStreamDecoder(model=model)
+
+    @property
+    def done(self) -> bool:
+        return False  # the body's end says it
+
+    def feed(self, event: SSEEvent) -> list[Event]:
+        return self._provider._decoded(lambda: self._decoder.feed(event.data))
+
+    def finish(self) -> list[Event]:
+        return self._decoder.finish()  # raises upstream_stream_cut if no finishReason came

@@ -11,7 +11,7 @@ in one write, let httptools (llhttp, the parser Node.js uses) parse the
 answer as it arrives, and give the connection back when the answer said it
 may be kept.
 
-Streams stay on aiohttp (:meth:`HttpClient.post`): they last seconds, so a
+Streams stay on aiohttp (:mod:`sluicegate.providers.aiohttp_transport`): they last seconds, so a
 call's set-up is noise there, and their reading is where its flow control
 earns its keep.
 
@@ -38,60 +38,33 @@ import time
 import zlib
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import httptools
 from multidict import CIMultiDict
 from yarl import URL
+
+from sluicegate.providers.transport import (
+    MAX_ANSWER_BYTES,
+    Answer,
+    AnswerTimeout,
+    AnswerTooLarge,
+    BrokenAnswer,
+    ConnectFailed,
+    Limits,
+    TransportFailure,
+)
 
 # Shorter than common servers' own keep-alive (nginx 75 s, most load balancers
 # 60 s), so that a connection is rarely reused just as its server closes it.
 KEEPALIVE_S = 15.0
 # Idle connections kept per origin; more are closed when given back.
 MAX_IDLE = 256
-# The most a whole answer may take, received or decoded (a provider's max_response_bytes).
-MAX_ANSWER_BYTES = 32 * 1024 * 1024
 
 # (scheme, host, port, the TLS context asked for, or None for the client's own)
 _Origin = tuple[str, str, int, ssl.SSLContext | None]
 
 
-class UnaryError(Exception):
-    """Why a unary call got no answer; the caller maps each kind to its error."""
-
-
-class ConnectFailed(UnaryError):
-    """No connection to the origin (refused, unresolvable, TLS failure, connect timeout)."""
-
-
-class AnswerTimeout(UnaryError):
-    """Connected, but the answer did not start (or finish) in time."""
-
-    def __init__(self, message: str, *, first_byte: bool) -> None:
-        super().__init__(message)
-        self.first_byte = first_byte
-
-
-class BrokenAnswer(UnaryError):
-    """The connection closed, or the bytes stopped being HTTP, before the answer was whole."""
-
-
-class AnswerTooLarge(UnaryError):
-    """The answer (as received, or its body decoded) grew past ``limit`` bytes."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"the answer is larger than {limit} bytes")
-        self.limit = limit
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    status: int
-    body: bytes
-    headers: CIMultiDict[str]
-
-
-class UnaryClient:
+class UnaryTransport:
     """Keep-alive pools per origin (scheme, host, port, and the TLS context that
     verified it) for one-POST calls."""
 
@@ -113,25 +86,26 @@ class UnaryClient:
         self.opened = 0  # connections opened (tests check reuse with it)
         self._watchdog = _Watchdog()
 
-    async def post(
+    async def fetch(
         self,
         url: URL,
         body: bytes,
         headers: Mapping[str, str],
         *,
-        connect_s: float | None,
-        first_byte_s: float | None,
-        total_s: float | None,
+        limits: Limits,
         tls: ssl.SSLContext | None = None,
         max_bytes: int = MAX_ANSWER_BYTES,
     ) -> Answer:
-        """``tls``: how to verify an https origin, when not by the client's own context
+        """POST ``body`` and read the whole answer, within ``limits``.
+
+        ``tls``: how to verify an https origin, when not by the client's own context
         (a provider with its own CA bundle); connections verified by one context are
         never handed to calls that ask for another. ``max_bytes``: the most the
         answer may take, as received and decoded (else :class:`AnswerTooLarge`)."""
         # Deadlines on the monotonic clock, which costs no system call, unlike
         # asyncio.get_running_loop() (it checks the process id) on every call.
         now = time.monotonic()
+        connect_s, first_byte_s, total_s = limits.connect_s, limits.first_byte_s, limits.total_s
         deadline = None if total_s is None else now + total_s
         head = self._head(url, headers)  # before taking a connection: it may refuse the headers
         origin: _Origin = (url.scheme, url.raw_host or "", url.port or 0, tls)
@@ -332,9 +306,7 @@ class _Connection(asyncio.Protocol):
             self._fail(exc)
             return
         self.reusable = (
-            self.transport is not None
-            and not self._until_close
-            and self.parser.should_keep_alive()
+            self.transport is not None and not self._until_close and self.parser.should_keep_alive()
         )
         waiter.set_result(Answer(self._status, body, self._headers))
 
@@ -367,12 +339,14 @@ class _Connection(asyncio.Protocol):
         if self.waiter is None or self.waiter.done():
             return False
         if not self._started and self.first_due is not None and now >= self.first_due:
-            self._fail(AnswerTimeout("the upstream did not start answering in time",
-                                     first_byte=True))
+            self._fail(
+                AnswerTimeout("the upstream did not start answering in time", first_byte=True)
+            )
             return True
         if self.due is not None and now >= self.due:
-            self._fail(AnswerTimeout("the upstream did not finish its answer in time",
-                                     first_byte=False))
+            self._fail(
+                AnswerTimeout("the upstream did not finish its answer in time", first_byte=False)
+            )
             return True
         return False
 
@@ -388,7 +362,7 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
             self.transport = None
 
-    def _fail(self, exc: UnaryError) -> None:
+    def _fail(self, exc: TransportFailure) -> None:
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_exception(exc)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sluicegate.config import ModelConfig, PricingConfig, TargetConfig
 from sluicegate.providers.base import Provider
+from sluicegate.providers.deadlines import Deadlines
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +28,13 @@ class Target:
     # What the deployment can take; None: unbounded (no gate, no queue).
     capacity: Capacity | None = None
     label: str = ""  # "provider/model", for headers, the ledger and metrics
+    # The provider's timeouts with its alias's overrides; default: the provider's.
+    deadlines: Deadlines = field(default=None, compare=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "label", f"{self.provider.name}/{self.model}")
+        if self.deadlines is None:
+            object.__setattr__(self, "deadlines", self.provider.deadlines)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +49,6 @@ class Alias:
     def priced(self) -> bool:
         """False when the config gives no pricing (``pricing`` is then all zeros)."""
         return self.config.pricing is not None
-
-    def idle_timeout_s(self, target: Target) -> float:
-        return self.config.timeouts.idle_s or target.provider.config.idle_timeout_s
 
     def cost_usd(
         self,
@@ -78,6 +80,7 @@ def build_alias(config: ModelConfig, providers: dict[str, Provider]) -> Alias:
             model=t.model,
             weight=t.weight,
             capacity=_capacity(t),
+            deadlines=Deadlines.of(providers[t.provider].config, config.timeouts),
         )
         for t in config.targets
     )

@@ -1,8 +1,11 @@
 """The innermost call: ask the provider, and wait for the answer's first event.
 
-Once the first event has arrived the answer is committed to this target:
-nothing is retried after a byte may have reached the client. The rest of the
-answer is the Stream's, with the call's deadlines as its guard.
+The call's deadlines are the provider's timeouts with its alias's overrides
+(:class:`~sluicegate.providers.deadlines.Deadlines`, worked out once per
+target), kept by the provider's
+transport and stream loop. Once the first event has arrived the answer is
+committed to this target: nothing is retried after a byte may have reached the
+client.
 """
 
 from __future__ import annotations
@@ -12,24 +15,21 @@ from collections.abc import AsyncIterator
 from sluicegate.canonical import ChatRequest, ErrorKind, Event, GatewayError
 from sluicegate.pipeline import Stream
 from sluicegate.upstream.call import Call
-from sluicegate.upstream.deadlines import Deadlines
 
 
 async def call_target(call: Call) -> Stream:
     request, target = call.request, call.target
-    deadlines = Deadlines.of(call.alias, target, streaming=request.streaming)
+    provider = target.provider
+    deadlines = target.deadlines
     body = request.decoded
     upstream: AsyncIterator[Event] = (
-        target.provider.chat(body, target.model)
+        provider.chat(body, target.model, deadlines)
         if isinstance(body, ChatRequest)
-        else target.provider.embed(body, target.model)
+        else provider.embed(body, target.model, deadlines)
     )
-    watch = deadlines.watch()
     try:
-        first = await (anext(upstream) if watch is None else watch.wait(anext(upstream)))
+        first = await anext(upstream)
     except StopAsyncIteration:
-        if watch is not None:
-            watch.close()
         raise GatewayError(
             ErrorKind.UPSTREAM,
             f"upstream {target.label!r} ended its answer without content",
@@ -37,12 +37,9 @@ async def call_target(call: Call) -> Stream:
             retryable=True,
         ) from None
     except BaseException:
-        if watch is not None:
-            watch.close()
         await close(upstream)
         raise
-    guard = deadlines.stream_watch(watch)
-    return Stream(upstream, request.outcome, first=first, guard=guard)
+    return Stream(upstream, request.outcome, first=first)
 
 
 async def close(events: AsyncIterator[Event]) -> None:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from sluicegate.upstream.stall import StallExpired, StallWatch
+from sluicegate.providers.stall import StallExpired, StallWatch
 
 
 def watch(limit_s: float | None, deadline_in_s: float | None = None) -> StallWatch:

@@ -37,8 +37,19 @@ class StallWatch:
     another layer of coroutines around every wait.
     """
 
-    __slots__ = ("_armed_due", "_cancelling", "_deadline", "_expired_error", "_fired", "_handle",
-                 "_limit_s", "_loop", "_since", "_task", "timers")
+    __slots__ = (
+        "_armed_due",
+        "_cancelling",
+        "_deadline",
+        "_expired_error",
+        "_fired",
+        "_handle",
+        "_limit_s",
+        "_loop",
+        "_since",
+        "_task",
+        "timers",
+    )
 
     def __init__(
         self,
@@ -99,10 +110,11 @@ class StallWatch:
         assert task is not None
         return task.uncancel() <= self._cancelling
 
-    def set_limit(self, limit_s: float | None) -> None:
-        """Give the waits from now on another limit (between waits: a stream's first
-        event may have a longer limit than the silences after it)."""
+    def set_limit(self, limit_s: float | None, deadline: float | None = None) -> None:
+        """Give the waits from now on another limit and deadline (between waits: a
+        stream's first event has a deadline of its own, the silences after it a limit)."""
         self._limit_s = limit_s
+        self._deadline = deadline
         if self._handle is not None:  # armed for the old limit: the next wait re-arms
             self._handle.cancel()
             self._handle = None
