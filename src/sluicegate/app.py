@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from sluicegate.admin.routes import add_admin_routes
-from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 from sluicegate.gateway import GATEWAY, Gateway
 from sluicegate.protocols.wire import ANTHROPIC, OPENAI
 from sluicegate.server.respond import error_response
@@ -32,7 +32,7 @@ async def _no_route(request: web.Request) -> web.Response:
     err = GatewayError(
         ErrorKind.NOT_FOUND,
         f"{'Method Not Allowed' if known else 'Not Found'}: {request.method} {request.path}",
-        code="method_not_allowed" if known else "not_found",
+        code=ErrorCode.METHOD_NOT_ALLOWED if known else ErrorCode.NOT_FOUND,
     )
     response = error_response(wire, err)
     response.set_status(405 if known else 404)

@@ -12,7 +12,7 @@ from sluicegate.admin.schemas import (
     CacheReport,
     CacheReportQuery,
 )
-from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 
 __all__ = ["cache_report_view", "invalidate_cache"]
 
@@ -49,7 +49,7 @@ async def invalidate_cache(request: web.Request) -> web.Response:
         raise GatewayError(
             ErrorKind.UNAVAILABLE,
             f"the cache's Redis is unreachable: {exc}",
-            code="cache_unavailable",
+            code=ErrorCode.CACHE_UNAVAILABLE,
         ) from exc
     return json_answer(CacheInvalidated(invalidated=removed))
 

@@ -15,7 +15,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 from sluicegate.gateway import GATEWAY, Gateway
 from sluicegate.http_errors import JSON
 from sluicegate.state.directory import Tenant
@@ -43,22 +43,28 @@ def path_tenant(request: web.Request) -> Tenant:
 def tenant_named(gateway: Gateway, name: str) -> Tenant:
     tenant = gateway.directory.tenant(name)
     if tenant is None:
-        raise GatewayError(ErrorKind.NOT_FOUND, f"no tenant named {name!r}", code="not_found")
+        raise GatewayError(
+            ErrorKind.NOT_FOUND, f"no tenant named {name!r}", code=ErrorCode.NOT_FOUND
+        )
     return tenant
 
 
 async def read_body(request: web.Request, model: type[M]) -> M:
     raw = await request.read()
     if not raw.strip():
-        raise GatewayError.invalid("the request body must be a JSON object", code="invalid_json")
+        raise GatewayError.invalid(
+            "the request body must be a JSON object", code=ErrorCode.INVALID_JSON
+        )
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise GatewayError.invalid(
-            f"the request body is not valid JSON: {exc}", code="invalid_json"
+            f"the request body is not valid JSON: {exc}", code=ErrorCode.INVALID_JSON
         ) from exc
     if not isinstance(data, dict):
-        raise GatewayError.invalid("the request body must be a JSON object", code="invalid_json")
+        raise GatewayError.invalid(
+            "the request body must be a JSON object", code=ErrorCode.INVALID_JSON
+        )
     try:
         # Strict: JSON has real types, so "yes" is not a boolean and "5" not a number,
         # exactly as the OpenAPI document's schema (built from the same model) says.

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from sluicegate.admin.http import gateway_of, json_answer
 from sluicegate.admin.schemas import Reloaded
-from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 from sluicegate.config.loader import ConfigError
 from sluicegate.group.member import GROUP
 
@@ -28,14 +28,14 @@ async def reload_config(request: web.Request) -> web.Response:
     except (ConfigError, ValueError) as exc:
         raise GatewayError.invalid(
             f"the config was not reloaded; the running one stays in use: {exc}",
-            code="invalid_config",
+            code=ErrorCode.INVALID_CONFIG,
         ) from exc
     except RuntimeError as exc:
         # Gateway.reload raises a plain RuntimeError when there is no file to
         # re-read; subclasses (NotImplementedError...) are real failures.
         if type(exc) is not RuntimeError:
             raise
-        raise GatewayError(ErrorKind.CONFLICT, str(exc), code="no_config_file") from exc
+        raise GatewayError(ErrorKind.CONFLICT, str(exc), code=ErrorCode.NO_CONFIG_FILE) from exc
     config = reloaded.config
     return json_answer(
         Reloaded(

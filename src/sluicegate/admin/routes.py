@@ -64,7 +64,7 @@ from sluicegate.admin.tenants import (
 )
 from sluicegate.admin.usage import list_requests, usage, usage_forecast
 from sluicegate.auth.admin_key import check_admin_key
-from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 from sluicegate.http_errors import JSON, error_response
 from sluicegate.protocols.wire import OPENAI
 from sluicegate.state.directory import DirectoryError
@@ -128,7 +128,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "limits: a field given replaces its value, a field left out keeps it, and null clears "
         "a limit (unlimited again); `keys` and `models` inside it merge the same way per key "
         "name and per alias, and an entry left with every field at its default is removed. "
-        "So `{\"limits\": {\"rpm\": 4}}` changes rpm and nothing else. Tenants from the "
+        'So `{"limits": {"rpm": 4}}` changes rpm and nothing else. Tenants from the '
         "config file are changed there (409).",
     ),
     Operation(
@@ -313,14 +313,18 @@ def _guarded(handler: Handler) -> Handler:
             kind = {404: ErrorKind.NOT_FOUND, 409: ErrorKind.CONFLICT}.get(
                 exc.status, ErrorKind.INVALID_REQUEST
             )
-            code = {404: "not_found", 409: "conflict"}.get(exc.status, "invalid_request")
+            code = {404: ErrorCode.NOT_FOUND, 409: ErrorCode.CONFLICT}.get(
+                exc.status, ErrorCode.INVALID_REQUEST
+            )
             return error_response(OPENAI, GatewayError(kind, str(exc), code=code))
         except web.HTTPException:
             raise
         except Exception:
             log.exception("admin request %s %s failed", request.method, request.path)
             internal = GatewayError(
-                ErrorKind.INTERNAL, "internal error; see the gateway's log", code="internal_error"
+                ErrorKind.INTERNAL,
+                "internal error; see the gateway's log",
+                code=ErrorCode.INTERNAL_ERROR,
             )
             return error_response(OPENAI, internal)
 

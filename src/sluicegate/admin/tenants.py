@@ -17,7 +17,7 @@ from sluicegate.admin.schemas import (
     TenantOut,
     TenantUpdate,
 )
-from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 from sluicegate.gateway import Gateway
 from sluicegate.state.directory import UNSET, Tenant
 
@@ -71,7 +71,7 @@ def _changeable_tenant(request: web.Request, verb: str) -> Tenant:
         raise GatewayError(
             ErrorKind.CONFLICT,
             f"tenant {tenant.name!r} is defined in the config file; {verb} it there",
-            code="config_tenant",
+            code=ErrorCode.CONFIG_TENANT,
         )
     return tenant
 

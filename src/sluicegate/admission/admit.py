@@ -26,7 +26,7 @@ from prometheus_client.core import Metric
 
 from sluicegate.admission.budget_periods import budget_period_start
 from sluicegate.admission.limiter import Ask, Decision, Limiter, LimiterUnavailable, Rule, Ticket
-from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 from sluicegate.canonical.tokens import estimate_reservation
 from sluicegate.config import LimitsConfig, RateLimits
 from sluicegate.observability.alerts import Alerts, usd
@@ -100,7 +100,7 @@ class Admit:
                 raise GatewayError(
                     ErrorKind.UNAVAILABLE,
                     "limits cannot be checked right now",
-                    code="limits_unavailable",
+                    code=ErrorCode.LIMITS_UNAVAILABLE,
                     retry_after=1,
                 ) from exc
             log.warning("limits not checked (fail-open): %s", exc)
@@ -111,7 +111,7 @@ class Admit:
             if not tenant.limits.shadow:
                 raise refusal
             # Shadow mode: the refusal is what would have happened; serve anyway.
-            self.shadow_refusals[refusal.code or "rate_limited"] += 1
+            self.shadow_refusals[refusal.code or ErrorCode.RATE_LIMITED] += 1
             log.info(
                 "shadow mode: tenant %s would get %s (%s on %s)",
                 tenant.name,
@@ -259,13 +259,13 @@ def _refusal(decision: Decision) -> GatewayError:
         return GatewayError(
             ErrorKind.RATE_LIMITED,
             "the budget for this period is spent",
-            code="budget_exceeded",
+            code=ErrorCode.BUDGET_EXCEEDED,
         )
     what = _MESSAGES.get(decision.rule or "", "requests")
     return GatewayError(
         ErrorKind.RATE_LIMITED,
         f"rate limit reached: too many {what}",
-        code="rate_limited",
+        code=ErrorCode.RATE_LIMITED,
         retry_after=decision.retry_after_s,
     )
 

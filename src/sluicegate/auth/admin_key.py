@@ -13,7 +13,7 @@ import hmac
 from collections.abc import Mapping
 
 from sluicegate.auth.authenticate import api_key_of
-from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 
 
 def check_admin_key(headers: Mapping[str, str], admin_key: str | None) -> None:
@@ -26,19 +26,21 @@ def check_admin_key(headers: Mapping[str, str], admin_key: str | None) -> None:
         raise GatewayError(
             ErrorKind.AUTHENTICATION,
             "the admin API is disabled until server.admin_key is set in the config",
-            code="admin_api_disabled",
+            code=ErrorCode.ADMIN_API_DISABLED,
         )
     given = api_key_of(headers)
     if not given:
         raise GatewayError(
             ErrorKind.AUTHENTICATION,
             "missing admin key: send 'Authorization: Bearer ADMIN_KEY' or 'x-api-key: ADMIN_KEY'",
-            code="missing_admin_key",
+            code=ErrorCode.MISSING_ADMIN_KEY,
         )
     # Constant-time comparison of equal-length digests, so response timing
     # reveals neither how much of the key matched nor its length.
     if not hmac.compare_digest(_digest(given), _digest(admin_key)):
-        raise GatewayError(ErrorKind.AUTHENTICATION, "invalid admin key", code="invalid_admin_key")
+        raise GatewayError(
+            ErrorKind.AUTHENTICATION, "invalid admin key", code=ErrorCode.INVALID_ADMIN_KEY
+        )
 
 
 def holds_key(headers: Mapping[str, str], *keys: str | None) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 from sluicegate.pipeline import Events, Next, Request
 from sluicegate.state.directory import Directory
 
@@ -23,11 +23,13 @@ class Authenticate:
             raise GatewayError(
                 ErrorKind.AUTHENTICATION,
                 "missing API key: send 'Authorization: Bearer KEY' or 'x-api-key: KEY'",
-                code="missing_api_key",
+                code=ErrorCode.MISSING_API_KEY,
             )
         found = self.directory.authenticate(token)
         if found is None:
-            raise GatewayError(ErrorKind.AUTHENTICATION, "invalid API key", code="invalid_api_key")
+            raise GatewayError(
+                ErrorKind.AUTHENTICATION, "invalid API key", code=ErrorCode.INVALID_API_KEY
+            )
         api_key, tenant = found
         raw_tags = headers.get("x-sluicegate-tags")
         tags = parse_tags(raw_tags) if raw_tags else ()

@@ -17,6 +17,7 @@ from sluicegate.canonical.chat import (
     ToolCall,
     ToolChoice,
 )
+from sluicegate.canonical.codes import ErrorCode
 from sluicegate.canonical.embeddings import EmbeddingRequest, EmbeddingResponse
 from sluicegate.canonical.errors import ErrorKind, GatewayError
 from sluicegate.canonical.events import (
@@ -39,6 +40,7 @@ __all__ = [
     "EmbeddingRequest",
     "EmbeddingResponse",
     "EmbeddingsResult",
+    "ErrorCode",
     "ErrorKind",
     "Event",
     "Finish",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+from sluicegate.canonical.codes import ErrorCode
+
 
 class ErrorKind(Enum):
     """What went wrong, with the HTTP status the contract gives it."""
@@ -49,7 +51,7 @@ class GatewayError(Exception):
         kind: ErrorKind,
         message: str,
         *,
-        code: str | None = None,
+        code: ErrorCode | None = None,
         param: str | None = None,
         retry_after: float | None = None,
         retryable: bool = False,
@@ -73,6 +75,6 @@ class GatewayError(Exception):
 
     @classmethod
     def invalid(
-        cls, message: str, *, param: str | None = None, code: str = "invalid_request"
+        cls, message: str, *, param: str | None = None, code: ErrorCode = ErrorCode.INVALID_REQUEST
     ) -> GatewayError:
         return cls(ErrorKind.INVALID_REQUEST, message, code=code, param=param)

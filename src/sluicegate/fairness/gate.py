@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from prometheus_client.core import Metric
 
 from sluicegate.admission.limiter import Ask, Decision, Limiter, LimiterUnavailable, Rule, Ticket
-from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 from sluicegate.config import QueueConfig
 from sluicegate.fairness.counters import VirtualCounters
 from sluicegate.fairness.flow import Flow
@@ -30,7 +30,7 @@ from sluicegate.runtime.aliases import Capacity
 
 log = logging.getLogger("sluicegate.fairness")
 
-OVERLOADED = "overloaded"
+OVERLOADED = ErrorCode.OVERLOADED
 """The error code of a shed request."""
 
 POLL_S = 0.05

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from aiohttp import web
 
-from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 from sluicegate.config import Config
 from sluicegate.group.limiter import GroupLimiter
 from sluicegate.group.metrics import Samples, samples_of
@@ -94,7 +94,7 @@ class Member:
                 ErrorKind.INTERNAL,
                 f"the new configuration reached {outcome['reloaded']} of "
                 f"{outcome['workers']} workers: {'; '.join(outcome['errors'])}",
-                code="reload_incomplete",
+                code=ErrorCode.RELOAD_INCOMPLETE,
             )
         return reloaded, outcome["reloaded"]
 

@@ -32,7 +32,7 @@ policy (the store sets a TTL on every key, so ``volatile-*`` policies apply);
 an answer evicted early is a key that runs again, never a wrong replay.
 
 Redis unreachable: ``begin`` (and a waiter) raises
-``GatewayError(UNAVAILABLE, code="idempotency_store_unavailable")``: a request
+``GatewayError(UNAVAILABLE, code=ErrorCode.IDEMPOTENCY_STORE_UNAVAILABLE)``: a request
 that carries an Idempotency-Key is refused rather than run without the
 guarantee that it runs once (fail closed; failing open could be made a
 setting). ``complete`` and ``abandon`` log and carry on instead: the answer has
@@ -51,7 +51,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 from sluicegate.idempotency.store import (
     MAX_ENTRY_BYTES,
     RETRY,
@@ -148,7 +148,7 @@ def _unavailable() -> GatewayError:
         ErrorKind.UNAVAILABLE,
         "the idempotency store is unreachable; a request with an Idempotency-Key "
         "is not run without it, so that it cannot run twice",
-        code="idempotency_store_unavailable",
+        code=ErrorCode.IDEMPOTENCY_STORE_UNAVAILABLE,
     )
 
 
@@ -161,7 +161,7 @@ def _replay(data: bytes | str) -> Replay:
         raise GatewayError(
             ErrorKind.INTERNAL,
             "the answer stored for this Idempotency-Key cannot be read",
-            code="idempotency_answer_unreadable",
+            code=ErrorCode.IDEMPOTENCY_ANSWER_UNREADABLE,
         ) from exc
 
 

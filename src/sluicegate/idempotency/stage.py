@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from sluicegate.canonical import ChatRequest, ErrorKind, Event, Finish, GatewayError
+from sluicegate.canonical import ChatRequest, ErrorCode, ErrorKind, Event, Finish, GatewayError
 from sluicegate.idempotency.store import (
     Conflict,
     IdempotencyStore,
@@ -73,7 +73,7 @@ def checked_key(key: str) -> str:
     raise GatewayError.invalid(
         f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters",
         param=HEADER,
-        code="invalid_idempotency_key",
+        code=ErrorCode.INVALID_IDEMPOTENCY_KEY,
     )
 
 
@@ -124,7 +124,7 @@ class Idempotency:
                     ErrorKind.CONFLICT,
                     f"this {HEADER} was already used for a different request; "
                     "use a new key for a new request",
-                    code="idempotency_key_reused",
+                    code=ErrorCode.IDEMPOTENCY_KEY_REUSED,
                     param=HEADER,
                 )
             assert isinstance(begun, InProgress)
@@ -134,7 +134,7 @@ class Idempotency:
                 raise GatewayError(
                     ErrorKind.CONFLICT,
                     f"a request with this {HEADER} is still in progress; retry later",
-                    code="idempotency_key_in_progress",
+                    code=ErrorCode.IDEMPOTENCY_KEY_IN_PROGRESS,
                     param=HEADER,
                 ) from None
             if isinstance(waited, Replay):

@@ -21,11 +21,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterable
 
-from sluicegate.canonical import ErrorKind, Event, GatewayError
+from sluicegate.canonical import ErrorCode, ErrorKind, Event, GatewayError
 from sluicegate.pipeline.outcome import Outcome
 
 log = logging.getLogger("sluicegate")
-
 
 
 class Observer:
@@ -165,7 +164,9 @@ def internal_error(exc: BaseException) -> GatewayError:
     """A bug, not a client's or an upstream's failure: logged in full, recorded,
     and answered as a 500 in the client's protocol without its details."""
     log.error("internal error while serving a request", exc_info=exc)
-    return GatewayError(ErrorKind.INTERNAL, "internal error in the gateway", code="internal_error")
+    return GatewayError(
+        ErrorKind.INTERNAL, "internal error in the gateway", code=ErrorCode.INTERNAL_ERROR
+    )
 
 
 async def _iterate(events: tuple[Event, ...]) -> AsyncIterator[Event]:

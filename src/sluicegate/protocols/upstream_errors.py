@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 
 log = logging.getLogger("sluicegate.upstream")
 
@@ -97,7 +97,7 @@ def upstream_error(
         return GatewayError(
             ErrorKind.RATE_LIMITED,
             detail,
-            code="upstream_rate_limited",
+            code=ErrorCode.UPSTREAM_RATE_LIMITED,
             retry_after=retry_after,
             retryable=True,
             upstream_status=status,
@@ -109,23 +109,23 @@ def upstream_error(
         return GatewayError(
             ErrorKind.UPSTREAM,
             detail,
-            code="upstream_model_not_found",
+            code=ErrorCode.UPSTREAM_MODEL_NOT_FOUND,
             retryable=True,
             upstream_status=status,
         )
     if status in (400, 409, 413, 415, 422):
         if _is_context_overflow(message):
-            code = "context_length_exceeded"
+            code = ErrorCode.CONTEXT_LENGTH_EXCEEDED
         elif _is_content_policy(message):
-            code = "content_policy_violation"
+            code = ErrorCode.CONTENT_POLICY_VIOLATION
         else:
-            code = "upstream_invalid_request"
+            code = ErrorCode.UPSTREAM_INVALID_REQUEST
         return GatewayError(ErrorKind.INVALID_REQUEST, detail, code=code, upstream_status=status)
     if status in (408, 504):
         return GatewayError(
             ErrorKind.TIMEOUT,
             detail,
-            code="upstream_timeout",
+            code=ErrorCode.UPSTREAM_TIMEOUT,
             retryable=True,
             retry_after=retry_after,
             upstream_status=status,
@@ -133,7 +133,7 @@ def upstream_error(
     return GatewayError(
         ErrorKind.UPSTREAM,
         detail,
-        code="upstream_error",
+        code=ErrorCode.UPSTREAM_ERROR,
         retryable=True,
         retry_after=retry_after,
         upstream_status=status,
@@ -151,7 +151,7 @@ def _redirected(provider: str, status: int, headers: Mapping[str, str]) -> Gatew
     return GatewayError(
         ErrorKind.UPSTREAM,
         f"upstream {provider!r} answered {status}, a redirect, which the gateway does not follow",
-        code="upstream_bad_response",
+        code=ErrorCode.UPSTREAM_BAD_RESPONSE,
         retryable=True,
         upstream_status=status,
     )
@@ -167,7 +167,7 @@ def _credentials_rejected(provider: str, status: int, message: str) -> GatewayEr
     return GatewayError(
         ErrorKind.UPSTREAM,
         f"the gateway's credentials for upstream {provider!r} were rejected",
-        code="upstream_auth_failed",
+        code=ErrorCode.UPSTREAM_AUTH_FAILED,
         upstream_status=status,
     )
 
@@ -232,7 +232,7 @@ def bad_json(provider: str, exc: Exception) -> GatewayError:
     return GatewayError(
         ErrorKind.UPSTREAM,
         f"upstream {provider!r} sent an unusable answer: {exc}",
-        code="upstream_bad_response",
+        code=ErrorCode.UPSTREAM_BAD_RESPONSE,
         retryable=True,
     )
 

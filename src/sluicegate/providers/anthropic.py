@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator
 
-from sluicegate.canonical import ChatRequest, ErrorKind, Event, GatewayError
+from sluicegate.canonical import ChatRequest, ErrorCode, ErrorKind, Event, GatewayError
 from sluicegate.protocols.anthropic.messages_upstream import (
     MessagesStreamDecoder,
     decode_messages_response,
@@ -68,7 +68,7 @@ class AnthropicProvider(Provider):
         try:
             return decode_messages_response(body, provider=self.name)
         except GatewayError as exc:
-            if exc.code == "upstream_bad_response":
+            if exc.code == ErrorCode.UPSTREAM_BAD_RESPONSE:
                 raise bad_json(self.name, exc) from None
             raise
 
@@ -90,7 +90,7 @@ class _StreamDecoder:
         try:
             return self._decoder.feed(event.event, event.data)
         except GatewayError as exc:
-            if exc.code == "upstream_bad_response":
+            if exc.code == ErrorCode.UPSTREAM_BAD_RESPONSE:
                 raise bad_json(self._provider, exc) from None
             raise
 
@@ -99,7 +99,7 @@ class _StreamDecoder:
             raise GatewayError(
                 ErrorKind.UPSTREAM,
                 f"upstream {self._provider!r} ended its stream without message_stop",
-                code="upstream_stream_cut",
+                code=ErrorCode.UPSTREAM_STREAM_CUT,
                 retryable=True,
             )
         return []

@@ -18,7 +18,14 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack
 from typing import Protocol
 
-from sluicegate.canonical import ChatRequest, EmbeddingRequest, ErrorKind, Event, GatewayError
+from sluicegate.canonical import (
+    ChatRequest,
+    EmbeddingRequest,
+    ErrorCode,
+    ErrorKind,
+    Event,
+    GatewayError,
+)
 from sluicegate.config import ProviderConfig
 from sluicegate.protocols.sse import MAX_EVENT_BYTES, SSEEvent, SSEParser
 from sluicegate.protocols.upstream_errors import error_message, upstream_error
@@ -80,7 +87,7 @@ class Provider(abc.ABC):
         raise GatewayError(
             ErrorKind.INVALID_REQUEST,
             f"provider {self.name!r} ({self.config.type}) does not serve embeddings",
-            code="embeddings_not_supported",
+            code=ErrorCode.EMBEDDINGS_NOT_SUPPORTED,
         )
 
     # ---- what each adapter says about its own wire

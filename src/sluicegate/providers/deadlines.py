@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 from sluicegate.config import ProviderConfig
 from sluicegate.config.schema import TimeoutsConfig
 from sluicegate.providers.stall import StallWatch
@@ -106,18 +106,18 @@ class StreamDeadlines:
             return GatewayError(
                 ErrorKind.TIMEOUT,
                 f"upstream {name!r} did not finish within {d.total_s:g}s",
-                code="upstream_timeout",
+                code=ErrorCode.UPSTREAM_TIMEOUT,
                 retryable=not self._started,
             )
         if not self._started:
             return GatewayError(
                 ErrorKind.TIMEOUT,
                 f"upstream {name!r} sent nothing within {d.first_s:g}s",
-                code="upstream_timeout",
+                code=ErrorCode.UPSTREAM_TIMEOUT,
                 retryable=True,
             )
         return GatewayError(
             ErrorKind.TIMEOUT,
             f"upstream {name!r} stalled for {d.idle_s:g}s mid-stream",
-            code="upstream_stream_stalled",
+            code=ErrorCode.UPSTREAM_STREAM_STALLED,
         )

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from sluicegate.canonical import (
     ChatRequest,
     EmbeddingRequest,
+    ErrorCode,
     ErrorKind,
     Event,
     GatewayError,
@@ -112,7 +113,7 @@ class _StreamDecoder:
             raise GatewayError(
                 ErrorKind.UPSTREAM,
                 f"upstream {self._provider!r} ended its stream without [DONE]",
-                code="upstream_stream_cut",
+                code=ErrorCode.UPSTREAM_STREAM_CUT,
                 retryable=True,
             )
         return []

@@ -22,7 +22,7 @@ from typing import Protocol
 
 from yarl import URL
 
-from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 
 # The most a whole answer may take, received or decoded (a provider's max_response_bytes).
 MAX_ANSWER_BYTES = 32 * 1024 * 1024
@@ -132,7 +132,7 @@ def failure_error(failure: TransportFailure, provider: str) -> GatewayError:
         return GatewayError(
             ErrorKind.TIMEOUT,
             f"upstream {provider!r} did not answer in time",
-            code="upstream_timeout",
+            code=ErrorCode.UPSTREAM_TIMEOUT,
             retryable=True,
         )
     if isinstance(failure, ConnectFailed):
@@ -140,7 +140,7 @@ def failure_error(failure: TransportFailure, provider: str) -> GatewayError:
         return GatewayError(
             ErrorKind.UNAVAILABLE,
             f"could not connect to upstream {provider!r}: {failure}",
-            code="upstream_unreachable",
+            code=ErrorCode.UPSTREAM_UNREACHABLE,
             retryable=True,
         )
     if isinstance(failure, AnswerTooLarge):
@@ -150,11 +150,11 @@ def failure_error(failure: TransportFailure, provider: str) -> GatewayError:
             ErrorKind.UPSTREAM,
             f"upstream {provider!r} sent {failure.what} larger than the gateway accepts "
             f"({failure.limit} bytes; providers[].max_response_bytes)",
-            code="upstream_bad_response",
+            code=ErrorCode.UPSTREAM_BAD_RESPONSE,
         )
     return GatewayError(
         ErrorKind.UPSTREAM,
         f"upstream {provider!r} broke off its answer: {failure}",
-        code="upstream_connection_error",
+        code=ErrorCode.UPSTREAM_CONNECTION_ERROR,
         retryable=True,
     )

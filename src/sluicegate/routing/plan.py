@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 
-from sluicegate.canonical import GatewayError
+from sluicegate.canonical import ErrorCode, GatewayError
 from sluicegate.fairness import OVERLOADED
 from sluicegate.resilience.health import TargetHealth
 from sluicegate.routing.balance import Balancer, Strategy, balancer
@@ -136,8 +136,8 @@ class Plan:
 
 
 def _stand_in_for(err: GatewayError, alias: Alias) -> str | None:
-    if err.code == "context_length_exceeded":
+    if err.code == ErrorCode.CONTEXT_LENGTH_EXCEEDED:
         return alias.config.context_window_fallback
-    if err.code == "content_policy_violation":
+    if err.code == ErrorCode.CONTENT_POLICY_VIOLATION:
         return alias.config.content_policy_fallback
     return None

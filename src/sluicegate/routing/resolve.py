@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 from sluicegate.pipeline import Events, Next, Request
 
 
@@ -14,14 +14,14 @@ class ResolveModel:
             raise GatewayError(
                 ErrorKind.NOT_FOUND,
                 f"The model '{name}' does not exist or you do not have access to it.",
-                code="model_not_found",
+                code=ErrorCode.MODEL_NOT_FOUND,
                 param="model",
             )
         if request.tenant is not None and not request.tenant.may_use(name):
             raise GatewayError(
                 ErrorKind.PERMISSION,
                 f"this key may not use model '{name}'",
-                code="model_not_allowed",
+                code=ErrorCode.MODEL_NOT_ALLOWED,
                 param="model",
             )
         return await call_next(request.replace(alias=alias))

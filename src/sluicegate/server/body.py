@@ -20,7 +20,7 @@ import logging
 from aiohttp import StreamReader, hdrs, web
 from aiohttp.http import HttpVersion11
 
-from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 from sluicegate.gateway import GATEWAY
 from sluicegate.protocols.wire import for_path
 from sluicegate.server.respond import error_response
@@ -49,14 +49,14 @@ async def read_body(request: web.Request, *, max_bytes: int, timeout_s: float) -
         raise GatewayError(
             ErrorKind.REQUEST_TIMEOUT,
             f"the request body did not arrive within {timeout_s:g}s",
-            code="request_timeout",
+            code=ErrorCode.REQUEST_TIMEOUT,
         ) from None
     except ConnectionError:
         _went_away()
         raise GatewayError(
             ErrorKind.CLIENT_CLOSED,
             "the client closed the connection before sending the whole body",
-            code="client_closed",
+            code=ErrorCode.CLIENT_CLOSED,
         ) from None
     except asyncio.CancelledError:
         # What a lost connection usually is: aiohttp cancels the handler
@@ -89,7 +89,7 @@ def too_large(max_bytes: int) -> GatewayError:
     return GatewayError(
         ErrorKind.TOO_LARGE,
         f"request body is larger than the limit of {max_bytes} bytes",
-        code="request_too_large",
+        code=ErrorCode.REQUEST_TOO_LARGE,
     )
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 from sluicegate.protocols.wire import for_path
 from sluicegate.server.respond import error_response
 
@@ -75,7 +75,9 @@ class MalformedRequests:
         why = reason(exc)
         self._report(why, peer)
         err = GatewayError(
-            ErrorKind.INVALID_REQUEST, f"malformed HTTP request: {why}", code="malformed_request"
+            ErrorKind.INVALID_REQUEST,
+            f"malformed HTTP request: {why}",
+            code=ErrorCode.MALFORMED_REQUEST,
         )
         response = error_response(for_path(request_target(head)), err)
         response.set_status(status)

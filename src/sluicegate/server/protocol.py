@@ -29,7 +29,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.http_parser import RawRequestMessage
 from aiohttp.streams import StreamReader
 
-from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 from sluicegate.gateway import GATEWAY
 from sluicegate.protocols.wire import for_path
 from sluicegate.server.deadlines import ClientDeadlines, HeadDeadline, WriteDeadline
@@ -40,8 +40,13 @@ from sluicegate.server.respond import error_response
 log = logging.getLogger("sluicegate.server")
 
 RequestFactory = Callable[
-    [RawRequestMessage, StreamReader, web.RequestHandler, AbstractStreamWriter,
-     "asyncio.Task[None]"],
+    [
+        RawRequestMessage,
+        StreamReader,
+        web.RequestHandler,
+        AbstractStreamWriter,
+        "asyncio.Task[None]",
+    ],
     web.BaseRequest,
 ]
 
@@ -111,8 +116,9 @@ class GatewayRequestHandler(web.RequestHandler):
 
     def _head_expired(self) -> None:
         if self._awaiting_head:
-            log.debug("closing a connection whose request head took over %gs",
-                      self._deadlines.header_s)
+            log.debug(
+                "closing a connection whose request head took over %gs", self._deadlines.header_s
+            )
             self.force_close()
 
     # -- the stalled write's deadline
@@ -175,10 +181,12 @@ class GatewayRequestHandler(web.RequestHandler):
         else:
             self.logger.error("unhandled error in a request handler", exc_info=exc)
         if status == 504:
-            err = GatewayError(ErrorKind.TIMEOUT, "the gateway timed out", code="gateway_timeout")
+            err = GatewayError(
+                ErrorKind.TIMEOUT, "the gateway timed out", code=ErrorCode.GATEWAY_TIMEOUT
+            )
         else:
             err = GatewayError(
-                ErrorKind.INTERNAL, "internal error in the gateway", code="internal_error"
+                ErrorKind.INTERNAL, "internal error in the gateway", code=ErrorCode.INTERNAL_ERROR
             )
         response = error_response(for_path(request.path), err)
         response.headers["x-request-id"] = request.get(REQUEST_ID) or self._new_request_id()

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from sluicegate.canonical import ChatRequest, EmbeddingResponse, ErrorKind, GatewayError, Usage
+from sluicegate.canonical import (
+    ChatRequest,
+    EmbeddingResponse,
+    ErrorCode,
+    ErrorKind,
+    GatewayError,
+    Usage,
+)
 from sluicegate.canonical.collect import ResponseCollector
 from sluicegate.http_errors import JSON
 from sluicegate.http_errors import error_response as http_error
@@ -106,7 +113,9 @@ async def send_embeddings(request: Request, stream: Stream) -> web.Response:
     result = collector.embeddings
     if result is None:
         raise GatewayError(
-            ErrorKind.UPSTREAM, "upstream returned no embeddings", code="upstream_bad_response"
+            ErrorKind.UPSTREAM,
+            "upstream returned no embeddings",
+            code=ErrorCode.UPSTREAM_BAD_RESPONSE,
         )
     body = openai.encode_embeddings_response(
         EmbeddingResponse(

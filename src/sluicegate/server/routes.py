@@ -10,7 +10,7 @@ from aiohttp import web
 
 from sluicegate.auth.admin_key import holds_key
 from sluicegate.auth.authenticate import api_key_of
-from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 from sluicegate.gateway import GATEWAY, Gateway
 from sluicegate.http_errors import JSON
 from sluicegate.pipeline import CanonicalRequest, Operation, Request
@@ -76,7 +76,7 @@ async def list_models(request: web.Request) -> web.Response:
         err = GatewayError(
             ErrorKind.AUTHENTICATION,
             "missing API key" if not token else "invalid API key",
-            code="missing_api_key" if not token else "invalid_api_key",
+            code=ErrorCode.MISSING_API_KEY if not token else ErrorCode.INVALID_API_KEY,
         )
         return error_response(_wire_of(request), err)
     _, tenant = found

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import random
 
-from sluicegate.canonical import ErrorKind, GatewayError
+from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 from sluicegate.fairness import Gates
 from sluicegate.observability.throttled_log import ThrottledLog
 from sluicegate.pipeline import Request, Stream
@@ -118,11 +118,13 @@ class CallUpstream:
             return GatewayError(
                 ErrorKind.UNAVAILABLE,
                 "no healthy target for this model: every target's circuit breaker is open",
-                code="no_healthy_target",
+                code=ErrorCode.NO_HEALTHY_TARGET,
                 retry_after=self._earliest_probe(request),
             )
         return GatewayError(
-            ErrorKind.UNAVAILABLE, "no healthy target for this model", code="no_healthy_target"
+            ErrorKind.UNAVAILABLE,
+            "no healthy target for this model",
+            code=ErrorCode.NO_HEALTHY_TARGET,
         )
 
     def _earliest_probe(self, request: Request) -> float | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from sluicegate.canonical import ChatRequest, ErrorKind, Event, GatewayError
+from sluicegate.canonical import ChatRequest, ErrorCode, ErrorKind, Event, GatewayError
 from sluicegate.pipeline import Stream
 from sluicegate.upstream.call import Call
 
@@ -33,7 +33,7 @@ async def call_target(call: Call) -> Stream:
         raise GatewayError(
             ErrorKind.UPSTREAM,
             f"upstream {target.label!r} ended its answer without content",
-            code="upstream_bad_response",
+            code=ErrorCode.UPSTREAM_BAD_RESPONSE,
             retryable=True,
         ) from None
     except BaseException:

@@ -32,6 +32,7 @@ import orjson
 from sluicegate.canonical import (
     ChatRequest,
     ContentPart,
+    ErrorCode,
     GatewayError,
     ImagePart,
     Message,
@@ -70,7 +71,7 @@ def decode_messages_request(body: bytes) -> ChatRequest:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise GatewayError.invalid(
-            f"request body is not valid JSON: {exc}", code="invalid_json"
+            f"request body is not valid JSON: {exc}", code=ErrorCode.INVALID_JSON
         ) from None
     if not isinstance(data, dict):
         raise GatewayError.invalid("request body must be a JSON object")

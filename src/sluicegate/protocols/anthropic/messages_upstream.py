@@ -35,6 +35,7 @@ import orjson
 
 from sluicegate.canonical import (
     ChatRequest,
+    ErrorCode,
     ErrorKind,
     Event,
     Finish,
@@ -227,7 +228,7 @@ def _tools(req: ChatRequest, extra: dict[str, Any]) -> list[dict[str, Any]]:
 def _bad(message: str) -> GatewayError:
     # The provider adapter re-raises this with its name (providers.http.bad_json).
     return GatewayError(
-        ErrorKind.UPSTREAM, message, code="upstream_bad_response", retryable=True,
+        ErrorKind.UPSTREAM, message, code=ErrorCode.UPSTREAM_BAD_RESPONSE, retryable=True,
     )
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from sluicegate.canonical import ErrorCode
 from sluicegate.canonical.errors import ErrorKind, GatewayError
 from sluicegate.canonical.events import (
     Event,
@@ -162,7 +163,7 @@ class GenerateStreamDecoder:
             raise GatewayError(
                 ErrorKind.UPSTREAM,
                 "the Gemini stream ended before its finishReason",
-                code="upstream_stream_cut",
+                code=ErrorCode.UPSTREAM_STREAM_CUT,
                 retryable=True,
             )
         return [] if self._usage is None else [usage_of(self._usage)]

@@ -12,6 +12,7 @@ from typing import Any
 from sluicegate.canonical import (
     ChatRequest,
     ContentPart,
+    ErrorCode,
     GatewayError,
     ImagePart,
     Message,
@@ -66,7 +67,7 @@ def decode_chat_request(body: bytes) -> ChatRequest:
     if not raw_messages:
         raise GatewayError.invalid(
             "Invalid 'messages': empty array. Expected an array with minimum length 1, but got "
-            "an empty array instead.", param="messages", code="empty_array")
+            "an empty array instead.", param="messages", code=ErrorCode.EMPTY_ARRAY)
     messages = [_decode_message(raw, i) for i, raw in enumerate(raw_messages)]
 
     stream = bool(opt_bool(data, "stream"))
@@ -77,7 +78,7 @@ def decode_chat_request(body: bytes) -> ChatRequest:
         if not stream:
             raise GatewayError.invalid(
                 "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-                param="stream_options", code="invalid_value")
+                param="stream_options", code=ErrorCode.INVALID_VALUE)
         value = stream_options.get("include_usage")
         if value is not None and not isinstance(value, bool):
             raise wrong_type("stream_options.include_usage", value, "a boolean")

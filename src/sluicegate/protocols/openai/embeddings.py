@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import orjson
 
-from sluicegate.canonical import EmbeddingRequest, EmbeddingResponse, GatewayError
+from sluicegate.canonical import EmbeddingRequest, EmbeddingResponse, ErrorCode, GatewayError
 from sluicegate.protocols.openai.fields import (
     bad_value,
     missing,
@@ -41,7 +41,7 @@ def _decode_input(value: Any) -> list[Any]:
     if not value:
         raise GatewayError.invalid(
             "Invalid 'input': empty array. Expected an array with minimum length 1, but got an "
-            "empty array instead.", param="input", code="empty_array")
+            "empty array instead.", param="input", code=ErrorCode.EMPTY_ARRAY)
     first = value[0]
     if isinstance(first, int) and not isinstance(first, bool):
         for i, token in enumerate(value):  # one pre-tokenized input

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from sluicegate.canonical import GatewayError
+from sluicegate.canonical import ErrorCode, GatewayError
 from sluicegate.protocols.nesting import MAX_DEPTH, too_deep_field
 
 # --------------------------------------------------------------------------- errors
@@ -43,7 +43,9 @@ def kind_name(value: Any) -> str:
 
 def missing(param: str) -> GatewayError:
     return GatewayError.invalid(
-        f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter"
+        f"Missing required parameter: '{param}'.",
+        param=param,
+        code=ErrorCode.MISSING_REQUIRED_PARAMETER,
     )
 
 
@@ -51,13 +53,14 @@ def wrong_type(param: str, value: Any, expected: str) -> GatewayError:
     return GatewayError.invalid(
         f"Invalid type for '{param}': expected {expected}, but got {kind_name(value)} instead.",
         param=param,
-        code="invalid_type",
+        code=ErrorCode.INVALID_TYPE,
     )
 
 
 def bad_value(param: str, message: str) -> GatewayError:
-    return GatewayError.invalid(f"Invalid value for '{param}': {message}", param=param,
-                                code="invalid_value")
+    return GatewayError.invalid(
+        f"Invalid value for '{param}': {message}", param=param, code=ErrorCode.INVALID_VALUE
+    )
 
 
 def one_of(values: tuple[str, ...]) -> str:
@@ -91,8 +94,9 @@ def opt_bool(data: dict[str, Any], key: str) -> bool | None:
     raise wrong_type(key, value, "a boolean")
 
 
-def opt_int(data: dict[str, Any], key: str, minimum: int | None = None,
-            maximum: int | None = None) -> int | None:
+def opt_int(
+    data: dict[str, Any], key: str, minimum: int | None = None, maximum: int | None = None
+) -> int | None:
     value = data.get(key)
     if value is None:
         return None
@@ -101,11 +105,17 @@ def opt_int(data: dict[str, Any], key: str, minimum: int | None = None,
     if minimum is not None and value < minimum:
         raise GatewayError.invalid(
             f"Invalid '{key}': integer below minimum value. Expected a value >= {minimum}, "
-            f"but got {value} instead.", param=key, code="integer_below_min_value")
+            f"but got {value} instead.",
+            param=key,
+            code=ErrorCode.INTEGER_BELOW_MIN_VALUE,
+        )
     if maximum is not None and value > maximum:
         raise GatewayError.invalid(
             f"Invalid '{key}': integer above maximum value. Expected a value <= {maximum}, "
-            f"but got {value} instead.", param=key, code="integer_above_max_value")
+            f"but got {value} instead.",
+            param=key,
+            code=ErrorCode.INTEGER_ABOVE_MAX_VALUE,
+        )
     return value
 
 
@@ -118,11 +128,17 @@ def opt_number(data: dict[str, Any], key: str, minimum: float, maximum: float) -
     if value < minimum:
         raise GatewayError.invalid(
             f"Invalid '{key}': decimal below minimum value. Expected a value >= {minimum}, "
-            f"but got {value} instead.", param=key, code="decimal_below_min_value")
+            f"but got {value} instead.",
+            param=key,
+            code=ErrorCode.DECIMAL_BELOW_MIN_VALUE,
+        )
     if value > maximum:
         raise GatewayError.invalid(
             f"Invalid '{key}': decimal above maximum value. Expected a value <= {maximum}, "
-            f"but got {value} instead.", param=key, code="decimal_above_max_value")
+            f"but got {value} instead.",
+            param=key,
+            code=ErrorCode.DECIMAL_ABOVE_MAX_VALUE,
+        )
     return float(value)
 
 
@@ -147,11 +163,14 @@ def parse_json(body: bytes) -> dict[str, Any]:
     except orjson.JSONDecodeError as exc:
         raise GatewayError.invalid(
             f"We could not parse the JSON body of your request ({exc}). The OpenAI API expects "
-            "a JSON payload.", code="invalid_json") from None
+            "a JSON payload.",
+            code=ErrorCode.INVALID_JSON,
+        ) from None
     if not isinstance(data, dict):
         raise GatewayError.invalid(
             f"The request body must be a JSON object, but got {kind_name(data)} instead.",
-            code="invalid_type")
+            code=ErrorCode.INVALID_TYPE,
+        )
     deep = too_deep_field(body, data)
     if deep is not None:
         raise bad_value(deep, f"JSON nested more than {MAX_DEPTH} levels deep.")
