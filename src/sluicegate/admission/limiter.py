@@ -116,6 +116,13 @@ class Ticket:
     budget_keys: tuple[str, ...]
     done: bool = False
 
+    def end(self) -> bool:
+        """Mark the ticket ended; False if it already was (settle or release once)."""
+        if self.done:
+            return False
+        self.done = True
+        return True
+
 
 @dataclass(slots=True)
 class Decision:

@@ -175,18 +175,16 @@ class MemoryLimiter:
         self._settle(ticket, tokens, cost_usd)  # in process, settling now costs nothing more
 
     def _settle(self, ticket: Ticket, tokens: int, cost_usd: float) -> None:
-        if ticket.done:
+        if not ticket.end():
             return
-        ticket.done = True
         self._adjust(ticket, 0, tokens - ticket.tokens, usd_to_micro(cost_usd) - ticket.cost_micro)
 
     async def flush(self) -> None:
         return None
 
     async def release(self, ticket: Ticket) -> None:
-        if ticket.done:
+        if not ticket.end():
             return
-        ticket.done = True
         self._adjust(ticket, -1, -ticket.tokens, -ticket.cost_micro)
 
     def _adjust(self, ticket: Ticket, requests: int, tokens: int, micro: int) -> None:

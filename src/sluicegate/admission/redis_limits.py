@@ -276,25 +276,22 @@ class RedisLimiter:
         )
 
     async def settle(self, ticket: Ticket, *, tokens: int, cost_usd: float, now: float) -> None:
-        if ticket.done:
+        if not ticket.end():
             return
-        ticket.done = True
         await self._adjust(
             ticket, 0, tokens - ticket.tokens, usd_to_micro(cost_usd) - ticket.cost_micro
         )
 
     async def release(self, ticket: Ticket) -> None:
-        if ticket.done:
+        if not ticket.end():
             return
-        ticket.done = True
         await self._adjust(ticket, -1, -ticket.tokens, -ticket.cost_micro)
 
     async def settle_later(
         self, ticket: Ticket, *, tokens: int, cost_usd: float, now: float
     ) -> None:
-        if ticket.done:
+        if not ticket.end():
             return
-        ticket.done = True
         call = self._adjustment(
             ticket, 0, tokens - ticket.tokens, usd_to_micro(cost_usd) - ticket.cost_micro
         )

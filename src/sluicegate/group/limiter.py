@@ -120,17 +120,15 @@ class GroupLimiter(asyncio.Protocol):
         return Decision(False, rule, subject, retry_after_s, remaining, reset_s, None, limit)
 
     async def settle(self, ticket: Ticket, *, tokens: int, cost_usd: float, now: float) -> None:
-        if ticket.done:
+        if not ticket.end():
             return
-        ticket.done = True
         await self._ask(orjson.dumps(["s", ticket.id, tokens, cost_usd]))
 
     async def settle_later(
         self, ticket: Ticket, *, tokens: int, cost_usd: float, now: float
     ) -> None:
-        if ticket.done:
+        if not ticket.end():
             return
-        ticket.done = True
         self._later(orjson.dumps(["S", ticket.id, tokens, cost_usd]))
 
     async def flush(self) -> None:
@@ -139,9 +137,8 @@ class GroupLimiter(asyncio.Protocol):
         self._outbox.clear()
 
     async def release(self, ticket: Ticket) -> None:
-        if ticket.done:
+        if not ticket.end():
             return
-        ticket.done = True
         await self._ask(orjson.dumps(["r", ticket.id]))
 
     async def renew(self, ticket: Ticket, now: float) -> None:
