@@ -251,13 +251,14 @@ async def _pipeline(n: int) -> None:
     from sluicegate.pipeline import Request
     from sluicegate.protocols.wire import OPENAI
     from sluicegate.providers.http import HttpClient
+    from sluicegate.providers.transport import Answer
     from sluicegate.serve import _tune_gc
     from sluicegate.server.respond import send_chat
 
     answer_headers = CIMultiDict({"Content-Type": "application/json"})
 
-    async def canned(*_: object, **__: object) -> tuple[int, bytes, CIMultiDict[str]]:
-        return 200, CANNED, answer_headers
+    async def canned(*_: object, **__: object) -> Answer:
+        return Answer(200, CANNED, answer_headers)
 
     HttpClient.fetch = canned  # type: ignore[method-assign]
     gateway = Gateway(load_config(bench.BENCH_DIR / "gateway.yaml"))
