@@ -380,3 +380,46 @@ async def test_with_redis_the_group_still_reports_and_reloads_as_one(
     async with a.post(f"{group.url}/admin/reload", headers=ADMIN) as resp:
         assert (resp.status, (await resp.json())["workers"]) == (200, 2)
 
+
+
+# -- state the workers share without Redis: caches, Idempotency-Key, alerts --------------
+
+
+async def test_a_cache_invalidation_empties_every_workers_cache(
+    start: Start, tmp_path: Path
+) -> None:
+    config = gateway_config(tmp_path)
+    config["models"][0]["cache"] = {"mode": "always"}
+    group = await start(config)
+    a, b = await group.connect()
+
+    async def cache_of(session: aiohttp.ClientSession) -> str:
+        body = {"model": "m", "messages": HELLO, "max_tokens": 10}
+        async with session.post(
+            f"{group.url}/v1/chat/completions", json=body, headers=AUTH
+        ) as resp:
+            assert resp.status == 200
+            return resp.headers["x-sluicegate-cache"]
+
+    assert [await cache_of(s) for s in (a, b)] == ["miss", "miss"], "one copy per worker"
+    assert [await cache_of(s) for s in (a, b)] == ["hit", "hit"]
+    async with a.post(
+        f"{group.url}/admin/cache/invalidate", json={"all": True}, headers=ADMIN
+    ) as resp:
+        assert resp.status == 200
+        assert await resp.json() == {"invalidated": 2}, "both workers' entries are counted"
+    assert [await cache_of(s) for s in (b, a)] == ["miss", "miss"]
+
+
+async def test_a_budget_alert_fires_once_for_the_group(start: Start, tmp_path: Path) -> None:
+    # An echo answer costs about $0.007: the first one crosses 0.1% of $1.
+    group = await start(
+        gateway_config(tmp_path, budget_usd=1.0, budget_period="day", budget_alert_at=0.001)
+    )
+    a, b = await group.connect()
+    for session in [a, b] * 2:
+        assert (await chat(session, group.url))[0] == 200
+    async with a.get(f"{group.url}/metrics") as resp:
+        text = await resp.text()
+    assert 'sluicegate_alerts_total{kind="budget_alert"} 1.0' in text
+    assert sum("budget_alert:" in line for line in group.output) == 1

@@ -11,9 +11,11 @@ can reach them):
   the workers share Redis and this channel does not exist;
 - the control channel (``sluicegate.group.rpc``): a worker says when it is
   serving, asks for the whole group's ``/metrics`` (the supervisor collects
-  every worker's samples and merges them: ``sluicegate.group.metrics``), and
-  hands over a validated config for every worker to apply. SIGHUP to the
-  supervisor loads the config file once and does the same.
+  every worker's samples and merges them: ``sluicegate.group.metrics``),
+  hands over a validated config for every worker to apply (SIGHUP to the
+  supervisor loads the config file once and does the same), has every
+  worker's response cache invalidated (``sluicegate.group.cache``), and asks
+  whether an alert was raised already, so that the group raises each once.
 
 "Ready" is announced once every worker serves. SIGTERM and SIGINT are passed
 to every worker, which drains; the supervisor keeps answering them until the
@@ -47,11 +49,13 @@ from typing import Any
 
 from prometheus_client.core import Metric
 
+from sluicegate.cache.store import Selector
 from sluicegate.config import Config
 from sluicegate.group.limiter import LimiterService
-from sluicegate.group.member import Channels, ReloadOutcome
+from sluicegate.group.member import Channels, InvalidateOutcome, ReloadOutcome
 from sluicegate.group.metrics import GroupMetrics, Samples, exposition
 from sluicegate.group.rpc import ChannelClosed, Peer, RemoteError
+from sluicegate.observability.alerts import LocalFirsts
 from sluicegate.observability.metrics import counter, gauge
 
 log = logging.getLogger("sluicegate")
@@ -64,6 +68,7 @@ RESTART_WINDOW_S = 60.0
 COLLECT_TIMEOUT_S = 2.0
 """A worker that does not hand over its metrics this fast is reported by its last ones."""
 RELOAD_TIMEOUT_S = 30.0
+INVALIDATE_TIMEOUT_S = 10.0
 KILL_AFTER_S = 30.0
 """How long past ``drain_timeout_s`` a worker may take to exit before it is killed."""
 
@@ -118,6 +123,7 @@ class Supervisor:
         self._on_ready = on_ready
         self.limiter = None if config.storage.redis_url else LimiterService()
         self.metrics = GroupMetrics()
+        self.alerted = LocalFirsts()  # alerts raised by any worker, raised once
         self.restarts = 0
         self._budget = RestartBudget()
         self._workers: dict[int, _Worker] = {}
@@ -196,6 +202,8 @@ class Supervisor:
                 "ready": lambda: self._ready(worker),
                 "scrape": self._scrape,
                 "reload": lambda config: self.apply(config, origin=worker),
+                "invalidate_cache": self._invalidate_caches,
+                "first": self.alerted.first,
             },
         )
         if self.limiter is not None and limiter is not None:
@@ -350,6 +358,24 @@ class Supervisor:
         except (TimeoutError, ChannelClosed, RemoteError) as exc:
             return f"worker {worker.pid}: {exc.__class__.__name__}: {exc}"
         return None
+
+    async def _invalidate_caches(self, selector: Selector) -> InvalidateOutcome:
+        """Have every serving worker (the asking one too) remove what ``selector``
+        matches from its response cache. A worker not serving yet has nothing in it."""
+        serving = [w for w in self._workers.values() if w.ready and w.control is not None]
+        answers = await asyncio.gather(*(self._invalidate(w, selector) for w in serving))
+        errors = [a for a in answers if isinstance(a, str)]
+        removed = sum(a for a in answers if isinstance(a, int))
+        return InvalidateOutcome(workers=len(serving), invalidated=removed, errors=errors)
+
+    async def _invalidate(self, worker: _Worker, selector: Selector) -> int | str:
+        assert worker.control is not None
+        try:
+            async with asyncio.timeout(INVALIDATE_TIMEOUT_S):
+                removed: int = await worker.control.call("invalidate_cache", selector)
+        except (TimeoutError, ChannelClosed, RemoteError) as exc:
+            return f"worker {worker.pid}: {exc.__class__.__name__}: {exc}"
+        return removed
 
     def _hangup(self) -> None:
         """SIGHUP: load the config file once, and have every worker apply it."""
