@@ -74,6 +74,11 @@ class WorkerGroup(Protocol):
         """The supervisor's limiter; None with Redis (the workers share that)."""
         ...
 
+    @property
+    def idempotency(self) -> IdempotencyStore | None:
+        """The supervisor's Idempotency-Key store; None with Redis."""
+        ...
+
     def cache(self, *, max_bytes: int, max_entry_bytes: int) -> CacheStore:
         """This worker's in-process response cache, invalidated in every worker."""
         ...
@@ -298,6 +303,9 @@ class Gateway:
         settings = self._config.idempotency
         ttl_s, max_entry_bytes = settings.ttl_s, settings.max_entry_bytes
         if self.redis is None:
+            shared = None if self._group is None else self._group.idempotency
+            if shared is not None:  # the supervisor's, built from the same settings
+                return shared
             return MemoryIdempotencyStore(
                 ttl_s=ttl_s, max_entry_bytes=max_entry_bytes, max_bytes=settings.max_bytes
             )

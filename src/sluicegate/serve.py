@@ -94,7 +94,7 @@ async def _worker_main(
     channels: Channels | None,
 ) -> int:
     """One worker; ``channels`` join it to its group's supervisor (None: it is alone)."""
-    member = None if channels is None else await Member.join(channels)
+    member = None if channels is None else await Member.join(channels, config)
     gateway = Gateway(config, reload_source=reload_source, group=member)
     app = create_app(gateway)
     if member is not None:

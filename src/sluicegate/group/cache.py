@@ -24,9 +24,7 @@ Invalidate = Callable[[Selector], Awaitable[int]]
 
 
 class GroupCache(MemoryCache):
-    def __init__(
-        self, everywhere: Invalidate, *, max_bytes: int, max_entry_bytes: int
-    ) -> None:
+    def __init__(self, everywhere: Invalidate, *, max_bytes: int, max_entry_bytes: int) -> None:
         super().__init__(max_bytes=max_bytes, max_entry_bytes=max_entry_bytes)
         self._everywhere = everywhere
 

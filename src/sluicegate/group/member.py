@@ -1,5 +1,6 @@
-"""A worker's side of its group: the shared limiter, ``/metrics`` for the whole
-group, reloads that reach every worker, cache invalidations that reach every
+"""A worker's side of its group: the shared limiter and ``Idempotency-Key``
+store (``sluicegate.group.idempotency``), ``/metrics`` for the whole group,
+reloads that reach every worker, cache invalidations that reach every
 worker's cache (``sluicegate.group.cache``), and alerts raised once for the
 group (``first``: the supervisor remembers which were raised).
 
@@ -26,6 +27,7 @@ from sluicegate.cache.store import Selector
 from sluicegate.canonical import ErrorKind, GatewayError
 from sluicegate.config import Config
 from sluicegate.group.cache import GroupCache
+from sluicegate.group.idempotency import GroupIdempotencyStore
 from sluicegate.group.limiter import GroupLimiter
 from sluicegate.group.metrics import Samples, samples_of
 from sluicegate.group.rpc import ChannelClosed, Peer, RemoteError
@@ -44,6 +46,7 @@ class Channels:
 
     control: socket.socket
     limiter: socket.socket | None  # None with Redis: the workers share that instead
+    idempotency: socket.socket | None = None  # None with Redis, likewise
 
 
 class ReloadOutcome(TypedDict):
@@ -59,8 +62,11 @@ class InvalidateOutcome(TypedDict):
 
 
 class Member:
-    def __init__(self, limiter: GroupLimiter | None) -> None:
+    def __init__(
+        self, limiter: GroupLimiter | None, idempotency: GroupIdempotencyStore | None = None
+    ) -> None:
         self.limiter = limiter
+        self.idempotency = idempotency
         self._control: Peer
         self._gateway: Gateway | None = None
         self._cache: GroupCache | None = None
@@ -68,11 +74,15 @@ class Member:
         self.lost = asyncio.Event()  # set when the supervisor is gone
 
     @classmethod
-    async def join(cls, channels: Channels) -> Member:
-        limiter = None
+    async def join(cls, channels: Channels, config: Config) -> Member:
+        limiter = idempotency = None
         if channels.limiter is not None:
             limiter = await GroupLimiter.connect(channels.limiter)
-        member = cls(limiter)
+        if channels.idempotency is not None:
+            idempotency = await GroupIdempotencyStore.connect(
+                channels.idempotency, max_entry_bytes=config.idempotency.max_entry_bytes
+            )
+        member = cls(limiter, idempotency)
         member._control = await Peer.connect(
             channels.control,
             {

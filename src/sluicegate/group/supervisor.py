@@ -9,6 +9,9 @@ can reach them):
   limiter, so limits, budgets, concurrency and deployments' capacity are
   exact across workers (``sluicegate.group.limiter``); with Redis
   the workers share Redis and this channel does not exist;
+- the idempotency channel, likewise without Redis only: the one in-process
+  ``Idempotency-Key`` store, so a retry or a duplicate on any worker meets
+  the first request's claim or answer (``sluicegate.group.idempotency``);
 - the control channel (``sluicegate.group.rpc``): a worker says when it is
   serving, asks for the whole group's ``/metrics`` (the supervisor collects
   every worker's samples and merges them: ``sluicegate.group.metrics``),
@@ -51,10 +54,12 @@ from prometheus_client.core import Metric
 
 from sluicegate.cache.store import Selector
 from sluicegate.config import Config
+from sluicegate.group.idempotency import IdempotencyService
 from sluicegate.group.limiter import LimiterService
 from sluicegate.group.member import Channels, InvalidateOutcome, ReloadOutcome
 from sluicegate.group.metrics import GroupMetrics, Samples, exposition
 from sluicegate.group.rpc import ChannelClosed, Peer, RemoteError
+from sluicegate.idempotency import MemoryIdempotencyStore
 from sluicegate.observability.alerts import LocalFirsts
 from sluicegate.observability.metrics import counter, gauge
 
@@ -77,6 +82,15 @@ ConfigSource = Callable[[], Config]
 
 WorkerMain = Callable[[Config, Channels], int]
 """Runs a worker in the forked child and returns its exit code."""
+
+
+def _idempotency(config: Config) -> IdempotencyService:
+    """The group's one Idempotency-Key store, as a lone gateway would make its own."""
+    settings = config.idempotency
+    store = MemoryIdempotencyStore(
+        ttl_s=settings.ttl_s, max_entry_bytes=settings.max_entry_bytes, max_bytes=settings.max_bytes
+    )
+    return IdempotencyService(store)
 
 
 class RestartBudget:
@@ -122,6 +136,7 @@ class Supervisor:
         self._run_worker = run_worker
         self._on_ready = on_ready
         self.limiter = None if config.storage.redis_url else LimiterService()
+        self.idempotency = None if config.storage.redis_url else _idempotency(config)
         self.metrics = GroupMetrics()
         self.alerted = LocalFirsts()  # alerts raised by any worker, raised once
         self.restarts = 0
@@ -177,7 +192,8 @@ class Supervisor:
     async def _spawn(self) -> None:
         control, control_end = socket.socketpair()
         limiter, limiter_end = socket.socketpair() if self.limiter else (None, None)
-        mine = [control] if limiter is None else [control, limiter]
+        idempotency, idempotency_end = socket.socketpair() if self.idempotency else (None, None)
+        mine = [s for s in (control, limiter, idempotency) if s is not None]
         signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
         try:
             pid = os.fork()
@@ -185,16 +201,17 @@ class Supervisor:
                 code = 1
                 try:
                     self._forget_in_child(mine)
-                    code = self._run_worker(self.config, Channels(control_end, limiter_end))
+                    channels = Channels(control_end, limiter_end, idempotency_end)
+                    code = self._run_worker(self.config, channels)
                 except BaseException:
                     log.exception("worker failed")
                 finally:
                     os._exit(code)
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
-        control_end.close()
-        if limiter_end is not None:
-            limiter_end.close()
+        for end in (control_end, limiter_end, idempotency_end):
+            if end is not None:
+                end.close()
         worker = self._workers[pid] = _Worker(pid, mine)
         worker.control = await Peer.connect(
             control,
@@ -208,6 +225,8 @@ class Supervisor:
         )
         if self.limiter is not None and limiter is not None:
             await self.limiter.serve(limiter)
+        if self.idempotency is not None and idempotency is not None:
+            await self.idempotency.serve(idempotency)
         log.info("worker %d started", pid)
 
     def _forget_in_child(self, mine: list[socket.socket]) -> None:
