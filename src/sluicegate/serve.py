@@ -94,10 +94,8 @@ async def _worker_main(
     channels: Channels | None,
 ) -> int:
     """One worker; ``channels`` join it to its group's supervisor (None: it is alone)."""
-    member = None if channels is None else await Member.join(channels)
-    gateway = Gateway(
-        config, reload_source=reload_source, limiter=None if member is None else member.limiter
-    )
+    member = None if channels is None else await Member.join(channels, config)
+    gateway = Gateway(config, reload_source=reload_source, group=member)
     app = create_app(gateway)
     if member is not None:
         app[GROUP] = member

@@ -60,7 +60,8 @@ async def test_a_forecast_over_the_monthly_budget_is_logged_and_counted(
     client = await start_admin_gateway(config_dict)
     assert await chat(client, ACME_KEY) == 200
     gateway = gateway_of(client)
-    assert gateway.monthly_budgets() == [("acme", 0.000001)]
+    [acme] = gateway.directory.tenants()
+    assert gateway.monthly_budgets() == [(acme.id, "acme", 0.000001)]
     with caplog.at_level(logging.WARNING, logger="sluicegate.alerts"):
         alerts = await gateway.forecast_alerts.check(
             gateway.ledger.ausage, gateway.monthly_budgets(), time.time()

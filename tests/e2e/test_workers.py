@@ -380,3 +380,106 @@ async def test_with_redis_the_group_still_reports_and_reloads_as_one(
     async with a.post(f"{group.url}/admin/reload", headers=ADMIN) as resp:
         assert (resp.status, (await resp.json())["workers"]) == (200, 2)
 
+
+
+# -- state the workers share without Redis: caches, Idempotency-Key, alerts --------------
+
+
+async def test_a_cache_invalidation_empties_every_workers_cache(
+    start: Start, tmp_path: Path
+) -> None:
+    config = gateway_config(tmp_path)
+    config["models"][0]["cache"] = {"mode": "always"}
+    group = await start(config)
+    a, b = await group.connect()
+
+    async def cache_of(session: aiohttp.ClientSession) -> str:
+        body = {"model": "m", "messages": HELLO, "max_tokens": 10}
+        async with session.post(
+            f"{group.url}/v1/chat/completions", json=body, headers=AUTH
+        ) as resp:
+            assert resp.status == 200
+            return resp.headers["x-sluicegate-cache"]
+
+    assert [await cache_of(s) for s in (a, b)] == ["miss", "miss"], "one copy per worker"
+    assert [await cache_of(s) for s in (a, b)] == ["hit", "hit"]
+    async with a.post(
+        f"{group.url}/admin/cache/invalidate", json={"all": True}, headers=ADMIN
+    ) as resp:
+        assert resp.status == 200
+        assert await resp.json() == {"invalidated": 2}, "both workers' entries are counted"
+    assert [await cache_of(s) for s in (b, a)] == ["miss", "miss"]
+
+
+async def test_a_retry_on_the_other_worker_is_replayed(start: Start, tmp_path: Path) -> None:
+    async with OpenAIUpstream() as up:
+        group = await start(gateway_config(tmp_path, up.url))
+        a, b = await group.connect()
+        key = {"Idempotency-Key": "order-1"}
+        body = {"model": "m", "messages": HELLO, "max_tokens": 10}
+        async with a.post(
+            f"{group.url}/v1/chat/completions", json=body, headers={**AUTH, **key}
+        ) as resp:
+            assert resp.status == 200
+            first = await resp.json()
+        async with b.post(
+            f"{group.url}/v1/chat/completions", json=body, headers={**AUTH, **key}
+        ) as resp:
+            assert resp.status == 200
+            assert resp.headers.get("x-sluicegate-idempotent-replay") == "true"
+            again = await resp.json()
+        assert again["id"] == first["id"]
+        assert len(up.requests) == 1, "charged once"
+        # The same key for another request is refused on either worker.
+        other = {**body, "max_tokens": 11}
+        for session in (a, b):
+            async with session.post(
+                f"{group.url}/v1/chat/completions", json=other, headers={**AUTH, **key}
+            ) as resp:
+                answer = await resp.json()
+                assert (resp.status, answer["error"]["code"]) == (409, "idempotency_key_reused")
+
+
+async def test_a_concurrent_duplicate_on_the_other_worker_waits_for_the_first(
+    start: Start, tmp_path: Path
+) -> None:
+    async with OpenAIUpstream() as up:
+        release = up.hold_stream_after(1)
+        group = await start(gateway_config(tmp_path, up.url))
+        a, b = await group.connect()
+        headers = {**AUTH, "Idempotency-Key": "order-2"}
+        body = {"model": "m", "messages": HELLO, "stream": True}
+
+        async def stream(session: aiohttp.ClientSession) -> tuple[int, bytes, str | None]:
+            async with session.post(
+                f"{group.url}/v1/chat/completions", json=body, headers=headers
+            ) as resp:
+                replay = resp.headers.get("x-sluicegate-idempotent-replay")
+                return resp.status, await resp.read(), replay
+
+        first = asyncio.ensure_future(stream(a))
+        async with asyncio.timeout(30):
+            while not up.requests:
+                await asyncio.sleep(0.01)
+        twin = asyncio.ensure_future(stream(b))
+        done, _ = await asyncio.wait([twin], timeout=0.5)
+        assert not done, "the duplicate waits while the first runs"
+        release.set()
+        (status, _, _), (twin_status, replayed, replay) = await asyncio.gather(first, twin)
+        assert (status, twin_status, replay) == (200, 200, "true")
+        assert replayed.endswith(b"data: [DONE]\n\n")
+        assert len(up.requests) == 1
+
+
+async def test_a_budget_alert_fires_once_for_the_group(start: Start, tmp_path: Path) -> None:
+    # An echo answer costs about $0.007: the first one crosses 0.1% of $1.
+    group = await start(
+        gateway_config(tmp_path, budget_usd=1.0, budget_period="day", budget_alert_at=0.001)
+    )
+    a, b = await group.connect()
+    for session in [a, b] * 2:
+        assert (await chat(session, group.url))[0] == 200
+    async with a.get(f"{group.url}/metrics") as resp:
+        text = await resp.text()
+    assert 'sluicegate_alerts_total{kind="budget_alert"} 1.0' in text
+    assert sum("budget_alert:" in line for line in group.output) == 1

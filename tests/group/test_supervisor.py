@@ -33,3 +33,18 @@ async def test_a_worker_started_after_a_reload_runs_it_with_the_storage_it_start
     assert outcome == {"workers": 0, "reloaded": 0, "errors": []}
     assert [m.name for m in supervisor.config.models] == ["m", "new"]
     assert supervisor.config.storage == started.storage, "storage changes need a restart"
+
+
+def test_without_redis_the_group_keeps_one_idempotency_store_with_the_configured_bounds() -> None:
+    settings = {"ttl_s": 60.0, "max_entry_bytes": 1000, "max_bytes": 5000}
+    config = validate_config({**CONFIG, "idempotency": settings})
+    supervisor = Supervisor(config, reload_source=None, workers=2,
+                            run_worker=lambda config, channels: 0, on_ready=lambda: None)
+    assert supervisor.idempotency is not None
+    store = supervisor.idempotency.store
+    assert (store.ttl_s, store.max_entry_bytes, store.max_bytes) == (60.0, 1000, 5000)
+
+    shared = validate_config({**CONFIG, "storage": {"redis_url": "redis://127.0.0.1:6379/0"}})
+    with_redis = Supervisor(shared, reload_source=None, workers=2,
+                            run_worker=lambda config, channels: 0, on_ready=lambda: None)
+    assert with_redis.idempotency is None, "the workers share Redis instead"

@@ -9,7 +9,7 @@ import pytest
 
 from sluicegate.observability.alerts import Alerts
 from sluicegate.observability.metrics import Metrics
-from sluicegate.state.ledger.forecast import ForecastAlerts, project
+from sluicegate.state.ledger.forecast import ForecastAlerts, MonthlyBudget, project
 
 # 2026-11-15T12:00:00Z: 14.5 days of November gone, 15.5 to come.
 NOW = dt.datetime(2026, 11, 15, 12, tzinfo=dt.UTC).timestamp()
@@ -73,8 +73,11 @@ async def test_an_alert_is_logged_and_counted_once_a_month(
         return {"groups": [{"key": day, "cost_usd": usd} for day, usd in spend.items()]}
 
     with caplog.at_level(logging.WARNING, logger="sluicegate.alerts"):
-        first = await alerts.check(usage, [("acme", 1000.0), ("rich", 10_000.0)], NOW)
-        again = await alerts.check(usage, [("acme", 1000.0)], NOW + 3600)
+        first = await alerts.check(
+            usage, [MonthlyBudget("t1", "acme", 1000.0), MonthlyBudget("t2", "rich", 10_000.0)],
+            NOW,
+        )
+        again = await alerts.check(usage, [MonthlyBudget("t1", "acme", 1000.0)], NOW + 3600)
     assert [f.tenant for f in first] == ["acme"] and again == []
     assert len([r for r in caplog.records if "budget_forecast" in r.message]) == 1
     assert sink.sent["budget_forecast"] == 1
@@ -90,7 +93,49 @@ async def test_an_alert_shows_a_small_budget_as_it_is(caplog: pytest.LogCaptureF
         return {"groups": [{"key": day, "cost_usd": usd} for day, usd in spend.items()]}
 
     with caplog.at_level(logging.WARNING, logger="sluicegate.alerts"):
-        await ForecastAlerts(Alerts()).check(usage, [("acme", 0.004)], NOW)
+        await ForecastAlerts(Alerts()).check(usage, [MonthlyBudget("t1", "acme", 0.004)], NOW)
     [alert] = [r.message for r in caplog.records if "budget_forecast" in r.message]
     assert alert.endswith("in 2026-11 against a monthly budget of $0.004")
     assert "projected to spend $0.01475 " in alert  # $0.0005 a day, 29.5 days (none yet today)
+
+
+async def test_the_alert_is_kept_by_tenant_id_not_by_name() -> None:
+    spend = days_before(28, [50.0] * 28)
+    asked: list[dict[str, object]] = []
+
+    async def usage(**query: object) -> dict[str, object]:
+        asked.append(query)
+        return {"groups": [{"key": day, "cost_usd": usd} for day, usd in spend.items()]}
+
+    sink = Alerts()
+    alerts = ForecastAlerts(sink)
+    first = await alerts.check(usage, [MonthlyBudget("t1", "acme", 1000.0)], NOW)
+    # Renamed: the same tenant, already alerted this month.
+    renamed = await alerts.check(usage, [MonthlyBudget("t1", "acme-corp", 1000.0)], NOW)
+    # A new tenant under the deleted one's name is alerted about on its own.
+    namesake = await alerts.check(usage, [MonthlyBudget("t2", "acme", 1000.0)], NOW)
+    assert [len(first), len(renamed), len(namesake)] == [1, 0, 1]
+    assert sink.sent["budget_forecast"] == 2
+    assert {q.get("tenant_id") for q in asked} == {"t1", "t2"}, "spend is read by tenant id"
+
+
+async def test_an_alert_another_worker_raised_is_not_raised_again() -> None:
+    class Group:  # what the supervisor answers: the first asker only
+        def __init__(self) -> None:
+            self.keys: set[str] = set()
+
+        async def first(self, key: str) -> bool:
+            seen = key in self.keys
+            self.keys.add(key)
+            return not seen
+
+    spend = days_before(28, [50.0] * 28)
+
+    async def usage(**_: object) -> dict[str, object]:
+        return {"groups": [{"key": day, "cost_usd": usd} for day, usd in spend.items()]}
+
+    group = Group()
+    workers = [Alerts(firsts=group), Alerts(firsts=group)]
+    for sink in workers:
+        await ForecastAlerts(sink).check(usage, [MonthlyBudget("t1", "acme", 1000.0)], NOW)
+    assert [sink.sent["budget_forecast"] for sink in workers] == [1, 0]

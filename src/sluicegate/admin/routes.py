@@ -268,9 +268,10 @@ OPERATIONS: tuple[Operation, ...] = (
         description="By tenant (its name or `tenant_id`; or the shared scope), alias and tag, "
         "combined; `all: true` empties the cache. Entries also expire with their TTL, and a "
         "change of an alias's targets starts new entries by itself (they are in the key). "
-        "Without Redis each "
-        "worker process has its own cache and this reaches the one that answers; with Redis "
-        "unreachable the answer is a 503 (`cache_unavailable`).",
+        "Without Redis each worker process of `serve --workers N` has its own cache, and this "
+        "empties every worker's (`invalidated` counts them all; a worker that could not be "
+        "reached makes it a 500, `cache_invalidation_incomplete`); with Redis unreachable the "
+        "answer is a 503 (`cache_unavailable`).",
     ),
     Operation(
         "GET",

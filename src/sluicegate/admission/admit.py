@@ -61,7 +61,7 @@ class Admit:
         self.fail_open = fail_open
         self.alerts = alerts or Alerts()
         self.shadow_refusals: Counter[str] = Counter()
-        # (subject, period label) already alerted, so each crossing alerts once.
+        # (subject, period label) already alerted here: no more spend lookups for it.
         self._alerted: set[tuple[str, str]] = set()
         # Rules by (tenant, its limits, key, alias): built once per limits object, which
         # is replaced, not changed, when a tenant's limits change.
@@ -179,7 +179,9 @@ class Admit:
             share = spent / limits.budget_usd if limits.budget_usd else 1.0
             # Said with the tenant's name (tenant:acme), as people know it.
             shown = subject if tenant is None else subject.replace(tenant.id, tenant.name, 1)
-            self.alerts.emit(
+            # Once for the gateway: another worker may have seen the crossing first.
+            await self.alerts.emit_once(
+                f"{subject}\x00{label}",
                 "budget_alert",
                 f"{shown} has spent {usd(spent)} of its {usd(limits.budget_usd)} "
                 f"{limits.budget_period} budget ({100 * share:.0f}%)",

@@ -78,9 +78,9 @@ class MemoryCache:
 
     Entries live as decoded objects, so a hit costs a dict lookup and no parsing.
     An expired entry is dropped when it is next looked up, or when it comes up
-    for eviction; with every worker of ``--workers N`` holding its own copy,
-    invalidation reaches only the worker that receives it (use Redis for
-    several workers or replicas).
+    for eviction. Each worker of ``--workers N`` holds its own copy, and its
+    cache is a ``sluicegate.group.cache.GroupCache``, whose invalidation
+    reaches every worker; replicas need Redis to share one cache.
     """
 
     def __init__(

@@ -53,6 +53,7 @@ class ErrorCode(StrEnum):
     IDEMPOTENCY_STORE_UNAVAILABLE = "idempotency_store_unavailable"
     # The cache
     CACHE_UNAVAILABLE = "cache_unavailable"
+    CACHE_INVALIDATION_INCOMPLETE = "cache_invalidation_incomplete"
     # Upstreams
     NO_HEALTHY_TARGET = "no_healthy_target"
     GATEWAY_TIMEOUT = "gateway_timeout"

@@ -58,14 +58,15 @@ import logging
 import math
 import socket
 from collections import deque
-from collections.abc import Coroutine, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
 from sluicegate.admission.budget_periods import usd_to_micro
 from sluicegate.admission.limiter import Ask, Decision, LimiterUnavailable, Rule, Ticket
 from sluicegate.admission.memory_limiter import MemoryLimiter
+from sluicegate.group.at_once import at_once
 from sluicegate.group.wire import Lines
 
 if TYPE_CHECKING:
@@ -74,8 +75,6 @@ if TYPE_CHECKING:
 __all__ = ["GroupLimiter", "LimiterService"]
 
 log = logging.getLogger("sluicegate.admission")
-
-_T = TypeVar("_T")
 
 
 class GroupLimiter(asyncio.Protocol):
@@ -245,7 +244,7 @@ class LimiterService:
         limiter = self.limiter
         if op == "a":
             rules = [self._rule(spec) for spec in message[1]]
-            d = _at_once(limiter.admit(rules, Ask(message[2], message[3], message[4])))
+            d = at_once(limiter.admit(rules, Ask(message[2], message[3], message[4])))
             if d.ticket is not None:
                 self._tickets[d.ticket.id] = (d.ticket, connection)
                 return orjson.dumps([1, d.ticket.id, d.remaining, d.reset_s, d.limit])
@@ -255,29 +254,29 @@ class LimiterService:
         if op == "S" or op == "s":
             held = self._tickets.pop(message[1], None)
             if held is not None:
-                _at_once(
+                at_once(
                     limiter.settle(held[0], tokens=message[2], cost_usd=message[3], now=0.0)
                 )
             return None if op == "S" else b"null"
         if op == "r" or op == "R":
             held = self._tickets.pop(message[1], None)
             if held is not None:
-                _at_once(limiter.release(held[0]))
+                at_once(limiter.release(held[0]))
             return b"null" if op == "r" else None
         if op == "n":
             held = self._tickets.get(message[1])
             if held is not None:
-                _at_once(limiter.renew(held[0], message[2]))
+                at_once(limiter.renew(held[0], message[2]))
             return None
         if op == "p":
-            return orjson.dumps(_at_once(limiter.spent(message[1], message[2], message[3])))
+            return orjson.dumps(at_once(limiter.spent(message[1], message[2], message[3])))
         if op == "c":
-            return orjson.dumps(_at_once(limiter.cold()))
+            return orjson.dumps(at_once(limiter.cold()))
         if op == "b":
             from sluicegate.admission.rebuild import BudgetSeed
 
             seeds = [BudgetSeed(key, micro, ttl) for key, micro, ttl in message[1]]
-            return orjson.dumps(_at_once(limiter.seed_budgets(seeds)))
+            return orjson.dumps(at_once(limiter.seed_budgets(seeds)))
         raise ValueError(f"unknown limiter message {op!r}")
 
     def abandon(self, connection: _Connection) -> int:
@@ -286,7 +285,7 @@ class LimiterService:
         mine = [tid for tid, (_, owner) in self._tickets.items() if owner is connection]
         for tid in mine:
             ticket, _ = self._tickets.pop(tid)
-            _at_once(
+            at_once(
                 self.limiter.settle(
                     ticket, tokens=ticket.tokens, cost_usd=ticket.cost_micro / 1e6, now=0.0
                 )
@@ -340,19 +339,3 @@ class _Connection(asyncio.Protocol):
                 freed,
             )
         self.gone.set()
-
-
-def _at_once(call: Coroutine[Any, Any, _T]) -> _T:
-    """Run a ``MemoryLimiter`` call to its end from a plain callback.
-
-    Its methods never suspend (see its docstring: that is what makes its
-    admissions atomic), so the coroutine finishes on its first step; the
-    supervisor answers from the socket's data callback without a task per
-    message.
-    """
-    try:
-        call.send(None)
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
-    call.close()
-    raise RuntimeError("the in-process limiter suspended; it must answer at once")

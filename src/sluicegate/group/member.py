@@ -1,5 +1,8 @@
-"""A worker's side of its group: the shared limiter, ``/metrics`` for the whole
-group, and reloads that reach every worker.
+"""A worker's side of its group: the shared limiter and ``Idempotency-Key``
+store (``sluicegate.group.idempotency``), ``/metrics`` for the whole group,
+reloads that reach every worker, cache invalidations that reach every
+worker's cache (``sluicegate.group.cache``), and alerts raised once for the
+group (``first``: the supervisor remembers which were raised).
 
 The worker's ``/metrics`` asks the supervisor, which asks every worker
 (``collect``) and merges (``sluicegate.group.metrics``). ``POST
@@ -13,22 +16,28 @@ worker re-reads the file, so none can end up on another version of it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from aiohttp import web
 
+from sluicegate.cache.store import Selector
 from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 from sluicegate.config import Config
+from sluicegate.group.cache import GroupCache
+from sluicegate.group.idempotency import GroupIdempotencyStore
 from sluicegate.group.limiter import GroupLimiter
 from sluicegate.group.metrics import Samples, samples_of
-from sluicegate.group.rpc import Peer
+from sluicegate.group.rpc import ChannelClosed, Peer, RemoteError
 
 if TYPE_CHECKING:
     from sluicegate.gateway import Gateway, Reloaded
 
-__all__ = ["GROUP", "Channels", "Member", "ReloadOutcome"]
+__all__ = ["GROUP", "Channels", "InvalidateOutcome", "Member", "ReloadOutcome"]
+
+log = logging.getLogger("sluicegate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +46,7 @@ class Channels:
 
     control: socket.socket
     limiter: socket.socket | None  # None with Redis: the workers share that instead
+    idempotency: socket.socket | None = None  # None with Redis, likewise
 
 
 class ReloadOutcome(TypedDict):
@@ -45,23 +55,41 @@ class ReloadOutcome(TypedDict):
     errors: list[str]  # why the others did not
 
 
+class InvalidateOutcome(TypedDict):
+    workers: int  # workers asked to invalidate their caches
+    invalidated: int  # entries they removed, together
+    errors: list[str]  # why some did not answer
+
+
 class Member:
-    def __init__(self, limiter: GroupLimiter | None) -> None:
+    def __init__(
+        self, limiter: GroupLimiter | None, idempotency: GroupIdempotencyStore | None = None
+    ) -> None:
         self.limiter = limiter
+        self.idempotency = idempotency
         self._control: Peer
         self._gateway: Gateway | None = None
+        self._cache: GroupCache | None = None
         self._started = asyncio.Event()
         self.lost = asyncio.Event()  # set when the supervisor is gone
 
     @classmethod
-    async def join(cls, channels: Channels) -> Member:
-        limiter = None
+    async def join(cls, channels: Channels, config: Config) -> Member:
+        limiter = idempotency = None
         if channels.limiter is not None:
             limiter = await GroupLimiter.connect(channels.limiter)
-        member = cls(limiter)
+        if channels.idempotency is not None:
+            idempotency = await GroupIdempotencyStore.connect(
+                channels.idempotency, max_entry_bytes=config.idempotency.max_entry_bytes
+            )
+        member = cls(limiter, idempotency)
         member._control = await Peer.connect(
             channels.control,
-            {"collect": member._collect, "apply": member._apply},
+            {
+                "collect": member._collect,
+                "apply": member._apply,
+                "invalidate_cache": member._invalidate_cache,
+            },
             on_lost=member.lost.set,
         )
         return member
@@ -97,6 +125,42 @@ class Member:
                 code=ErrorCode.RELOAD_INCOMPLETE,
             )
         return reloaded, outcome["reloaded"]
+
+    def cache(self, *, max_bytes: int, max_entry_bytes: int) -> GroupCache:
+        """This worker's response cache (without Redis), invalidated group-wide."""
+        self._cache = GroupCache(
+            self.invalidate_caches, max_bytes=max_bytes, max_entry_bytes=max_entry_bytes
+        )
+        return self._cache
+
+    async def invalidate_caches(self, selector: Selector) -> int:
+        """Remove what ``selector`` matches from every worker's cache; the number of
+        entries removed. Raises when some worker could not be reached, since its
+        entries may still be served."""
+        outcome: InvalidateOutcome = await self._control.call("invalidate_cache", selector)
+        if outcome["errors"]:
+            raise GatewayError(
+                ErrorKind.INTERNAL,
+                f"the cache invalidation reached {outcome['workers'] - len(outcome['errors'])} "
+                f"of {outcome['workers']} workers ({outcome['invalidated']} entries removed): "
+                f"{'; '.join(outcome['errors'])}",
+                code=ErrorCode.CACHE_INVALIDATION_INCOMPLETE,
+            )
+        return outcome["invalidated"]
+
+    async def first(self, key: str) -> bool:
+        """Whether no worker of the group raised the alert ``key`` yet (``Firsts``)."""
+        try:
+            first: bool = await self._control.call("first", key)
+        except (ChannelClosed, RemoteError) as exc:
+            # Better twice than never: this worker raises it.
+            log.warning("could not ask the group whether alert %r was raised: %s", key, exc)
+            return True
+        return first
+
+    async def _invalidate_cache(self, selector: Selector) -> int:
+        # A worker whose gateway has not built its cache yet holds no entries.
+        return 0 if self._cache is None else await self._cache.invalidate_here(selector)
 
     async def _collect(self) -> Samples:
         return [] if self._gateway is None else samples_of(self._gateway.metrics.registry)

@@ -9,11 +9,16 @@ can reach them):
   limiter, so limits, budgets, concurrency and deployments' capacity are
   exact across workers (``sluicegate.group.limiter``); with Redis
   the workers share Redis and this channel does not exist;
+- the idempotency channel, likewise without Redis only: the one in-process
+  ``Idempotency-Key`` store, so a retry or a duplicate on any worker meets
+  the first request's claim or answer (``sluicegate.group.idempotency``);
 - the control channel (``sluicegate.group.rpc``): a worker says when it is
   serving, asks for the whole group's ``/metrics`` (the supervisor collects
-  every worker's samples and merges them: ``sluicegate.group.metrics``), and
-  hands over a validated config for every worker to apply. SIGHUP to the
-  supervisor loads the config file once and does the same.
+  every worker's samples and merges them: ``sluicegate.group.metrics``),
+  hands over a validated config for every worker to apply (SIGHUP to the
+  supervisor loads the config file once and does the same), has every
+  worker's response cache invalidated (``sluicegate.group.cache``), and asks
+  whether an alert was raised already, so that the group raises each once.
 
 "Ready" is announced once every worker serves. SIGTERM and SIGINT are passed
 to every worker, which drains; the supervisor keeps answering them until the
@@ -47,11 +52,15 @@ from typing import Any
 
 from prometheus_client.core import Metric
 
+from sluicegate.cache.store import Selector
 from sluicegate.config import Config
+from sluicegate.group.idempotency import IdempotencyService
 from sluicegate.group.limiter import LimiterService
-from sluicegate.group.member import Channels, ReloadOutcome
+from sluicegate.group.member import Channels, InvalidateOutcome, ReloadOutcome
 from sluicegate.group.metrics import GroupMetrics, Samples, exposition
 from sluicegate.group.rpc import ChannelClosed, Peer, RemoteError
+from sluicegate.idempotency import MemoryIdempotencyStore
+from sluicegate.observability.alerts import LocalFirsts
 from sluicegate.observability.metrics import counter, gauge
 
 log = logging.getLogger("sluicegate")
@@ -64,6 +73,7 @@ RESTART_WINDOW_S = 60.0
 COLLECT_TIMEOUT_S = 2.0
 """A worker that does not hand over its metrics this fast is reported by its last ones."""
 RELOAD_TIMEOUT_S = 30.0
+INVALIDATE_TIMEOUT_S = 10.0
 KILL_AFTER_S = 30.0
 """How long past ``drain_timeout_s`` a worker may take to exit before it is killed."""
 
@@ -72,6 +82,15 @@ ConfigSource = Callable[[], Config]
 
 WorkerMain = Callable[[Config, Channels], int]
 """Runs a worker in the forked child and returns its exit code."""
+
+
+def _idempotency(config: Config) -> IdempotencyService:
+    """The group's one Idempotency-Key store, as a lone gateway would make its own."""
+    settings = config.idempotency
+    store = MemoryIdempotencyStore(
+        ttl_s=settings.ttl_s, max_entry_bytes=settings.max_entry_bytes, max_bytes=settings.max_bytes
+    )
+    return IdempotencyService(store)
 
 
 class RestartBudget:
@@ -117,7 +136,9 @@ class Supervisor:
         self._run_worker = run_worker
         self._on_ready = on_ready
         self.limiter = None if config.storage.redis_url else LimiterService()
+        self.idempotency = None if config.storage.redis_url else _idempotency(config)
         self.metrics = GroupMetrics()
+        self.alerted = LocalFirsts()  # alerts raised by any worker, raised once
         self.restarts = 0
         self._budget = RestartBudget()
         self._workers: dict[int, _Worker] = {}
@@ -171,7 +192,8 @@ class Supervisor:
     async def _spawn(self) -> None:
         control, control_end = socket.socketpair()
         limiter, limiter_end = socket.socketpair() if self.limiter else (None, None)
-        mine = [control] if limiter is None else [control, limiter]
+        idempotency, idempotency_end = socket.socketpair() if self.idempotency else (None, None)
+        mine = [s for s in (control, limiter, idempotency) if s is not None]
         signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
         try:
             pid = os.fork()
@@ -179,16 +201,17 @@ class Supervisor:
                 code = 1
                 try:
                     self._forget_in_child(mine)
-                    code = self._run_worker(self.config, Channels(control_end, limiter_end))
+                    channels = Channels(control_end, limiter_end, idempotency_end)
+                    code = self._run_worker(self.config, channels)
                 except BaseException:
                     log.exception("worker failed")
                 finally:
                     os._exit(code)
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
-        control_end.close()
-        if limiter_end is not None:
-            limiter_end.close()
+        for end in (control_end, limiter_end, idempotency_end):
+            if end is not None:
+                end.close()
         worker = self._workers[pid] = _Worker(pid, mine)
         worker.control = await Peer.connect(
             control,
@@ -196,10 +219,14 @@ class Supervisor:
                 "ready": lambda: self._ready(worker),
                 "scrape": self._scrape,
                 "reload": lambda config: self.apply(config, origin=worker),
+                "invalidate_cache": self._invalidate_caches,
+                "first": self.alerted.first,
             },
         )
         if self.limiter is not None and limiter is not None:
             await self.limiter.serve(limiter)
+        if self.idempotency is not None and idempotency is not None:
+            await self.idempotency.serve(idempotency)
         log.info("worker %d started", pid)
 
     def _forget_in_child(self, mine: list[socket.socket]) -> None:
@@ -350,6 +377,24 @@ class Supervisor:
         except (TimeoutError, ChannelClosed, RemoteError) as exc:
             return f"worker {worker.pid}: {exc.__class__.__name__}: {exc}"
         return None
+
+    async def _invalidate_caches(self, selector: Selector) -> InvalidateOutcome:
+        """Have every serving worker (the asking one too) remove what ``selector``
+        matches from its response cache. A worker not serving yet has nothing in it."""
+        serving = [w for w in self._workers.values() if w.ready and w.control is not None]
+        answers = await asyncio.gather(*(self._invalidate(w, selector) for w in serving))
+        errors = [a for a in answers if isinstance(a, str)]
+        removed = sum(a for a in answers if isinstance(a, int))
+        return InvalidateOutcome(workers=len(serving), invalidated=removed, errors=errors)
+
+    async def _invalidate(self, worker: _Worker, selector: Selector) -> int | str:
+        assert worker.control is not None
+        try:
+            async with asyncio.timeout(INVALIDATE_TIMEOUT_S):
+                removed: int = await worker.control.call("invalidate_cache", selector)
+        except (TimeoutError, ChannelClosed, RemoteError) as exc:
+            return f"worker {worker.pid}: {exc.__class__.__name__}: {exc}"
+        return removed
 
     def _hangup(self) -> None:
         """SIGHUP: load the config file once, and have every worker apply it."""

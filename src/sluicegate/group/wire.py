@@ -29,13 +29,22 @@ class Lines:
     __slots__ = ("_rest",)
 
     def __init__(self) -> None:
-        self._rest = b""
+        # The start of an unfinished line, in the pieces it came in: a long line
+        # (an idempotent answer of megabytes) is joined once, not once per read.
+        self._rest: list[bytes] = []
 
     def feed(self, data: bytes) -> list[bytes]:
         """The complete lines ``data`` finishes (without their newlines)."""
+        *lines, rest = data.split(b"\n")
         if self._rest:
-            data = self._rest + data
-        *lines, self._rest = data.split(b"\n")
+            if not lines:
+                self._rest.append(rest)
+                return lines
+            self._rest.append(lines[0])
+            lines[0] = b"".join(self._rest)
+            self._rest = []
+        if rest:
+            self._rest.append(rest)
         return lines
 
 

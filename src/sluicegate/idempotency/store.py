@@ -142,6 +142,12 @@ class IdempotencyStore(Protocol):
         ...
 
 
+def kept_size(token: Token, encoded: bytes) -> int:
+    """What an answer takes once kept: its wire encoding (``encoded``) and its key."""
+    scope = token.scope
+    return len(encoded) + len(scope.tenant_id) + len(scope.key) + len(token.fingerprint)
+
+
 class _Claim:
     __slots__ = ("done", "lease_ends", "token")
 
@@ -282,12 +288,7 @@ class MemoryIdempotencyStore:
         if claim is None:
             return
         scope = token.scope
-        size = (
-            len(self._encoded(answer))
-            + len(scope.tenant_id)
-            + len(scope.key)
-            + len(token.fingerprint)
-        )
+        size = kept_size(token, self._encoded(answer))
         if size > self.max_entry_bytes or size > self.max_bytes:
             self.oversized.note(scope, size)
             claim.settle(RETRY)  # as for a failed answer: one waiter runs it again

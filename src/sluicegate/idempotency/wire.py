@@ -46,7 +46,7 @@ def encode_answer(answer: StoredAnswer) -> bytes:
     )
 
 
-def decode_answer(data: bytes | str) -> StoredAnswer:
+def decode_answer(data: bytes | str | msgspec.Raw) -> StoredAnswer:
     """The answer :func:`encode_answer` wrote; ``ValueError`` if it is not one."""
     try:
         wire = _wire_decoder.decode(data)

@@ -4,6 +4,13 @@ and POSTed as JSON to a webhook when one is configured.
 Delivery never delays a request: each POST runs as its own task with a short
 timeout, and a failed delivery is logged, not retried (the log line is the
 record of the alert).
+
+An alert that must be raised once (a budget crossing its share in a period, a
+forecast over budget in a month) goes through :meth:`Alerts.emit_once`, which
+asks ``Firsts`` whether anyone raised it already. Alone, that is a set in this
+process; in a worker group it is the supervisor's (``sluicegate.group``), so
+the gateway raises it once rather than once per worker, and a worker started
+again does not raise it a second time.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import orjson
@@ -34,11 +41,39 @@ def usd(amount: float) -> str:
     return f"${whole}.{cents.ljust(2, '0')}"
 
 
+class Firsts(Protocol):
+    async def first(self, key: str) -> bool:
+        """True for the first call with ``key`` in the whole gateway, False after."""
+        ...
+
+
+class LocalFirsts:
+    """``Firsts`` of one process. Keys are few (one per budget and period, per
+    tenant and month), so they are kept for the life of the process."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+
+    async def first(self, key: str) -> bool:
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
+
+
 class Alerts:
-    def __init__(self, webhook: str | None = None) -> None:
+    def __init__(self, webhook: str | None = None, *, firsts: Firsts | None = None) -> None:
         self.webhook = webhook
+        self.firsts: Firsts = firsts if firsts is not None else LocalFirsts()
         self.sent: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
+
+    async def emit_once(self, key: str, kind: str, message: str, **details: Any) -> bool:
+        """``emit``, unless an alert with ``key`` was raised before; whether it was raised."""
+        if not await self.firsts.first(f"{kind}\x00{key}"):
+            return False
+        self.emit(kind, message, **details)
+        return True
 
     def emit(self, kind: str, message: str, **details: Any) -> None:
         """Record one alert event of ``kind`` (e.g. ``budget_alert``)."""

@@ -10,8 +10,9 @@ remaining days (day-to-day noise plus the uncertainty of the line itself),
 at :data:`INTERVAL` confidence, normal approximation.
 
 When the projection crosses a tenant's monthly budget, :class:`ForecastAlerts`
-logs it once per tenant and month and counts it
-(``sluicegate_budget_forecast_alerts_total``).
+logs it once per tenant (by its immutable id: a tenant created under a
+deleted one's name is alerted about on its own) and month, for the whole
+gateway, and counts it (``sluicegate_budget_forecast_alerts_total``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import datetime as dt
 import math
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from prometheus_client.core import Metric
 
@@ -147,11 +148,24 @@ def project(
 UsageQuery = Callable[..., Awaitable[dict[str, Any]]]
 
 
+class MonthlyBudget(NamedTuple):
+    tenant_id: str  # Tenant.id: what the alert is kept by
+    tenant: str  # its name now, as the alert says it
+    budget_usd: float
+
+
 async def forecast_tenant(
-    usage: UsageQuery, tenant: str, now: float, *, budget_usd: float | None = None
+    usage: UsageQuery,
+    tenant: str,
+    now: float,
+    *,
+    budget_usd: float | None = None,
+    tenant_id: str | None = None,
 ) -> Forecast:
-    """One tenant's forecast from a ledger's ``ausage`` (one query, grouped by day)."""
-    answer = await usage(tenant=tenant, since=history_start(now), group_by="day")
+    """One tenant's forecast from a ledger's ``ausage`` (one query, grouped by day);
+    its spend is selected by ``tenant_id`` when given, else by the name."""
+    select = {"tenant": tenant} if tenant_id is None else {"tenant_id": tenant_id}
+    answer = await usage(**select, since=history_start(now), group_by="day")
     daily = {g["key"]: float(g["cost_usd"]) for g in answer["groups"] if g["key"]}
     return project(tenant, daily, now, budget_usd=budget_usd)
 
@@ -159,37 +173,44 @@ async def forecast_tenant(
 class ForecastAlerts:
     """Checks every tenant with a monthly budget now and then; alerts once per month.
 
-    Each process checks on its own, so with several workers or replicas the
-    log line appears once per process; the counter is per process too.
+    Each process checks on its own, and ``Alerts.emit_once`` lets only the
+    first worker of a group raise the alert (several replicas still alert
+    once each). The counter is labelled with the tenant's name.
     """
 
-    def __init__(
-        self, alerts: Alerts, *, interval_s: float = 300.0
-    ) -> None:
+    def __init__(self, alerts: Alerts, *, interval_s: float = 300.0) -> None:
         self.alerts = alerts
         self.interval_s = interval_s
         self.counts: dict[str, int] = {}
+        # (tenant id, month) already alerted here: skips asking the group again.
         self._alerted: set[tuple[str, str]] = set()
 
     async def check(
-        self, usage: UsageQuery, budgets: Iterable[tuple[str, float]], now: float
+        self, usage: UsageQuery, budgets: Iterable[MonthlyBudget], now: float
     ) -> list[Forecast]:
-        """Forecast each (tenant, monthly budget); returns those newly over budget."""
+        """Forecast each tenant against its monthly budget; returns those this call
+        alerted about (newly over budget)."""
         alerts = []
-        for tenant, budget in budgets:
-            forecast = await forecast_tenant(usage, tenant, now, budget_usd=budget)
-            key = (tenant, forecast.month)
-            if forecast.over_budget and key not in self._alerted:
-                self._alerted.add(key)
+        for tenant_id, tenant, budget in budgets:
+            forecast = await forecast_tenant(
+                usage, tenant, now, budget_usd=budget, tenant_id=tenant_id
+            )
+            key = (tenant_id, forecast.month)
+            if not forecast.over_budget or key in self._alerted:
+                continue
+            self._alerted.add(key)
+            raised = await self.alerts.emit_once(
+                f"{tenant_id}\x00{forecast.month}",
+                "budget_forecast",
+                f"tenant {tenant} is projected to spend {usd(forecast.forecast_usd)} "
+                f"({INTERVAL * 100:.0f}% interval {usd(forecast.low_usd)} to "
+                f"{usd(forecast.high_usd)}) in {forecast.month} against a monthly budget "
+                f"of {usd(budget)}",
+                tenant_id=tenant_id,
+                **forecast.as_dict(),
+            )
+            if raised:
                 self.counts[tenant] = self.counts.get(tenant, 0) + 1
-                self.alerts.emit(
-                    "budget_forecast",
-                    f"tenant {tenant} is projected to spend {usd(forecast.forecast_usd)} "
-                    f"({INTERVAL * 100:.0f}% interval {usd(forecast.low_usd)} to "
-                    f"{usd(forecast.high_usd)}) in {forecast.month} against a monthly budget "
-                    f"of {usd(budget)}",
-                    **forecast.as_dict(),
-                )
                 alerts.append(forecast)
         return alerts
 
