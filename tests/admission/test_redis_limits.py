@@ -4,11 +4,11 @@ limiters) share one database and must behave like one exact limiter."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
 
 import hiredis
+import msgspec
 import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.connection import AbstractConnection
@@ -207,8 +207,8 @@ async def test_one_rule_decides_as_the_memory_limiter(replicas: list[RedisLimite
         assert (got.ticket is None) == (want.ticket is None)
         if got.ticket is not None and want.ticket is not None:
             # Ids differ (each limiter makes its own); the rest is the same ticket.
-            assert dataclasses.asdict(got.ticket) | {"id": ""} == (
-                dataclasses.asdict(want.ticket) | {"id": ""})
+            assert msgspec.structs.asdict(got.ticket) | {"id": ""} == (
+                msgspec.structs.asdict(want.ticket) | {"id": ""})
             if step == 1:
                 await replicas[0].release(got.ticket)
                 await memory.release(want.ticket)

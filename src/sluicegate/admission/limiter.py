@@ -29,6 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+import msgspec
+
 from sluicegate.admission.budget_periods import Period
 
 __all__ = [
@@ -91,15 +93,15 @@ class Rule:
             object.__setattr__(self, f"{kind}_keys", (key,) if limit is not None else ())
 
 
-@dataclass(slots=True)
-class Ask:
+# The per-request records are msgspec Structs: their __init__ is C, a dataclass's
+# is Python, and admission builds three of them on every request.
+class Ask(msgspec.Struct):
     tokens: int  # reserved tokens (estimated prompt + max_tokens)
     cost_usd: float  # reserved cost
     now: float  # wall-clock unix seconds
 
 
-@dataclass(eq=False, slots=True)
-class Ticket:
+class Ticket(msgspec.Struct, eq=False):
     """What an admission reserved, to settle or release later.
 
     Keys are relative to the limiter (the Redis limiter adds its prefix). A
@@ -124,8 +126,7 @@ class Ticket:
         return True
 
 
-@dataclass(slots=True)
-class Decision:
+class Decision(msgspec.Struct):
     admitted: bool
     rule: RuleKind | None  # which limit refused
     subject: str | None
@@ -133,7 +134,7 @@ class Decision:
     remaining: dict[str, int]  # "requests"/"tokens" of the tightest rule
     reset_s: dict[str, float]  # seconds until those windows are empty again
     ticket: Ticket | None  # to settle/release later when admitted
-    limit: dict[str, int] = field(default_factory=dict)  # the tightest rules' limits
+    limit: dict[str, int] = msgspec.field(default_factory=dict)  # the tightest rules' limits
 
 
 class Limiter(Protocol):

@@ -20,6 +20,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+import msgspec
 from yarl import URL
 
 from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
@@ -69,8 +70,7 @@ class Limits:
     total_s: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
+class Answer(msgspec.Struct, frozen=True):  # a C __init__: one per non-streamed call
     """A whole answer."""
 
     status: int
