@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,19 @@ async def start_gateway(tmp_path: Path) -> AsyncIterator[GatewayFactory]:
     yield start
     for client in clients:
         await client.close()
+
+
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A local port that refuses connections for the whole test: an unreachable upstream.
+
+    The port stays bound (never listened on) until the test ends. A port bound and let go
+    at once can be taken meanwhile by any process on the machine (another test run's
+    fake upstream, say), and the "unreachable" upstream then answers.
+    """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
 
 
 def _service_missing(what: str) -> None:

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import os
 import random
-import socket
 import ssl
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Self, TypeVar
@@ -33,13 +32,6 @@ def sse_frame(data: Any, event: str | None = None) -> bytes:
     """One SSE event: ``event: EVENT\\n`` (if given), then ``data: JSON\\n\\n``."""
     head = b"event: " + event.encode() + b"\n" if event is not None else b""
     return head + b"data: " + orjson.dumps(data) + b"\n\n"
-
-
-def free_port() -> int:
-    """A port nothing listens on (bound, then let go): for an unreachable upstream."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -218,9 +218,8 @@ async def test_non_stream_answer_to_a_stream_request_is_accepted(
                           Usage(input_tokens=3, output_tokens=1)]
 
 
-async def test_unreachable_upstream(http: HttpClient) -> None:
-    async with AnthropicUpstream() as gone:
-        url = gone.url
+async def test_unreachable_upstream(http: HttpClient, refused_port: int) -> None:
+    url = f"http://127.0.0.1:{refused_port}/v1"
     config = ProviderConfig(name="claude", type="anthropic", base_url=url, api_key="k")
     with pytest.raises(GatewayError) as info:
         await collect(AnthropicProvider(config, http).chat(chat(False), MODEL))

@@ -11,7 +11,6 @@ import openai
 import orjson
 import pytest
 
-from fakes.base import free_port
 from fakes.calls import chat, collect, failure, response_of, text_of
 from fakes.openai_upstream import (
     CHAT_COMPLETION,
@@ -327,9 +326,9 @@ async def test_first_token_timeout_ends_with_the_first_event(fake: OpenAIUpstrea
     assert isinstance(events[-1], Usage)
 
 
-async def test_unreachable_upstream(http: HttpClient) -> None:
+async def test_unreachable_upstream(http: HttpClient, refused_port: int) -> None:
     provider = OpenAIProvider(ProviderConfig(name="main", type="openai",
-                                             base_url=f"http://127.0.0.1:{free_port()}/v1"), http)
+                                             base_url=f"http://127.0.0.1:{refused_port}/v1"), http)
 
     with pytest.raises(GatewayError) as info:
         await collect(provider.chat(chat(), MODEL))
