@@ -24,6 +24,10 @@ NEVER_S = 30.0
 """The bound of :func:`eventually`: far past any wait a working system needs,
 on any machine; reaching it means the awaited thing never happened."""
 
+NO_ANSWER_S = 3600.0
+"""A fake upstream's delay that no test outlives (the fakes' waits end when they
+close): a test that gets past it was cut off by a timeout, however slow it ran."""
+
 
 class _VirtualSelector(selectors.DefaultSelector):  # type: ignore[misc, valid-type]
     """Polls for I/O without blocking; instead of sleeping until the next timer,
