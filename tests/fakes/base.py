@@ -177,6 +177,7 @@ class FakeUpstream(LocalServer, Generic[ReplyT]):
         self._jitter = 0.0
         self._rng = random.Random(7)
         self._pace = 0.0
+        self._answers: asyncio.Event | None = None
 
     def _script(self, script: ReplyT | Raw, times: int | None) -> None:
         if times is None:
@@ -244,6 +245,12 @@ class FakeUpstream(LocalServer, Generic[ReplyT]):
         self._delay = seconds
         self._jitter = jitter
 
+    def hold_answers(self) -> asyncio.Event:
+        """Record requests but answer none (status line included) until the returned
+        event is set: a test decides when upstream calls end, not a delay."""
+        self._answers = asyncio.Event()
+        return self._answers
+
     def pace_stream(self, seconds: float) -> None:
         """Wait this long between stream events, like a model generating tokens."""
         self._pace = seconds
@@ -265,6 +272,12 @@ class FakeUpstream(LocalServer, Generic[ReplyT]):
         request_id = "req_" + os.urandom(12).hex()
         if self._delay:
             await self._sleep(self._delay * self._rng.uniform(1 - self._jitter, 1 + self._jitter))
+        if self._answers is not None:
+            held = asyncio.ensure_future(self._answers.wait())
+            closing = asyncio.ensure_future(self._closing.wait())
+            await asyncio.wait({held, closing}, return_when=asyncio.FIRST_COMPLETED)
+            held.cancel()
+            closing.cancel()
         return body, request_id
 
     def _json(self, status: int, body: dict[str, Any], request_id: str) -> web.Response:
