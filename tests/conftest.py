@@ -2,20 +2,40 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from fakes.timing import VirtualTimeLoop
 from sluicegate.app import create_app
 from sluicegate.config.loader import validate_config
 from sluicegate.gateway import ConfigSource, Gateway
 from sluicegate.server.protocol import GatewayRunner
 
 GatewayFactory = Callable[..., Awaitable[TestClient]]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "virtual_time: run on fakes.timing.VirtualTimeLoop, whose clock jumps to the next"
+        " timer (for tests that wait only on the loop's timers, never on real I/O)",
+    )
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """A test marked ``virtual_time`` runs on virtual time; every other on a plain loop."""
+    if item.get_closest_marker("virtual_time") is not None:
+        return {"virtual_time": VirtualTimeLoop}
+    return {"asyncio": asyncio.new_event_loop}
 
 
 class GatewayTestServer(TestServer):
@@ -54,6 +74,19 @@ async def start_gateway(tmp_path: Path) -> AsyncIterator[GatewayFactory]:
     yield start
     for client in clients:
         await client.close()
+
+
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A local port that refuses connections for the whole test: an unreachable upstream.
+
+    The port stays bound (never listened on) until the test ends. A port bound and let go
+    at once can be taken meanwhile by any process on the machine (another test run's
+    fake upstream, say), and the "unreachable" upstream then answers.
+    """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
 
 
 def _service_missing(what: str) -> None:

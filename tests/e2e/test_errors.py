@@ -14,7 +14,6 @@ import openai
 import pytest
 
 from fakes.anthropic_upstream import AnthropicUpstream
-from fakes.base import free_port
 from fakes.openai_upstream import OpenAIUpstream
 from fakes.stack import KEY, anthropic_client, gateway_url, openai_client, upstream_config
 
@@ -107,8 +106,8 @@ async def test_bad_upstream_answers_are_502(stack, fault: str) -> None:  # type:
     assert info.value.status_code == 502
 
 
-async def test_unreachable_upstream_is_503(start_gateway) -> None:  # type: ignore[no-untyped-def]
-    dead = f"http://127.0.0.1:{free_port()}/v1"
+async def test_unreachable_upstream_is_503(start_gateway, refused_port: int) -> None:  # type: ignore[no-untyped-def]
+    dead = f"http://127.0.0.1:{refused_port}/v1"
     gw = await start_gateway(upstream_config(dead, dead))
     assert await error_statuses(gateway_url(gw), HELLO) == (503, 503)
 

@@ -15,6 +15,8 @@ import aiohttp
 
 from fakes.openai_upstream import OpenAIUpstream
 from fakes.stack import gateway_url
+from fakes.timing import eventually
+from sluicegate.gateway import GATEWAY
 
 A_KEY = "sk-test-tenant-a-000000"
 B_KEY = "sk-test-tenant-b-000000"
@@ -104,6 +106,13 @@ async def test_a_light_tenant_keeps_its_latency_while_another_floods(start_gatew
     assert ratio <= 2.0
 
 
+def waiting(client: Any) -> float:
+    """Requests waiting at the gateway's deployment gates (its queue_waiting gauge)."""
+    gates = client.app[GATEWAY].services.gates
+    [gauge] = [m for m in gates.metrics() if m.name == "sluicegate_queue_waiting"]
+    return sum(sample.value for sample in gauge.samples)
+
+
 async def light_load(http: aiohttp.ClientSession, url: str, key: str, *,
                      requests: int) -> list[float]:
     """Open-loop arrivals, 10 a second on average (an eighth of the capacity)."""
@@ -125,7 +134,7 @@ async def light_load(http: aiohttp.ClientSession, url: str, key: str, *,
 
 async def test_batch_work_waits_for_interactive_work(start_gateway) -> None:  # type: ignore[no-untyped-def]
     async with OpenAIUpstream() as up:
-        up.delay_first_byte(0.1)
+        release = up.hold_answers()
         gw = await start_gateway(fair_config(up.url, a_batch=True))
         url = gateway_url(gw)
         finished: list[str] = []
@@ -137,13 +146,17 @@ async def test_batch_work_waits_for_interactive_work(start_gateway) -> None:  # 
 
         async with aiohttp.ClientSession() as http:
             # Fill the four slots, then queue batch work (by key, and by header), then chat.
+            # Each step waits until the previous one holds (slots, queue places), and
+            # no answer comes until all are queued: the order is the test's, not timing's.
             fill = [asyncio.create_task(one("fill", B_KEY)) for _ in range(SLOTS)]
-            await asyncio.sleep(0.03)
+            await eventually(lambda: len(up.requests) == SLOTS, "the slots were never filled")
             queued = [asyncio.create_task(one("batch", A_KEY)) for _ in range(4)]
             queued.append(asyncio.create_task(
                 one("batch", B_KEY, {"x-sluicegate-priority": "batch"})))
-            await asyncio.sleep(0.03)
+            await eventually(lambda: waiting(gw) == 5, "the batch work never queued")
             queued += [asyncio.create_task(one("chat", B_KEY)) for _ in range(2)]
+            await eventually(lambda: waiting(gw) == 7, "the chat work never queued")
+            release.set()
             await asyncio.gather(*fill, *queued)
     served_after_fill = [name for name in finished if name != "fill"]
     assert served_after_fill[:2] == ["chat", "chat"], finished
@@ -151,11 +164,15 @@ async def test_batch_work_waits_for_interactive_work(start_gateway) -> None:  # 
 
 async def test_a_full_queue_sheds_with_503_and_retry_after(start_gateway) -> None:  # type: ignore[no-untyped-def]
     async with OpenAIUpstream() as up:
-        up.delay_first_byte(0.2)
+        release = up.hold_answers()
         gw = await start_gateway(fair_config(up.url, max_waiting=2))
         url = gateway_url(gw)
         async with aiohttp.ClientSession() as http:
-            answers = await asyncio.gather(*(ask(http, url, B_KEY) for _ in range(SLOTS + 4)))
+            asking = [asyncio.create_task(ask(http, url, B_KEY)) for _ in range(SLOTS + 4)]
+            # No slot frees before every request has come: held, queued or shed.
+            await eventually(lambda: sum(a.done() for a in asking) == 2, "none was shed")
+            release.set()
+            answers = await asyncio.gather(*asking)
     statuses = sorted(status for status, _, _ in answers)
     assert statuses == [200] * (SLOTS + 2) + [503] * 2
     shed = next(body for status, _, body in answers if status == 503)

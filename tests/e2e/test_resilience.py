@@ -20,6 +20,7 @@ import pytest
 from fakes.anthropic_upstream import AnthropicUpstream
 from fakes.openai_upstream import OpenAIUpstream
 from fakes.stack import KEY, anthropic_client, gateway_url, openai_client
+from fakes.timing import NEVER_S, NO_ANSWER_S, eventually
 from sluicegate.gateway import GATEWAY
 
 HELLO: Any = [{"role": "user", "content": "hello"}]
@@ -294,15 +295,17 @@ async def test_a_content_policy_refusal_goes_to_the_configured_alias(start_gatew
 
 async def test_an_alias_may_set_a_shorter_first_token_deadline(start_gateway) -> None:  # type: ignore[no-untyped-def]
     async with upstreams(1) as ups:
-        ups[0].delay_first_byte(1.5)
-        gw = await start_gateway(pool_config([ups[0].url], timeouts={"first_token_s": 0.2},
-                                             max_attempts=1))
+        ups[0].delay_first_byte(NO_ANSWER_S)
+        config = pool_config([ups[0].url], timeouts={"first_token_s": 0.2}, max_attempts=1)
+        # Only the alias's deadline can end the wait within the test.
+        config["providers"][0]["first_token_timeout_s"] = NO_ANSWER_S
+        gw = await start_gateway(config)
         t0 = time.monotonic()
         async with aiohttp.ClientSession() as http:
             status, _, body = await post(http, gateway_url(gw),
                                          {"model": "pool", "messages": HELLO})
         assert status == 504, body
-        assert time.monotonic() - t0 < 1.0
+        assert time.monotonic() - t0 < NEVER_S
 
 
 async def test_target_health_is_visible_to_operators(start_gateway) -> None:  # type: ignore[no-untyped-def]
@@ -334,20 +337,13 @@ async def test_active_health_checks_find_a_dead_target_with_no_traffic(start_gat
         config["resilience"] = {"breaker": {"open_s": 0.2, "consecutive_failures": 3}}
         gw = await start_gateway(config)
         breaker = gw.app[GATEWAY].health.state("up0/m").breaker
-        for _ in range(100):
-            if breaker.state != "closed":
-                break
-            await asyncio.sleep(0.02)
+        await eventually(lambda: breaker.state != "closed", "probes never opened the breaker")
         assert breaker.state in ("open", "half_open"), "probes alone opened the breaker"
         probe = ups[0].requests[0].json
         assert probe["max_tokens"] == 1 and probe["messages"][0]["content"] == "ping"
 
         ups[0].reset()  # the target recovers: a half-open probe closes the breaker
-        for _ in range(100):
-            if breaker.state == "closed":
-                break
-            await asyncio.sleep(0.02)
-        assert breaker.state == "closed"
+        await eventually(lambda: breaker.state == "closed", "the breaker never closed")
 
 
 async def test_duplicates_across_two_replicas_make_one_call(start_gateway, redis_url) -> None:  # type: ignore[no-untyped-def]
@@ -380,12 +376,16 @@ async def test_a_breaker_opened_on_one_replica_spares_the_others(start_gateway, 
         config["storage"] = {"redis_url": redis_url}
         a = await start_gateway(dict(config))
         b = await start_gateway(dict(config))
+        b_health = b.app[GATEWAY].health
+        b_health.state("up0/m")  # B watches the target from here on
         body = {"model": "pool", "messages": HELLO}
         async with aiohttp.ClientSession() as http:
             for _ in range(30):
                 await post(http, gateway_url(a), body)
             assert a.app[GATEWAY].health.state("up0/m").breaker.state == "open"
-            await asyncio.sleep(0.6)  # two refreshes of the shared view
+            # B's shared view refreshes by itself: wait until it has seen A's opening.
+            await eventually(lambda: not b_health.available("up0/m"),
+                             "replica B never saw the opening")
             calls_before = len(ups[0].requests)
             statuses = [(await post(http, gateway_url(b), body))[0] for _ in range(20)]
         assert statuses == [200] * 20
@@ -395,10 +395,11 @@ async def test_a_breaker_opened_on_one_replica_spares_the_others(start_gateway, 
 
 async def test_an_alias_total_timeout_bounds_a_slow_stream(start_gateway) -> None:  # type: ignore[no-untyped-def]
     async with upstreams(1) as ups:
-        ups[0].reply_with("one two three four five six seven eight")
-        ups[0].pace_stream(0.15)  # each chunk on time, the whole answer too slow
+        # Each chunk on time; the whole answer (400 chunks, 60 s) far too slow.
+        ups[0].reply_with(" ".join(["word"] * 400))
+        ups[0].pace_stream(0.15)
         config = pool_config([ups[0].url], timeouts={"total_s": 0.4})
-        config["providers"][0]["idle_timeout_s"] = 5
+        config["providers"][0]["idle_timeout_s"] = NO_ANSWER_S
         gw = await start_gateway(config)
         stream = await openai_client(gateway_url(gw)).chat.completions.create(
             model="pool", messages=HELLO, stream=True)
@@ -406,7 +407,7 @@ async def test_an_alias_total_timeout_bounds_a_slow_stream(start_gateway) -> Non
         with pytest.raises(openai.APIError):
             async for _ in stream:
                 pass
-        assert time.monotonic() - t0 < 1.0
+        assert time.monotonic() - t0 < NEVER_S  # cut off, long before the answer's end
         [record] = gw.app[GATEWAY].ledger.records(limit=1)
         assert (record["status"], record["error_code"]) == (504, "upstream_timeout")
 

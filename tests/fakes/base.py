@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import os
 import random
-import socket
 import ssl
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Self, TypeVar
@@ -33,13 +32,6 @@ def sse_frame(data: Any, event: str | None = None) -> bytes:
     """One SSE event: ``event: EVENT\\n`` (if given), then ``data: JSON\\n\\n``."""
     head = b"event: " + event.encode() + b"\n" if event is not None else b""
     return head + b"data: " + orjson.dumps(data) + b"\n\n"
-
-
-def free_port() -> int:
-    """A port nothing listens on (bound, then let go): for an unreachable upstream."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -185,6 +177,7 @@ class FakeUpstream(LocalServer, Generic[ReplyT]):
         self._jitter = 0.0
         self._rng = random.Random(7)
         self._pace = 0.0
+        self._answers: asyncio.Event | None = None
 
     def _script(self, script: ReplyT | Raw, times: int | None) -> None:
         if times is None:
@@ -252,6 +245,12 @@ class FakeUpstream(LocalServer, Generic[ReplyT]):
         self._delay = seconds
         self._jitter = jitter
 
+    def hold_answers(self) -> asyncio.Event:
+        """Record requests but answer none (status line included) until the returned
+        event is set: a test decides when upstream calls end, not a delay."""
+        self._answers = asyncio.Event()
+        return self._answers
+
     def pace_stream(self, seconds: float) -> None:
         """Wait this long between stream events, like a model generating tokens."""
         self._pace = seconds
@@ -273,6 +272,12 @@ class FakeUpstream(LocalServer, Generic[ReplyT]):
         request_id = "req_" + os.urandom(12).hex()
         if self._delay:
             await self._sleep(self._delay * self._rng.uniform(1 - self._jitter, 1 + self._jitter))
+        if self._answers is not None:
+            held = asyncio.ensure_future(self._answers.wait())
+            closing = asyncio.ensure_future(self._closing.wait())
+            await asyncio.wait({held, closing}, return_when=asyncio.FIRST_COMPLETED)
+            held.cancel()
+            closing.cancel()
         return body, request_id
 
     def _json(self, status: int, body: dict[str, Any], request_id: str) -> web.Response:

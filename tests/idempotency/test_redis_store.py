@@ -7,7 +7,6 @@ store with its own client, as two gateway processes would have.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, get_args
 
@@ -16,6 +15,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from fakes.timing import NEVER_S, eventually
 from sluicegate.canonical import (
     ChatRequest,
     EmbeddingsResult,
@@ -41,6 +41,7 @@ from sluicegate.idempotency import (
     Started,
     StoredAnswer,
     Token,
+    redis_store,
 )
 from sluicegate.idempotency.redis_store import RedisIdempotencyStore
 from sluicegate.idempotency.wire import decode_answer, encode_answer
@@ -52,6 +53,17 @@ FP = "fingerprint-a"
 OTHER_FP = "fingerprint-b"
 
 Replica = Callable[..., RedisIdempotencyStore]
+
+# A poll interval no test lives to see: a waiter on such a store is woken by a
+# notification or by nobody, however long NEVER_S lets it wait.
+NO_POLL_S = 3600.0
+
+
+@pytest.fixture
+def no_live_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Waiters re-read no more once a second while subscribed (the fallback for a key
+    that vanishes silently): only a notification (or the lease) can wake them."""
+    monkeypatch.setattr(redis_store, "_LIVE_POLL_S", NO_POLL_S)
 
 
 @pytest.fixture
@@ -234,14 +246,22 @@ async def test_a_stale_token_cannot_complete_or_abandon_the_next_claim(replica: 
 
 
 async def test_an_answer_expires_after_the_ttl(replica: Replica, redis_url: str) -> None:
-    store = replica(ttl_s=0.3, lease_s=60)
+    # A TTL long enough that no pause of this machine ends it between the calls.
+    store = replica(ttl_s=30, lease_s=60)
     await store.complete(await start(store), answer())
     ttl_ms = await store.client.pttl(store.key(SCOPE))
-    assert 0 < ttl_ms <= 300  # the TTL of the answer, not the lease
-
+    assert 0 < ttl_ms <= 30_000  # the TTL of the answer, not the lease
     assert isinstance(await store.begin(SCOPE, FP), Replay)
-    await asyncio.sleep(0.35)
-    assert isinstance(await store.begin(SCOPE, FP), Started)
+
+    # A short one runs out (when Redis says) and the key is free again.
+    short = replica(ttl_s=0.3, lease_s=60)
+    scope = Scope("acme", "order-43")
+    await short.complete(await start(short, scope), answer())
+
+    async def expired() -> bool:
+        return isinstance(await short.begin(scope, FP), Started)
+
+    await eventually(expired, "the answer was still replayed")
 
 
 async def test_an_answer_over_max_entry_bytes_is_not_kept_and_its_key_is_released(
@@ -254,7 +274,8 @@ async def test_an_answer_over_max_entry_bytes_is_not_kept_and_its_key_is_release
 
     await one.complete(token, answer("x" * 10_000))
 
-    assert await asyncio.wait_for(waiter, 2) is RETRY  # the waiter on the other replica reruns
+    # The waiter on the other replica reruns.
+    assert await asyncio.wait_for(waiter, NEVER_S) is RETRY
     assert await one.client.exists(one.key(SCOPE)) == 0
     assert isinstance(await one.begin(SCOPE, FP), Started)
     assert "over max_entry_bytes (10000)" in caplog.text
@@ -300,22 +321,23 @@ async def test_waiters_on_both_replicas_get_the_answer_when_the_first_completes(
     assert await asyncio.gather(*waiters) == [Replay(answer())] * 3
 
 
+@pytest.mark.usefixtures("no_live_poll")
 async def test_a_notification_wakes_waiters_long_before_the_next_poll(replica: Replica) -> None:
-    one, two = replica(poll_s=30), replica(poll_s=30)
+    one, two = replica(poll_s=NO_POLL_S), replica(poll_s=NO_POLL_S)
     token = await start(one)
     waiter = asyncio.ensure_future((await waiting(two)).waiter)
-    await asyncio.sleep(0.1)
+    # Subscribed: from here on nothing but the notification can wake the waiter.
+    await eventually(lambda: two._live, "the waiter's replica never subscribed")
 
-    began = time.monotonic()
     await one.complete(token, answer())
-    assert await asyncio.wait_for(waiter, 2) == Replay(answer())
-    assert time.monotonic() - began < 0.5
+    # Woken within NEVER_S, with its next poll an hour away: by the notification.
+    assert await asyncio.wait_for(waiter, NEVER_S) == Replay(answer())
 
 
 async def test_an_answer_stored_before_the_subscription_is_confirmed_is_not_missed(
     replica: Replica,
 ) -> None:
-    one, two = replica(poll_s=30), replica(poll_s=30)
+    one, two = replica(poll_s=NO_POLL_S), replica(poll_s=NO_POLL_S)
     subscribed = asyncio.Event()
     pubsub_of = two.client.pubsub
 
@@ -338,31 +360,32 @@ async def test_an_answer_stored_before_the_subscription_is_confirmed_is_not_miss
     await one.complete(token, answer())  # published to no one
     subscribed.set()
 
-    assert await asyncio.wait_for(waiter, 1) == Replay(answer())
+    # Not by a poll (an hour away): by the re-read the confirmed subscription makes.
+    assert await asyncio.wait_for(waiter, NEVER_S) == Replay(answer())
 
 
 async def test_waiters_retry_when_the_first_abandons_and_one_becomes_first(
     replica: Replica,
 ) -> None:
-    one, two = replica(poll_s=30), replica(poll_s=30)
+    one, two = replica(poll_s=NO_POLL_S), replica(poll_s=NO_POLL_S)
     token = await start(one)
     waiter = asyncio.ensure_future((await waiting(two)).waiter)
     await asyncio.sleep(0.1)
 
     await one.abandon(token)
 
-    assert await asyncio.wait_for(waiter, 2) is RETRY
+    assert await asyncio.wait_for(waiter, NEVER_S) is RETRY
     await start(two)
     assert isinstance(await one.begin(SCOPE, FP), InProgress)
 
 
 async def test_an_expired_lease_sends_waiters_to_retry(replica: Replica) -> None:
     # The holder's replica died: nobody publishes, the lease ends the claim.
-    one, two = replica(lease_s=0.2, poll_s=30), replica(lease_s=0.2, poll_s=30)
+    one, two = replica(lease_s=0.2, poll_s=NO_POLL_S), replica(lease_s=0.2, poll_s=NO_POLL_S)
     await start(one)
     waiter = (await waiting(two)).waiter
 
-    assert await asyncio.wait_for(waiter, 1) is RETRY
+    assert await asyncio.wait_for(waiter, NEVER_S) is RETRY
     await start(two)
 
 
@@ -478,7 +501,8 @@ async def test_a_waiter_on_the_other_replica_takes_over_when_the_first_fails(
     one, two = Idempotency(replica()), Idempotency(replica())
     upstream = Upstream(delay=0.05, failures=1)
     first = asyncio.ensure_future(run(one, context(), upstream))
-    await asyncio.sleep(0.02)
+    # The first holds the key (it calls upstream only once it does) before the others come.
+    await eventually(lambda: upstream.calls == 1, "the first request never called upstream")
 
     waiters = await asyncio.gather(*(run(two, context(), upstream) for _ in range(5)))
 

@@ -13,6 +13,7 @@ import pytest
 
 from fakes.anthropic_upstream import STREAMED_TOOL_USE, AnthropicUpstream
 from fakes.calls import chat, collect, failure, response_of
+from fakes.timing import NEVER_S, NO_ANSWER_S
 from sluicegate.canonical import (
     EmbeddingRequest,
     ErrorKind,
@@ -178,11 +179,11 @@ async def test_stream_cut(
 
 
 async def test_first_token_timeout(fake: AnthropicUpstream, http: HttpClient) -> None:
-    fake.delay_first_byte(2)
+    fake.delay_first_byte(NO_ANSWER_S)
     started = time.monotonic()
     with pytest.raises(GatewayError) as info:
         await collect(provider(fake, http, first_token_timeout_s=0.2).chat(chat(True), MODEL))
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < NEVER_S  # cut off, not waited out
     assert (info.value.kind, info.value.code) == (ErrorKind.TIMEOUT, "upstream_timeout")
     assert info.value.retryable
 
@@ -191,8 +192,14 @@ async def test_slow_stream_after_first_token_is_not_a_first_token_timeout(
     fake: AnthropicUpstream, http: HttpClient
 ) -> None:
     fake.reply_with("a b c d")
-    fake.pace_stream(0.05)  # the whole stream takes ~0.45s, longer than the timeout
-    events = await collect(provider(fake, http, first_token_timeout_s=0.3).chat(chat(True), MODEL))
+    release = fake.hold_stream_after(2)  # message_start, content_block_start; then a wait
+    loop = asyncio.get_running_loop()
+    events = []
+    async for event in provider(fake, http, first_token_timeout_s=1.0).chat(chat(True), MODEL):
+        if not events:
+            # The rest comes 1.2 s after the first event: surely past the timeout.
+            loop.call_later(1.2, release.set)
+        events.append(event)
     assert response_of(events).choices[0].message.text() == "a b c d"
 
 
@@ -218,9 +225,8 @@ async def test_non_stream_answer_to_a_stream_request_is_accepted(
                           Usage(input_tokens=3, output_tokens=1)]
 
 
-async def test_unreachable_upstream(http: HttpClient) -> None:
-    async with AnthropicUpstream() as gone:
-        url = gone.url
+async def test_unreachable_upstream(http: HttpClient, refused_port: int) -> None:
+    url = f"http://127.0.0.1:{refused_port}/v1"
     config = ProviderConfig(name="claude", type="anthropic", base_url=url, api_key="k")
     with pytest.raises(GatewayError) as info:
         await collect(AnthropicProvider(config, http).chat(chat(False), MODEL))

@@ -26,6 +26,7 @@ from fakes.gemini_upstream import (
     generate_response,
     stream_chunks,
 )
+from fakes.timing import NO_ANSWER_S
 from sluicegate.canonical import (
     EmbeddingRequest,
     EmbeddingsResult,
@@ -255,7 +256,7 @@ async def test_unusable_answer_is_a_bad_response(fake: GeminiUpstream, http: Htt
 
 @pytest.mark.parametrize("stream", [False, True], ids=["generate", "stream"])
 async def test_first_token_timeout(fake: GeminiUpstream, http: HttpClient, stream: bool) -> None:
-    fake.script(Reply(delay_s=0.3))
+    fake.script(Reply(delay_s=NO_ANSWER_S))
     provider = gemini(fake, http, first_token_timeout_s=0.05)
     error, _ = await failure(provider.chat(chat(stream), MODEL))
     assert (error.kind, error.code, error.retryable) == (
@@ -265,8 +266,9 @@ async def test_first_token_timeout(fake: GeminiUpstream, http: HttpClient, strea
 async def test_slow_stream_after_first_token_is_not_a_timeout(
     fake: GeminiUpstream, http: HttpClient
 ) -> None:
-    fake.script(Reply(chunks=stream_chunks(["a", "b", "c"]), chunk_delay_s=0.25))
-    provider = gemini(fake, http, first_token_timeout_s=0.2)
+    # The stream takes 1.2 s, past the timeout; the first chunk comes at once.
+    fake.script(Reply(chunks=stream_chunks(["a", "b", "c"]), chunk_delay_s=0.6))
+    provider = gemini(fake, http, first_token_timeout_s=1.0)
     events = await events_of(provider.chat(chat(True), MODEL))
     assert [e.text for e in events if isinstance(e, TextDelta)] == ["a", "b", "c"]
 

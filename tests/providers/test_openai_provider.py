@@ -11,7 +11,6 @@ import openai
 import orjson
 import pytest
 
-from fakes.base import free_port
 from fakes.calls import chat, collect, failure, response_of, text_of
 from fakes.openai_upstream import (
     CHAT_COMPLETION,
@@ -21,6 +20,7 @@ from fakes.openai_upstream import (
     OpenAIUpstream,
     error_body,
 )
+from fakes.timing import NEVER_S, NO_ANSWER_S
 from sluicegate.canonical import (
     EmbeddingRequest,
     EmbeddingsResult,
@@ -124,8 +124,8 @@ async def test_events_are_yielded_as_they_arrive(fake: OpenAIUpstream, http: Htt
     release = fake.hold_stream_after(2)  # role chunk and "one", then the server waits
     events = make(fake, http).chat(chat(stream=True), MODEL)
 
-    first = await asyncio.wait_for(anext(events), 2)
-    second = await asyncio.wait_for(anext(events), 2)
+    first = await asyncio.wait_for(anext(events), NEVER_S)
+    second = await asyncio.wait_for(anext(events), NEVER_S)
     release.set()
     rest = [event async for event in events]
 
@@ -287,7 +287,7 @@ async def test_invalid_json(fake: OpenAIUpstream, http: HttpClient, stream: bool
 
 @pytest.mark.parametrize("stream", [False, True])
 async def test_first_token_timeout(fake: OpenAIUpstream, http: HttpClient, stream: bool) -> None:
-    fake.delay_first_byte(5)
+    fake.delay_first_byte(NO_ANSWER_S)
     started = time.monotonic()
 
     with pytest.raises(GatewayError) as info:
@@ -295,7 +295,7 @@ async def test_first_token_timeout(fake: OpenAIUpstream, http: HttpClient, strea
 
     assert (info.value.kind, info.value.code) == (ErrorKind.TIMEOUT, "upstream_timeout")
     assert info.value.retryable
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < NEVER_S  # cut off, not waited out
 
 
 @pytest.mark.parametrize("keepalive_s", [None, 0.05])
@@ -314,22 +314,22 @@ async def test_first_token_timeout_ends_with_the_first_event(fake: OpenAIUpstrea
                                                              http: HttpClient) -> None:
     """A long answer may take longer than the first-token timeout, once it started."""
     release = fake.hold_stream_after(2, keepalive_s=0.05)
-    provider = make(fake, http, first_token_timeout_s=0.2)
+    provider = make(fake, http, first_token_timeout_s=1.0)
+    loop = asyncio.get_running_loop()
 
-    async def release_later() -> None:
-        await asyncio.sleep(0.4)
-        release.set()
-
-    releaser = asyncio.create_task(release_later())
-    events = await collect(provider.chat(chat(stream=True), MODEL))
-    await releaser
+    events = []
+    async for event in provider.chat(chat(stream=True), MODEL):
+        if not events:
+            # The rest comes 1.2 s after the first event: surely past the timeout.
+            loop.call_later(1.2, release.set)
+        events.append(event)
 
     assert isinstance(events[-1], Usage)
 
 
-async def test_unreachable_upstream(http: HttpClient) -> None:
+async def test_unreachable_upstream(http: HttpClient, refused_port: int) -> None:
     provider = OpenAIProvider(ProviderConfig(name="main", type="openai",
-                                             base_url=f"http://127.0.0.1:{free_port()}/v1"), http)
+                                             base_url=f"http://127.0.0.1:{refused_port}/v1"), http)
 
     with pytest.raises(GatewayError) as info:
         await collect(provider.chat(chat(), MODEL))

@@ -19,7 +19,6 @@ import pytest
 import trustme
 from yarl import URL
 
-from fakes.base import free_port
 from fakes.raw import RawServer, always, ok, serving
 from sluicegate.providers.transport import (
     AnswerTimeout,
@@ -115,8 +114,10 @@ async def test_an_interim_answer_is_skipped(client: UnaryTransport) -> None:
         assert await call(client, url) == (200, b'{"ok":true}')
 
 
-async def test_nothing_listening_is_a_connect_failure(client: UnaryTransport) -> None:
-    url = URL(f"http://127.0.0.1:{free_port()}/v1/chat/completions")
+async def test_nothing_listening_is_a_connect_failure(
+    client: UnaryTransport, refused_port: int
+) -> None:
+    url = URL(f"http://127.0.0.1:{refused_port}/v1/chat/completions")
     with pytest.raises(ConnectFailed):
         await call(client, url)
 

@@ -324,10 +324,9 @@ async def test_a_reply_older_than_a_local_write_does_not_undo_it(
 
 
 async def test_an_unreachable_redis_leaves_each_replica_to_its_own_breakers(
-    replica: StartReplica, caplog: pytest.LogCaptureFixture
+    replica: StartReplica, caplog: pytest.LogCaptureFixture, refused_port: int
 ) -> None:
-    closed_port = free_port()
-    a = await replica(f"redis://127.0.0.1:{closed_port}/0", timeout_s=0.1)
+    a = await replica(f"redis://127.0.0.1:{refused_port}/0", timeout_s=0.1)
 
     a.sync.publish_open("other/model", 5.0)
     a.sync.publish_closed("other/model")

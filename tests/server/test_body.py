@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import pytest
 
+from fakes.timing import NEVER_S
 from server.conftest import ServeFactory, chat_body, echo_config, request_head
+from sluicegate.server import routes
+from sluicegate.server.body import read_body
 
 
 async def test_a_body_announced_larger_than_the_limit_is_refused_before_it_is_sent(
@@ -73,14 +77,22 @@ async def test_a_body_that_arrives_too_slowly_is_408(serve: ServeFactory) -> Non
 
 
 async def test_a_client_that_goes_away_mid_body_is_recorded_as_499_at_info(
-    serve: ServeFactory, caplog: pytest.LogCaptureFixture
+    serve: ServeFactory, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    reading = asyncio.Event()
+
+    async def noted_read_body(*args: Any, **options: Any) -> bytes:
+        reading.set()
+        return await read_body(*args, **options)
+
+    monkeypatch.setattr(routes, "read_body", noted_read_body)
     served = await serve(echo_config())
     conn = await served.connect()
     body = chat_body()
     with caplog.at_level(logging.INFO):
         await conn.send(request_head(length=len(body)) + body[:10])
-        await asyncio.sleep(0.2)  # the handler is reading the body
+        # Gone once the handler reads the body, not before (however late that is).
+        await asyncio.wait_for(reading.wait(), NEVER_S)
         conn.close()
         record = await served.record()
     assert (record["status"], record["input_tokens"]) == (499, 0)

@@ -14,6 +14,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from fakes.timing import eventually
 from sluicegate.state.directory import Directory
 from sluicegate.state.ledger import Ledger, LedgerRecord
 from sluicegate.state.ledger.spool import SUFFIX, Spool, decode_lines
@@ -79,11 +80,11 @@ async def test_the_background_shipper_ships_without_being_asked(
     ledger = open_ledger(storage, tmp_path)
     await ledger.start()
     ledger.record(record(1))
-    for _ in range(100):
-        if await count(storage) == 1:
-            break
-        await asyncio.sleep(0.02)
-    assert await count(storage) == 1
+
+    async def shipped() -> bool:
+        return await count(storage) == 1
+
+    await eventually(shipped, "the record was not shipped")
     await ledger.close()
 
 
@@ -100,11 +101,12 @@ async def test_a_full_batch_ships_at_once_and_a_partial_one_waits_for_the_interv
     await asyncio.sleep(0.1)
     assert await count(storage) == 0, "three of four: wait for the interval"
     ledger.record(record(3))
-    for _ in range(100):
-        if await count(storage) == 4:
-            break
-        await asyncio.sleep(0.01)
-    assert await count(storage) == 4
+
+    async def shipped() -> bool:
+        return await count(storage) == 4
+
+    # At once: well within the 30 s interval, however slow the machine.
+    await eventually(shipped, "the full batch was not shipped", within=10)
     assert ledger.backlog == 0
     await ledger.close()
 
