@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from sluicegate.canonical import Finish, GatewayError, Start, TextDelta, Usage
+from fakes.stored import stored_answer
+from sluicegate.canonical import GatewayError
 from sluicegate.group.idempotency import GroupIdempotencyStore, IdempotencyService
 from sluicegate.idempotency import (
     RETRY,
@@ -23,7 +24,6 @@ from sluicegate.idempotency import (
     Replay,
     Scope,
     Started,
-    StoredAnswer,
     Token,
 )
 from sluicegate.idempotency.store import kept_size
@@ -33,20 +33,6 @@ SCOPE = Scope("t-acme", "order-1")
 FP = "fingerprint-a"
 
 
-def answer(text: str = "Hello") -> StoredAnswer:
-    return StoredAnswer(
-        events=(
-            Start(id="chatcmpl-1", model="gpt-4o-2024-08-06", created=1),
-            TextDelta(text=text),
-            Finish(reason="stop"),
-            Usage(input_tokens=9, output_tokens=1),
-        ),
-        target="main/gpt-4o",
-        alias="smart",
-        request_id="req-1",
-        attempts=1,
-        first_event_s=0.25,
-    )
 
 
 async def join(service: IdempotencyService, **settings: int) -> GroupIdempotencyStore:
@@ -79,8 +65,8 @@ async def test_an_answer_stored_by_one_worker_is_replayed_by_the_other(
     workers: list[GroupIdempotencyStore],
 ) -> None:
     a, b = workers
-    await a.complete(await claim(a), answer())
-    assert await b.begin(SCOPE, FP) == Replay(answer())
+    await a.complete(await claim(a), stored_answer())
+    assert await b.begin(SCOPE, FP) == Replay(stored_answer())
     assert await b.begin(SCOPE, "another request") == Conflict()
 
 
@@ -95,8 +81,8 @@ async def test_a_duplicate_on_the_other_worker_waits_for_the_first(
     waiting = asyncio.ensure_future(begun.waiter)
     await asyncio.sleep(0.01)
     assert not waiting.done()
-    await a.complete(token, answer())
-    assert await asyncio.wait_for(waiting, 5) == Replay(answer())
+    await a.complete(token, stored_answer())
+    assert await asyncio.wait_for(waiting, 5) == Replay(stored_answer())
 
 
 async def test_when_the_first_gives_up_a_waiter_runs_it(
@@ -120,21 +106,21 @@ async def test_a_waiter_that_gives_up_leaves_the_channel_working(
     assert isinstance(begun, InProgress)
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(begun.waiter, 0)
-    await a.complete(token, answer())
-    assert await b.begin(SCOPE, FP) == Replay(answer())
+    await a.complete(token, stored_answer())
+    assert await b.begin(SCOPE, FP) == Replay(stored_answer())
 
 
 async def test_an_answer_over_max_entry_bytes_is_not_kept_and_its_key_is_released(
     service: IdempotencyService,
 ) -> None:
-    fits = answer("x" * 5_000)
+    fits = stored_answer("x" * 5_000)
     limit = kept_size(Token(SCOPE, FP, "1"), encode_answer(fits))
     a, b = await join(service, max_entry_bytes=limit), await join(service, max_entry_bytes=limit)
     token = await claim(a)
     begun = await b.begin(SCOPE, FP)
     assert isinstance(begun, InProgress)
 
-    await a.complete(token, answer("x" * 5_001))
+    await a.complete(token, stored_answer("x" * 5_001))
 
     assert await asyncio.wait_for(begun.waiter, 5) is RETRY  # runs again, as in one process
     assert a.oversized.count == 1
@@ -143,7 +129,7 @@ async def test_an_answer_over_max_entry_bytes_is_not_kept_and_its_key_is_release
 
 
 async def test_the_kept_answers_stay_under_max_bytes_for_the_whole_group() -> None:
-    one = answer("x" * 3_000)
+    one = stored_answer("x" * 3_000)
     each = kept_size(Token(Scope("t-acme", "k0"), FP, "1"), encode_answer(one))
     service = IdempotencyService(MemoryIdempotencyStore(max_bytes=2 * each + each // 2))
     a, b = await join(service), await join(service)
@@ -178,4 +164,4 @@ async def test_without_the_supervisor_a_key_is_refused_not_run_unguarded(
     with pytest.raises(GatewayError) as refused:
         await a.begin(SCOPE, FP)
     assert refused.value.code == "idempotency_store_unavailable"
-    await a.complete(token, answer())  # the answer has gone out: logged, not raised
+    await a.complete(token, stored_answer())  # the answer has gone out: logged, not raised

@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from fakes.stored import stored_answer
 from fakes.timing import NEVER_S, eventually
 from sluicegate.canonical import (
     ChatRequest,
@@ -83,20 +84,6 @@ async def replica(redis_url: str) -> AsyncIterator[Replica]:
         await client.aclose()
 
 
-def answer(text: str = "Hello") -> StoredAnswer:
-    return StoredAnswer(
-        events=(
-            Start(id="chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT", model="gpt-4o-2024-08-06"),
-            TextDelta(text=text),
-            Finish(reason="stop"),
-            Usage(input_tokens=19, output_tokens=10),
-        ),
-        target="main/gpt-4o",
-        alias="smart",
-        request_id="rec-1",
-        attempts=1,
-        first_event_s=0.25,
-    )
 
 
 async def start(store: RedisIdempotencyStore, scope: Scope = SCOPE, fp: str = FP) -> Token:
@@ -194,12 +181,12 @@ async def test_first_begin_claims_and_a_completed_answer_is_replayed(
 ) -> None:
     store = replica(decode_responses=decode_responses)
     token = await start(store)
-    await store.complete(token, answer())
+    await store.complete(token, stored_answer())
 
     again = await store.begin(SCOPE, FP)
 
-    assert again == Replay(answer())
-    assert again.answer.usage == Usage(input_tokens=19, output_tokens=10)
+    assert again == Replay(stored_answer())
+    assert again.answer.usage == Usage(input_tokens=9, output_tokens=1)
 
 
 @pytest.mark.parametrize("completed", [True, False], ids=["completed", "running"])
@@ -207,7 +194,7 @@ async def test_another_fingerprint_for_the_key_conflicts(replica: Replica, compl
     store = replica()
     token = await start(store)
     if completed:
-        await store.complete(token, answer())
+        await store.complete(token, stored_answer())
 
     assert await store.begin(SCOPE, OTHER_FP) == Conflict()
 
@@ -225,7 +212,7 @@ async def test_abandon_lets_the_next_caller_be_first(replica: Replica) -> None:
 
     await store.abandon(token)
     await store.abandon(token)  # idempotent
-    await store.complete(token, answer())  # a released token stores nothing
+    await store.complete(token, stored_answer())  # a released token stores nothing
 
     second = await start(store)
     assert second.claim != token.claim
@@ -237,18 +224,18 @@ async def test_a_stale_token_cannot_complete_or_abandon_the_next_claim(replica: 
     await asyncio.sleep(0.25)  # its lease runs out
     fresh = await start(store)
 
-    await store.complete(stale, answer("stale"))
+    await store.complete(stale, stored_answer("stale"))
     await store.abandon(stale)
     assert isinstance(await store.begin(SCOPE, FP), InProgress)  # still fresh's claim
 
-    await store.complete(fresh, answer("fresh"))
-    assert await store.begin(SCOPE, FP) == Replay(answer("fresh"))
+    await store.complete(fresh, stored_answer("fresh"))
+    assert await store.begin(SCOPE, FP) == Replay(stored_answer("fresh"))
 
 
 async def test_an_answer_expires_after_the_ttl(replica: Replica, redis_url: str) -> None:
     # A TTL long enough that no pause of this machine ends it between the calls.
     store = replica(ttl_s=30, lease_s=60)
-    await store.complete(await start(store), answer())
+    await store.complete(await start(store), stored_answer())
     ttl_ms = await store.client.pttl(store.key(SCOPE))
     assert 0 < ttl_ms <= 30_000  # the TTL of the answer, not the lease
     assert isinstance(await store.begin(SCOPE, FP), Replay)
@@ -256,7 +243,7 @@ async def test_an_answer_expires_after_the_ttl(replica: Replica, redis_url: str)
     # A short one runs out (when Redis says) and the key is free again.
     short = replica(ttl_s=0.3, lease_s=60)
     scope = Scope("acme", "order-43")
-    await short.complete(await start(short, scope), answer())
+    await short.complete(await start(short, scope), stored_answer())
 
     async def expired() -> bool:
         return isinstance(await short.begin(scope, FP), Started)
@@ -272,7 +259,7 @@ async def test_an_answer_over_max_entry_bytes_is_not_kept_and_its_key_is_release
     waiter = asyncio.ensure_future((await waiting(two)).waiter)
     await asyncio.sleep(0.1)
 
-    await one.complete(token, answer("x" * 10_000))
+    await one.complete(token, stored_answer("x" * 10_000))
 
     # The waiter on the other replica reruns.
     assert await asyncio.wait_for(waiter, NEVER_S) is RETRY
@@ -282,7 +269,7 @@ async def test_an_answer_over_max_entry_bytes_is_not_kept_and_its_key_is_release
 
 
 async def test_an_answer_of_max_entry_bytes_is_kept(replica: Replica) -> None:
-    fits = answer("x" * 5_000)
+    fits = stored_answer("x" * 5_000)
     store = replica(max_entry_bytes=len(encode_answer(fits)))
 
     await store.complete(await start(store), fits)
@@ -294,13 +281,13 @@ async def test_keys_are_per_tenant_and_tenants_cannot_spell_each_others_keys(
     replica: Replica,
 ) -> None:
     store = replica()
-    await store.complete(await start(store, Scope("acme", "k")), answer())
+    await store.complete(await start(store, Scope("acme", "k")), stored_answer())
     await start(store, Scope("a:b", "c"))
 
     assert isinstance(await store.begin(Scope("globex", "k"), OTHER_FP), Started)
     assert isinstance(await store.begin(Scope("acme", "k2"), OTHER_FP), Started)
     assert isinstance(await store.begin(Scope("a", "b:c"), OTHER_FP), Started)
-    assert await store.begin(Scope("acme", "k"), FP) == Replay(answer())
+    assert await store.begin(Scope("acme", "k"), FP) == Replay(stored_answer())
 
 
 # --- Waiters ----------------------------------------------------------------------------
@@ -316,9 +303,9 @@ async def test_waiters_on_both_replicas_get_the_answer_when_the_first_completes(
     await asyncio.sleep(0.1)
     assert not any(w.done() for w in waiters)
 
-    await one.complete(token, answer())
+    await one.complete(token, stored_answer())
 
-    assert await asyncio.gather(*waiters) == [Replay(answer())] * 3
+    assert await asyncio.gather(*waiters) == [Replay(stored_answer())] * 3
 
 
 @pytest.mark.usefixtures("no_live_poll")
@@ -329,9 +316,9 @@ async def test_a_notification_wakes_waiters_long_before_the_next_poll(replica: R
     # Subscribed: from here on nothing but the notification can wake the waiter.
     await eventually(lambda: two._live, "the waiter's replica never subscribed")
 
-    await one.complete(token, answer())
+    await one.complete(token, stored_answer())
     # Woken within NEVER_S, with its next poll an hour away: by the notification.
-    assert await asyncio.wait_for(waiter, NEVER_S) == Replay(answer())
+    assert await asyncio.wait_for(waiter, NEVER_S) == Replay(stored_answer())
 
 
 async def test_an_answer_stored_before_the_subscription_is_confirmed_is_not_missed(
@@ -357,11 +344,11 @@ async def test_an_answer_stored_before_the_subscription_is_confirmed_is_not_miss
     token = await start(one)
     waiter = asyncio.ensure_future((await waiting(two)).waiter)
     await asyncio.sleep(0.05)
-    await one.complete(token, answer())  # published to no one
+    await one.complete(token, stored_answer())  # published to no one
     subscribed.set()
 
     # Not by a poll (an hour away): by the re-read the confirmed subscription makes.
-    assert await asyncio.wait_for(waiter, NEVER_S) == Replay(answer())
+    assert await asyncio.wait_for(waiter, NEVER_S) == Replay(stored_answer())
 
 
 async def test_waiters_retry_when_the_first_abandons_and_one_becomes_first(
@@ -399,9 +386,9 @@ async def test_one_waiter_giving_up_does_not_disturb_the_others(replica: Replica
     with pytest.raises(asyncio.CancelledError):
         await impatient
 
-    await store.complete(token, answer())
+    await store.complete(token, stored_answer())
 
-    assert await patient == Replay(answer())
+    assert await patient == Replay(stored_answer())
 
 
 # --- Redis unreachable ------------------------------------------------------------------
@@ -414,7 +401,7 @@ async def test_without_redis_begin_refuses_and_release_does_not_raise() -> None:
         with pytest.raises(GatewayError) as caught:
             await store.begin(SCOPE, FP)
         token = Token(SCOPE, FP, "claim-1")
-        await store.complete(token, answer())
+        await store.complete(token, stored_answer())
         await store.abandon(token)
     finally:
         await store.aclose()
@@ -430,7 +417,7 @@ async def test_without_redis_begin_refuses_and_release_does_not_raise() -> None:
 
 async def test_an_answer_this_release_cannot_read_is_an_internal_error(replica: Replica) -> None:
     store = replica()
-    await store.complete(await start(store), answer())
+    await store.complete(await start(store), stored_answer())
     await store.client.hset(store.key(SCOPE), "answer", b'{"v": 99}')
 
     with pytest.raises(GatewayError) as caught:
@@ -443,7 +430,7 @@ async def test_an_answer_this_release_cannot_read_is_an_internal_error(replica: 
 
 ACME = Tenant(id="ten_acme", name="acme", models=None, limits=LimitsConfig())
 GLOBEX = Tenant(id="ten_globex", name="globex", models=None, limits=LimitsConfig())
-EVENTS: list[Event] = list(answer().events)
+EVENTS: list[Event] = list(stored_answer().events)
 
 
 def context(text: str = "Hello", *, tenant: Tenant = ACME) -> Request:

@@ -7,7 +7,8 @@ import logging
 
 import pytest
 
-from sluicegate.canonical import Finish, Start, TextDelta, Usage
+from fakes.stored import stored_answer
+from sluicegate.canonical import Usage
 from sluicegate.idempotency import (
     RETRY,
     Conflict,
@@ -36,20 +37,6 @@ class Clock:
         return self.now
 
 
-def answer(text: str = "Hello") -> StoredAnswer:
-    return StoredAnswer(
-        events=(
-            Start(id="chatcmpl-1", model="gpt-4o-2024-08-06", created=1),
-            TextDelta(text=text),
-            Finish(reason="stop"),
-            Usage(input_tokens=9, output_tokens=1),
-        ),
-        target="main/gpt-4o",
-        alias="smart",
-        request_id="req-1",
-        attempts=1,
-        first_event_s=0.25,
-    )
 
 
 async def start(store: MemoryIdempotencyStore, scope: Scope = SCOPE, fp: str = FP) -> Token:
@@ -61,7 +48,7 @@ async def start(store: MemoryIdempotencyStore, scope: Scope = SCOPE, fp: str = F
 async def test_first_begin_claims_and_a_completed_answer_is_replayed() -> None:
     store = MemoryIdempotencyStore()
     token = await start(store)
-    stored = answer()
+    stored = stored_answer()
     await store.complete(token, stored)
 
     again = await store.begin(SCOPE, FP)
@@ -76,14 +63,14 @@ async def test_another_fingerprint_for_the_key_conflicts(completed: bool) -> Non
     store = MemoryIdempotencyStore()
     token = await start(store)
     if completed:
-        await store.complete(token, answer())
+        await store.complete(token, stored_answer())
 
     assert await store.begin(SCOPE, OTHER_FP) == Conflict()
 
 
 async def test_scopes_are_independent() -> None:
     store = MemoryIdempotencyStore()
-    await store.complete(await start(store), answer())
+    await store.complete(await start(store), stored_answer())
 
     assert isinstance(await store.begin(Scope("globex", "key-1"), FP), Started)
     assert isinstance(await store.begin(Scope("acme", "key-2"), OTHER_FP), Started)
@@ -98,7 +85,7 @@ async def test_waiters_get_the_answer_when_the_first_completes() -> None:
     await asyncio.sleep(0)
     assert not any(w.done() for w in waiting)
 
-    stored = answer()
+    stored = stored_answer()
     await store.complete(token, stored)
 
     assert await asyncio.gather(*waiting) == [Replay(stored)] * 3
@@ -132,7 +119,7 @@ async def test_one_waiter_giving_up_does_not_cancel_the_others() -> None:
     with pytest.raises(asyncio.CancelledError):
         await impatient
 
-    stored = answer()
+    stored = stored_answer()
     await store.complete(token, stored)
 
     assert await patient == Replay(stored)
@@ -143,7 +130,7 @@ async def test_abandon_is_idempotent_and_a_released_token_cannot_complete() -> N
     token = await start(store)
     await store.abandon(token)
     await store.abandon(token)
-    await store.complete(token, answer())
+    await store.complete(token, stored_answer())
 
     assert len(store) == 0
     assert isinstance(await store.begin(SCOPE, FP), Started)
@@ -160,17 +147,17 @@ async def test_an_expired_lease_frees_the_key_and_wakes_waiters() -> None:
     assert await begun.waiter is RETRY
     fresh = await start(store)
     # The holder that lost its claim cannot overwrite the new holder's work.
-    await store.complete(stale, answer("stale"))
-    await store.complete(fresh, answer("fresh"))
+    await store.complete(stale, stored_answer("stale"))
+    await store.complete(fresh, stored_answer("fresh"))
 
     replay = await store.begin(SCOPE, FP)
-    assert replay == Replay(answer("fresh"))
+    assert replay == Replay(stored_answer("fresh"))
 
 
 async def test_answers_expire_after_the_ttl() -> None:
     clock = Clock()
     store = MemoryIdempotencyStore(ttl_s=60, clock=clock)
-    await store.complete(await start(store), answer())
+    await store.complete(await start(store), stored_answer())
 
     clock.now += 59.9
     assert isinstance(await store.begin(SCOPE, FP), Replay)
@@ -183,12 +170,12 @@ async def test_the_oldest_answers_are_evicted_beyond_the_bound() -> None:
     store = MemoryIdempotencyStore(max_entries=2)
     for key in ("a", "b", "c"):
         scope = Scope("acme", key)
-        await store.complete(await start(store, scope), answer(key))
+        await store.complete(await start(store, scope), stored_answer(key))
 
     assert len(store) == 2
     assert isinstance(await store.begin(Scope("acme", "a"), FP), Started)
-    assert await store.begin(Scope("acme", "b"), FP) == Replay(answer("b"))
-    assert await store.begin(Scope("acme", "c"), FP) == Replay(answer("c"))
+    assert await store.begin(Scope("acme", "b"), FP) == Replay(stored_answer("b"))
+    assert await store.begin(Scope("acme", "c"), FP) == Replay(stored_answer("c"))
 
 
 def test_the_bound_must_allow_one_answer() -> None:
@@ -212,7 +199,7 @@ async def test_an_answer_over_max_entry_bytes_is_not_kept_and_its_key_is_release
     waiting = asyncio.ensure_future(begun.waiter)
     await asyncio.sleep(0)
 
-    await store.complete(token, answer("x" * 10_000))
+    await store.complete(token, stored_answer("x" * 10_000))
 
     assert await asyncio.wait_for(waiting, 1) is RETRY  # as for a failed answer: runs again
     assert isinstance(await store.begin(SCOPE, FP), Started)
@@ -220,7 +207,7 @@ async def test_an_answer_over_max_entry_bytes_is_not_kept_and_its_key_is_release
 
 
 async def test_an_answer_of_max_entry_bytes_is_kept() -> None:
-    fits = answer("x" * 5_000)
+    fits = stored_answer("x" * 5_000)
     store = MemoryIdempotencyStore(max_entry_bytes=size_of(SCOPE, fits))
 
     await store.complete(await start(store), fits)
@@ -235,7 +222,7 @@ async def test_the_first_answer_too_large_to_keep_is_a_warning_the_others_debug(
     caplog.set_level(logging.DEBUG, "sluicegate.idempotency")
     store = MemoryIdempotencyStore(max_entry_bytes=1_000)
     for key in ("a", "b", "c"):
-        await store.complete(await start(store, Scope("acme", key)), answer("x" * 2_000))
+        await store.complete(await start(store, Scope("acme", key)), stored_answer("x" * 2_000))
 
     assert [r.levelno for r in caplog.records] == [logging.WARNING, logging.DEBUG, logging.DEBUG]
     assert "over max_entry_bytes (1000)" in caplog.records[0].getMessage()
@@ -244,13 +231,13 @@ async def test_the_first_answer_too_large_to_keep_is_a_warning_the_others_debug(
 
 async def test_answers_past_max_bytes_go_least_recently_used_first() -> None:
     a, b, c = (Scope("acme", key) for key in "abc")
-    each = size_of(a, answer("x" * 3_000))
+    each = size_of(a, stored_answer("x" * 3_000))
     store = MemoryIdempotencyStore(max_bytes=2 * each + each // 2)
-    await store.complete(await start(store, a), answer("x" * 3_000))
-    await store.complete(await start(store, b), answer("x" * 3_000))
+    await store.complete(await start(store, a), stored_answer("x" * 3_000))
+    await store.complete(await start(store, b), stored_answer("x" * 3_000))
     assert isinstance(await store.begin(a, FP), Replay)  # a is used again: b is the oldest now
 
-    await store.complete(await start(store, c), answer("x" * 3_000))
+    await store.complete(await start(store, c), stored_answer("x" * 3_000))
 
     assert isinstance(await store.begin(b, FP), Started)  # evicted: runs again
     assert isinstance(await store.begin(a, FP), Replay)
@@ -262,7 +249,8 @@ async def test_large_answers_under_new_keys_stay_under_max_bytes() -> None:
     # The review's case, scaled down: streamed answers under fresh keys, one after another.
     store = MemoryIdempotencyStore(max_entry_bytes=300_000, max_bytes=1_000_000)
     for n in range(40):
-        await store.complete(await start(store, Scope("acme", f"k{n}")), answer("x" * 200_000))
+        token = await start(store, Scope("acme", f"k{n}"))
+        await store.complete(token, stored_answer("x" * 200_000))
 
     assert store.bytes <= 1_000_000
     assert len(store) == 4
@@ -272,14 +260,14 @@ async def test_an_expired_answer_behind_a_live_one_goes_when_it_is_looked_up() -
     clock = Clock()
     store = MemoryIdempotencyStore(ttl_s=60, clock=clock)
     old, new = Scope("acme", "old"), Scope("acme", "new")
-    await store.complete(await start(store, old), answer("old"))
+    await store.complete(await start(store, old), stored_answer("old"))
     clock.now += 30
-    await store.complete(await start(store, new), answer("new"))
+    await store.complete(await start(store, new), stored_answer("new"))
     clock.now += 10
     assert isinstance(await store.begin(old, FP), Replay)  # now the most recently used
 
     clock.now += 21  # old's TTL is over, new's is not
 
     assert isinstance(await store.begin(old, FP), Started)
-    assert await store.begin(new, FP) == Replay(answer("new"))
-    assert store.bytes == size_of(new, answer("new"))
+    assert await store.begin(new, FP) == Replay(stored_answer("new"))
+    assert store.bytes == size_of(new, stored_answer("new"))
