@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from types import SimpleNamespace
@@ -369,6 +370,22 @@ async def test_an_answer_too_large_to_keep_is_served_and_a_retry_runs_again() ->
     assert await answer(stage, context(chat()), upstream) == large
     assert await answer(stage, context(chat()), upstream) == large
     assert upstream.calls == 2
+
+
+async def test_an_answer_past_the_bound_is_given_up_as_it_streams_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    large = [ANSWER[0], *(TextDelta(text="x" * 600) for _ in range(20)), *ANSWER[3:]]
+    stage = Idempotency(MemoryIdempotencyStore(max_entry_bytes=1_000))
+    upstream = Upstream(events=large)
+
+    with caplog.at_level(logging.DEBUG, logger="sluicegate"):
+        assert await answer(stage, context(chat()), upstream) == large
+        assert await answer(stage, context(chat()), upstream) == large
+
+    assert upstream.calls == 2
+    notes = [r for r in caplog.records if "over max_entry_bytes (1000)" in r.getMessage()]
+    assert [r.levelno for r in notes] == [logging.WARNING, logging.DEBUG]
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,7 @@ from sluicegate.cache.key import cache_key, semantic_scope, semantic_text
 from sluicegate.cache.policy import Decision, decide
 from sluicegate.cache.store import CacheStore, MemoryCache
 from sluicegate.canonical import ChatRequest, Event
+from sluicegate.canonical.recording import Recording
 from sluicegate.pipeline import Events, Next, Observer, Request, Stream
 from sluicegate.runtime.aliases import Alias
 
@@ -134,18 +135,19 @@ class _Keeper(Observer):
     and stores it once it has ended complete: before the stream's end reaches the
     client, so that its next request finds the answer (one Redis round trip at most)."""
 
-    __slots__ = ("_cache", "_decision", "_events", "_key", "_request")
+    __slots__ = ("_cache", "_decision", "_key", "_recording", "_request")
 
     def __init__(self, cache: Cache, request: Request, key: str, decision: Decision) -> None:
         self._cache, self._request, self._key, self._decision = cache, request, key, decision
-        self._events: list[Event] = []
+        self._recording = Recording(cache.store.max_entry_bytes)
 
     def on_event(self, event: Event) -> None:
-        self._events.append(event)
+        self._recording.add(event)
 
     async def on_end(self, stream: Stream) -> None:
-        if stream.completed and _storable(self._request, self._events):
-            await self._cache._store(self._request, self._key, self._decision, self._events)
+        events = self._recording.events  # None: too large to keep
+        if events is not None and stream.completed and _storable(self._request, events):
+            await self._cache._store(self._request, self._key, self._decision, events)
 
 
 def _labels(alias: Alias) -> tuple[str, ...]:

@@ -47,6 +47,8 @@ class Selector:
 
 
 class CacheStore(Protocol):
+    max_entry_bytes: int  # larger answers (their encoding) are not kept
+
     async def get(self, key: str) -> CachedAnswer | None:
         """The answer stored under ``key`` and not expired; None on a miss or a failure."""
         ...

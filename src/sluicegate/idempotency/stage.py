@@ -23,6 +23,7 @@ from collections.abc import Callable
 import msgspec
 
 from sluicegate.canonical import ChatRequest, ErrorCode, ErrorKind, Event, Finish, GatewayError
+from sluicegate.canonical.recording import Recording
 from sluicegate.idempotency.store import (
     Conflict,
     IdempotencyStore,
@@ -146,18 +147,22 @@ class _Recorder(Observer):
     """Keeps the first answer as it passes; stores it once it has ended complete and
     successful, or releases the key (a retry then runs again)."""
 
-    __slots__ = ("_events", "_request", "_store", "_token")
+    __slots__ = ("_recording", "_request", "_store", "_token")
 
     def __init__(self, store: IdempotencyStore, request: Request, token: Token) -> None:
         self._store, self._request, self._token = store, request, token
-        self._events: list[Event] = []
+        self._recording = Recording(store.max_entry_bytes)
 
     def on_event(self, event: Event) -> None:
-        self._events.append(event)
+        self._recording.add(event)
 
     async def on_end(self, stream: Stream) -> None:
-        if stream.completed and _successful(self._events):
-            await self._store.complete(self._token, _answer(self._request, self._events))
+        events = self._recording.events
+        if events is None:  # too large to keep: served, its key released
+            self._store.oversized.note(self._token.scope, self._recording.chars)
+            await self._store.abandon(self._token)
+        elif stream.completed and _successful(events):
+            await self._store.complete(self._token, _answer(self._request, events))
         else:
             await self._store.abandon(self._token)
 

@@ -125,6 +125,10 @@ Begin = Started | Replay | Conflict | InProgress
 
 
 class IdempotencyStore(Protocol):
+    # The largest answer kept (its encoding), and the log of those too large.
+    max_entry_bytes: int
+    oversized: Oversized
+
     async def begin(self, scope: Scope, fingerprint: str) -> Begin:
         """Claim ``scope`` for a request, or tell the caller why it may not."""
         ...
