@@ -197,3 +197,28 @@ async def test_readyz_shows_its_details_to_the_operator_only(
     operator = await (await client.get(
         "/readyz", headers={"Authorization": "Bearer admin-secret-key"})).json()
     assert operator["targets"] == {"e/x": "closed"}
+
+
+async def test_a_served_request_leaves_nothing_for_the_cycle_collector(stack) -> None:  # type: ignore[no-untyped-def]
+    # The collector runs rarely (serve raises its threshold): every object a request
+    # leaves in a reference cycle is memory held and a pause later, on every request.
+    import gc
+
+    client = stack.openai()
+    await client.chat.completions.create(model="gpt", messages=HELLO)  # warm: lazy imports
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        await client.chat.completions.create(model="gpt", messages=HELLO)
+        stream = await client.chat.completions.create(model="gpt", messages=HELLO, stream=True)
+        async for _ in stream:
+            pass
+        gc.collect()
+        ours = (o for o in gc.garbage if type(o).__module__.startswith("sluicegate"))
+        left = {type(o).__qualname__ for o in ours}
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert left == set()

@@ -91,6 +91,10 @@ class AccessLog(Observer):
             outcome, tenant or "", alias or "", target or "", status, usage, cost, latency_ms,
             ttft_ms,
         )
+        # The request is over: the outcome's link to its latest version is the one
+        # cycle between them; cut, both are freed by reference counting at once
+        # instead of waiting, 13 objects a request, for the cycle collector.
+        outcome.request = None
 
     def _observe(
         self,

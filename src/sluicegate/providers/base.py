@@ -131,8 +131,8 @@ class Provider(abc.ABC):
     ) -> AsyncIterator[Event]:
         """A streamed call, each event yielded as soon as its SSE frame is complete."""
         deadlines = self.deadlines if deadlines is None else deadlines
-        limits, clock = deadlines.opening, deadlines.stream()
-        watch = clock.watch
+        limits = deadlines.opening
+        clock, watch = deadlines.stream()
         try:
             async with AsyncExitStack() as stack:
                 opening = self.http.open(
@@ -169,7 +169,7 @@ class Provider(abc.ABC):
                         if events:
                             if not started:
                                 started = True
-                                clock.started()
+                                clock.started(watch)
                             for event in events:
                                 yield event
                 for event in decoder.finish():

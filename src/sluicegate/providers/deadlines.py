@@ -74,30 +74,30 @@ class Deadlines:
             total_s=total,
         )
 
-    def stream(self) -> StreamDeadlines:
-        """The deadlines of one stream, starting now."""
-        return StreamDeadlines(self)
+    def stream(self) -> tuple[StreamDeadlines, StallWatch]:
+        """The deadlines of one stream, starting now, and the watch that keeps them."""
+        clock = StreamDeadlines(self)
+        return clock, StallWatch(asyncio.get_running_loop(), None, clock.first_at, clock.expired)
 
 
 class StreamDeadlines:
     """One stream's: until its first event the first-token deadline, then the
-    idle limit for each wait, all within the total."""
+    idle limit for each wait, all within the total. It holds no reference to its
+    watch (the watch holds its ``expired``): no cycle for the collector."""
 
-    __slots__ = ("_deadlines", "_started", "_total_at", "watch")
+    __slots__ = ("_deadlines", "_started", "_total_at", "first_at")
 
     def __init__(self, deadlines: Deadlines) -> None:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
+        now = asyncio.get_running_loop().time()
         self._deadlines = deadlines
         self._started = False  # the first event has arrived
         self._total_at = now + deadlines.total_s
-        first_at = min(now + deadlines.first_s, self._total_at)
-        self.watch = StallWatch(loop, None, first_at, self.expired)
+        self.first_at = min(now + deadlines.first_s, self._total_at)
 
-    def started(self) -> None:
+    def started(self, watch: StallWatch) -> None:
         """The stream's first event has arrived: from now on, the idle limit."""
         self._started = True
-        self.watch.set_limit(self._deadlines.idle_s, self._total_at)
+        watch.set_limit(self._deadlines.idle_s, self._total_at)
 
     def expired(self) -> GatewayError:
         d = self._deadlines
