@@ -351,6 +351,23 @@ async def test_a_worker_that_dies_is_replaced_and_the_group_keeps_its_state(
         assert await requests_counted(b, group.url) == 6
 
 
+async def freeze_the_other_worker(group: Group, session: aiohttp.ClientSession) -> int:
+    """SIGSTOP the worker that does not serve ``session``: the one whose freezing
+    leaves ``session`` answered."""
+    for pid in group.worker_pids():
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            async with session.get(
+                f"{group.url}/healthz", timeout=aiohttp.ClientTimeout(total=2)
+            ) as resp:
+                if resp.status == 200:
+                    return pid
+        except TimeoutError:
+            pass
+        os.kill(pid, signal.SIGCONT)
+    raise AssertionError("no worker could be frozen while the other answered")
+
+
 def serving(pids: list[int], client_port: int) -> int:
     """Which of ``pids`` holds the server side of the connection from ``client_port``
     (Linux: the socket's inode from /proc/net/tcp, then whose descriptors have it)."""
@@ -409,6 +426,27 @@ async def test_a_cache_invalidation_empties_every_workers_cache(
         assert resp.status == 200
         assert await resp.json() == {"invalidated": 2}, "both workers' entries are counted"
     assert [await cache_of(s) for s in (b, a)] == ["miss", "miss"]
+
+
+async def test_an_invalidation_a_worker_cannot_take_is_a_500_that_says_so(
+    start: Start, tmp_path: Path
+) -> None:
+    # Its entries may still be served: the operator must not be told it worked.
+    config = gateway_config(tmp_path)
+    config["models"][0]["cache"] = {"mode": "always"}
+    group = await start(config)
+    a, _ = await group.connect()
+    frozen = await freeze_the_other_worker(group, a)  # alive, channel open, answering nothing
+    try:
+        async with a.post(
+            f"{group.url}/admin/cache/invalidate", json={"all": True}, headers=ADMIN
+        ) as resp:
+            body = await resp.json()
+    finally:
+        os.kill(frozen, signal.SIGCONT)
+    assert resp.status == 500
+    assert body["error"]["code"] == "cache_invalidation_incomplete"
+    assert "reached 1 of 2 workers" in body["error"]["message"]
 
 
 async def test_a_retry_on_the_other_worker_is_replayed(start: Start, tmp_path: Path) -> None:
