@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator
 
-from sluicegate.canonical import ChatRequest, ErrorCode, ErrorKind, Event, GatewayError
+from sluicegate.canonical import ChatRequest, ErrorCode, Event, GatewayError
 from sluicegate.protocols.anthropic.messages_upstream import (
     MessagesStreamDecoder,
     decode_messages_response,
@@ -17,7 +17,7 @@ from sluicegate.protocols.anthropic.messages_upstream import (
 )
 from sluicegate.protocols.sse import SSEEvent
 from sluicegate.protocols.upstream_errors import bad_json
-from sluicegate.providers.base import Provider
+from sluicegate.providers.base import Provider, stream_cut
 from sluicegate.providers.deadlines import Deadlines
 
 DEFAULT_BASE_URL = "https://api.anthropic.com/v1"
@@ -96,12 +96,7 @@ class _StreamDecoder:
 
     def finish(self) -> list[Event]:
         if not self._decoder.done:
-            raise GatewayError(
-                ErrorKind.UPSTREAM,
-                f"upstream {self._provider!r} ended its stream without message_stop",
-                code=ErrorCode.UPSTREAM_STREAM_CUT,
-                retryable=True,
-            )
+            raise stream_cut(self._provider, "message_stop")
         return []
 
 

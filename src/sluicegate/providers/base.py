@@ -49,6 +49,16 @@ class StreamDecoder(Protocol):
         ...
 
 
+def stream_cut(provider: str, missing: str) -> GatewayError:
+    """A stream that ended before the upstream said its answer was complete."""
+    return GatewayError(
+        ErrorKind.UPSTREAM,
+        f"upstream {provider!r} ended its stream without {missing}",
+        code=ErrorCode.UPSTREAM_STREAM_CUT,
+        retryable=True,
+    )
+
+
 class Provider(abc.ABC):
     """An upstream that serves chat (and maybe embeddings) calls.
 

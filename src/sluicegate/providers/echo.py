@@ -61,12 +61,9 @@ class EchoProvider(Provider):
             estimated=True,
         )
 
-    def embed(
+    async def embed(
         self, request: EmbeddingRequest, model: str, deadlines: Deadlines | None = None
     ) -> AsyncIterator[Event]:
-        return self._embed(request, model)
-
-    async def _embed(self, request: EmbeddingRequest, model: str) -> AsyncIterator[Event]:
         # A deterministic vector per input: equal texts embed equally, which is
         # all the tests and a smoke check need.
         vectors = []

@@ -95,13 +95,8 @@ class GeminiProvider(Provider):
         except ValueError as exc:
             raise bad_json(self.name, exc) from exc
 
-    def embed(
+    async def embed(
         self, request: EmbeddingRequest, model: str, deadlines: Deadlines | None = None
-    ) -> AsyncIterator[Event]:
-        return self._embed(request, model, deadlines)
-
-    async def _embed(
-        self, request: EmbeddingRequest, model: str, deadlines: Deadlines | None
     ) -> AsyncIterator[Event]:
         body = encode_embed_request(request, model)
         url = self._url(model, "batchEmbedContents")

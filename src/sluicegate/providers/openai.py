@@ -12,10 +12,7 @@ from collections.abc import AsyncIterator
 from sluicegate.canonical import (
     ChatRequest,
     EmbeddingRequest,
-    ErrorCode,
-    ErrorKind,
     Event,
-    GatewayError,
 )
 from sluicegate.config import ProviderConfig
 from sluicegate.protocols.openai.chat_upstream import (
@@ -26,7 +23,7 @@ from sluicegate.protocols.openai.chat_upstream import (
     encode_embeddings_request,
 )
 from sluicegate.protocols.sse import SSEEvent
-from sluicegate.providers.base import Provider
+from sluicegate.providers.base import Provider, stream_cut
 from sluicegate.providers.deadlines import Deadlines
 from sluicegate.providers.http import HttpClient
 
@@ -78,13 +75,8 @@ class OpenAIProvider(Provider):
     def decode_answer(self, body: bytes) -> list[Event]:
         return decode_chat_response(body, provider=self.name)
 
-    def embed(
+    async def embed(
         self, request: EmbeddingRequest, model: str, deadlines: Deadlines | None = None
-    ) -> AsyncIterator[Event]:
-        return self._embed(request, model, deadlines)
-
-    async def _embed(
-        self, request: EmbeddingRequest, model: str, deadlines: Deadlines | None
     ) -> AsyncIterator[Event]:
         body = encode_embeddings_request(request, model)
         data = await self._unary(self._embeddings_url(model), body, self._headers, deadlines)
@@ -110,10 +102,5 @@ class _StreamDecoder:
 
     def finish(self) -> list[Event]:
         if not self._decoder.done:
-            raise GatewayError(
-                ErrorKind.UPSTREAM,
-                f"upstream {self._provider!r} ended its stream without [DONE]",
-                code=ErrorCode.UPSTREAM_STREAM_CUT,
-                retryable=True,
-            )
+            raise stream_cut(self._provider, "[DONE]")
         return []

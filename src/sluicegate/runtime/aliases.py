@@ -25,16 +25,14 @@ class Target:
     provider: Provider
     model: str
     weight: float
+    # The provider's timeouts with its alias's overrides, worked out once.
+    deadlines: Deadlines = field(compare=False)
     # What the deployment can take; None: unbounded (no gate, no queue).
     capacity: Capacity | None = None
     label: str = ""  # "provider/model", for headers, the ledger and metrics
-    # The provider's timeouts with its alias's overrides; default: the provider's.
-    deadlines: Deadlines = field(default=None, compare=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "label", f"{self.provider.name}/{self.model}")
-        if self.deadlines is None:
-            object.__setattr__(self, "deadlines", self.provider.deadlines)
 
 
 @dataclass(frozen=True, slots=True)
