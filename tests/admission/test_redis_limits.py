@@ -276,7 +276,7 @@ async def test_a_redis_that_stops_answering_is_unavailable_after_the_socket_time
 
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    client = aioredis.from_url(f"redis://127.0.0.1:{port}/0", socket_timeout=0.2)
+    client = aioredis.from_url(f"redis://127.0.0.1:{port}/0", socket_timeout=0.2, protocol=2)
     try:
         loop = asyncio.get_running_loop()
         started = loop.time()

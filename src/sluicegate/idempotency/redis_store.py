@@ -352,6 +352,6 @@ class RedisIdempotencyStore:
             finally:
                 self._live = False
                 self._wake()
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, _RESUBSCRIBE_MAX_S)

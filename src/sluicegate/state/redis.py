@@ -24,5 +24,8 @@ def connect_redis(url: str) -> aioredis.Redis:
         socket_timeout=1.0,
         health_check_interval=30,
         retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=1),
+        # RESP2, whatever the client library's default (redis-py 8 moved to RESP3): the
+        # replies' shapes the stores read are those of RESP2.
+        protocol=2,
     )
     return aioredis.Redis(connection_pool=pool)
