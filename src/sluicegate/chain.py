@@ -3,6 +3,8 @@
 Settle        records every outcome in the ledger and metrics (outermost)
 Authenticate  API key -> tenant                                   401
 Decode        body -> canonical request                           400, 413
+ComposePrompt the named prompt version rendered, and the platform
+              and tenant layers of the system prompt composed     404, 400
 ResolveModel  alias exists and the tenant may use it              404, 403
 Admit         tenant, key and tenant-per-alias rpm, tpm (reserved),
               concurrency, budgets                                429
@@ -36,6 +38,7 @@ from sluicegate.observability.alerts import Alerts
 from sluicegate.observability.metrics import Metrics
 from sluicegate.pipeline.request import Request
 from sluicegate.pipeline.stage import Pipeline
+from sluicegate.prompts import ComposePrompt, PromptRegistry
 from sluicegate.resilience.backoff import BackoffPolicy
 from sluicegate.resilience.budget import RetryBudget
 from sluicegate.resilience.health import TargetHealth
@@ -61,6 +64,7 @@ class Services:
     limits_fail_open: bool
     gates: Gates
     alerts: Alerts
+    prompts: PromptRegistry
     # The response cache's store (None: an in-process one with the defaults).
     cache: CacheStore | None = None
     # The semantic index (None unless an alias sets cache.semantic).
@@ -76,6 +80,7 @@ def build_pipeline(services: Services) -> Pipeline:
         [
             Authenticate(services.directory),
             Decode(),
+            ComposePrompt(services.prompts),
             ResolveModel(),
             admit,
             Idempotency(services.idempotency, on_replay=_mark_replay),

@@ -37,6 +37,8 @@ from sluicegate.observability.alerts import Alerts
 from sluicegate.observability.metrics import Metrics
 from sluicegate.periodic import every
 from sluicegate.pipeline.stage import Pipeline
+from sluicegate.prompts import PromptRegistry
+from sluicegate.prompts.lint.layers import check_layers
 from sluicegate.providers.http import HttpClient
 from sluicegate.resilience.backoff import BackoffPolicy
 from sluicegate.resilience.breaker import BreakerPolicy
@@ -129,6 +131,7 @@ class Gateway:
         self.http: HttpClient
         self.storage: Storage
         self.directory: Directory
+        self.prompts: PromptRegistry
         self.ledger: Ledger
         self.health: TargetHealth
         self.services: Services
@@ -152,6 +155,7 @@ class Gateway:
 
     async def _open(self, stack: AsyncExitStack) -> None:
         config = self._config
+        check_layers(config)  # a layer that overrides a locked one is an invalid config
         stack.push_async_callback(self.alerts.close)  # last: anything may still alert
         self.http = HttpClient.create()
         stack.push_async_callback(self.http.close)
@@ -166,6 +170,9 @@ class Gateway:
         # Tenants, keys and limits changed by another worker or replica on the same
         # database reach this one within a second.
         await stack.enter_async_context(running(self.directory.follow(), name="directory"))
+        # Prompt versions and labels, kept current the same way (every POLL_S).
+        self.prompts = await PromptRegistry.open(self.storage.prompts)
+        await stack.enter_async_context(running(self.prompts.follow(), name="prompts"))
         self.ledger = self._open_ledger()
         await self.ledger.start()
         stack.push_async_callback(self.ledger.close)
@@ -189,6 +196,7 @@ class Gateway:
             limits_fail_open=config.admission.fail_open,
             gates=gates,
             alerts=self.alerts,
+            prompts=self.prompts,
             cache=self._cache_store(),
             semantic=await self._semantic_index(stack),
         )
@@ -328,6 +336,7 @@ class Gateway:
                     "this gateway was started without a config file; nothing to reload"
                 )
             config = self._reload_source()
+        check_layers(config)
         not_applied = restart_only_changes(self._config, config)
         runtime = Runtime.build(config, self.http)
         await self.directory.sync_config(config.tenants)

@@ -708,7 +708,7 @@ async def test_openapi_document_describes_bodies_and_parameters(client: Client) 
     assert "deleted tenant's history" in params["tenant_id"]["description"]
     assert all(p["in"] == "query" and p["required"] is False for p in params.values())
     assert params["group_by"]["schema"]["enum"] == ["tenant", "key", "alias", "target", "tag",
-                                                    "day"]
+                                                    "day", "prompt"]
     assert [b.get("format", b["type"]) for b in params["since"]["schema"]["anyOf"]] == [
         "date", "date-time", "number"
     ]

@@ -30,6 +30,7 @@ def record(
     tags: tuple[str, ...] = (),
     ts: float | None = None,
     unpriced: bool = False,
+    prompt: str | None = None,
 ) -> LedgerRecord:
     """A record of tenant ``tenant``, whose id is ``ten_{tenant}`` unless given."""
     return LedgerRecord(
@@ -38,7 +39,7 @@ def record(
         operation="chat", stream=False, tags=tags, status=200, error_code=None, input_tokens=10,
         output_tokens=5, cached_tokens=0, cache_write_tokens=0, reasoning_tokens=0,
         estimated=False, cost_usd=0.0 if unpriced else 0.001, latency_ms=12.5, ttft_ms=3.0,
-        unpriced=unpriced, tenant_id=tenant_id or f"ten_{tenant}",
+        unpriced=unpriced, tenant_id=tenant_id or f"ten_{tenant}", prompt=prompt,
     )
 
 
@@ -168,8 +169,15 @@ def spooled_by_an_older_version(record: LedgerRecord, missing: int) -> bytes:
 
 def test_a_record_spooled_before_the_unpriced_flag_still_decodes() -> None:
     """A spool written by the previous version is shipped after an upgrade."""
-    (decoded,), _ = decode_lines(spooled_by_an_older_version(record(1), missing=2))
+    (decoded,), _ = decode_lines(spooled_by_an_older_version(record(1), missing=3))
     assert decoded.id == "rec-1" and decoded.unpriced is False and decoded.tenant_id is None
+
+
+def test_a_record_spooled_before_prompts_decodes_with_no_prompt() -> None:
+    (decoded,), _ = decode_lines(
+        spooled_by_an_older_version(record(1, prompt="support@2"), missing=1)
+    )
+    assert decoded.id == "rec-1" and decoded.prompt is None
 
 
 async def test_a_record_spooled_before_tenant_ids_gets_the_id_of_its_tenant_when_shipped(
@@ -182,8 +190,8 @@ async def test_a_record_spooled_before_tenant_ids_gets_the_id_of_its_tenant_when
     spool = tmp_path / "spool"
     spool.mkdir()
     (spool / "dead-0-000001.spool").write_bytes(
-        spooled_by_an_older_version(record(1), missing=1)
-        + spooled_by_an_older_version(record(2, tenant="gone"), missing=1)
+        spooled_by_an_older_version(record(1), missing=2)
+        + spooled_by_an_older_version(record(2, tenant="gone"), missing=2)
     )
     ledger = open_ledger(storage, tmp_path)
     assert await ledger.aflush() == 2

@@ -85,6 +85,7 @@ class AccessLog(Observer):
                 saved_usd=outcome.saved_usd,
                 unpriced=priced_by is not None and not priced_by.priced,
                 tenant_id=request.tenant.id if request.tenant else None,
+                prompt=request.prompt,
             )
         )
         self._observe(

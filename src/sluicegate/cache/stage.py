@@ -67,9 +67,12 @@ class Cache:
             return await call_next(request)
         alias = request.alias
         assert alias is not None
-        # Once prompts exist, their version goes in too: cache_key(..., prompt_version=...).
         key = cache_key(
-            request.decoded, scope=decision.scope, alias=alias.name, targets=_labels(alias)
+            request.decoded,
+            scope=decision.scope,
+            alias=alias.name,
+            targets=_labels(alias),
+            prompt_version=request.prompt,
         )
         if decision.lookup:
             answer = await self.store.get(key)
@@ -157,7 +160,11 @@ def _labels(alias: Alias) -> tuple[str, ...]:
 def _semantic_scope(request: Request, decision: Decision) -> str:
     assert isinstance(request.body, ChatRequest) and request.alias is not None
     return semantic_scope(
-        request.body, scope=decision.scope, alias=request.alias.name, targets=_labels(request.alias)
+        request.body,
+        scope=decision.scope,
+        alias=request.alias.name,
+        targets=_labels(request.alias),
+        prompt_version=request.prompt,
     )
 
 

@@ -31,6 +31,7 @@ from sluicegate.canonical.events import (
     Usage,
     last_usage,
 )
+from sluicegate.canonical.prompt_ref import PromptRef, decode_prompt_ref
 
 __all__ = [
     "ChatRequest",
@@ -48,6 +49,7 @@ __all__ = [
     "GatewayError",
     "ImagePart",
     "Message",
+    "PromptRef",
     "Role",
     "Start",
     "TextDelta",
@@ -57,5 +59,6 @@ __all__ = [
     "ToolCallDelta",
     "ToolChoice",
     "Usage",
+    "decode_prompt_ref",
     "last_usage",
 ]

@@ -7,6 +7,7 @@ from typing import Any, Literal
 import msgspec
 
 from sluicegate.canonical.events import Usage
+from sluicegate.canonical.prompt_ref import PromptRef
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -106,6 +107,9 @@ class ChatRequest(msgspec.Struct, kw_only=True):
     tool_choice: ToolChoice | None = None
     # OpenAI ``response_format`` verbatim ({"type": "json_schema", ...}).
     response_format: dict[str, Any] | None = None
+    # A stored prompt to render before the messages (resolved, then cleared, by the
+    # prompt stage: it never reaches an upstream).
+    prompt: PromptRef | None = None
     # Fields of the ingress protocol that have no canonical meaning, kept so a
     # same-protocol upstream receives them unchanged: {"openai": {...}}.
     extra: dict[str, dict[str, Any]] = {}

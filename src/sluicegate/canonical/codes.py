@@ -40,6 +40,11 @@ class ErrorCode(StrEnum):
     MODEL_NOT_FOUND = "model_not_found"
     MODEL_NOT_ALLOWED = "model_not_allowed"
     EMBEDDINGS_NOT_SUPPORTED = "embeddings_not_supported"
+    # Prompts
+    PROMPT_NOT_FOUND = "prompt_not_found"
+    PROMPT_VARIABLES_INVALID = "prompt_variables_invalid"
+    PROMPT_REGISTRY_UNAVAILABLE = "prompt_registry_unavailable"
+    PROMPT_LINT_FAILED = "prompt_lint_failed"
     # Limits, budgets and overload
     RATE_LIMITED = "rate_limited"
     BUDGET_EXCEEDED = "budget_exceeded"

@@ -23,6 +23,7 @@ class ErrorKind(Enum):
     REQUEST_TIMEOUT = 408
     CONFLICT = 409
     TOO_LARGE = 413
+    UNPROCESSABLE = 422
     RATE_LIMITED = 429
     # The client went away before its request was complete (nginx's 499): only
     # recorded, never sent.

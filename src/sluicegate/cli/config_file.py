@@ -53,9 +53,11 @@ def load_or_report(path: Path | None) -> Config | None:
 def run_check(args: argparse.Namespace) -> int:
     """Exit status 1 for errors; warnings are printed (stderr) but the config is usable."""
     from sluicegate.config.loader import ConfigError, load_config_with_warnings
+    from sluicegate.prompts.lint.layers import check_layers
 
     try:
         config, warnings = load_config_with_warnings(args.config)
+        warnings += check_layers(config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1

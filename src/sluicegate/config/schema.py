@@ -218,6 +218,9 @@ class ModelConfig(_Strict):
     max_attempts: int = Field(default=3, ge=1, le=10)
     # Where to go when the upstream says the prompt is too long, or refuses it
     # on content policy; and what serves when every target's breaker is open.
+    # The context window of the alias's models in tokens, where known (the prompt linter
+    # checks a prompt plus its max_tokens against it).
+    context_window: int | None = Field(default=None, gt=0)
     context_window_fallback: str | None = None
     content_policy_fallback: str | None = None
     degraded: str | None = None
@@ -275,11 +278,31 @@ class KeyConfig(_Strict):
     key: str = Field(min_length=8)
 
 
+class PromptLayerConfig(_Strict):
+    """System text every chat request gets, before the prompt's and the request's own."""
+
+    system: str = Field(min_length=1, max_length=64 * 1024)
+    # Locked: linting reports text in later layers that tries to override it.
+    locked: bool = False
+
+
+class PromptLayersConfig(_Strict):
+    platform: PromptLayerConfig | None = None
+
+
+class PromptsConfig(_Strict):
+    # A replica that could not confirm its prompt index is current for this long refuses
+    # prompt requests (503) rather than serve a label that may have moved since.
+    max_staleness_s: float = Field(default=1.0, gt=0)
+
+
 class TenantConfig(_Strict):
     name: str = Field(min_length=1)
     limits: LimitsConfig = LimitsConfig()
     models: list[str] | None = None
     keys: list[KeyConfig] = []
+    # The tenant's layer of the system prompt (after the platform's).
+    prompt_layer: PromptLayerConfig | None = None
 
 
 class RetryBudgetConfig(_Strict):
@@ -378,3 +401,5 @@ class Config(_Strict):
     idempotency: IdempotencyConfig = Field(default=IdempotencyConfig(), json_schema_extra=RESTART)
     admission: AdmissionConfig = AdmissionConfig()
     cache: CacheConfig = CacheConfig()
+    prompts: PromptsConfig = PromptsConfig()
+    prompt_layers: PromptLayersConfig = PromptLayersConfig()

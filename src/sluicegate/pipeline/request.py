@@ -61,6 +61,8 @@ class Request(msgspec.Struct, frozen=True, kw_only=True):
     tags: tuple[str, ...] = ()
     # ResolveModel: the alias asked for.
     alias: Alias | None = None
+    # ComposePrompt: the stored prompt version rendered into the body, as NAME@VERSION.
+    prompt: str | None = None
 
     def replace(self, **changes: Any) -> Request:
         """A new version with ``changes``; the outcome keeps it as the latest."""

@@ -6,13 +6,14 @@ already in flight finish on the one they started with.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sluicegate.config import Config
 from sluicegate.providers.base import Provider
 from sluicegate.providers.http import HttpClient
 from sluicegate.providers.registry import build_provider
 from sluicegate.runtime.aliases import Alias, Target, build_alias
+from sluicegate.runtime.layers import PromptLayers
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,19 +21,25 @@ class Runtime:
     config: Config
     providers: dict[str, Provider]
     aliases: dict[str, Alias]
+    # The system-prompt layers every chat request gets (empty: none configured).
+    layers: PromptLayers = field(default_factory=PromptLayers)
 
     @classmethod
     def build(cls, config: Config, http: HttpClient) -> Runtime:
         providers = {p.name: build_provider(p, http) for p in config.providers}
         aliases = {m.name: build_alias(m, providers) for m in config.models}
-        return cls(config=config, providers=providers, aliases=aliases)
+        return cls(
+            config=config, providers=providers, aliases=aliases, layers=PromptLayers.of(config)
+        )
 
     @classmethod
     def of(cls, aliases: dict[str, Alias], config: Config | None = None) -> Runtime:
         """A runtime of ready-made aliases and no providers of its own (tests, tools)."""
         if config is None:
             config = Config.model_construct(providers=[], models=[])
-        return cls(config=config, providers={}, aliases=dict(aliases))
+        return cls(
+            config=config, providers={}, aliases=dict(aliases), layers=PromptLayers.of(config)
+        )
 
     def targets(self) -> list[Target]:
         """Every deployment behind any alias (a target shared by aliases appears once)."""

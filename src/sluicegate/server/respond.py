@@ -43,6 +43,8 @@ def _answer_headers(request: Request) -> dict[str, str]:
         headers["x-sluicegate-degraded"] = outcome.degraded
     if outcome.replayed:
         headers["x-sluicegate-idempotent-replay"] = "true"
+    if request.prompt is not None:
+        headers["x-sluicegate-prompt"] = request.prompt
     if outcome.cache is not None:
         headers["x-sluicegate-cache"] = outcome.cache
         if outcome.cache == "hit":

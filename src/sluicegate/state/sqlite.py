@@ -98,7 +98,74 @@ MIGRATIONS: tuple[str, ...] = (
     DROP INDEX ledger_tenant_ts;
     CREATE INDEX ledger_tenant_id_ts ON ledger (tenant_id, ts);
     """,
+    # 7: the prompt registry (immutable versions, labels and every move of them), and the
+    # prompt version each ledger record was served with (NAME@VERSION).
+    """
+    CREATE TABLE prompts (
+        name TEXT PRIMARY KEY,
+        tenant_id TEXT,            -- NULL: a platform prompt
+        tenant TEXT,               -- the owner's name when the prompt was made
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE prompt_versions (
+        name TEXT NOT NULL REFERENCES prompts (name),
+        version INTEGER NOT NULL,
+        hash TEXT NOT NULL,        -- sha256 of the content as canonical JSON
+        document TEXT NOT NULL,    -- the version document as JSON
+        created_at REAL NOT NULL,
+        PRIMARY KEY (name, version),
+        UNIQUE (name, hash)
+    );
+    CREATE TABLE prompt_labels (
+        name TEXT NOT NULL,
+        label TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        moved_at REAL NOT NULL,
+        PRIMARY KEY (name, label),
+        FOREIGN KEY (name, version) REFERENCES prompt_versions (name, version)
+    );
+    CREATE TABLE prompt_label_moves (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        label TEXT NOT NULL,
+        from_version INTEGER,      -- NULL: the label was new
+        to_version INTEGER NOT NULL,
+        at REAL NOT NULL
+    );
+    CREATE INDEX prompt_label_moves_name ON prompt_label_moves (name, id);
+    CREATE TABLE prompt_registry_version (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        version INTEGER NOT NULL
+    );
+    INSERT INTO prompt_registry_version VALUES (1, 0);
+    CREATE TRIGGER prompt_versions_immutable BEFORE UPDATE ON prompt_versions
+        BEGIN SELECT RAISE(ABORT, 'a prompt version never changes'); END;
+    CREATE TRIGGER prompts_changed AFTER INSERT ON prompts
+        BEGIN UPDATE prompt_registry_version SET version = version + 1; END;
+    CREATE TRIGGER prompt_versions_changed AFTER INSERT ON prompt_versions
+        BEGIN UPDATE prompt_registry_version SET version = version + 1; END;
+    CREATE TRIGGER prompt_labels_added AFTER INSERT ON prompt_labels
+        BEGIN UPDATE prompt_registry_version SET version = version + 1; END;
+    CREATE TRIGGER prompt_labels_moved AFTER UPDATE ON prompt_labels
+        BEGIN UPDATE prompt_registry_version SET version = version + 1; END;
+    ALTER TABLE ledger ADD COLUMN prompt TEXT;
+    """,
 )
+
+
+class transaction:
+    """One transaction; ``BEGIN IMMEDIATE`` (the default) takes the write lock at once, so
+    processes sharing the file take turns instead of failing at their first write."""
+
+    def __init__(self, conn: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE") -> None:
+        self._conn = conn
+        self._begin = begin
+
+    def __enter__(self) -> None:
+        self._conn.execute(self._begin)
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
 
 
 def sqlite_path(url: str) -> str:

@@ -26,6 +26,7 @@ from sluicegate.state.directory import (
     new_key_id,
     tenant_of_row,
 )
+from sluicegate.state.sqlite import transaction
 
 
 class SQLiteDirectoryStore:
@@ -51,7 +52,7 @@ class SQLiteDirectoryStore:
 
     async def sync_config(self, tenants: Sequence[TenantConfig]) -> None:
         now = time.time()
-        with _transaction(self._conn):
+        with transaction(self._conn):
             names = [t.name for t in tenants]
             placeholders = ",".join("?" * len(names)) or "''"
             self._conn.execute(
@@ -96,7 +97,7 @@ class SQLiteDirectoryStore:
         self, tenant_id: str, name: str, models: Sequence[str] | None, limits: LimitsConfig
     ) -> None:
         try:
-            with _transaction(self._conn):
+            with transaction(self._conn):
                 self._conn.execute(
                     "INSERT INTO tenants (id, name, models, limits, source, created_at) "
                     "VALUES (?, ?, ?, ?, 'admin', ?)",
@@ -108,19 +109,19 @@ class SQLiteDirectoryStore:
     async def update_tenant(
         self, name: str, models: Sequence[str] | None, limits: LimitsConfig
     ) -> None:
-        with _transaction(self._conn):
+        with transaction(self._conn):
             self._conn.execute(
                 "UPDATE tenants SET models = ?, limits = ? WHERE name = ?",
                 (models_json(models), limits.model_dump_json(), name),
             )
 
     async def delete_tenant(self, name: str) -> None:
-        with _transaction(self._conn):
+        with transaction(self._conn):
             self._conn.execute("DELETE FROM tenants WHERE name = ?", (name,))
 
     async def create_key(self, key: NewKey) -> None:
         try:
-            with _transaction(self._conn):
+            with transaction(self._conn):
                 self._conn.execute(
                     "INSERT INTO api_keys (id, tenant, name, key_hash, prefix, source, created_at)"
                     " VALUES (?, ?, ?, ?, ?, 'admin', ?)",
@@ -132,7 +133,7 @@ class SQLiteDirectoryStore:
             ) from exc
 
     async def revoke_key(self, key_id: str) -> None:
-        with _transaction(self._conn):
+        with transaction(self._conn):
             self._conn.execute(
                 "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                 (time.time(), key_id),
@@ -155,14 +156,3 @@ class SQLiteDirectoryStore:
 
     async def close(self) -> None:
         """The connection belongs to whoever opened it (it also serves the ledger)."""
-
-
-class _transaction:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-
-    def __enter__(self) -> None:
-        self._conn.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._conn.execute("COMMIT" if exc_type is None else "ROLLBACK")

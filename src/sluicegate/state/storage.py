@@ -1,7 +1,7 @@
 """Opening the configured storage: SQLite (embedded) or PostgreSQL (shared by replicas).
 
-Either way the gateway gets the same two stores, one for the tenant directory
-and one for the ledger, plus a readiness probe and periodic upkeep.
+Either way the gateway gets the same three stores, for the tenant directory,
+the ledger and the prompt registry, plus a readiness probe and periodic upkeep.
 """
 
 from __future__ import annotations
@@ -24,8 +24,11 @@ from sluicegate.state.postgres.directory_store import PostgresDirectoryStore
 from sluicegate.state.postgres.ledger_store import PostgresLedgerStore
 from sluicegate.state.postgres.migrations import SchemaError, check_schema, migrate
 from sluicegate.state.postgres.partitions import drop_expired
+from sluicegate.state.postgres.prompt_store import PostgresPromptStore
+from sluicegate.state.prompt_store import PromptStore
 from sluicegate.state.sqlite import open_database, sqlite_path
 from sluicegate.state.sqlite_directory import SQLiteDirectoryStore
+from sluicegate.state.sqlite_prompts import SQLitePromptStore
 
 log = logging.getLogger("sluicegate.storage")
 
@@ -37,9 +40,12 @@ class Storage:
 
     kind = "sqlite"
 
-    def __init__(self, directory: DirectoryStore, ledger: LedgerStore) -> None:
+    def __init__(
+        self, directory: DirectoryStore, ledger: LedgerStore, prompts: PromptStore
+    ) -> None:
         self.directory = directory
         self.ledger = ledger
+        self.prompts = prompts
 
     async def ping(self) -> None:
         """Raise unless the database answers."""
@@ -53,7 +59,9 @@ class Storage:
 
 class SQLiteStorage(Storage):
     def __init__(self, conn: sqlite3.Connection) -> None:
-        super().__init__(SQLiteDirectoryStore(conn), SQLiteLedgerStore(conn))
+        super().__init__(
+            SQLiteDirectoryStore(conn), SQLiteLedgerStore(conn), SQLitePromptStore(conn)
+        )
         self.conn = conn
 
     async def ping(self) -> None:
@@ -67,7 +75,9 @@ class PostgresStorage(Storage):
     kind = "postgresql"
 
     def __init__(self, pool: asyncpg.Pool, config: StorageConfig) -> None:
-        super().__init__(PostgresDirectoryStore(pool), PostgresLedgerStore(pool))
+        super().__init__(
+            PostgresDirectoryStore(pool), PostgresLedgerStore(pool), PostgresPromptStore(pool)
+        )
         self.pool = pool
         self.retention_days = config.retention_days
 

@@ -20,6 +20,7 @@ _ERROR_TYPES: dict[ErrorKind, str] = {
     ErrorKind.REQUEST_TIMEOUT: "invalid_request_error",
     ErrorKind.CONFLICT: "conflict_error",
     ErrorKind.TOO_LARGE: "request_too_large",
+    ErrorKind.UNPROCESSABLE: "invalid_request_error",
     ErrorKind.RATE_LIMITED: "rate_limit_error",
     ErrorKind.INTERNAL: "api_error",
     ErrorKind.UPSTREAM: "api_error",

@@ -41,6 +41,7 @@ from sluicegate.canonical import (
     ToolCall,
     ToolChoice,
 )
+from sluicegate.canonical.prompt_ref import decode_prompt_ref, names_a_prompt
 from sluicegate.protocols.nesting import MAX_DEPTH, too_deep_field
 
 __all__ = ["TOOL_EXTRA", "decode_messages_request"]
@@ -54,7 +55,7 @@ _TOOL_FIELDS = frozenset({"name", "description", "input_schema", "type"})
 _KNOWN_FIELDS = frozenset(
     {
         "model", "max_tokens", "messages", "system", "tools", "tool_choice", "stop_sequences",
-        "temperature", "top_p", "top_k", "stream", "metadata",
+        "temperature", "top_p", "top_k", "stream", "metadata", "prompt",
     }
 )
 # No model answers with anywhere near 2**31 tokens; the bound keeps a
@@ -90,7 +91,7 @@ def decode_messages_request(body: bytes) -> ChatRequest:
     raw_messages = data.get("messages")
     if raw_messages is None:
         _fail("messages", "Field required")
-    if not isinstance(raw_messages, list) or not raw_messages:
+    if not isinstance(raw_messages, list) or not (raw_messages or names_a_prompt(data)):
         _fail("messages", "must be a non-empty list of messages")
 
     extra: dict[str, Any] = {k: v for k, v in data.items() if k not in _KNOWN_FIELDS}
@@ -156,6 +157,7 @@ def decode_messages_request(body: bytes) -> ChatRequest:
         tools=tools,
         tool_choice=tool_choice,
         response_format=response_format,
+        prompt=None if data.get("prompt") is None else decode_prompt_ref(data["prompt"]),
         extra={"anthropic": extra} if extra else {},
     )
 

@@ -21,6 +21,7 @@ from sluicegate.canonical import (
     ToolCall,
     ToolChoice,
 )
+from sluicegate.canonical.prompt_ref import decode_prompt_ref, names_a_prompt
 from sluicegate.protocols.openai.fields import (
     as_array,
     as_object,
@@ -45,7 +46,7 @@ __all__ = ["decode_chat_request"]
 _HANDLED = frozenset({
     "model", "messages", "stream", "stream_options", "max_tokens", "temperature",
     "top_p", "stop", "n", "seed", "user", "tools", "tool_choice", "parallel_tool_calls",
-    "response_format", "functions", "function_call",
+    "response_format", "functions", "function_call", "prompt",
 })
 
 _TOOL_CHOICE_MODES = ("auto", "none", "required")
@@ -64,7 +65,7 @@ def decode_chat_request(body: bytes) -> ChatRequest:
     if raw_messages is None:
         raise missing("messages")
     as_array(raw_messages, "messages")
-    if not raw_messages:
+    if not raw_messages and not names_a_prompt(data):
         raise GatewayError.invalid(
             "Invalid 'messages': empty array. Expected an array with minimum length 1, but got "
             "an empty array instead.", param="messages", code=ErrorCode.EMPTY_ARRAY)
@@ -117,6 +118,7 @@ def decode_chat_request(body: bytes) -> ChatRequest:
         tools=tools,
         tool_choice=tool_choice,
         response_format=response_format,
+        prompt=None if data.get("prompt") is None else decode_prompt_ref(data["prompt"]),
         extra={"openai": extra} if extra else {},
     )
 

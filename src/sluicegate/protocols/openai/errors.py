@@ -16,6 +16,7 @@ _ERROR_TYPES = {
     ErrorKind.REQUEST_TIMEOUT: "invalid_request_error",
     ErrorKind.CONFLICT: "conflict_error",
     ErrorKind.TOO_LARGE: "invalid_request_error",
+    ErrorKind.UNPROCESSABLE: "invalid_request_error",
     ErrorKind.RATE_LIMITED: "rate_limit_error",
     ErrorKind.INTERNAL: "api_error",
     ErrorKind.UPSTREAM: "api_error",

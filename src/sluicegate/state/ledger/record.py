@@ -43,3 +43,5 @@ class LedgerRecord(msgspec.Struct, array_like=True, kw_only=True):
     # name. None before authentication, and in records spooled by a version before ids
     # (the store then gives them the id of the tenant of that name, when it ships them).
     tenant_id: str | None = None
+    # The prompt version rendered into the request, as NAME@VERSION (None: no prompt).
+    prompt: str | None = None

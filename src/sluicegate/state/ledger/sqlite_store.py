@@ -23,6 +23,7 @@ GROUP_COLUMNS: dict[str, str] = {
     "target": "target",
     "day": "date(ts, 'unixepoch')",
     "tag": "tag.value",
+    "prompt": "prompt",
 }
 
 
@@ -30,7 +31,7 @@ _COLUMNS = (
     "id, request_id, ts, tenant, key_name, alias, target, protocol, operation, stream, tags,"
     " status, error_code, input_tokens, output_tokens, cached_tokens, cache_write_tokens,"
     " reasoning_tokens, estimated, cost_usd, latency_ms, ttft_ms, attempts, cache, saved_usd,"
-    " unpriced, tenant_id"
+    " unpriced, tenant_id, prompt"
 )
 _WIDTH = _COLUMNS.count(",") + 1
 
@@ -227,4 +228,5 @@ def _row(r: LedgerRecord) -> tuple[Any, ...]:
         r.saved_usd,
         int(r.unpriced),
         r.tenant_id,
+        r.prompt,
     )

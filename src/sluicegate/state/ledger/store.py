@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol
 
 from sluicegate.state.ledger.shipper import ShippingStore
 
-GroupBy = Literal["tenant", "key", "alias", "target", "tag", "day"]
+GroupBy = Literal["tenant", "key", "alias", "target", "tag", "day", "prompt"]
 
 # The sums every usage answer carries, totals and groups alike, in this order.
 SUM_FIELDS = (

@@ -29,7 +29,7 @@ _COLUMNS = (
     "id, request_id, ts, tenant, key_name, alias, target, protocol, operation, stream, tags,"
     " status, error_code, input_tokens, output_tokens, cached_tokens, cache_write_tokens,"
     " reasoning_tokens, estimated, cost_usd, latency_ms, ttft_ms, attempts, cache, saved_usd,"
-    " unpriced, tenant_id"
+    " unpriced, tenant_id, prompt"
 )
 _TYPES = [
     "text",
@@ -59,6 +59,7 @@ _TYPES = [
     "float8",
     "bool",
     "text",
+    "text",
 ]
 
 _SHIP = f"""
@@ -74,7 +75,8 @@ inserted AS (
            estimated, cost_usd, latency_ms, ttft_ms, attempts::jsonb, cache, saved_usd,
            unpriced,
            -- Spooled by a version before tenant ids: the tenant that has the name now.
-           coalesce(tenant_id, (SELECT t.id FROM tenants t WHERE t.name = input.tenant))
+           coalesce(tenant_id, (SELECT t.id FROM tenants t WHERE t.name = input.tenant)),
+           prompt
     FROM input
     ON CONFLICT DO NOTHING
     RETURNING *
@@ -97,12 +99,13 @@ _RAW_GROUP = {
     "target": "target AS k",
     "day": f"to_char({DAY}, 'YYYY-MM-DD') AS k",
     "tag": "tag AS k",
+    "prompt": "prompt AS k",
 }
 _ROLLUP_GROUP = {
     **_RAW_GROUP,
     "day": "to_char(day, 'YYYY-MM-DD') AS k",
 }
-_NULLABLE = {"tenant", "key", "alias", "target"}
+_NULLABLE = {"tenant", "key", "alias", "target", "prompt"}
 
 
 class PostgresLedgerStore(SpendFromUsage):
@@ -353,4 +356,5 @@ def _columns(records: list[LedgerRecord]) -> list[list[Any]]:
         [r.saved_usd for r in records],
         [r.unpriced for r in records],
         [r.tenant_id for r in records],
+        [r.prompt for r in records],
     ]

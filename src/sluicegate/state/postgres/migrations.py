@@ -211,6 +211,72 @@ MIGRATIONS: tuple[str, ...] = (
         ADD PRIMARY KEY (tenant_id, tenant, day, key_name, tag);
     DROP FUNCTION sluicegate_legacy_tenant_id(text);
     """,
+    # 5: the prompt registry (immutable versions, labels and every move of them), and the
+    # prompt version each ledger record was served with (NAME@VERSION), in the raw rows
+    # and as a key of the daily roll-up. Replicas of the previous version cannot ship once
+    # this is applied (the roll-up's key changed): their records wait in their spools.
+    """
+    CREATE TABLE prompts (
+        name text PRIMARY KEY,
+        tenant_id text,              -- NULL: a platform prompt
+        tenant text,                 -- the owner's name when the prompt was made
+        created_at double precision NOT NULL
+    );
+    CREATE TABLE prompt_versions (
+        name text NOT NULL REFERENCES prompts (name),
+        version integer NOT NULL,
+        hash text NOT NULL,          -- sha256 of the content as canonical JSON
+        document jsonb NOT NULL,
+        created_at double precision NOT NULL,
+        PRIMARY KEY (name, version),
+        UNIQUE (name, hash)
+    );
+    CREATE TABLE prompt_labels (
+        name text NOT NULL,
+        label text NOT NULL,
+        version integer NOT NULL,
+        moved_at double precision NOT NULL,
+        PRIMARY KEY (name, label),
+        FOREIGN KEY (name, version) REFERENCES prompt_versions (name, version)
+    );
+    CREATE TABLE prompt_label_moves (
+        id bigserial PRIMARY KEY,
+        name text NOT NULL,
+        label text NOT NULL,
+        from_version integer,        -- NULL: the label was new
+        to_version integer NOT NULL,
+        at double precision NOT NULL
+    );
+    CREATE INDEX prompt_label_moves_name ON prompt_label_moves (name, id);
+    -- Bumped by any change to the registry, from any replica or by hand: every replica
+    -- polls it and reloads its in-memory registry when it moves.
+    CREATE TABLE prompt_registry_version (
+        one boolean PRIMARY KEY DEFAULT true CHECK (one),
+        version bigint NOT NULL
+    );
+    INSERT INTO prompt_registry_version VALUES (true, 0);
+    CREATE FUNCTION sluicegate_prompts_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        UPDATE prompt_registry_version SET version = version + 1;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER prompts_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON prompts
+        FOR EACH STATEMENT EXECUTE FUNCTION sluicegate_prompts_changed();
+    CREATE TRIGGER prompt_versions_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+        ON prompt_versions FOR EACH STATEMENT EXECUTE FUNCTION sluicegate_prompts_changed();
+    CREATE TRIGGER prompt_labels_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+        ON prompt_labels FOR EACH STATEMENT EXECUTE FUNCTION sluicegate_prompts_changed();
+    CREATE FUNCTION sluicegate_prompt_version_kept() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'prompt version %@% never changes', OLD.name, OLD.version;
+    END $$;
+    CREATE TRIGGER prompt_versions_immutable BEFORE UPDATE ON prompt_versions
+        FOR EACH ROW EXECUTE FUNCTION sluicegate_prompt_version_kept();
+    ALTER TABLE ledger ADD COLUMN prompt text;
+    ALTER TABLE ledger_daily ADD COLUMN prompt text NOT NULL DEFAULT '';
+    ALTER TABLE ledger_daily DROP CONSTRAINT ledger_daily_pkey,
+        ADD PRIMARY KEY (tenant_id, tenant, day, key_name, alias, target, prompt);
+    """,
 )
 
 LATEST = len(MIGRATIONS)

@@ -36,11 +36,12 @@ def rollup_ctes(inserted: str) -> str:
     return f"""
     daily AS (
         INSERT INTO ledger_daily AS r
-            (tenant_id, tenant, day, key_name, alias, target, {SUM_COLUMNS})
+            (tenant_id, tenant, day, key_name, alias, target, prompt, {SUM_COLUMNS})
         SELECT coalesce(tenant_id, ''), coalesce(tenant, ''), {DAY}, coalesce(key_name, ''),
-               coalesce(alias, ''), coalesce(target, ''), {RAW_SUMS}
-        FROM {inserted} GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
-        ON CONFLICT (tenant_id, tenant, day, key_name, alias, target) DO UPDATE SET {_ADD}
+               coalesce(alias, ''), coalesce(target, ''), coalesce(prompt, ''), {RAW_SUMS}
+        FROM {inserted} GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7
+        ON CONFLICT (tenant_id, tenant, day, key_name, alias, target, prompt)
+        DO UPDATE SET {_ADD}
         RETURNING 1
     ),
     daily_tags AS (
@@ -58,10 +59,11 @@ def rebuild_sql() -> str:
     """Recompute every roll-up from the raw rows (for bulk loads that bypass shipping)."""
     return f"""
     TRUNCATE ledger_daily, ledger_daily_tags;
-    INSERT INTO ledger_daily (tenant_id, tenant, day, key_name, alias, target, {SUM_COLUMNS})
+    INSERT INTO ledger_daily
+        (tenant_id, tenant, day, key_name, alias, target, prompt, {SUM_COLUMNS})
         SELECT coalesce(tenant_id, ''), coalesce(tenant, ''), {DAY}, coalesce(key_name, ''),
-               coalesce(alias, ''), coalesce(target, ''), {RAW_SUMS}
-        FROM ledger GROUP BY 1, 2, 3, 4, 5, 6;
+               coalesce(alias, ''), coalesce(target, ''), coalesce(prompt, ''), {RAW_SUMS}
+        FROM ledger GROUP BY 1, 2, 3, 4, 5, 6, 7;
     INSERT INTO ledger_daily_tags (tenant_id, tenant, day, key_name, tag, {SUM_COLUMNS})
         SELECT coalesce(tenant_id, ''), coalesce(tenant, ''), {DAY}, coalesce(key_name, ''),
                tag, {RAW_SUMS}

@@ -1,0 +1,230 @@
+"""Rules on what a prompt's text says: secrets and personal data do not belong in it.
+
+A prompt is sent to a provider on every request, shown in the admin API and
+kept in every replica's memory and in the database: a key or a customer's
+details written into it leak everywhere at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from sluicegate.prompts.lint.findings import Finding
+
+_SECRETS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "an OpenAI or Anthropic API key",
+        re.compile(
+        r"\bsk-(?:[A-Za-z0-9]+-){0,3}[A-Za-z0-9_-]{20,}"
+    ),
+    ),
+    ("an AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+    (
+        "a GitHub token",
+        re.compile(
+        r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})"
+    ),
+    ),
+    ("a Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
+    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{30,}")),
+    ("a Stripe key", re.compile(r"\b[sr]k_(?:live|test)_[0-9A-Za-z]{16,}")),
+    ("a private key", re.compile(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----")),
+    (
+        "a JSON Web Token",
+        re.compile(
+        r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
+    ),
+    ),
+    ("a bearer token", re.compile(r"\bBearer\s+[A-Za-z0-9._~+/-]{20,}=*")),
+)
+# "password: ..." and the like, with a value that looks chosen rather than a word.
+_ASSIGNED = re.compile(
+    r"(?i)\b(password|passwd|passphrase|pwd|secret|api[_ -]?key|access[_ -]?token|"
+    r"auth[_ -]?token|client[_ -]?secret|token)\b[\"']?\s*(?:is|=|:)\s*[\"']?"
+    r"([^\s\"'`,;<>{}()]{6,})"
+)
+
+_EMAIL = re.compile(r"\b([A-Za-z0-9._%+-]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})\b")
+# Mailboxes of a role or a team, and placeholders: not a person's data.
+_ROLE_MAILBOXES = frozenset(
+    [
+        "support",
+        "help",
+        "helpdesk",
+        "info",
+        "information",
+        "sales",
+        "noreply",
+        "no-reply",
+        "donotreply",
+        "do-not-reply",
+        "privacy",
+        "security",
+        "billing",
+        "admin",
+        "administrator",
+        "contact",
+        "hello",
+        "hi",
+        "team",
+        "hr",
+        "careers",
+        "jobs",
+        "press",
+        "media",
+        "legal",
+        "abuse",
+        "postmaster",
+        "webmaster",
+        "service",
+        "services",
+        "feedback",
+        "orders",
+        "order",
+        "returns",
+        "dpo",
+        "compliance",
+        "accounts",
+        "accounting",
+        "office",
+        "customerservice",
+        "customer-service",
+        "care",
+        "marketing",
+        "partners",
+        "partnerships",
+        "ops",
+        "it",
+        "enquiries",
+        "inquiries",
+        "bookings",
+        "booking",
+        "reservations",
+        "reception",
+        "frontdesk",
+        "claims",
+        "refunds",
+        "shop",
+        "store",
+        "events",
+        "news",
+        "newsletter",
+        "community",
+        "docs",
+        "user",
+        "username",
+        "name",
+        "someone",
+        "email",
+        "you",
+        "yourname",
+        "your.name",
+        "firstname.lastname",
+        "first.last",
+        "example",
+        "test",
+        "foo",
+        "bar",
+    ]
+)
+_PHONE = re.compile(
+    r"(?<![\w-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?|\d{2,4}[\s.-])\d{3,4}[\s.-]\d{3,4}(?![\w-])"
+    r"|(?<![\w-])\+\d{8,14}(?![\w-])"
+)
+_CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
+_SSN = re.compile(r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b")
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
+_BIRTH = re.compile(
+    r"(?i)\b(?:born(?: on)?|date of birth|d\.?o\.?b\.?|birth ?date|birthday)\b[\s:,-]{0,4}"
+    r"(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\w+ \d{1,2},? \d{4}|\d{1,2} \w+ \d{4})"
+)
+
+
+def secret_findings(text: str, path: str) -> Iterator[Finding]:
+    for what, pattern in _SECRETS:
+        match = pattern.search(text)
+        if match is not None:
+            yield _finding("secret", f"{what} in the prompt text", path, text, match.start())
+            return
+    for match in _ASSIGNED.finditer(text):
+        value = match.group(2)
+        if _looks_chosen(value):
+            yield _finding(
+                "secret",
+                f"a {match.group(1).lower()} value in the prompt text",
+                path,
+                text,
+                match.start(),
+            )
+            return
+
+
+def _looks_chosen(value: str) -> bool:
+    """A value someone set (digits or symbols among letters, or long and random), not a
+    word or a placeholder like ``xxxxxx`` or ``<your-key>``."""
+    if len(set(value.lower())) <= 2 or value.lower() in ("redacted", "hidden", "secret"):
+        return False
+    has_digit = any(c.isdigit() for c in value)
+    has_alpha = any(c.isalpha() for c in value)
+    has_symbol = any(not c.isalnum() for c in value)
+    mixed_case = any(c.isupper() for c in value[1:]) and any(c.islower() for c in value)
+    if value.isdigit():
+        return False
+    return has_alpha and (has_digit or (has_symbol and mixed_case) or len(value) >= 24)
+
+
+def personal_data_findings(text: str, path: str) -> Iterator[Finding]:
+    for match in _EMAIL.finditer(text):
+        local = match.group(1).lower()
+        if local not in _ROLE_MAILBOXES and not local.startswith(("no-reply", "noreply")):
+            yield _finding("personal-data", "a person's email address", path, text, match.start())
+            return
+    checks = (
+        (_SSN, "a US social security number", None),
+        (_CARD, "a payment card number", _luhn),
+        (_IBAN, "an IBAN", _iban_valid),
+        (_PHONE, "a phone number", _phone_like),
+        (_BIRTH, "a date of birth", None),
+    )
+    for pattern, what, valid in checks:
+        for match in pattern.finditer(text):
+            if valid is None or valid(match.group(0)):
+                yield _finding("personal-data", f"{what}", path, text, match.start())
+                return
+
+
+def _luhn(candidate: str) -> bool:
+    digits = [int(c) for c in candidate if c.isdigit()]
+    if not 13 <= len(digits) <= 19 or digits[0] not in (2, 3, 4, 5, 6):
+        return False
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _iban_valid(candidate: str) -> bool:
+    compact = candidate.replace(" ", "")
+    if not 15 <= len(compact) <= 34:
+        return False
+    moved = compact[4:] + compact[:4]
+    number = "".join(str(int(c, 36)) for c in moved)
+    return int(number) % 97 == 1
+
+
+def _phone_like(candidate: str) -> bool:
+    digits = sum(c.isdigit() for c in candidate)
+    if not 9 <= digits <= 15:
+        return False
+    # A date or a time range (2024-01-15, 10.30-12.00) is not a phone number.
+    return not re.fullmatch(r"\d{4}[-./]\d{2}[-./]\d{2}", candidate.strip())
+
+
+def _finding(rule: str, what: str, path: str, text: str, at: int) -> Finding:
+    line = text.count("\n", 0, at) + 1
+    return Finding(rule, "error", f"{what}: remove it from the prompt", path, line)

@@ -1,0 +1,159 @@
+"""Stage: the prompt a request names, rendered, and the system-prompt layers, composed.
+
+Every chat request of a tenant gets one system prompt made in a fixed order:
+the platform's layer, the tenant's layer, the prompt version's system
+messages, then the request's own leading system messages. The prompt's other
+messages (few-shot turns) come next, then the request's own. The prompt's
+``params`` are defaults: the request's own values win. The prompt reference
+is consumed here and never reaches an upstream; what was served is written
+on the request as ``NAME@VERSION`` (the response header, the ledger record
+and both cache keys read it there).
+
+It runs before ResolveModel, since ``"model": "prompt:NAME"`` names the alias
+through the prompt, and before Admit, so that the rendered prompt's tokens
+count against the tenant's limits. A request that names no prompt, with no
+layers configured, passes straight through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+
+from sluicegate.canonical import ChatRequest, GatewayError, Message, PromptRef, TextPart
+from sluicegate.canonical.prompt_ref import MODEL_PREFIX
+from sluicegate.pipeline import Events, Next, Request
+from sluicegate.prompts.registry import PromptRegistry
+from sluicegate.prompts.version import PromptVersion, RenderedPrompt
+
+SEPARATOR = "\n\n"
+
+
+class ComposePrompt:
+    def __init__(self, registry: PromptRegistry) -> None:
+        self.registry = registry
+
+    async def __call__(self, request: Request, call_next: Next) -> Events:
+        body = request.body
+        if not isinstance(body, ChatRequest):
+            return await call_next(request)
+        named = body.prompt is not None or body.model.startswith(MODEL_PREFIX)
+        layers = request.runtime.layers
+        if not named and not layers:
+            return await call_next(request)
+        tenant = request.tenant
+        texts = layers.texts(tenant.name if tenant is not None else None) if layers else ()
+        if not named:
+            if not texts:
+                return await call_next(request)
+            messages = compose(texts, None, body.messages)
+            return await call_next(request.replace(body=msgspec.structs.replace(
+                body, messages=messages)))
+        version, alias, ref = self._resolve(request, body)
+        rendered = version.render(ref.variables)
+        return await call_next(
+            request.replace(body=_with_prompt(body, alias, texts, rendered), prompt=version.ref)
+        )
+
+    def _resolve(self, request: Request, body: ChatRequest) -> tuple[PromptVersion, str, PromptRef]:
+        ref = body.prompt
+        alias: str | None = body.model
+        if body.model.startswith(MODEL_PREFIX):
+            from_model = _ref_of_model(body.model)
+            if ref is None:
+                ref = from_model
+            elif ref.name != from_model.name:
+                raise GatewayError.invalid(
+                    f"model names the prompt {from_model.name!r} and prompt.name "
+                    f"{ref.name!r}; name one prompt",
+                    param="prompt.name",
+                )
+            elif ref.label is None and ref.version is None:
+                ref = msgspec.structs.replace(
+                    ref, label=from_model.label, version=from_model.version
+                )
+            alias = None
+        assert ref is not None
+        tenant = request.tenant
+        version = self.registry.resolve(
+            ref.name,
+            tenant_id=tenant.id if tenant is not None else None,
+            label=ref.label,
+            version=ref.version,
+            max_staleness_s=request.runtime.config.prompts.max_staleness_s,
+        )
+        if alias is None:
+            alias = version.document.model
+            if alias is None:
+                raise GatewayError.invalid(
+                    f"prompt {version.ref} names no model: send the alias as model and the "
+                    "prompt in the prompt field",
+                    param="model",
+                )
+        return version, alias, ref
+
+
+def _ref_of_model(model: str) -> PromptRef:
+    """``prompt:NAME``, ``prompt:NAME@LABEL`` or ``prompt:NAME@VERSION``."""
+    name, _, at = model[len(MODEL_PREFIX) :].partition("@")
+    if not name:
+        raise GatewayError.invalid(
+            "model 'prompt:' must name a prompt: prompt:NAME[@LABEL|@VERSION]", param="model"
+        )
+    if not at:
+        return PromptRef(name=name)
+    if at.isdigit():
+        if int(at) < 1:
+            raise GatewayError.invalid("a prompt's versions start at 1", param="model")
+        return PromptRef(name=name, version=int(at))
+    return PromptRef(name=name, label=at)
+
+
+def _with_prompt(
+    body: ChatRequest, alias: str, texts: tuple[str, ...], rendered: RenderedPrompt
+) -> ChatRequest:
+    params = rendered.version.params
+    return msgspec.structs.replace(
+        body,
+        model=alias,
+        prompt=None,
+        messages=compose((*texts, *rendered.system), rendered.messages, body.messages),
+        temperature=body.temperature if body.temperature is not None else params.temperature,
+        top_p=body.top_p if body.top_p is not None else params.top_p,
+        top_k=body.top_k if body.top_k is not None else params.top_k,
+        max_tokens=body.max_tokens if body.max_tokens is not None else params.max_tokens,
+        stop=body.stop or list(params.stop or ()),
+        seed=body.seed if body.seed is not None else params.seed,
+        response_format=body.response_format
+        if body.response_format is not None
+        else rendered.version.document.response_format,
+    )
+
+
+def compose(
+    texts: Sequence[str], turns: Sequence[Message] | None, messages: Sequence[Message]
+) -> list[Message]:
+    """One system message (``texts``, then the request's leading system messages), the
+    prompt's ``turns``, then the rest of the request's messages.
+
+    The text is joined into one part, unless the request marked one of its own system
+    parts as a prompt-cache breakpoint (Anthropic ``cache_control``): its parts then
+    stay as they are, after the composed text.
+    """
+    lead = 0
+    while lead < len(messages) and messages[lead].role == "system":
+        lead += 1
+    own = [part for m in messages[:lead] for part in m.content]
+    parts: list[TextPart] = []
+    if any(isinstance(p, TextPart) and p.cache_control is not None for p in own):
+        parts.append(TextPart(text=SEPARATOR.join(texts)))
+        parts += [p for p in own if isinstance(p, TextPart)]
+    else:
+        own_texts = [p.text for p in own if isinstance(p, TextPart)]
+        parts.append(TextPart(text=SEPARATOR.join([*texts, *own_texts])))
+    out = [Message(role="system", content=list(parts))] if parts[0].text or len(parts) > 1 else []
+    if turns:
+        out += turns
+    out += messages[lead:]
+    return out
