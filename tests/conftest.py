@@ -190,7 +190,8 @@ def postgres_url(postgres_database: str) -> str:
     """
     _postgres(
         postgres_database,
-        "TRUNCATE tenants, api_keys, ledger, ledger_daily, ledger_daily_tags, spool_offsets",
+        "TRUNCATE tenants, api_keys, ledger, ledger_daily, ledger_daily_tags, spool_offsets,"
+        " prompts, prompt_versions, prompt_labels, prompt_label_moves",
     )
     return postgres_database
 

@@ -49,7 +49,10 @@ def tenant_named(gateway: Gateway, name: str) -> Tenant:
     return tenant
 
 
-async def read_body(request: web.Request, model: type[M]) -> M:
+async def read_body(
+    request: web.Request, model: type[M], *, defaults: dict[str, Any] | None = None
+) -> M:
+    """The body as ``model``, strictly; ``defaults`` fill fields the body leaves out."""
     raw = await request.read()
     if not raw.strip():
         raise GatewayError.invalid(
@@ -65,6 +68,8 @@ async def read_body(request: web.Request, model: type[M]) -> M:
         raise GatewayError.invalid(
             "the request body must be a JSON object", code=ErrorCode.INVALID_JSON
         )
+    if defaults:
+        data = {**defaults, **data}
     try:
         # Strict: JSON has real types, so "yes" is not a boolean and "5" not a number,
         # exactly as the OpenAPI document's schema (built from the same model) says.

@@ -23,7 +23,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from sluicegate.admin.schemas import ErrorBody
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Method = Literal["GET", "POST", "PATCH", "DELETE"]
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 _REF_TEMPLATE = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"\{(\w+)\}")
@@ -31,9 +31,11 @@ _PATH_PARAM = re.compile(r"\{(\w+)\}")
 _ERRORS: dict[int, tuple[str, str]] = {
     400: ("BadRequest", "Invalid request: the message and `param` name the offending field."),
     401: ("Unauthorized", "Missing or wrong admin key, or the admin API is disabled."),
-    404: ("NotFound", "No such tenant or key."),
+    404: ("NotFound", "No such tenant, key or prompt (or version, or label)."),
     409: ("Conflict", "Conflicts with the current state (duplicate name, config-defined "
-          "tenant, no config file to reload)."),
+          "tenant, no config file to reload, a label moved meanwhile)."),
+    422: ("LintFailed", "The prompt linter found errors; they are under `lint` (add "
+          "`?force=true` to store the version anyway)."),
     500: ("InternalError", "The gateway failed; its log has the details."),
 }
 

@@ -30,6 +30,27 @@ from sluicegate.admin.http import gateway_of
 from sluicegate.admin.keys import create_key, delete_key, list_keys, list_tenant_keys, revoke_key
 from sluicegate.admin.models import list_models, list_targets
 from sluicegate.admin.openapi import Handler, Operation, build_openapi
+from sluicegate.admin.prompt_schemas import (
+    LabelMove,
+    LabelMoved,
+    LintResult,
+    PromptDetail,
+    PromptList,
+    PromptListQuery,
+    Rendered,
+    RenderRequest,
+    VersionCreated,
+    VersionCreateQuery,
+)
+from sluicegate.admin.prompts import (
+    create_version,
+    get_prompt,
+    get_version,
+    lint_prompt,
+    list_prompts,
+    move_label,
+    render_prompt,
+)
 from sluicegate.admin.reload import reload_config
 from sluicegate.admin.schemas import (
     CacheInvalidate,
@@ -66,6 +87,7 @@ from sluicegate.admin.usage import list_requests, usage, usage_forecast
 from sluicegate.auth.admin_key import check_admin_key
 from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 from sluicegate.http_errors import JSON, error_response
+from sluicegate.prompts.document import PromptDocument
 from sluicegate.protocols.wire import OPENAI
 from sluicegate.state.directory import DirectoryError
 
@@ -84,7 +106,13 @@ def openapi_document() -> bytes:
     return orjson.dumps(
         build_openapi(
             OPERATIONS,
-            path_params={"name": "The tenant's name.", "id": "The key's id (key_...)."},
+            path_params={
+                "name": "The tenant's name.",
+                "id": "The key's id (key_...).",
+                "prompt": "The prompt's name ([a-z0-9][a-z0-9._-]{0,63}).",
+                "version": "A version number, a label or `latest`.",
+                "label": "A label ([a-z][a-z0-9._-]{0,63}; not `latest`).",
+            },
         )
     )
 
@@ -287,6 +315,87 @@ OPERATIONS: tuple[Operation, ...] = (
         "saved; provider prompt-cache reads and writes, the discount on reads against the "
         "premium on writes at the alias's prices, and whether prefix caching pays. `tenant` "
         "and `tenant_id` select as in GET /admin/usage.",
+    ),
+    Operation(
+        "GET",
+        "/admin/prompts",
+        list_prompts,
+        "List prompts",
+        "prompts",
+        PromptList,
+        query=PromptListQuery,
+        errors=(400, 404),
+    ),
+    Operation(
+        "POST",
+        "/admin/prompts/lint",
+        lint_prompt,
+        "Lint a version document",
+        "prompts",
+        LintResult,
+        body=PromptDocument,
+        errors=(400,),
+        description="The findings the linter would report if the document were pushed, "
+        "with the running configuration's locked layers and the alias's context window.",
+    ),
+    Operation(
+        "POST",
+        "/admin/prompts/{prompt}/versions",
+        create_version,
+        "Create a version",
+        "prompts",
+        VersionCreated,
+        status=201,
+        body=PromptDocument,
+        query=VersionCreateQuery,
+        errors=(400, 409, 422),
+        description="Content identical to an existing version answers 200 with that "
+        "version. A lint finding of severity `error` answers 422 with every finding under "
+        "`lint`, unless `force=true`. `name` may be left out of the body (the path's).",
+    ),
+    Operation(
+        "GET",
+        "/admin/prompts/{prompt}",
+        get_prompt,
+        "Get a prompt",
+        "prompts",
+        PromptDetail,
+        errors=(400, 404),
+    ),
+    Operation(
+        "GET",
+        "/admin/prompts/{prompt}/versions/{version}",
+        get_version,
+        "Get a version document",
+        "prompts",
+        None,
+        errors=(400, 404),
+        description="`version` is a number, a label or `latest`; the answer is the "
+        "document with `version`, `hash` and `created_at`.",
+    ),
+    Operation(
+        "PUT",
+        "/admin/prompts/{prompt}/labels/{label}",
+        move_label,
+        "Point a label at a version",
+        "prompts",
+        LabelMoved,
+        body=LabelMove,
+        errors=(400, 404, 409),
+        description="Every replica serves the new version within a second. With "
+        "`expected_version`, the move happens only if the label still points there.",
+    ),
+    Operation(
+        "POST",
+        "/admin/prompts/{prompt}/render",
+        render_prompt,
+        "What the upstream would receive",
+        "prompts",
+        Rendered,
+        body=RenderRequest,
+        errors=(400, 404),
+        description="The prompt rendered for `variables` as `tenant` sees it, composed "
+        "with the platform and tenant layers and the request's own `messages`.",
     ),
     Operation("GET", "/admin/openapi.json", openapi_json, "This document", "operations", None),
 )

@@ -17,17 +17,14 @@ layers configured, passes straight through.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import msgspec
 
-from sluicegate.canonical import ChatRequest, GatewayError, Message, PromptRef, TextPart
+from sluicegate.canonical import ChatRequest, GatewayError, PromptRef
 from sluicegate.canonical.prompt_ref import MODEL_PREFIX
 from sluicegate.pipeline import Events, Next, Request
 from sluicegate.prompts.registry import PromptRegistry
-from sluicegate.prompts.version import PromptVersion, RenderedPrompt
-
-SEPARATOR = "\n\n"
+from sluicegate.prompts.render import compose, with_prompt
+from sluicegate.prompts.version import PromptVersion
 
 
 class ComposePrompt:
@@ -53,7 +50,7 @@ class ComposePrompt:
         version, alias, ref = self._resolve(request, body)
         rendered = version.render(ref.variables)
         return await call_next(
-            request.replace(body=_with_prompt(body, alias, texts, rendered), prompt=version.ref)
+            request.replace(body=with_prompt(body, alias, texts, rendered), prompt=version.ref)
         )
 
     def _resolve(self, request: Request, body: ChatRequest) -> tuple[PromptVersion, str, PromptRef]:
@@ -108,52 +105,3 @@ def _ref_of_model(model: str) -> PromptRef:
             raise GatewayError.invalid("a prompt's versions start at 1", param="model")
         return PromptRef(name=name, version=int(at))
     return PromptRef(name=name, label=at)
-
-
-def _with_prompt(
-    body: ChatRequest, alias: str, texts: tuple[str, ...], rendered: RenderedPrompt
-) -> ChatRequest:
-    params = rendered.version.params
-    return msgspec.structs.replace(
-        body,
-        model=alias,
-        prompt=None,
-        messages=compose((*texts, *rendered.system), rendered.messages, body.messages),
-        temperature=body.temperature if body.temperature is not None else params.temperature,
-        top_p=body.top_p if body.top_p is not None else params.top_p,
-        top_k=body.top_k if body.top_k is not None else params.top_k,
-        max_tokens=body.max_tokens if body.max_tokens is not None else params.max_tokens,
-        stop=body.stop or list(params.stop or ()),
-        seed=body.seed if body.seed is not None else params.seed,
-        response_format=body.response_format
-        if body.response_format is not None
-        else rendered.version.document.response_format,
-    )
-
-
-def compose(
-    texts: Sequence[str], turns: Sequence[Message] | None, messages: Sequence[Message]
-) -> list[Message]:
-    """One system message (``texts``, then the request's leading system messages), the
-    prompt's ``turns``, then the rest of the request's messages.
-
-    The text is joined into one part, unless the request marked one of its own system
-    parts as a prompt-cache breakpoint (Anthropic ``cache_control``): its parts then
-    stay as they are, after the composed text.
-    """
-    lead = 0
-    while lead < len(messages) and messages[lead].role == "system":
-        lead += 1
-    own = [part for m in messages[:lead] for part in m.content]
-    parts: list[TextPart] = []
-    if any(isinstance(p, TextPart) and p.cache_control is not None for p in own):
-        parts.append(TextPart(text=SEPARATOR.join(texts)))
-        parts += [p for p in own if isinstance(p, TextPart)]
-    else:
-        own_texts = [p.text for p in own if isinstance(p, TextPart)]
-        parts.append(TextPart(text=SEPARATOR.join([*texts, *own_texts])))
-    out = [Message(role="system", content=list(parts))] if parts[0].text or len(parts) > 1 else []
-    if turns:
-        out += turns
-    out += messages[lead:]
-    return out
