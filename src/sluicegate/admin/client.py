@@ -15,7 +15,15 @@ from typing import Any
 
 
 class AdminError(Exception):
-    """The gateway refused the call, or could not be reached; the message says why."""
+    """The gateway refused the call, or could not be reached; the message says why.
+
+    ``status`` and ``body`` are the refusal's HTTP status and JSON body (None when the
+    gateway could not be reached or did not answer JSON)."""
+
+    def __init__(self, message: str, *, status: int | None = None, body: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
 
 
 class AdminClient:
@@ -51,11 +59,13 @@ class AdminClient:
                 raw = resp.read()
                 return raw.decode() if text else json.loads(raw or b"null")
         except urllib.error.HTTPError as exc:
+            answer: Any = None
             try:
-                message = json.loads(exc.read())["error"]["message"]
+                answer = json.loads(exc.read())
+                message = answer["error"]["message"]
             except (ValueError, KeyError, TypeError):
                 message = exc.reason
-            raise AdminError(f"{exc.code}: {message}") from exc
+            raise AdminError(f"{exc.code}: {message}", status=exc.code, body=answer) from exc
         except (urllib.error.URLError, OSError) as exc:
             raise AdminError(f"cannot reach the gateway at {self.url}: {exc}") from exc
 

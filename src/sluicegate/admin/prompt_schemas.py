@@ -35,6 +35,7 @@ class VersionCreated(_Response):
     version: int
     hash: str
     created_at: float
+    created: bool = Field(description="false: the same content was already this version")
     lint: list[FindingOut]
 
 

@@ -77,6 +77,7 @@ async def create_version(request: web.Request) -> web.Response:
         version=stored.version,
         hash=stored.hash,
         created_at=stored.created_at,
+        created=stored.created,
         lint=[_finding(f) for f in findings],
     )
     return json_answer(answer, status=201 if stored.created else 200)

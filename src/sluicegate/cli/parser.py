@@ -16,6 +16,7 @@ from typing import Any
 from sluicegate.cli.cache import run_cache_invalidate
 from sluicegate.cli.config_file import run_check
 from sluicegate.cli.keys import run_key_create, run_key_revoke, run_keys
+from sluicegate.cli.prompts import run_prompt_label, run_prompt_lint, run_prompt_push, run_prompts
 from sluicegate.cli.serve import run_serve
 from sluicegate.cli.storage import run_migrate
 from sluicegate.cli.tenants import CLEARABLE, run_tenant_create, run_tenant_limits, run_tenants
@@ -143,7 +144,9 @@ def _admin_commands(sub: Any) -> None:
     usage.add_argument("--tenant")
     usage.add_argument("--since", help="ISO 8601 date or time (UTC when no zone)")
     usage.add_argument("--until")
-    usage.add_argument("--group-by", choices=["tenant", "key", "alias", "target", "tag", "day"])
+    usage.add_argument(
+        "--group-by", choices=["tenant", "key", "alias", "target", "tag", "day", "prompt"]
+    )
     usage.add_argument("--key", help="only this key name's requests")
     usage.add_argument(
         "--format", choices=["table", "csv", "json"], default="table", help="default: a table"
@@ -166,3 +169,25 @@ def _admin_commands(sub: Any) -> None:
     flush.add_argument("--alias")
     flush.add_argument("--tag")
     flush.add_argument("--all", action="store_true", help="every entry")
+    prompts = add("prompts", "list prompts with their latest version and labels", run_prompts)
+    prompts.add_argument("--tenant", help="only this tenant's prompts")
+    push = add("prompt-push", "create a prompt version from a YAML file", run_prompt_push)
+    push.add_argument("file", type=Path)
+    push.add_argument("--label", help="then point this label at the version")
+    push.add_argument("--force", action="store_true", help="store it despite lint errors")
+    label = add("prompt-label", "point a prompt's label at a version", run_prompt_label)
+    label.add_argument("name")
+    label.add_argument("label")
+    label.add_argument("version", type=int)
+    lint = add(
+        "prompt-lint",
+        "lint prompt files with the gateway's linter (exit status 1 on an error)",
+        run_prompt_lint,
+    )
+    lint.add_argument("files", type=Path, nargs="+")
+    lint.add_argument("--format", choices=["text", "sarif"], default="text")
+    lint.add_argument(
+        "--offline",
+        action="store_true",
+        help="lint here, without a gateway (no locked layers or context windows known)",
+    )
