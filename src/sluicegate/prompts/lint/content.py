@@ -46,98 +46,36 @@ _ASSIGNED = re.compile(
 )
 
 _EMAIL = re.compile(r"\b([A-Za-z0-9._%+-]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})\b")
-# Mailboxes of a role or a team, and placeholders: not a person's data.
-_ROLE_MAILBOXES = frozenset(
-    [
-        "support",
-        "help",
-        "helpdesk",
-        "info",
-        "information",
-        "sales",
-        "noreply",
-        "no-reply",
-        "donotreply",
-        "do-not-reply",
-        "privacy",
-        "security",
-        "billing",
-        "admin",
-        "administrator",
-        "contact",
-        "hello",
-        "hi",
-        "team",
-        "hr",
-        "careers",
-        "jobs",
-        "press",
-        "media",
-        "legal",
-        "abuse",
-        "postmaster",
-        "webmaster",
-        "service",
-        "services",
-        "feedback",
-        "orders",
-        "order",
-        "returns",
-        "dpo",
-        "compliance",
-        "accounts",
-        "accounting",
-        "office",
-        "customerservice",
-        "customer-service",
-        "care",
-        "marketing",
-        "partners",
-        "partnerships",
-        "ops",
-        "it",
-        "enquiries",
-        "inquiries",
-        "bookings",
-        "booking",
-        "reservations",
-        "reception",
-        "frontdesk",
-        "claims",
-        "refunds",
-        "shop",
-        "store",
-        "events",
-        "news",
-        "newsletter",
-        "community",
-        "docs",
-        "user",
-        "username",
-        "name",
-        "someone",
-        "email",
-        "you",
-        "yourname",
-        "your.name",
-        "firstname.lastname",
-        "first.last",
-        "example",
-        "test",
-        "foo",
-        "bar",
-    ]
+# A person's address: a name split by a separator (jane.doe@, j_smith@) at any domain, or
+# any address at a personal mail provider. One word at a company's domain (support@,
+# retouren@, pharmacy@) is a role's or a team's mailbox.
+_NAME_LIKE = re.compile(r"[a-z]+[._-][a-z]+(?:[._-][a-z]+)*\d{0,4}")
+_PERSONAL_MAIL = frozenset(
+    "gmail.com googlemail.com yahoo.com yahoo.co.uk hotmail.com outlook.com live.com msn.com "
+    "icloud.com me.com aol.com gmx.de gmx.net web.de t-online.de proton.me protonmail.com "
+    "mail.ru yandex.ru orange.fr free.fr laposte.net libero.it qq.com 163.com".split()
+)
+_PLACEHOLDERS = frozenset(
+    "first.last firstname.lastname first_last your.name name.surname john.doe jane.doe".split()
 )
 _PHONE = re.compile(
-    r"(?<![\w-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?|\d{2,4}[\s.-])\d{3,4}[\s.-]\d{3,4}(?![\w-])"
-    r"|(?<![\w-])\+\d{8,14}(?![\w-])"
+    r"(?<![\w+-])\+\d{1,3}(?:[\s.-]?\(?\d{1,4}\)?){2,5}(?![\w-])"
+    r"|(?<![\w-])\(\d{3}\)\s?\d{3}[\s.-]\d{4}(?![\w-])"
+    r"|(?<![\w-])\d{3}[.-]\d{3}[.-]\d{4}(?![\w-])"
+)
+# A national number (0xx ...) counts only where the text says it is one.
+_PHONE_WORD = re.compile(
+    r"(?i)\b(?:phone|tel|telephone|call|ring|mobile|cell|fax|whatsapp|sms|telefon|handy|"
+    r"téléphone|portable|teléfono|móvil)\b[^\n\d]{0,20}(0\d{1,4}(?:[\s/.-]?\d{2,8}){1,4})"
 )
 _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 _SSN = re.compile(r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
+_DATE = r"(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\w+\.? \d{1,2},? \d{4}|\d{1,2}\.? \w+\.? \d{4})"
 _BIRTH = re.compile(
-    r"(?i)\b(?:born(?: on)?|date of birth|d\.?o\.?b\.?|birth ?date|birthday)\b[\s:,-]{0,4}"
-    r"(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\w+ \d{1,2},? \d{4}|\d{1,2} \w+ \d{4})"
+    r"(?i)\b(?:born(?: on)?|date of birth|d\.?o\.?b\.?|birth ?date|birthday|geboren(?: am)?|"
+    r"geb\.|geburtsdatum|née? le|date de naissance|nacid[oa] el|fecha de nacimiento)"
+    rf"[\s:,-]{{0,4}}{_DATE}"
 )
 
 
@@ -176,9 +114,15 @@ def _looks_chosen(value: str) -> bool:
 
 def personal_data_findings(text: str, path: str) -> Iterator[Finding]:
     for match in _EMAIL.finditer(text):
-        local = match.group(1).lower()
-        if local not in _ROLE_MAILBOXES and not local.startswith(("no-reply", "noreply")):
+        local, domain = match.group(1).lower(), match.group(2).lower()
+        if local in _PLACEHOLDERS:
+            continue
+        if domain in _PERSONAL_MAIL or _NAME_LIKE.fullmatch(local):
             yield _finding("personal-data", "a person's email address", path, text, match.start())
+            return
+    for match in _PHONE_WORD.finditer(text):
+        if _phone_like(match.group(1)):
+            yield _finding("personal-data", "a phone number", path, text, match.start(1))
             return
     checks = (
         (_SSN, "a US social security number", None),

@@ -47,170 +47,96 @@ _OVERRIDE = re.compile(
 )
 
 _LANGUAGES = {
-    "english": "english",
-    "french": "french",
-    "français": "french",
-    "francais": "french",
-    "german": "german",
-    "deutsch": "german",
-    "spanish": "spanish",
-    "español": "spanish",
-    "espanol": "spanish",
-    "italian": "italian",
-    "italiano": "italian",
-    "portuguese": "portuguese",
-    "português": "portuguese",
-    "dutch": "dutch",
-    "japanese": "japanese",
-    "日本語": "japanese",
-    "chinese": "chinese",
-    "mandarin": "chinese",
-    "korean": "korean",
-    "russian": "russian",
-    "arabic": "arabic",
-    "hindi": "hindi",
-    "polish": "polish",
-    "swedish": "swedish",
-    "turkish": "turkish",
-    "greek": "greek",
-    "danish": "danish",
-    "norwegian": "norwegian",
-    "finnish": "finnish",
-    "czech": "czech",
-    "hebrew": "hebrew",
-    "vietnamese": "vietnamese",
-    "thai": "thai",
-    "indonesian": "indonesian",
-}
+    # English names, and the names a layer written in German, French or Spanish uses.
+    "english": "english", "englisch": "english", "anglais": "english", "inglés": "english",
+    "ingles": "english",
+    "french": "french", "français": "french", "francais": "french", "französisch": "french",
+    "francés": "french", "frances": "french",
+    "german": "german", "deutsch": "german", "allemand": "german", "alemán": "german",
+    "aleman": "german",
+    "spanish": "spanish", "español": "spanish", "espanol": "spanish", "spanisch": "spanish",
+    "espagnol": "spanish", "castellano": "spanish",
+    "italian": "italian", "italiano": "italian", "italienisch": "italian", "italien": "italian",
+    "portuguese": "portuguese", "português": "portuguese", "dutch": "dutch",
+    "nederlands": "dutch", "niederländisch": "dutch", "néerlandais": "dutch",
+    "japanese": "japanese", "日本語": "japanese", "japanisch": "japanese", "japonais": "japanese",
+    "chinese": "chinese", "mandarin": "chinese", "korean": "korean", "russian": "russian",
+    "arabic": "arabic", "hindi": "hindi", "polish": "polish", "swedish": "swedish",
+    "turkish": "turkish", "greek": "greek", "danish": "danish", "norwegian": "norwegian",
+    "finnish": "finnish", "czech": "czech", "hebrew": "hebrew", "vietnamese": "vietnamese",
+    "thai": "thai", "indonesian": "indonesian",
+}  # fmt: skip
 _LANGUAGE_WORD = "|".join(sorted(map(re.escape, _LANGUAGES), key=len, reverse=True))
-_ANSWER_VERB = r"(?:answer|respond|reply|write|speak|communicate|talk|output|converse|produce)"
+_ANSWER_VERB = (
+    r"(?:answer|respond|reply|write|speak|communicate|talk|output|converse|produce|"
+    r"répond|réponds|écri|parle|antwort|schreib|sprich|beantwort|contest|escrib|habl)"
+)
 _LANGUAGE_RULE = re.compile(
-    rf"(?i)\b{_ANSWER_VERB}\w*\b[^.\n]{{0,40}}?\bin\s+(?:the\s+)?({_LANGUAGE_WORD})\b"
+    rf"(?i)\b{_ANSWER_VERB}\w*\b[^.\n]{{0,40}}?\b(?:in|en|auf)\s+(?:the\s+)?"
+    rf"({_LANGUAGE_WORD})\b"
     rf"|\b({_LANGUAGE_WORD})\s+only\b|\bonly\s+(?:in\s+)?({_LANGUAGE_WORD})\b"
 )
 _USER_LANGUAGE = re.compile(
-    r"(?i)\b(?:in|use)\s+(?:the\s+)?(?:same\s+language\s+as\s+the\s+user|user's\s+(?:own\s+)?"
-    r"language|language\s+(?:of\s+the\s+user|the\s+user\s+(?:writes|uses|speaks)))"
+    r"(?i)\b(?:in|use)\s+(?:the\s+)?(?:same\s+language\s+as\s+the\s+(?:user|customer)|"
+    r"(?:user|customer)'s\s+(?:own\s+)?language|language\s+(?:of\s+the\s+(?:user|customer)|"
+    r"the\s+(?:user|customer)\s+(?:writes|uses|speaks)))"
     r"|\b(?:whatever|any)\s+language\b"
 )
-
 _NEGATION = re.compile(
     r"(?i)\b(?:never|not|no|don't|do\s+not|doesn't|cannot|can't|won't|must\s+not|mustn't|"
     r"avoid|refrain|refuse|decline|without|nor|neither|instead\s+of|rather\s+than|unable|"
-    r"under\s+no\s+circumstances|forbidden|prohibited)\b"
+    r"under\s+no\s+circumstances|forbidden|prohibited|skip|omit|leave\s+out)\b"
 )
 _PROHIBITION = re.compile(
     r"(?i)\b(?:never|do\s+not|don't|must\s+not|mustn't|must\s+never|may\s+not|should\s+not|"
     r"shouldn't|under\s+no\s+circumstances|are\s+not\s+allowed\s+to|is\s+forbidden\s+to|"
     r"refuse\s+to)\b\s*(.*)"
 )
-_OBLIGATION = re.compile(r"(?i)\b(?:always|must|shall|you\s+are\s+required\s+to)\b\s+(.*)")
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "of",
-        "to",
-        "in",
-        "on",
-        "for",
-        "with",
-        "at",
-        "by",
-        "from",
-        "as",
-        "is",
-        "are",
-        "be",
-        "been",
-        "being",
-        "it",
-        "its",
-        "this",
-        "that",
-        "these",
-        "those",
-        "you",
-        "your",
-        "yours",
-        "user",
-        "users",
-        "their",
-        "them",
-        "they",
-        "he",
-        "she",
-        "his",
-        "her",
-        "we",
-        "our",
-        "us",
-        "any",
-        "all",
-        "every",
-        "each",
-        "some",
-        "such",
-        "only",
-        "also",
-        "just",
-        "very",
-        "more",
-        "most",
-        "other",
-        "than",
-        "then",
-        "so",
-        "if",
-        "when",
-        "where",
-        "which",
-        "who",
-        "whom",
-        "what",
-        "how",
-        "why",
-        "about",
-        "into",
-        "over",
-        "under",
-        "up",
-        "out",
-        "do",
-        "does",
-        "did",
-        "can",
-        "could",
-        "would",
-        "should",
-        "will",
-        "shall",
-        "may",
-        "might",
-        "must",
-        "never",
-        "not",
-        "no",
-        "dont",
-        "don't",
-        "always",
-        "ever",
-        "please",
-        "one",
-        "their",
-        "there",
-        "here",
-        "per",
-        "via",
-        "own",
-        "same",
-    ]
+# A sentence that only describes (who the assistant is, what the product does) requires
+# nothing; any other sentence of a locked layer is a rule it fixes.
+_DESCRIPTION = re.compile(
+    r"(?i)^\s*(?:you\s+are|you're|this\s+(?:assistant|bot|service|tool)|the\s+\w+\s+(?:is|are)|"
+    r"our\s+|we\s+|it\s+is|there\s+(?:is|are))"
 )
-_SENTENCE = re.compile(r"[^.!?;\n]+")
+# Words that mean the same action here (as the stems _stems makes): each is counted as
+# its group's first member.
+_SAME_ACTION = (
+    ("disclo", "reveal", "share", "expose", "leak", "divulg", "give", "tell", "show", "provid"),
+    ("diagno", "diagnos"),
+    ("recomm", "sugges", "advise", "advice", "prescr"),
+    ("offer", "grant", "promis"),
+    ("claim", "preten", "pose"),
+    ("human", "person", "people", "real"),
+    ("send", "refer", "direct", "redire"),
+)
+_CANONICAL = {word: group[0] for group in _SAME_ACTION for word in group}
+# Endings of words that qualify a thing rather than name it (legal advice, medical
+# diagnoses, call immediately): a rule is about the thing.
+_MODIFIER = re.compile(r"(?:ly|al|ive|ous|ful|ic|ical|able|ible|less)$")
+_STOPWORDS = frozenset(
+    "a an the and or of to in on for with at by from as is are be been being it its this that "
+    "these those you your yours user users their them they he she his her we our us any all "
+    "every each some such only also just very more most other than then so if when where "
+    "which who whom what how why about into over under up out do does did can could would "
+    "should will shall may might must never not no dont don't always ever please one "
+    "there here per via own same like even still once first has have had was were been "
+    "get gets got make makes let lets say says".split()
+)  # fmt: skip
+# Sentences end at . ! ? ; or a blank line or a list item; a wrapped line does not end one.
+_SENTENCE = re.compile(r"(?:[^.!?;\n]|\n(?!\s*\n|\s*(?:[-*•]|\d+[.)])\s))+")
+# "If the user ..., " or "When ..., ": the condition of a rule, not what it requires.
+_CLAUSE = re.compile(r"[,:()\u2014\u2013]| - ")
+_CONDITION = re.compile(r"(?i)^\s*(?:if|when|whenever|where|unless|in\s+case|for)\b[^,]*,")
+# How far a "not" reaches: four content words, and not past a conjunction.
+_NEGATION_REACH = 4
+_SCOPE_END = re.compile(r"(?i)\b(?:and|but|or|that|which|so|because|while|then)\b")
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    action: str  # the stem of what it is about doing (its first content word)
+    things: frozenset[str]  # the stems of the things it is about (not their qualifiers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,33 +144,32 @@ class LockedRules:
     """What a locked layer fixes, read once from its text."""
 
     language: str | None  # "english", or None when it fixes no language
-    prohibitions: tuple[frozenset[str], ...]  # stems of what it forbids
-    obligations: tuple[frozenset[str], ...]  # stems of what it requires
+    prohibitions: tuple[Rule, ...]
+    obligations: tuple[Rule, ...]
 
     @classmethod
     def of(cls, text: str) -> LockedRules:
         language = None
-        prohibitions: list[frozenset[str]] = []
-        obligations: list[frozenset[str]] = []
-        for sentence in _SENTENCE.findall(text):
+        prohibitions: list[Rule] = []
+        obligations: list[Rule] = []
+        for sentence in _SENTENCE.findall(_plain(text)):
             found = _language_of(sentence)
-            if found is not None and not _NEGATION.search(sentence.split(found)[0][-30:]):
+            if found is not None and not _NEGATION.search(sentence):
                 language = language or found
             forbidden = _PROHIBITION.search(sentence)
             if forbidden is not None:
-                stems = _stems(forbidden.group(1))
-                if len(stems) >= 2:
-                    prohibitions.append(stems)
-                continue
-            required = _OBLIGATION.search(sentence)
-            if required is not None:
-                stems = _stems(required.group(1))
-                if len(stems) >= 2:
-                    obligations.append(stems)
+                rule = _rule(forbidden.group(1))
+                if rule is not None:
+                    prohibitions.append(rule)
+            elif not _DESCRIPTION.match(sentence):
+                rule = _rule(_CONDITION.sub("", sentence))
+                if rule is not None:
+                    obligations.append(rule)
         return cls(language, tuple(prohibitions), tuple(obligations))
 
 
 def locked_findings(text: str, path: str, locked: LockedRules | None) -> Iterator[Finding]:
+    text = _plain(text)
     override = _OVERRIDE.search(text)
     if override is not None:
         yield _finding(
@@ -254,42 +179,58 @@ def locked_findings(text: str, path: str, locked: LockedRules | None) -> Iterato
     if locked is None:
         return
     for match in _SENTENCE.finditer(text):
-        sentence = match.group(0)
-        problem = _contradiction(sentence, locked)
+        problem = _contradiction(_CONDITION.sub("", match.group(0)), locked)
         if problem is not None:
             yield _finding(text, path, match.start(), problem)
             return
 
 
 def _contradiction(sentence: str, locked: LockedRules) -> str | None:
-    negated = _NEGATION.search(sentence) is not None
-    if locked.language is not None:
-        other = _language_of(sentence)
-        if other is not None and other != locked.language and not negated:
-            return (
-                f"it asks for answers in {other.title()}, and the locked layer fixes "
-                f"{locked.language.title()}"
-            )
-        if _USER_LANGUAGE.search(sentence) and not negated:
-            return (
-                f"it asks for the user's language, and the locked layer fixes "
-                f"{locked.language.title()}"
-            )
-    stems = _stems(sentence)
-    if not negated:
-        for forbidden in locked.prohibitions:
-            if _covers(stems, forbidden):
-                return "it asks for what the locked layer forbids"
-    else:
-        for required in locked.obligations:
-            if _covers(stems, required):
-                return "it forbids what the locked layer requires"
+    for clause in _CLAUSE.split(sentence):
+        negated = _NEGATION.search(clause) is not None
+        if locked.language is not None and not negated:
+            other = _language_of(clause)
+            if other is not None and other != locked.language:
+                return (
+                    f"it asks for answers in {other.title()}, and the locked layer fixes "
+                    f"{locked.language.title()}"
+                )
+            if _USER_LANGUAGE.search(clause):
+                return (
+                    f"it asks for the user's language, and the locked layer fixes "
+                    f"{locked.language.title()}"
+                )
+        if negated:
+            near = _negated_stems(clause)
+            for rule in locked.obligations:
+                things = near & rule.things
+                if (things and rule.action in near) or len(things) >= 2:
+                    return "it forbids what the locked layer requires"
+        else:
+            stems = set(_stems(clause))
+            for rule in locked.prohibitions:
+                things = stems & rule.things
+                if (things and rule.action in stems) or len(things) >= 3:
+                    return "it asks for what the locked layer forbids"
     return None
 
 
-def _covers(stems: frozenset[str], rule: frozenset[str]) -> bool:
-    shared = len(stems & rule)
-    return shared >= 2 and shared * 3 >= len(rule) * 2
+def _negated_stems(clause: str) -> set[str]:
+    """The stems of the few words after a negation: what the clause says not to do."""
+    out: set[str] = set()
+    for match in _NEGATION.finditer(clause):
+        scope = _SCOPE_END.split(clause[match.end() :], maxsplit=1)[0]
+        out.update(s for s, _ in _words(scope)[:_NEGATION_REACH])
+    return out
+
+
+def _rule(text: str) -> Rule | None:
+    words = _words(text)
+    if len(words) < 2:
+        return None
+    action = words[0][0]
+    things = frozenset(s for s, w in words[1:] if not _MODIFIER.search(w) and s != action)
+    return Rule(action, things) if things else None
 
 
 def _language_of(sentence: str) -> str | None:
@@ -300,15 +241,25 @@ def _language_of(sentence: str) -> str | None:
     return _LANGUAGES[word.lower()]
 
 
-def _stems(text: str) -> frozenset[str]:
-    """Content words, cut to a common prefix so that diagnose, diagnoses and diagnosis
-    meet (a crude stemmer, but the same one on both sides)."""
-    out = set()
+def _stems(text: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(s for s, _ in _words(text)))
+
+
+def _words(text: str) -> list[tuple[str, str]]:
+    """(stem, word) of each content word: cut to a common prefix so that diagnose,
+    diagnoses and diagnosis meet, and words for one action made one (a crude stemmer,
+    but the same one on both sides)."""
+    out: list[tuple[str, str]] = []
     for word in _WORD.findall(text.lower()):
         if word in _STOPWORDS or len(word) < 3:
             continue
-        out.add(word[:6] if len(word) > 6 else word.rstrip("s"))
-    return frozenset(out)
+        stem = word[:6] if len(word) > 6 else word.rstrip("s")
+        out.append((_CANONICAL.get(stem, stem), word))
+    return out
+
+
+def _plain(text: str) -> str:
+    return text.replace("\u2019", "'").replace("\u2018", "'")
 
 
 def _finding(text: str, path: str, at: int, why: str) -> Finding:
