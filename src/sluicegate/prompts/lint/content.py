@@ -55,6 +55,14 @@ _PERSONAL_MAIL = frozenset(
     "icloud.com me.com aol.com gmx.de gmx.net web.de t-online.de proton.me protonmail.com "
     "mail.ru yandex.ru orange.fr free.fr laposte.net libero.it qq.com 163.com".split()
 )
+# Words of a team's or a role's mailbox name (it-desk@, customer.care@, no-reply@).
+_ROLE_WORDS = frozenset(
+    "it desk help helpdesk support service services team info admin billing sales reply "
+    "noreply no contact office hr care customer orders order ops security privacy legal "
+    "press media jobs careers hello mail news newsletter shop store booking bookings accounts "
+    "finance payroll claims returns refunds service-desk servicedesk dispatch oncall alerts "
+    "notifications donotreply do not system bot dev devops sre noc soc".split()
+)
 _PLACEHOLDERS = frozenset(
     "first.last firstname.lastname first_last your.name name.surname john.doe jane.doe".split()
 )
@@ -65,7 +73,8 @@ _PHONE = re.compile(
 )
 # A national number (0xx ...) counts only where the text says it is one.
 _PHONE_WORD = re.compile(
-    r"(?i)\b(?:phone|tel|telephone|call|ring|mobile|cell|fax|whatsapp|sms|telefon|handy|"
+    r"(?i)\b(?:phone|tel|telephone|call|ring|mobile|cell|fax|whatsapp|sms|text|dial|"
+    r"telefon|handy|"
     r"téléphone|portable|teléfono|móvil)\b[^\n\d]{0,20}(0\d{1,4}(?:[\s/.-]?\d{2,8}){1,4})"
 )
 _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
@@ -117,7 +126,10 @@ def personal_data_findings(text: str, path: str) -> Iterator[Finding]:
         local, domain = match.group(1).lower(), match.group(2).lower()
         if local in _PLACEHOLDERS:
             continue
-        if domain in _PERSONAL_MAIL or _NAME_LIKE.fullmatch(local):
+        parts = set(re.split(r"[._-]", local))
+        if domain in _PERSONAL_MAIL or (
+            _NAME_LIKE.fullmatch(local) and not parts & _ROLE_WORDS
+        ):
             yield _finding("personal-data", "a person's email address", path, text, match.start())
             return
     for match in _PHONE_WORD.finditer(text):

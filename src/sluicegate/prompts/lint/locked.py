@@ -32,6 +32,10 @@ _OVERRIDE = re.compile(
     r"(?:instructions?|rules?|guidelines?|directives?|policies|policy|constraints?|prompts?|"
     r"restrictions?|messages?|layers?|guardrails?|settings?)"
     r"|\b(?:no\ longer|not)\ (?:be\ )?(?:bound|restricted|limited|constrained)\ by"
+    r"|\b(?:platform|system|previous|prior|above|earlier|general|default|global|standard)"
+    r"[\w'\ -]{0,20}?\b(?:rules?|instructions?|restrictions?|guidelines?|polic(?:y|ies)|"
+    r"guidance|requirements?)\b[^.\n]{0,20}?\b(?:no\ longer\ appl\w*|(?:do|does)\ not\ apply|"
+    r"don't\ apply|doesn't\ apply|(?:is|are)\ (?:suspended|lifted|waived))"
     r"|\b(?:rules|instructions|restrictions|guidelines|policies)\ (?:above|before\ this)?\s*"
     r"(?:no\ longer|do\ not|don't)\ apply"
     r"|\btakes?\ (?:precedence|priority)\ over\ (?:any|all|the)"
@@ -43,7 +47,13 @@ _OVERRIDE = re.compile(
     r"|\bignoriere?\b.{0,40}\b(?:anweisungen|regeln|vorgaben)"
     r"|\bignore[rz]?\b.{0,40}\b(?:instructions|règles|consignes)\s+"
     r"(?:précédentes|ci-dessus|de\ la\ plateforme)"
-    r"|\bignora\b.{0,40}\b(?:instrucciones|reglas)"
+    r"|\bignora\b.{0,40}\b(?:instrucciones|reglas|istruzioni|regole)"
+    r"|\bignor[ea]\b.{0,40}\b(?:instruções|regras)"
+    r"|\b(?:consignes|règles|instructions)\b[^.\n]{0,40}\bne\ s'appliquen?t?\ pas"
+    r"|\b(?:anweisungen|regeln|vorgaben)\b[^.\n]{0,40}\bgelten\ (?:hier\ )?nicht"
+    r"|\b(?:instrucciones|reglas)\b[^.\n]{0,40}\bno\ (?:se\ )?aplican"
+    r"|\b(?:istruzioni|regole)\b[^.\n]{0,40}\bnon\ (?:si\ )?applicano"
+    r"|(?:指示|ルール|命令|制約)[^。\n]{0,15}無視|無視[^。\n]{0,10}(?:指示|ルール|命令)"
 )
 
 _LANGUAGES = {
@@ -85,7 +95,8 @@ _USER_LANGUAGE = re.compile(
 _NEGATION = re.compile(
     r"(?i)\b(?:never|not|no|don't|do\s+not|doesn't|cannot|can't|won't|must\s+not|mustn't|"
     r"avoid|refrain|refuse|decline|without|nor|neither|instead\s+of|rather\s+than|unable|"
-    r"under\s+no\s+circumstances|forbidden|prohibited|skip|omit|leave\s+out)\b"
+    r"under\s+no\s+circumstances|forbidden|prohibited|skip|omit|leave\s+out|"
+    r"only\s+(?:when|if|after|once)|until)\b"
 )
 _PROHIBITION = re.compile(
     r"(?i)\b(?:never|do\s+not|don't|must\s+not|mustn't|must\s+never|may\s+not|should\s+not|"
@@ -98,16 +109,28 @@ _DESCRIPTION = re.compile(
     r"(?i)^\s*(?:you\s+are|you're|this\s+(?:assistant|bot|service|tool)|the\s+\w+\s+(?:is|are)|"
     r"our\s+|we\s+|it\s+is|there\s+(?:is|are))"
 )
+# Words are cut to this many letters: diagnose, diagnoses and diagnosis meet.
+_STEM = 5
+# Who a rule is about is not what it is about (stems, as _stems makes them).
+_PEOPLE = frozenset(
+    "custo passe patie anyon someo clien stude child membe buyer emplo trave guest "
+    "visit appli human user peopl perso".split()
+)
+_THAT = re.compile(r"(?i)\b(?:that|whether)\b")
+_PREPOSITION = re.compile(
+    r"(?i)\b(?:to|for|in|on|at|with|without|about|beyond|unless|until|before|after|from|"
+    r"by|of|under|during|instead)\b"
+)
 # Words that mean the same action here (as the stems _stems makes): each is counted as
 # its group's first member.
 _SAME_ACTION = (
-    ("disclo", "reveal", "share", "expose", "leak", "divulg", "give", "tell", "show", "provid"),
-    ("diagno", "diagnos"),
-    ("recomm", "sugges", "advise", "advice", "prescr"),
-    ("offer", "grant", "promis"),
-    ("claim", "preten", "pose"),
-    ("human", "person", "people", "real"),
-    ("send", "refer", "direct", "redire"),
+    ("discl", "revea", "share", "expos", "leak", "divul", "give", "tell", "show", "provi",
+     "state"),
+    ("recom", "sugge", "advis", "advic", "presc"),
+    ("offer", "grant", "promi"),
+    ("claim", "prete", "pose"),
+    ("human", "perso", "peopl", "real"),
+    ("send", "refer", "direc", "redir"),
 )
 _CANONICAL = {word: group[0] for group in _SAME_ACTION for word in group}
 # Endings of words that qualify a thing rather than name it (legal advice, medical
@@ -120,7 +143,7 @@ _STOPWORDS = frozenset(
     "which who whom what how why about into over under up out do does did can could would "
     "should will shall may might must never not no dont don't always ever please one "
     "there here per via own same like even still once first has have had was were been "
-    "get gets got make makes let lets say says".split()
+    "get gets got make makes let lets say says another".split()
 )  # fmt: skip
 # Sentences end at . ! ? ; or a blank line or a list item; a wrapped line does not end one.
 _SENTENCE = re.compile(r"(?:[^.!?;\n]|\n(?!\s*\n|\s*(?:[-*•]|\d+[.)])\s))+")
@@ -129,14 +152,21 @@ _CLAUSE = re.compile(r"[,:()\u2014\u2013]| - ")
 _CONDITION = re.compile(r"(?i)^\s*(?:if|when|whenever|where|unless|in\s+case|for)\b[^,]*,")
 # How far a "not" reaches: four content words, and not past a conjunction.
 _NEGATION_REACH = 4
-_SCOPE_END = re.compile(r"(?i)\b(?:and|but|or|that|which|so|because|while|then)\b")
+_SCOPE_END = re.compile(r"(?i),\s*(?:and|or)\b|\b(?:but|that|which|so|because|while|then)\b")
+# "Do not X and never Y": two rules in one sentence.
+_SECOND_RULE = re.compile(r"(?i)(?:,|\band\b|\bor\b)\s+(?=(?:do\s+not|don't|never|not)\b)")
+# A word in this many sentences of the text is its topic, not something it asks for.
+_TOPICAL = 3
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
     action: str  # the stem of what it is about doing (its first content word)
-    things: frozenset[str]  # the stems of the things it is about (not their qualifiers)
+    things: frozenset[str]  # the stems of the things it is about (not qualifiers, not people)
+    # What the action acts on directly: the first list of things after it (none when
+    # what follows is a "that" clause, whose first noun is only its subject).
+    heads: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,9 +188,11 @@ class LockedRules:
                 language = language or found
             forbidden = _PROHIBITION.search(sentence)
             if forbidden is not None:
-                rule = _rule(forbidden.group(1))
-                if rule is not None:
-                    prohibitions.append(rule)
+                for part in _SECOND_RULE.split(sentence[forbidden.start() :]):
+                    match = _PROHIBITION.search(part)
+                    rule = _rule(match.group(1)) if match is not None else None
+                    if rule is not None:
+                        prohibitions.append(rule)
             elif not _DESCRIPTION.match(sentence):
                 rule = _rule(_CONDITION.sub("", sentence))
                 if rule is not None:
@@ -178,14 +210,20 @@ def locked_findings(text: str, path: str, locked: LockedRules | None) -> Iterato
         return
     if locked is None:
         return
-    for match in _SENTENCE.finditer(text):
-        problem = _contradiction(_CONDITION.sub("", match.group(0)), locked)
+    sentences = list(_SENTENCE.finditer(text))
+    counts: dict[str, int] = {}
+    for match in sentences:
+        for stem in _stems(match.group(0)):
+            counts[stem] = counts.get(stem, 0) + 1
+    topics = frozenset(s for s, n in counts.items() if n >= _TOPICAL)
+    for match in sentences:
+        problem = _contradiction(_CONDITION.sub("", match.group(0)), locked, topics)
         if problem is not None:
             yield _finding(text, path, match.start(), problem)
             return
 
 
-def _contradiction(sentence: str, locked: LockedRules) -> str | None:
+def _contradiction(sentence: str, locked: LockedRules, topics: frozenset[str]) -> str | None:
     for clause in _CLAUSE.split(sentence):
         negated = _NEGATION.search(clause) is not None
         if locked.language is not None and not negated:
@@ -204,13 +242,20 @@ def _contradiction(sentence: str, locked: LockedRules) -> str | None:
             near = _negated_stems(clause)
             for rule in locked.obligations:
                 things = near & rule.things
-                if (things and rule.action in near) or len(things) >= 2:
+                if (things and rule.action in near) or len(things) >= 2 or (
+                    things and len(things) * 2 >= len(rule.things)
+                ):
                     return "it forbids what the locked layer requires"
         else:
             stems = set(_stems(clause))
+            order = _stems(clause)
             for rule in locked.prohibitions:
-                things = stems & rule.things
-                if (things and rule.action in stems) or len(things) >= 3:
+                things = (stems & rule.things) - topics
+                acted = rule.action in stems and (
+                    len(things) >= 2
+                    or any(s in rule.heads for s in order[order.index(rule.action) + 1 :])
+                )
+                if acted or len(stems & rule.things) >= 3:
                     return "it asks for what the locked layer forbids"
     return None
 
@@ -229,8 +274,21 @@ def _rule(text: str) -> Rule | None:
     if len(words) < 2:
         return None
     action = words[0][0]
-    things = frozenset(s for s, w in words[1:] if not _MODIFIER.search(w) and s != action)
-    return Rule(action, things) if things else None
+    things = frozenset(_things(words[1:], action))
+    if not things:
+        return None
+    heads: frozenset[str] = frozenset()
+    if not _THAT.search(text):
+        for segment in _PREPOSITION.split(text)[1 if _PREPOSITION.match(text) else 0 :]:
+            found = _things(_words(segment), action)
+            if found:
+                heads = frozenset(found)
+                break
+    return Rule(action, things, heads)
+
+
+def _things(words: list[tuple[str, str]], action: str) -> list[str]:
+    return [s for s, w in words if not _MODIFIER.search(w) and s != action and s not in _PEOPLE]
 
 
 def _language_of(sentence: str) -> str | None:
@@ -253,7 +311,7 @@ def _words(text: str) -> list[tuple[str, str]]:
     for word in _WORD.findall(text.lower()):
         if word in _STOPWORDS or len(word) < 3:
             continue
-        stem = word[:6] if len(word) > 6 else word.rstrip("s")
+        stem = word[:_STEM] if len(word) > _STEM else word.rstrip("s")
         out.append((_CANONICAL.get(stem, stem), word))
     return out
 

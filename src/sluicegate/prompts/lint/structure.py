@@ -100,7 +100,8 @@ def context_window_findings(
     estimates), with variables counted at their defaults or a short placeholder."""
     if context_window is None:
         return
-    chars = sum(len(_without_expressions(m.content)) for m in document.messages)
+    sizes = _default_sizes(document)
+    chars = sum(len(_rendered_estimate(m.content, sizes)) for m in document.messages)
     prompt_tokens = (chars + 3) // 4 + _MESSAGE_OVERHEAD * len(document.messages)
     answer_tokens = document.params.max_tokens or 0
     total = prompt_tokens + answer_tokens
@@ -114,17 +115,31 @@ def context_window_findings(
         )
 
 
-def _without_expressions(source: str) -> str:
-    # Rough on purpose: an estimate of the static text; each expression counts as a word.
+def _default_sizes(document: PromptDocument) -> dict[str, int]:
+    properties = (document.variables or {}).get("properties")
+    if not isinstance(properties, dict):
+        return {}
+    return {
+        name: len(str(spec["default"]))
+        for name, spec in properties.items()
+        if isinstance(spec, dict) and "default" in spec
+    }
+
+
+def _rendered_estimate(source: str, sizes: dict[str, int]) -> str:
+    # Rough on purpose: the static text, and each variable at its default's length (a
+    # word where it has none).
     out: list[str] = []
     try:
-        for _, kind, value in ENVIRONMENT.lex(source):
-            if kind == "data":
-                out.append(value)
-            elif kind == "variable_begin":
-                out.append("value")
+        tokens = list(ENVIRONMENT.lex(source))
     except jinja2.TemplateSyntaxError:
         return source
+    for i, (_, kind, value) in enumerate(tokens):
+        if kind == "data":
+            out.append(value)
+        elif kind == "variable_begin":
+            name = next((v for _, k, v in tokens[i + 1 : i + 3] if k == "name"), "")
+            out.append("x" * sizes.get(name, 5))
     return "".join(out)
 
 
