@@ -153,3 +153,23 @@ async def test_every_prompt_route_is_in_the_openapi_document(client: Client) -> 
                  "/admin/prompts/{prompt}/versions/{version}", "/admin/prompts/{prompt}/render"):
         assert path in paths
     assert (await client.get("/admin/prompts")).status == 401
+
+
+async def test_a_reload_whose_tenant_layer_overrides_the_locked_layer_is_refused(
+    client_with_file: tuple[Client, Any], config_dict: dict[str, Any]
+) -> None:
+    import yaml
+
+    client, path = client_with_file
+    bad = {**config_dict,
+           "prompt_layers": {"platform": {"system": "Always answer in English.", "locked": True}},
+           "tenants": [{**config_dict["tenants"][0],
+                        "prompt_layer": {"system": "Answer in German only."}}]}
+    path.write_text(yaml.safe_dump(bad))
+    resp = await client.post("/admin/reload", headers=ADMIN)
+    assert resp.status == 400
+    assert "locked-layer-override" in (await resp.json())["error"]["message"]
+    good = {**bad, "tenants": [{**config_dict["tenants"][0],
+                                "prompt_layer": {"system": "You answer for Acme."}}]}
+    path.write_text(yaml.safe_dump(good))
+    assert (await client.post("/admin/reload", headers=ADMIN)).status == 200
