@@ -17,7 +17,7 @@ The ratio pass-through / Sluicegate estimates the c=32 throughput ratio
 bench/run.py measures (it leaves out the kernel's share). Needs valgrind.
 
     .venv/bin/python bench/instructions.py [--requests 400] [--concurrency 16] [--keep DIR]
-    .venv/bin/python bench/instructions.py --only gateway [--stream]
+    .venv/bin/python bench/instructions.py --only gateway [--stream | --prompt]
 """
 
 from __future__ import annotations
@@ -41,6 +41,12 @@ SERVER_ONLY_PORT, PASSTHROUGH_PORT, GATEWAY_PORT = 18191, 18192, 18193
 CHAT = (
     b'{"model":"fast","messages":[{"role":"system","content":"You are a helpful assistant."},'
     b'{"role":"user","content":"Say hello in one short sentence, please."}],"max_tokens":32}'
+)
+# The same question naming a stored prompt (bench/run.py's BENCH_PROMPT) for its system text.
+CHAT_PROMPTED = (
+    b'{"model":"fast","prompt":{"name":"bench-greeting","variables":{"product":"Acme"}},'
+    b'"messages":[{"role":"user","content":"Say hello in one short sentence, please."}],'
+    b'"max_tokens":32}'
 )
 # The same question streamed, through the alias whose upstream answers in SSE.
 CHAT_STREAMED = CHAT.replace(b'"model":"fast"', b'"model":"stream","stream":true')
@@ -68,6 +74,11 @@ def main() -> None:
         help="with --only gateway: streamed requests (alias stream, 6 SSE events an answer)",
     )
     p.add_argument(
+        "--prompt",
+        action="store_true",
+        help="with --only gateway: every request renders a stored prompt (bench/run.py's)",
+    )
+    p.add_argument(
         "--keep",
         type=Path,
         help="copy the callgrind dumps here, for callgrind_annotate (where the instructions go)",
@@ -75,8 +86,8 @@ def main() -> None:
     p.add_argument("--child", choices=["server-only", "pipeline"], help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.stream and not args.only:
-        p.error("--stream needs --only gateway: the other servers answer in JSON only")
+    if (args.stream or args.prompt) and not args.only:
+        p.error("--stream and --prompt need --only gateway")
     if args.child == "server-only":
         _server_only(args.port)
         return
@@ -102,7 +113,8 @@ def main() -> None:
                 args.requests,
                 args.concurrency,
                 gateway_only=bool(args.only),
-                body=CHAT_STREAMED if args.stream else CHAT,
+                body=CHAT_STREAMED if args.stream else CHAT_PROMPTED if args.prompt else CHAT,
+                prompt=args.prompt,
             )
         finally:
             procs.stop_all()
@@ -128,6 +140,7 @@ def _measure_all(
     *,
     gateway_only: bool = False,
     body: bytes = CHAT,
+    prompt: bool = False,
 ) -> dict[str, float]:
     here = str(Path(__file__).resolve())
     gateway_env = os.environ | {"SLUICEGATE_BENCH_DB": f"sqlite:///{tmp}/bench.db"}
@@ -162,6 +175,8 @@ def _measure_all(
             env=env,
         )
         bench.wait_ready(proc, port, timeout=180)
+        if prompt:
+            bench.push_bench_prompt(port)
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
         asyncio.run(_drive(url, 200, c, body))  # warm-up: imports, first connections, caches
         _control("-z", proc.popen.pid)

@@ -126,6 +126,12 @@ def parse_options(argv: list[str] | None = None) -> Options:
         help="also measure throughput with the ledger on against off (target 'ledger')",
     )
     p.add_argument(
+        "--prompts",
+        action="store_true",
+        help="also measure throughput with a stored prompt rendered on every request against "
+        "the same requests without one (target 'prompts')",
+    )
+    p.add_argument(
         "--litellm",
         action="store_true",
         help="also measure LiteLLM proxy (creates bench/.litellm-venv if missing)",
@@ -136,7 +142,9 @@ def parse_options(argv: list[str] | None = None) -> Options:
         targets += ("cache",)
     if a.ledger_cost and "ledger" not in targets:
         targets += ("ledger",)
-    known = {"nginx", "passthrough", "sluicegate", "litellm", "cache", "ledger"}
+    if a.prompts and "prompts" not in targets:
+        targets += ("prompts",)
+    known = {"nginx", "passthrough", "sluicegate", "litellm", "cache", "ledger", "prompts"}
     unknown = set(targets) - known
     if unknown:
         p.error(f"unknown targets: {', '.join(sorted(unknown))}")
@@ -982,6 +990,7 @@ class Run:
     ratios: list[float] = field(default_factory=list)
     cache: CachePhase | None = None
     ledger: LedgerPhase | None = None
+    prompts: PromptsPhase | None = None
 
 
 ROUNDS = 3
@@ -1036,6 +1045,8 @@ def bench_all(procs: Processes, opts: Options) -> Run:
         run.cache = cache_phase(procs, opts)
     if "ledger" in opts.targets:
         run.ledger = ledger_phase(procs, opts)
+    if "prompts" in opts.targets:
+        run.prompts = prompts_phase(procs, opts)
     if "litellm" in opts.targets:
         proc = start_litellm(procs)
         smoke(TARGETS["litellm"])
@@ -1310,6 +1321,136 @@ def ledger_goals(phase: LedgerPhase | None) -> list[Goal]:
     ]
 
 
+# --------------------------------------------------------------------------- prompts
+
+PROMPT_ROUNDS = 5
+PROMPT_GOAL = 0.05
+BENCH_ADMIN_KEY = "sk-admin-bench"
+# The stored prompt every request of the prompt runs renders: a system message with two
+# variables (one from a default), checked against a schema, labelled production.
+BENCH_PROMPT: dict[str, Any] = {
+    "name": "bench-greeting",
+    "messages": [
+        {"role": "system", "content": "You are a helpful assistant for {{ product }}. "
+         "Answer in {{ language }}."}
+    ],
+    "variables": {
+        "type": "object",
+        "required": ["product"],
+        "properties": {"product": {"type": "string"},
+                       "language": {"type": "string", "default": "English"}},
+    },
+}
+PROMPT_LUA = """-- chat.lua's request, naming a stored prompt instead of sending a system message.
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer sk-bench"
+wrk.body = '{"model":"fast","prompt":{"name":"bench-greeting","variables":{"product":"Acme"}},'
+  .. '"messages":[{"role":"user","content":"Say hello in one short sentence, please."}],'
+  .. '"max_tokens":32}'
+"""
+
+
+@dataclass
+class PromptsPhase:
+    """c=N throughput of one gateway on the same request with and without a stored
+    prompt rendered into it, in alternating runs (neighbouring runs see the same machine)."""
+
+    plain: list[WrkResult]
+    prompted: list[WrkResult]
+    plain_cpu_us: list[float] = field(default_factory=list)
+    prompted_cpu_us: list[float] = field(default_factory=list)
+
+    @property
+    def costs(self) -> list[float]:
+        return [1 - a.rps / b.rps for a, b in zip(self.prompted, self.plain, strict=True)]
+
+    @property
+    def cost(self) -> float:
+        return statistics.median(self.costs)
+
+    @property
+    def cpu_cost(self) -> float:
+        return 1 - statistics.median(self.plain_cpu_us) / statistics.median(self.prompted_cpu_us)
+
+
+def prompts_phase(procs: Processes, opts: Options) -> PromptsPhase:
+    plain_lua = opts.shared / "chat.lua"
+    prompt_lua = Path(procs.workdir) / "prompt.lua"
+    prompt_lua.write_text(PROMPT_LUA)
+    proc = start_gateway(procs, storage_url=opts.storage_url, ledger=opts.ledger)
+    push_bench_prompt()
+    target = TARGETS["sluicegate"]
+    for lua in (plain_lua, prompt_lua):
+        run_wrk(target, lua, opts.connections, opts.warmup_s)
+    phase = PromptsPhase([], [])
+    for n in range(PROMPT_ROUNDS):
+        pair = (
+            (plain_lua, phase.plain, phase.plain_cpu_us),
+            (prompt_lua, phase.prompted, phase.prompted_cpu_us),
+        )
+        for lua, results, cpu in pair if n % 2 == 0 else pair[::-1]:
+            before = cpu_seconds(proc.popen.pid)
+            result = run_wrk(target, lua, opts.connections, opts.c32_s)
+            results.append(result)
+            cpu.append((cpu_seconds(proc.popen.pid) - before) / max(result.requests, 1) * 1e6)
+        print(
+            f"bench: prompts round {n + 1}/{PROMPT_ROUNDS}: without {phase.plain[-1].rps:,.0f} "
+            f"req/s {phase.plain_cpu_us[-1]:.0f} us CPU/request, with "
+            f"{phase.prompted[-1].rps:,.0f} req/s {phase.prompted_cpu_us[-1]:.0f} us "
+            f"(cost {phase.costs[-1]:.1%})",
+            flush=True,
+        )
+    procs.stop(proc)
+    print(
+        f"bench: a stored prompt on every request at c={opts.connections}, median of "
+        f"{PROMPT_ROUNDS} interleaved rounds: throughput {phase.cost:.1%} "
+        f"({', '.join(f'{c:.1%}' for c in phase.costs)}); gateway CPU per request "
+        f"{statistics.median(phase.plain_cpu_us):.0f} us without, "
+        f"{statistics.median(phase.prompted_cpu_us):.0f} us with ({phase.cpu_cost:.1%})",
+        flush=True,
+    )
+    return phase
+
+
+def push_bench_prompt(port: int = GATEWAY_PORT) -> None:
+    """Store the bench prompt through the admin API and label it production."""
+    import urllib.request
+
+    base = f"http://127.0.0.1:{port}/admin/prompts/{BENCH_PROMPT['name']}"
+    headers = {"Authorization": f"Bearer {BENCH_ADMIN_KEY}", "Content-Type": "application/json"}
+    for method, url, body in (
+        ("POST", f"{base}/versions", BENCH_PROMPT),
+        ("PUT", f"{base}/labels/production", {"version": 1}),
+    ):
+        request = urllib.request.Request(
+            url, data=json.dumps(body).encode(), method=method, headers=headers
+        )
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            resp.read()
+
+
+def prompts_goals(phase: PromptsPhase | None) -> list[Goal]:
+    if phase is None:
+        return []
+    runs = phase.plain + phase.prompted
+    return [
+        Goal(
+            "prompts: no errors",
+            f"{sum(r.non_2xx for r in runs)} non-2xx, {sum(r.socket_errors for r in runs)} "
+            "socket errors",
+            "0",
+            all(r.ok for r in runs),
+        ),
+        Goal(
+            "prompt on every request: 1 - with/without throughput (median of rounds)",
+            f"{phase.cost:.1%}",
+            f"<= {PROMPT_GOAL:.0%}",
+            phase.cost <= PROMPT_GOAL,
+        ),
+    ]
+
+
 @contextlib.contextmanager
 def processes() -> Iterator[Processes]:
     """A scratch dir and the servers started in it; all stopped however the run ends."""
@@ -1342,6 +1483,7 @@ def main(argv: list[str] | None = None) -> int:
     goals = evaluate(run.results, run.stream, run.memory, run.stream_wrk, run.ratios)
     goals += cache_goals(run.cache)
     goals += ledger_goals(run.ledger)
+    goals += prompts_goals(run.prompts)
     print_report(run.results, run.stream_wrk, run.stream, run.memory, goals, opts.connections)
     write_json(opts, run.results, run.stream_wrk, run.stream, run.memory, goals)
     if all(g.passed for g in goals):
