@@ -65,8 +65,9 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument(
         "--only",
-        choices=["gateway"],
-        help="measure only Sluicegate behind nginx (an A/B of a change to the request path)",
+        choices=["gateway", "pipeline"],
+        help="measure only Sluicegate behind nginx, or only its pipeline in process (an A/B "
+        "of a change to the request path)",
     )
     p.add_argument(
         "--stream",
@@ -84,6 +85,7 @@ def main() -> None:
         help="copy the callgrind dumps here, for callgrind_annotate (where the instructions go)",
     )
     p.add_argument("--child", choices=["server-only", "pipeline"], help=argparse.SUPPRESS)
+    p.add_argument("--child-prompt", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args()
     if (args.stream or args.prompt) and not args.only:
@@ -92,7 +94,16 @@ def main() -> None:
         _server_only(args.port)
         return
     if args.child == "pipeline":
-        asyncio.run(_pipeline(args.requests))
+        asyncio.run(_pipeline(args.requests, prompt=args.child_prompt))
+        return
+    if args.only == "pipeline":
+        if args.stream:
+            p.error("--stream needs --only gateway")
+        with tempfile.TemporaryDirectory(prefix="sluicegate-instr-") as tmp:
+            count = _pipeline_instructions(Path(tmp), args.requests, prompt=args.prompt)
+        what = "with a stored prompt" if args.prompt else "without a prompt"
+        print(f"\ninstructions per request (callgrind, {args.requests} requests, {what}):")
+        print(f"  sluicegate pipeline, in process  {count / 1e6:6.3f} M")
         return
     if shutil.which("valgrind") is None:
         sys.exit("bench: valgrind not found (apt-get install valgrind)")
@@ -186,14 +197,21 @@ def _measure_all(
         print(f"bench: {label}: {figures[label] / 1e6:.3f} M instructions a request", flush=True)
     if gateway_only:
         return figures
+    figures["sluicegate pipeline, in process"] = _pipeline_instructions(tmp, n)
+    return figures
+
+
+def _pipeline_instructions(tmp: Path, n: int, *, prompt: bool = False) -> float:
+    """Instructions a request of the in-process pipeline (no HTTP, no timers run)."""
     out = tmp / "callgrind.pipeline"
+    env = os.environ | {"SLUICEGATE_BENCH_DB": f"sqlite:///{tmp}/bench.db"}
     subprocess.run(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-         sys.executable, here, "--child", "pipeline", "--requests", str(n)],
-        check=True, capture_output=True, env=gateway_env,
+         sys.executable, str(Path(__file__).resolve()), "--child", "pipeline",
+         "--requests", str(n), *(["--child-prompt"] if prompt else [])],
+        check=True, capture_output=True, env=env,
     )
-    figures["sluicegate pipeline, in process"] = _summary(Path(f"{out}.1")) / n
-    return figures
+    return _summary(Path(f"{out}.1")) / n
 
 
 async def _drive(url: str, n: int, concurrency: int, body: bytes = CHAT) -> None:
@@ -257,7 +275,7 @@ def _server_only(port: int) -> None:
     uvloop.run(serve())
 
 
-async def _pipeline(n: int) -> None:
+async def _pipeline(n: int, *, prompt: bool = False) -> None:
     """The gateway's pipeline and egress with the upstream call answered from memory."""
     from multidict import CIMultiDict
 
@@ -276,12 +294,27 @@ async def _pipeline(n: int) -> None:
         return Answer(200, CANNED, answer_headers)
 
     HttpClient.fetch = canned  # type: ignore[method-assign]
-    gateway = Gateway(load_config(bench.BENCH_DIR / "gateway.yaml"))
+    config = load_config(bench.BENCH_DIR / "gateway.yaml")
+    if prompt:
+        from sluicegate.config.schema import PromptsConfig
+
+        # Nothing here yields to the loop, so the registry's poll never runs: its index is
+        # current (no other process writes) and must not be refused as unconfirmed.
+        config = config.model_copy(update={"prompts": PromptsConfig(max_staleness_s=1e9)})
+    gateway = Gateway(config)
     await gateway.start()
     headers = CIMultiDict({"Content-Type": "application/json", "Authorization": "Bearer sk-bench"})
 
+    if prompt:
+        from sluicegate.prompts import PromptDocument
+
+        document = PromptDocument.model_validate(bench.BENCH_PROMPT)
+        await gateway.prompts.add_version(document, tenant_id=None)
+        await gateway.prompts.move_label(document.name, "production", 1)
+    chat = CHAT_PROMPTED if prompt else CHAT
+
     async def body() -> bytes:
-        return CHAT
+        return chat
 
     async def one() -> None:
         request = Request.start(

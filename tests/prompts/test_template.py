@@ -22,13 +22,13 @@ values = st.one_of(
 def test_a_plain_template_renders_as_jinja_does(before: str, after: str, value: object) -> None:
     source = f"{before}{{{{ name }}}}{after}{{{{name}}}}"
     template = compile_template(source)
-    assert template.parts is not None  # the fast path
+    assert template.plain is not None  # the fast path
     assert template.render({"name": value}) == ENVIRONMENT.from_string(source).render(name=value)
 
 
 def test_richer_templates_render_through_jinja() -> None:
     template = compile_template("{% for x in items %}{{ x | upper }} {% endfor %}{{ n + 1 }}")
-    assert template.parts is None
+    assert template.plain is None
     assert template.render({"items": ["a", "b"], "n": 1}) == "A B 2"
     assert template.variables == {"items", "n"}
 

@@ -40,10 +40,10 @@ def decode_prompt_ref(value: Any) -> PromptRef:
     """The ``prompt`` field of a request body; a 400 naming the offending member."""
     if not isinstance(value, dict):
         raise _invalid("prompt", "must be an object with a 'name'")
-    unknown = sorted(set(value) - _FIELDS)
-    if unknown:
+    if not _FIELDS.issuperset(value):
+        unknown = sorted(set(value) - _FIELDS)[0]
         raise _invalid(
-            f"prompt.{unknown[0]}", "is not a field of prompt (name, label, version, variables)"
+            f"prompt.{unknown}", "is not a field of prompt (name, label, version, variables)"
         )
     name = value.get("name")
     if not isinstance(name, str) or not name:

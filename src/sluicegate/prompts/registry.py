@@ -90,7 +90,7 @@ class PromptRegistry:
                 retry_after=1.0,
             )
         prompt = self._prompts.get(name)
-        if prompt is None or not prompt.visible_to(tenant_id):
+        if prompt is None or (prompt.tenant_id is not None and prompt.tenant_id != tenant_id):
             raise prompt_not_found(f"no prompt named {name!r}", "prompt.name")
         if version is not None:
             found = prompt.versions.get(version)

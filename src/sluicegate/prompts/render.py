@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 import orjson
 
-from sluicegate.canonical import ChatRequest, Message, PromptRef, TextPart
+from sluicegate.canonical import ChatRequest, ContentPart, Message, PromptRef, TextPart
 from sluicegate.prompts.registry import PromptRegistry
 from sluicegate.prompts.version import RenderedPrompt
 from sluicegate.protocols.openai import decode_chat_request, encode_chat_request
@@ -52,22 +52,17 @@ def preview(
 def with_prompt(
     body: ChatRequest, alias: str, texts: tuple[str, ...], rendered: RenderedPrompt
 ) -> ChatRequest:
-    params = rendered.version.params
-    return msgspec.structs.replace(
-        body,
-        model=alias,
-        prompt=None,
-        messages=compose((*texts, *rendered.system), rendered.messages, body.messages),
-        temperature=body.temperature if body.temperature is not None else params.temperature,
-        top_p=body.top_p if body.top_p is not None else params.top_p,
-        top_k=body.top_k if body.top_k is not None else params.top_k,
-        max_tokens=body.max_tokens if body.max_tokens is not None else params.max_tokens,
-        stop=body.stop or list(params.stop or ()),
-        seed=body.seed if body.seed is not None else params.seed,
-        response_format=body.response_format
-        if body.response_format is not None
-        else rendered.version.document.response_format,
-    )
+    changes: dict[str, Any] = {
+        "model": alias,
+        "prompt": None,
+        "messages": compose((*texts, *rendered.system), rendered.messages, body.messages),
+    }
+    # Only what the prompt sets and the request does not: each field passed to replace()
+    # costs every request.
+    for name, value in rendered.version.defaults_for_request:
+        if getattr(body, name) in (None, []):
+            changes[name] = value
+    return msgspec.structs.replace(body, **changes)
 
 
 def compose(
@@ -81,17 +76,23 @@ def compose(
     stay as they are, after the composed text.
     """
     lead = 0
-    while lead < len(messages) and messages[lead].role == "system":
+    joined = list(texts)
+    kept: list[TextPart] = []  # the request's own parts, when one is a cache breakpoint
+    for message in messages:
+        if message.role != "system":
+            break
         lead += 1
-    own = [part for m in messages[:lead] for part in m.content]
-    parts: list[TextPart] = []
-    if any(isinstance(p, TextPart) and p.cache_control is not None for p in own):
-        parts.append(TextPart(text=SEPARATOR.join(texts)))
-        parts += [p for p in own if isinstance(p, TextPart)]
+        for part in message.content:
+            if isinstance(part, TextPart):
+                kept.append(part)
+    parts: list[ContentPart]
+    if kept and any(p.cache_control is not None for p in kept):
+        text = SEPARATOR.join(joined)
+        parts = [TextPart(text=text), *kept] if text else [*kept]
     else:
-        own_texts = [p.text for p in own if isinstance(p, TextPart)]
-        parts.append(TextPart(text=SEPARATOR.join([*texts, *own_texts])))
-    out = [Message(role="system", content=list(parts))] if parts[0].text or len(parts) > 1 else []
+        text = SEPARATOR.join([*joined, *[p.text for p in kept]] if kept else joined)
+        parts = [TextPart(text=text)] if text else []
+    out = [Message(role="system", content=parts)] if parts else []
     if turns:
         out += turns
     out += messages[lead:]

@@ -37,10 +37,16 @@ class ComposePrompt:
             return await call_next(request)
         named = body.prompt is not None or body.model.startswith(MODEL_PREFIX)
         layers = request.runtime.layers
-        if not named and not layers:
+        # Spelled out rather than bool(layers): this is every request's cost when no
+        # prompt and no layer is in use.
+        if not named and layers.platform is None and not layers.tenants:
             return await call_next(request)
         tenant = request.tenant
-        texts = layers.texts(tenant.name if tenant is not None else None) if layers else ()
+        texts = (
+            layers.texts(tenant.name if tenant is not None else None)
+            if layers.platform is not None or layers.tenants
+            else ()
+        )
         if not named:
             if not texts:
                 return await call_next(request)

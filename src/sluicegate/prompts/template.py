@@ -8,10 +8,11 @@ reaching Python internals through attribute access.
 
 Rendering runs on the request path. Most prompts only insert variables into
 text, and Jinja's general machinery costs about 15 us a render for that;
-such a template is kept as its parts (text, variable, text, ...) and joined
-directly, which gives the same string (``str()`` of each value, exactly as
-Jinja's output does) in well under a microsecond. Any other feature (blocks,
-filters, expressions) renders through Jinja.
+such a template is kept as a format string (its text, with a field for each
+variable) and filled directly, which gives the same string (``format(value,
+"")``, which is ``str(value)``, exactly as Jinja's output does) in well under
+a microsecond. Any other feature (blocks, filters, expressions) renders
+through Jinja.
 """
 
 from __future__ import annotations
@@ -46,23 +47,19 @@ class Template:
     source: str
     # Variables the template reads from its caller (loop and {% set %} names excluded).
     variables: frozenset[str]
-    # Text and variable names in order (variable names as 1-tuples), when the template
-    # is nothing but those; else None and Jinja renders it.
-    parts: tuple[str | tuple[str], ...] | None
+    # When the template is only text and variables: its text as a format string with a
+    # named field per variable ("{product}"); else None and Jinja renders it.
+    plain: str | None
     _jinja: jinja2.Template | None
 
     def render(self, values: Mapping[str, Any]) -> str:
-        parts = self.parts
-        if parts is not None:
-            out: list[str] = []
-            for part in parts:
-                if isinstance(part, str):
-                    out.append(part)
-                elif part[0] in values:
-                    out.append(str(values[part[0]]))
-                else:
-                    raise TemplateError(f"'{part[0]}' is undefined", variable=part[0])
-            return "".join(out)
+        plain = self.plain
+        if plain is not None:
+            try:
+                return plain.format_map(values)
+            except KeyError as exc:
+                name = str(exc.args[0])
+                raise TemplateError(f"'{name}' is undefined", variable=name) from None
         assert self._jinja is not None
         try:
             return self._jinja.render(values)
@@ -81,24 +78,26 @@ def compile_template(source: str) -> Template:
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(exc.message or str(exc), line=exc.lineno) from exc
     variables = frozenset(meta.find_undeclared_variables(tree))
-    parts = _plain_parts(tree)
-    jinja = None if parts is not None else ENVIRONMENT.from_string(tree)
-    return Template(source=source, variables=variables, parts=parts, _jinja=jinja)
+    plain = _plain(tree)
+    jinja = None if plain is not None else ENVIRONMENT.from_string(tree)
+    return Template(source=source, variables=variables, plain=plain, _jinja=jinja)
 
 
-def _plain_parts(tree: nodes.Template) -> tuple[str | tuple[str], ...] | None:
-    parts: list[str | tuple[str]] = []
+def _plain(tree: nodes.Template) -> str | None:
+    """The format string of a template of only text and names (names are identifiers,
+    so each is a plain named field)."""
+    text: list[str] = []
     for node in tree.body:
         if not isinstance(node, nodes.Output):
             return None
         for item in node.nodes:
             if isinstance(item, nodes.TemplateData):
-                parts.append(item.data)
+                text.append(item.data.replace("{", "{{").replace("}", "}}"))
             elif isinstance(item, nodes.Name) and item.ctx == "load":
-                parts.append((item.name,))
+                text.append("{" + item.name + "}")
             else:
                 return None
-    return tuple(parts)
+    return "".join(text)
 
 
 def _undefined_name(message: str) -> str | None:

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import jsonschema_rs
+import msgspec
 
 from sluicegate.canonical import ErrorCode, GatewayError, Message, TextPart
 from sluicegate.prompts.document import PromptDocument, PromptParams
 from sluicegate.prompts.template import Template, TemplateError, compile_template
 
 
-@dataclass(frozen=True, slots=True)
-class RenderedPrompt:
+class RenderedPrompt(msgspec.Struct, frozen=True):
     version: PromptVersion
     system: tuple[str, ...]  # the version's system (and developer) messages, rendered
     messages: tuple[Message, ...]  # its other messages, rendered, in order
@@ -38,11 +38,12 @@ class PromptVersion:
     templates: tuple[tuple[str, Template], ...]  # (role, template) per message
     validator: jsonschema_rs.Validator | None
     defaults: tuple[tuple[str, Any], ...]
+    # (ChatRequest field, value) for each of params and response_format the version sets:
+    # the request's own value wins.
+    defaults_for_request: tuple[tuple[str, Any], ...] = ()
+    # NAME@VERSION: how headers, the ledger, usage and cache keys name it.
+    ref: str = ""
 
-    @property
-    def ref(self) -> str:
-        """``NAME@VERSION``: how headers, the ledger and usage name it."""
-        return f"{self.name}@{self.version}"
 
     @property
     def params(self) -> PromptParams:
@@ -74,6 +75,12 @@ class PromptVersion:
                     for k, v in properties.items()
                     if isinstance(v, dict) and "default" in v
                 ]
+        request_defaults = [
+            (name, value if name != "stop" else list(value))
+            for name, value in document.params.model_dump(exclude_none=True).items()
+        ]
+        if document.response_format is not None:
+            request_defaults.append(("response_format", document.response_format))
         return cls(
             name=document.name,
             version=version,
@@ -84,6 +91,8 @@ class PromptVersion:
             templates=templates,
             validator=validator,
             defaults=tuple(defaults),
+            defaults_for_request=tuple(request_defaults),
+            ref=f"{document.name}@{version}",
         )
 
     def render(self, variables: Mapping[str, Any]) -> RenderedPrompt:
@@ -101,7 +110,7 @@ class PromptVersion:
         try:
             for role, template in self.templates:
                 text = template.render(variables)
-                if role in ("system", "developer"):
+                if role == "system" or role == "developer":
                     system.append(text)
                 else:
                     messages.append(Message(role=role, content=[TextPart(text=text)]))  # type: ignore[arg-type]

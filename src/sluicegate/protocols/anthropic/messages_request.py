@@ -143,7 +143,7 @@ def decode_messages_request(body: bytes) -> ChatRequest:
         if user is not None and not isinstance(user, str):
             _fail("metadata.user_id", "must be a string")
 
-    return ChatRequest(
+    request = ChatRequest(
         model=model,
         messages=messages,
         stream=stream,
@@ -157,9 +157,12 @@ def decode_messages_request(body: bytes) -> ChatRequest:
         tools=tools,
         tool_choice=tool_choice,
         response_format=response_format,
-        prompt=None if data.get("prompt") is None else decode_prompt_ref(data["prompt"]),
         extra={"anthropic": extra} if extra else {},
     )
+    raw_prompt = data.get("prompt")
+    if raw_prompt is not None:  # set only when sent: passing the default costs every request
+        request.prompt = decode_prompt_ref(raw_prompt)
+    return request
 
 
 def _fail(param: str, problem: str) -> NoReturn:

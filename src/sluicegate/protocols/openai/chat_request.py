@@ -103,7 +103,7 @@ def decode_chat_request(body: bytes) -> ChatRequest:
     if response_format is not None:
         _decode_response_format(response_format)
 
-    return ChatRequest(
+    request = ChatRequest(
         model=model,
         messages=messages,
         stream=stream,
@@ -118,9 +118,12 @@ def decode_chat_request(body: bytes) -> ChatRequest:
         tools=tools,
         tool_choice=tool_choice,
         response_format=response_format,
-        prompt=None if data.get("prompt") is None else decode_prompt_ref(data["prompt"]),
         extra={"openai": extra} if extra else {},
     )
+    raw_prompt = data.get("prompt")
+    if raw_prompt is not None:  # set only when sent: passing the default costs every request
+        request.prompt = decode_prompt_ref(raw_prompt)
+    return request
 
 
 def _decode_max_tokens(data: dict[str, Any]) -> int | None:
