@@ -338,3 +338,43 @@ async def test_a_version_overriding_the_locked_layer_is_refused_unless_forced(
         "/admin/prompts/rogue/versions?force=true", json=rogue, headers=ADMIN)
     assert forced.status == 201
     assert [f["rule"] for f in (await forced.json())["lint"]] == ["locked-layer-override"]
+
+
+async def test_a_label_moved_on_one_replica_is_served_by_another_on_postgresql(
+    start_gateway, postgres_url: str  # type: ignore[no-untyped-def]
+) -> None:
+    """Two gateways on one PostgreSQL: the move is made through A, B serves it (the time
+    it takes is measured by bench/prompt_propagation.py, not here)."""
+    from fakes.timing import eventually
+
+    async with OpenAIUpstream() as oai, AnthropicUpstream() as claude:
+        data = config(storage={"url": postgres_url})
+        data["providers"][0]["base_url"] = oai.url
+        data["providers"][1]["base_url"] = claude.url
+        a = Stack(await start_gateway(data), oai, claude)
+        b = Stack(await start_gateway(data), oai, claude)
+        await push(a, SUPPORT)
+        await push(a, {**SUPPORT, "params": {"temperature": 0.5}}, label=None)
+
+        async def served() -> str:
+            raw = await b.openai().chat.completions.with_raw_response.create(
+                model="prompt:support-reply", messages=[{"role": "user", "content": "hi"}],
+                extra_body={"prompt": {"name": "support-reply", "variables": {"product": "x"}}},
+            )
+            return raw.headers["x-sluicegate-prompt"]
+
+        await eventually(lambda: _is(served(), "support-reply@1"), "B serves version 1")
+        moved = await a.gateway.put("/admin/prompts/support-reply/labels/production",
+                                    json={"version": 2}, headers=ADMIN)
+        assert moved.status == 200
+        await eventually(lambda: _is(served(), "support-reply@2"), "B serves version 2")
+        history = await (await b.gateway.get("/admin/prompts/support-reply",
+                                             headers=ADMIN)).json()
+        assert [(m["from"], m["to"]) for m in history["label_history"]] == [(None, 1), (1, 2)]
+
+
+async def _is(value: Any, expected: str) -> bool:
+    try:
+        return bool(await value == expected)
+    except openai.NotFoundError:  # B has not seen the prompt yet
+        return False
