@@ -1258,16 +1258,14 @@ def ledger_phase(procs: Processes, opts: Options) -> LedgerPhase:
         run_wrk(target, lua, opts.connections, opts.warmup_s)
     phase = LedgerPhase(storage, [], [])
     for n in range(LEDGER_ROUNDS):
-        # Alternate which goes first, so a drift in the machine's speed cancels out.
-        pair = (
-            (on_target, on_proc, phase.on, phase.on_cpu_us),
-            (off_target, off_proc, phase.off, phase.off_cpu_us),
+        run_round(
+            n,
+            (
+                Arm(on_target, lua, on_proc, phase.on, phase.on_cpu_us),
+                Arm(off_target, lua, off_proc, phase.off, phase.off_cpu_us),
+            ),
+            opts,
         )
-        for target, proc, results, cpu in pair if n % 2 == 0 else pair[::-1]:
-            before = cpu_seconds(proc.popen.pid)
-            result = run_wrk(target, lua, opts.connections, opts.c32_s)
-            results.append(result)
-            cpu.append((cpu_seconds(proc.popen.pid) - before) / max(result.requests, 1) * 1e6)
         print(
             f"bench: ledger round {n + 1}/{LEDGER_ROUNDS} ({storage}): on "
             f"{phase.on[-1].rps:,.0f} req/s {phase.on_cpu_us[-1]:.0f} us CPU/request, off "
@@ -1286,6 +1284,29 @@ def ledger_phase(procs: Processes, opts: Options) -> LedgerPhase:
         flush=True,
     )
     return phase
+
+
+@dataclass
+class Arm:
+    """One side of an A/B: what wrk drives, and where its results go."""
+
+    target: Target
+    lua: Path
+    proc: Proc
+    runs: list[WrkResult]
+    cpu_us: list[float]  # the serving process's CPU time per request, in microseconds
+
+
+def run_round(n: int, arms: tuple[Arm, Arm], opts: Options) -> None:
+    """Round ``n`` of an A/B: one c=N run of each arm, A first in even rounds and B first
+    in odd ones, so that a drift in the machine's speed cancels out."""
+    for arm in arms if n % 2 == 0 else arms[::-1]:
+        before = cpu_seconds(arm.proc.popen.pid)
+        result = run_wrk(arm.target, arm.lua, opts.connections, opts.c32_s)
+        arm.runs.append(result)
+        arm.cpu_us.append(
+            (cpu_seconds(arm.proc.popen.pid) - before) / max(result.requests, 1) * 1e6
+        )
 
 
 def cpu_seconds(pid: int) -> float:
@@ -1385,15 +1406,14 @@ def prompts_phase(procs: Processes, opts: Options) -> PromptsPhase:
         run_wrk(target, lua, opts.connections, opts.warmup_s)
     phase = PromptsPhase([], [])
     for n in range(PROMPT_ROUNDS):
-        pair = (
-            (plain_lua, phase.plain, phase.plain_cpu_us),
-            (prompt_lua, phase.prompted, phase.prompted_cpu_us),
+        run_round(
+            n,
+            (
+                Arm(target, plain_lua, proc, phase.plain, phase.plain_cpu_us),
+                Arm(target, prompt_lua, proc, phase.prompted, phase.prompted_cpu_us),
+            ),
+            opts,
         )
-        for lua, results, cpu in pair if n % 2 == 0 else pair[::-1]:
-            before = cpu_seconds(proc.popen.pid)
-            result = run_wrk(target, lua, opts.connections, opts.c32_s)
-            results.append(result)
-            cpu.append((cpu_seconds(proc.popen.pid) - before) / max(result.requests, 1) * 1e6)
         print(
             f"bench: prompts round {n + 1}/{PROMPT_ROUNDS}: without {phase.plain[-1].rps:,.0f} "
             f"req/s {phase.plain_cpu_us[-1]:.0f} us CPU/request, with "

@@ -88,7 +88,13 @@ def gateway_of(client: Client) -> Gateway:
 
 
 def _concrete(path: str) -> str:
-    return path.replace("{name}", "acme").replace("{id}", "key_missing")
+    return (
+        path.replace("{name}", "acme")
+        .replace("{id}", "key_missing")
+        .replace("{prompt}", "support")
+        .replace("{version}", "1")
+        .replace("{label}", "production")
+    )
 
 
 def _every_route() -> Iterator[tuple[str, str]]:
@@ -663,7 +669,7 @@ async def test_openapi_document_lists_every_admin_route(client: Client) -> None:
         and r.method != "HEAD"
     }
     assert documented == served
-    assert len(served) == 19  # 16 + cache invalidate and report + usage forecast
+    assert len(served) == 26  # 16 + cache invalidate and report + usage forecast + 7 prompts
 
     operation_ids = [op["operationId"] for item in doc["paths"].values() for op in item.values()]
     assert len(operation_ids) == len(set(operation_ids))

@@ -16,7 +16,6 @@ through a database outage sets it higher.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ import orjson
 from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 from sluicegate.prompts.document import DEFAULT_LABEL, LATEST, PromptDocument
 from sluicegate.prompts.version import PromptVersion
+from sluicegate.state.following import follow
 from sluicegate.state.prompt_store import LabelMove, PromptStore, RegistryRows, StoredVersion
 
 log = logging.getLogger("sluicegate.prompts")
@@ -169,19 +169,7 @@ class PromptRegistry:
 
     async def follow(self, interval_s: float = POLL_S) -> None:
         """Keep the index in step with changes made elsewhere, until cancelled."""
-        failing = False
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await self.refresh()
-            except Exception as exc:
-                if not failing:
-                    log.warning("prompt registry not refreshed; serving the last one: %s", exc)
-                failing = True
-            else:
-                if failing:
-                    log.info("prompt registry refreshed again")
-                failing = False
+        await follow(self.refresh, interval_s, "prompt registry", log)
 
     def _index(self, rows: RegistryRows) -> dict[str, Prompt]:
         """The new index; versions already compiled are reused (they never change)."""

@@ -18,7 +18,6 @@ through :meth:`Directory.follow`.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import secrets
@@ -29,6 +28,7 @@ from typing import Protocol
 import orjson
 
 from sluicegate.config import LimitsConfig, TenantConfig
+from sluicegate.state.following import follow
 
 log = logging.getLogger("sluicegate.directory")
 
@@ -245,19 +245,7 @@ class Directory:
         A store that cannot be reached leaves the index as it was: requests go
         on being authenticated from memory, and the next poll catches up.
         """
-        failing = False
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await self.refresh_if_changed()
-            except Exception as exc:
-                if not failing:
-                    log.warning("tenant directory not refreshed; serving the last one: %s", exc)
-                failing = True
-            else:
-                if failing:
-                    log.info("tenant directory refreshed again")
-                failing = False
+        await follow(self.refresh_if_changed, interval_s, "tenant directory", log)
 
     async def refresh(self) -> None:
         # The version is read first: a change landing during the load is seen next time.
