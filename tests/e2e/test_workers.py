@@ -521,3 +521,33 @@ async def test_a_budget_alert_fires_once_for_the_group(start: Start, tmp_path: P
         text = await resp.text()
     assert 'sluicegate_alerts_total{kind="budget_alert"} 1.0' in text
     assert sum("budget_alert:" in line for line in group.output) == 1
+
+
+async def test_a_prompt_pushed_through_one_worker_is_served_by_every_worker(
+    start: Start, tmp_path: Path
+) -> None:
+    """Each worker keeps its own registry, following the shared SQLite file."""
+    from fakes.timing import eventually
+
+    group = await start(gateway_config(tmp_path))
+    a, b = await group.connect()
+    base = f"{group.url}/admin/prompts/greet"
+    for text in ("Version one.", "Version two."):
+        document = {"name": "greet", "model": "m",
+                    "messages": [{"role": "system", "content": text}]}
+        async with a.post(f"{base}/versions", json=document, headers=ADMIN) as resp:
+            assert resp.status == 201
+    async with a.put(f"{base}/labels/production", json={"version": 1}, headers=ADMIN) as resp:
+        assert resp.status == 200
+
+    async def serves(session: aiohttp.ClientSession, version: str) -> bool:
+        async with session.post(
+            f"{group.url}/v1/chat/completions", headers=AUTH,
+            json={"model": "prompt:greet", "messages": HELLO},
+        ) as resp:
+            return resp.headers.get("x-sluicegate-prompt") == f"greet@{version}"
+
+    await eventually(lambda: serves(b, "1"), "the other worker serves version 1")
+    async with b.put(f"{base}/labels/production", json={"version": 2}, headers=ADMIN) as resp:
+        assert resp.status == 200
+    await eventually(lambda: serves(a, "2"), "the first worker serves version 2")
