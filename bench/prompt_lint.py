@@ -38,7 +38,7 @@ def lint_case(case: dict[str, object]) -> list[Finding]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--split", choices=["dev", "test", "holdout"], default="holdout")
+    parser.add_argument("--split", choices=["dev", "test", "holdout", "holdout2"], default="holdout2")
     parser.add_argument("--show", action="store_true", help="print every miss and false finding")
     args = parser.parse_args()
     seeded: Counter[str] = Counter()
