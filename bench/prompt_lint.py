@@ -1,11 +1,12 @@
 """Measure the prompt linter on the seeded corpus in bench/data/prompt_lint.
 
-    .venv/bin/python bench/prompt_lint.py [--split dev|test] [--show]
+    .venv/bin/python bench/prompt_lint.py [--split dev|test|holdout|holdout2] [--show]
 
 Prints recall (share of seeded defects reported, per rule and overall) and the
 false-finding rate (share of clean cases with any finding), plus findings on
-defective cases that the answer key does not list. ``dev`` is the split the
-linter was tuned on; ``test`` was held out (see the corpus README).
+defective cases that the answer key does not list. ``dev`` and ``test`` are the
+splits the linter was tuned on; ``holdout`` and ``holdout2`` were held out (see
+the corpus README and the README's Prompts section).
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ def lint_case(case: dict[str, object]) -> list[Finding]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--split", choices=["dev", "test", "holdout", "holdout2"], default="holdout2")
+    parser.add_argument(
+        "--split", choices=["dev", "test", "holdout", "holdout2"], default="holdout2"
+    )
     parser.add_argument("--show", action="store_true", help="print every miss and false finding")
     args = parser.parse_args()
     seeded: Counter[str] = Counter()

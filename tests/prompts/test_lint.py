@@ -16,7 +16,10 @@ from sluicegate.prompts.lint.sarif import sarif
 SCHEMA = {"type": "object", "properties": {"product": {"type": "string"}}}
 
 
-def rules(system: str, *, context: LintContext = LintContext(), **fields: Any) -> list[str]:
+NO_CONTEXT = LintContext()
+
+
+def rules(system: str, *, context: LintContext = NO_CONTEXT, **fields: Any) -> list[str]:
     document = PromptDocument.model_validate(
         {"name": "p", "messages": [{"role": "system", "content": system}], **fields})
     return sorted(f.rule for f in lint_document(document, context))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from pathlib import Path
 
 import pytest
@@ -131,7 +132,7 @@ async def test_concurrent_label_moves_from_two_replicas_each_record_what_they_mo
         )
         history = await a.label_history("support")
         # The moves form one chain: each starts where the one before it ended.
-        assert all(m.from_version == prev.to_version for prev, m in zip(history, history[1:]))
+        assert all(m.from_version == prev.to_version for prev, m in itertools.pairwise(history))
         await a.refresh()
         await b.refresh()
         assert a.resolve("support", tenant_id=None).version == history[-1].to_version
