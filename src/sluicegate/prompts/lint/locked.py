@@ -30,7 +30,7 @@ _OVERRIDE = re.compile(
     r"(?:(?:previous|prior|above|earlier|preceding|platform|platform-level|system|original|"
     r"default|global|upstream|other|existing|outer|base|safety|standard)[\s-]+)+"
     r"(?:instructions?|rules?|guidelines?|directives?|policies|policy|constraints?|prompts?|"
-    r"restrictions?|messages?|layers?|guardrails?|settings?)"
+    r"restrictions?|layers?|guardrails?)"
     r"|\b(?:no\ longer|not)\ (?:be\ )?(?:bound|restricted|limited|constrained)\ by"
     r"|\b(?:platform|system|previous|prior|above|earlier|general|default|global|standard)"
     r"[\w'\ -]{0,20}?\b(?:rules?|instructions?|restrictions?|guidelines?|polic(?:y|ies)|"
@@ -148,6 +148,12 @@ _STOPWORDS = frozenset(
 # Sentences end at . ! ? ; or a blank line or a list item; a wrapped line does not end one.
 _SENTENCE = re.compile(r"(?:[^.!?;\n]|\n(?!\s*\n|\s*(?:[-*•]|\d+[.)])\s))+")
 # "If the user ..., " or "When ..., ": the condition of a rule, not what it requires.
+_ONLY = re.compile(r"(?i)\bonly\b")
+_REASON = re.compile(r"[:;(\u2014\u2013]|\s-\s|(?i:\b(?:because|since|as\s+they|so\s+that)\b)")
+# Quoted text is what to say, not an instruction: its words do not negate or ask.
+_QUOTED = re.compile(
+    r'"[^"\n]*"|\u201c[^\u201d\n]*\u201d|\u00ab[^\u00bb\n]*\u00bb|\u300c[^\u300d\n]*\u300d'
+)
 _CLAUSE = re.compile(r"[,:()\u2014\u2013]| - ")
 _CONDITION = re.compile(r"(?i)^\s*(?:if|when|whenever|where|unless|in\s+case|for)\b[^,]*,")
 # How far a "not" reaches: four content words, and not past a conjunction.
@@ -194,7 +200,12 @@ class LockedRules:
                     if rule is not None:
                         prohibitions.append(rule)
             elif not _DESCRIPTION.match(sentence):
-                rule = _rule(_CONDITION.sub("", sentence))
+                required = _CONDITION.sub("", sentence)
+                # "Give no advice" forbids; "answer only from the feed" narrows: neither
+                # requires an act that later text could forbid.
+                if _NEGATION.search(required) or _ONLY.search(required):
+                    continue
+                rule = _rule(required)
                 if rule is not None:
                     obligations.append(rule)
         return cls(language, tuple(prohibitions), tuple(obligations))
@@ -224,7 +235,7 @@ def locked_findings(text: str, path: str, locked: LockedRules | None) -> Iterato
 
 
 def _contradiction(sentence: str, locked: LockedRules, topics: frozenset[str]) -> str | None:
-    for clause in _CLAUSE.split(sentence):
+    for clause in _CLAUSE.split(_QUOTED.sub(" ", sentence)):
         negated = _NEGATION.search(clause) is not None
         if locked.language is not None and not negated:
             other = _language_of(clause)
@@ -270,6 +281,9 @@ def _negated_stems(clause: str) -> set[str]:
 
 
 def _rule(text: str) -> Rule | None:
+    # What a rule is about ends where its reason or example begins ("Do not promise
+    # bans: decisions are made by the team").
+    text = _REASON.split(text, maxsplit=1)[0]
     words = _words(text)
     if len(words) < 2:
         return None
