@@ -378,3 +378,23 @@ async def _is(value: Any, expected: str) -> bool:
         return bool(await value == expected)
     except openai.NotFoundError:  # B has not seen the prompt yet
         return False
+
+
+async def test_a_retry_after_the_label_moved_replays_the_first_answer(stack: Stack) -> None:
+    """The Idempotency-Key compares what the client sent, not what the gateway rendered."""
+    await push(stack, SUPPORT)
+    client = stack.openai()
+
+    async def ask() -> Any:
+        return await client.chat.completions.with_raw_response.create(
+            model="prompt:support-reply", messages=[{"role": "user", "content": "hi"}],
+            extra_body={"prompt": {"name": "support-reply", "variables": {"product": "x"}}},
+            extra_headers={"Idempotency-Key": "order-77"},
+        )
+
+    first = await ask()
+    await push(stack, {**SUPPORT, "params": {"temperature": 0.9}})
+    again = await ask()
+    assert again.headers["x-sluicegate-idempotent-replay"] == "true"
+    assert again.parse().id == first.parse().id
+    assert len(stack.oai_upstream.requests) == 1

@@ -54,11 +54,13 @@ def _no_hook(request: Request, answer: StoredAnswer) -> None:
 def fingerprint(request: Request) -> str:
     """What makes two requests "the same request" for one key, as a SHA-256 hex digest.
 
-    The decoded canonical request, with the ingress protocol, the operation and
-    the alias. Whether the answer is streamed is left out: the stored events
-    serve a streaming and a non-streaming repeat alike.
+    The decoded canonical request as the client sent it (before a stored prompt
+    or the layers were composed into it: a retry after a label moved is the
+    same request), with the ingress protocol, the operation and the alias.
+    Whether the answer is streamed is left out: the stored events serve a
+    streaming and a non-streaming repeat alike.
     """
-    body = request.decoded
+    body = request.client_body or request.decoded
     if isinstance(body, ChatRequest) and (body.stream or body.include_usage):
         body = msgspec.structs.replace(body, stream=False, include_usage=False)
     alias = request.alias.name if request.alias is not None else body.model

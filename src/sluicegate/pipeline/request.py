@@ -61,8 +61,10 @@ class Request(msgspec.Struct, frozen=True, kw_only=True):
     tags: tuple[str, ...] = ()
     # ResolveModel: the alias asked for.
     alias: Alias | None = None
-    # ComposePrompt: the stored prompt version rendered into the body, as NAME@VERSION.
+    # ComposePrompt: the stored prompt version rendered into the body, as NAME@VERSION,
+    # and the body as the client sent it (None: the gateway composed nothing into it).
     prompt: str | None = None
+    client_body: CanonicalRequest | None = None
 
     def replace(self, **changes: Any) -> Request:
         """A new version with ``changes``; the outcome keeps it as the latest."""

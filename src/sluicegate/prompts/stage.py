@@ -51,12 +51,14 @@ class ComposePrompt:
             if not texts:
                 return await call_next(request)
             messages = compose(texts, None, body.messages)
-            return await call_next(request.replace(body=msgspec.structs.replace(
-                body, messages=messages)))
+            composed = msgspec.structs.replace(body, messages=messages)
+            return await call_next(request.replace(body=composed, client_body=body))
         version, alias, ref = self._resolve(request, body)
         rendered = version.render(ref.variables)
         return await call_next(
-            request.replace(body=with_prompt(body, alias, texts, rendered), prompt=version.ref)
+            request.replace(
+                body=with_prompt(body, alias, texts, rendered), prompt=version.ref, client_body=body
+            )
         )
 
     def _resolve(self, request: Request, body: ChatRequest) -> tuple[PromptVersion, str, PromptRef]:
