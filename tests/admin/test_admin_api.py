@@ -151,6 +151,7 @@ async def test_tenant_lifecycle(client: Client) -> None:
                 "models": None,
                 "limits": {**UNLIMITED, "rpm": 600},
                 "source": "config",
+                "prompt_layer": None,
             }
         ]
     }
@@ -695,7 +696,7 @@ async def test_openapi_document_describes_bodies_and_parameters(client: Client) 
     assert ref == "#/components/schemas/TenantCreate"
     assert schemas["TenantCreate"]["required"] == ["name"]
     assert schemas["TenantCreate"]["additionalProperties"] is False
-    assert set(create["responses"]) == {"201", "400", "401", "409", "500"}
+    assert set(create["responses"]) == {"201", "400", "401", "409", "422", "500"}
 
     patch = doc["paths"]["/admin/tenants/{name}"]["patch"]
     assert "a field left out keeps it" in patch["description"]

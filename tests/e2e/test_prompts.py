@@ -398,3 +398,19 @@ async def test_a_retry_after_the_label_moved_replays_the_first_answer(stack: Sta
     assert again.headers["x-sluicegate-idempotent-replay"] == "true"
     assert again.parse().id == first.parse().id
     assert len(stack.oai_upstream.requests) == 1
+
+
+async def test_a_layer_given_to_a_tenant_through_the_api_reaches_its_requests(
+    stack: Stack,
+) -> None:
+    created = await stack.gateway.post("/admin/tenants", headers=ADMIN, json={
+        "name": "initech", "prompt_layer": {"system": "You work for Initech."}})
+    assert created.status == 201
+    key = await stack.gateway.post("/admin/tenants/initech/keys", headers=ADMIN,
+                                   json={"name": "app"})
+    plaintext = (await key.json())["key"]
+    await stack.openai(plaintext).chat.completions.create(
+        model="gpt", messages=[{"role": "system", "content": "Be brief."},
+                               {"role": "user", "content": "hi"}])
+    assert sent_messages(stack)[0] == {"role": "system",
+                                       "content": "You work for Initech.\n\nBe brief."}

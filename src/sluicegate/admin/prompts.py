@@ -13,6 +13,7 @@ import orjson
 from aiohttp import web
 
 from sluicegate.admin.http import gateway_of, json_answer, read_body, read_query, tenant_named
+from sluicegate.admin.lint_answer import lint_failed
 from sluicegate.admin.prompt_schemas import (
     FindingOut,
     LabelMove,
@@ -37,7 +38,6 @@ from sluicegate.prompts.lint import Finding, LintContext, has_errors, lint_docum
 from sluicegate.prompts.registry import Prompt, prompt_not_found
 from sluicegate.prompts.render import preview
 from sluicegate.prompts.template import TemplateError
-from sluicegate.protocols.openai.errors import encode_error
 from sluicegate.state.prompt_store import PromptStoreError
 
 __all__ = [
@@ -178,7 +178,7 @@ async def render_prompt(request: web.Request) -> web.Response:
         PromptRef(name=prompt.name, label=body.label, version=body.version,
                   variables=body.variables),
         tenant_id=tenant.id if tenant is not None else None,
-        tenant_name=tenant.name if tenant is not None else None,
+        tenant_layer=tenant.prompt_layer if tenant is not None else None,
         messages=body.messages,
     )
     return json_answer(Rendered(**result))
@@ -190,26 +190,12 @@ async def render_prompt(request: web.Request) -> web.Response:
 def lint_context(gateway: Gateway, document: PromptDocument) -> LintContext:
     runtime = gateway.runtime
     alias = runtime.aliases.get(document.model) if document.model is not None else None
+    owner = gateway.directory.tenant(document.tenant) if document.tenant is not None else None
     return LintContext(
-        locked=runtime.layers.locked_before_prompt(document.tenant),
+        locked=runtime.layers.locked(owner.prompt_layer if owner is not None else None),
         context_window=alias.config.context_window if alias is not None else None,
         aliases=frozenset(runtime.aliases),
     )
-
-
-def lint_failed(findings: list[Finding]) -> web.Response:
-    errors = [f for f in findings if f.severity == "error"]
-    err = GatewayError(
-        ErrorKind.UNPROCESSABLE,
-        f"the prompt linter found {len(errors)} error(s): "
-        + "; ".join(f"{f.rule} at {f.path}" for f in errors)
-        + " (add ?force=true to store it anyway)",
-        code=ErrorCode.PROMPT_LINT_FAILED,
-        param=errors[0].path,
-    )
-    body = orjson.loads(encode_error(err))
-    body["lint"] = [f.as_json() for f in findings]
-    return web.Response(status=422, body=orjson.dumps(body), content_type=JSON)
 
 
 def store_error(exc: PromptStoreError) -> GatewayError:

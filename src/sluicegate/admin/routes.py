@@ -63,6 +63,7 @@ from sluicegate.admin.schemas import (
     KeyCreated,
     KeyList,
     KeyOut,
+    LayerQuery,
     ModelList,
     Reloaded,
     RequestList,
@@ -130,8 +131,10 @@ OPERATIONS: tuple[Operation, ...] = (
         TenantOut,
         status=201,
         body=TenantCreate,
-        errors=(400, 409),
-        description="`models` must name configured aliases.",
+        query=LayerQuery,
+        errors=(400, 409, 422),
+        description="`models` must name configured aliases. A `prompt_layer` the prompt linter "
+        "finds an error in answers 422 with the findings under `lint`, unless `force=true`.",
     ),
     Operation(
         "GET",
@@ -150,7 +153,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "tenants",
         TenantOut,
         body=TenantUpdate,
-        errors=(400, 404, 409),
+        query=LayerQuery,
+        errors=(400, 404, 409, 422),
         description="Only what is given changes. `models` replaces the allowed aliases (null: "
         "every alias; each must name a configured alias). `limits` is merged into the current "
         "limits: a field given replaces its value, a field left out keeps it, and null clears "

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from sluicegate.config import LimitsConfig, PricingConfig
+from sluicegate.config.schema import PromptLayerConfig
 from sluicegate.state.directory import ApiKey, Tenant
 from sluicegate.state.ledger import GroupBy
 
@@ -96,6 +97,11 @@ class TenantCreate(_Request):
         default=None, description="Allowed model aliases; null or omitted allows every alias."
     )
     limits: LimitsConfig = LimitsConfig()
+    prompt_layer: PromptLayerConfig | None = Field(
+        default=None,
+        description="The tenant's layer of the system prompt, after the platform's; linted "
+        "against the locked platform layer (422 on an error unless ?force=true).",
+    )
 
 
 class TenantUpdate(_Request):
@@ -109,6 +115,15 @@ class TenantUpdate(_Request):
         description="Merged into the current limits: given fields replace theirs, absent "
         "fields keep theirs, null clears a limit; keys and models merge per entry.",
     )
+    prompt_layer: PromptLayerConfig | None = Field(
+        default=None,
+        description="Replaces the tenant's layer of the system prompt; null removes it. "
+        "Linted against the locked platform layer (422 on an error unless ?force=true).",
+    )
+
+
+class LayerQuery(_Request):
+    force: bool = Field(default=False, description="store a prompt_layer despite lint errors")
 
 
 class KeyCreate(_Request):
@@ -190,6 +205,7 @@ class TenantOut(_Response):
     source: Literal["config", "admin"] = Field(
         description="'config' tenants are changed in the config file, not through this API."
     )
+    prompt_layer: PromptLayerConfig | None = None
 
     @classmethod
     def of(cls, tenant: Tenant) -> TenantOut:
@@ -200,6 +216,7 @@ class TenantOut(_Response):
             models=models,
             limits=tenant.limits,
             source="config" if tenant.source == "config" else "admin",
+            prompt_layer=tenant.prompt_layer,
         )
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from sluicegate.admin.http import gateway_of, json_answer, path_tenant, read_body
+from sluicegate.admin.http import gateway_of, json_answer, path_tenant, read_body, read_query
 from sluicegate.admin.limits_patch import merge_limits
+from sluicegate.admin.lint_answer import lint_failed
 from sluicegate.admin.schemas import (
+    LayerQuery,
     TenantCreate,
     TenantDeleted,
     TenantList,
@@ -19,6 +21,7 @@ from sluicegate.admin.schemas import (
 )
 from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 from sluicegate.gateway import Gateway
+from sluicegate.prompts.lint import LintContext, has_errors, lint_layer
 from sluicegate.state.directory import UNSET, Tenant
 
 __all__ = ["create_tenant", "delete_tenant", "get_tenant", "list_tenants", "update_tenant"]
@@ -31,11 +34,14 @@ async def list_tenants(request: web.Request) -> web.Response:
 
 async def create_tenant(request: web.Request) -> web.Response:
     gateway = gateway_of(request)
+    force = read_query(request, LayerQuery).force
     body = await read_body(request, TenantCreate)
     if body.models is not None:
         _check_aliases(gateway, body.models)
+    if body.prompt_layer is not None and (refused := _lint_layer(gateway, body, force)):
+        return refused
     tenant = await gateway.directory.create_tenant(
-        body.name, models=body.models, limits=body.limits
+        body.name, models=body.models, limits=body.limits, prompt_layer=body.prompt_layer
     )
     return json_answer(TenantOut.of(tenant), status=201)
 
@@ -47,13 +53,19 @@ async def get_tenant(request: web.Request) -> web.Response:
 async def update_tenant(request: web.Request) -> web.Response:
     gateway = gateway_of(request)
     tenant = _changeable_tenant(request, "change")
+    force = read_query(request, LayerQuery).force
     body = await read_body(request, TenantUpdate)
-    # Absent and null differ for models: null allows every alias again.
+    # Absent and null differ for models (null allows every alias again) and the layer.
     models = body.models if "models" in body.model_fields_set else UNSET
     if isinstance(models, list):
         _check_aliases(gateway, models)
+    layer = body.prompt_layer if "prompt_layer" in body.model_fields_set else UNSET
+    if body.prompt_layer is not None and (refused := _lint_layer(gateway, body, force)):
+        return refused
     limits = None if body.limits is None else merge_limits(tenant.limits, body.limits)
-    updated = await gateway.directory.update_tenant(tenant.name, models=models, limits=limits)
+    updated = await gateway.directory.update_tenant(
+        tenant.name, models=models, limits=limits, prompt_layer=layer
+    )
     return json_answer(TenantOut.of(updated))
 
 
@@ -74,6 +86,16 @@ def _changeable_tenant(request: web.Request, verb: str) -> Tenant:
             code=ErrorCode.CONFIG_TENANT,
         )
     return tenant
+
+
+def _lint_layer(
+    gateway: Gateway, body: TenantCreate | TenantUpdate, force: bool
+) -> web.Response | None:
+    """The 422 for a layer the linter finds errors in (None: it may be stored)."""
+    assert body.prompt_layer is not None
+    context = LintContext(locked=gateway.runtime.layers.locked())
+    findings = lint_layer(body.prompt_layer.system, "prompt_layer.system", context)
+    return lint_failed(findings) if has_errors(findings) and not force else None
 
 
 def _check_aliases(gateway: Gateway, models: list[str]) -> None:

@@ -11,6 +11,7 @@ import msgspec
 import orjson
 
 from sluicegate.canonical import ChatRequest, ContentPart, Message, PromptRef, TextPart
+from sluicegate.config.schema import PromptLayerConfig
 from sluicegate.prompts.registry import PromptRegistry
 from sluicegate.prompts.version import RenderedPrompt
 from sluicegate.protocols.openai import decode_chat_request, encode_chat_request
@@ -25,7 +26,7 @@ def preview(
     ref: PromptRef,
     *,
     tenant_id: str | None,
-    tenant_name: str | None,
+    tenant_layer: PromptLayerConfig | None,
     messages: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """``{"prompt", "model", "messages", "params"}``: the OpenAI-format body an upstream
@@ -40,7 +41,7 @@ def preview(
     alias = version.document.model
     body = with_prompt(
         ChatRequest(model=alias or "", messages=own), alias or "",
-        layers.texts(tenant_name), rendered,
+        layers.texts(tenant_layer), rendered,
     )
     wire = orjson.loads(encode_chat_request(body, alias or ""))
     wire.pop("model", None)

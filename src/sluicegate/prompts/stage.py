@@ -37,14 +37,14 @@ class ComposePrompt:
             return await call_next(request)
         named = body.prompt is not None or body.model.startswith(MODEL_PREFIX)
         layers = request.runtime.layers
-        # Spelled out rather than bool(layers): this is every request's cost when no
-        # prompt and no layer is in use.
-        if not named and layers.platform is None and not layers.tenants:
-            return await call_next(request)
         tenant = request.tenant
+        tenant_layer = tenant.prompt_layer if tenant is not None else None
+        # Spelled out: this is every request's cost when no prompt and no layer is in use.
+        if not named and layers.platform is None and tenant_layer is None:
+            return await call_next(request)
         texts = (
-            layers.texts(tenant.name if tenant is not None else None)
-            if layers.platform is not None or layers.tenants
+            layers.texts(tenant_layer)
+            if layers.platform is not None or tenant_layer is not None
             else ()
         )
         if not named:

@@ -1,10 +1,12 @@
-"""The layers of the system prompt the configuration gives: the platform's and each
-tenant's, read once per configuration snapshot."""
+"""The platform's layer of the system prompt, read once per configuration snapshot.
+
+A tenant's own layer lives with the tenant (``Tenant.prompt_layer``: from the
+config file or the admin API); every request composes the two.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sluicegate.config import Config
 from sluicegate.config.schema import PromptLayerConfig
@@ -13,33 +15,24 @@ from sluicegate.config.schema import PromptLayerConfig
 @dataclass(frozen=True, slots=True)
 class PromptLayers:
     platform: PromptLayerConfig | None = None
-    tenants: Mapping[str, PromptLayerConfig] = field(default_factory=dict)
 
     @classmethod
     def of(cls, config: Config) -> PromptLayers:
-        return cls(
-            platform=config.prompt_layers.platform,
-            tenants={t.name: t.prompt_layer for t in config.tenants if t.prompt_layer},
-        )
+        return cls(platform=config.prompt_layers.platform)
 
-    def __bool__(self) -> bool:
-        return self.platform is not None or bool(self.tenants)
-
-    def texts(self, tenant: str | None) -> tuple[str, ...]:
-        """The layers' texts for ``tenant``, in order: the platform's, then the tenant's."""
+    def texts(self, tenant_layer: PromptLayerConfig | None) -> tuple[str, ...]:
+        """The layers' texts in order: the platform's, then the tenant's."""
         texts: list[str] = []
         if self.platform is not None:
             texts.append(self.platform.system)
-        layer = self.tenants.get(tenant) if tenant is not None else None
-        if layer is not None:
-            texts.append(layer.system)
+        if tenant_layer is not None:
+            texts.append(tenant_layer.system)
         return tuple(texts)
 
-    def locked_before_prompt(self, tenant: str | None) -> tuple[str, ...]:
-        """The locked layers a prompt version of ``tenant`` (None: a platform prompt)
-        must not override."""
+    def locked(self, tenant_layer: PromptLayerConfig | None = None) -> tuple[str, ...]:
+        """The locked layers a later text (a tenant's layer: pass none; a tenant's prompt
+        version: pass its tenant's layer) must not override."""
         locked = [self.platform.system] if self.platform and self.platform.locked else []
-        layer = self.tenants.get(tenant) if tenant is not None else None
-        if layer is not None and layer.locked:
-            locked.append(layer.system)
+        if tenant_layer is not None and tenant_layer.locked:
+            locked.append(tenant_layer.system)
         return tuple(locked)

@@ -28,6 +28,7 @@ from typing import Protocol
 import orjson
 
 from sluicegate.config import LimitsConfig, TenantConfig
+from sluicegate.config.schema import PromptLayerConfig
 from sluicegate.state.following import follow
 
 log = logging.getLogger("sluicegate.directory")
@@ -99,6 +100,8 @@ class Tenant:
     models: frozenset[str] | None  # None: every alias
     limits: LimitsConfig
     source: str = "admin"
+    # The tenant's layer of the system prompt, after the platform's (None: none).
+    prompt_layer: PromptLayerConfig | None = None
 
     def may_use(self, alias: str) -> bool:
         return self.models is None or alias in self.models
@@ -120,20 +123,32 @@ KEY_COLUMNS = "id, tenant, name, prefix, source, created_at, revoked_at"
 
 
 # The tenants columns a Tenant is made of, in the order tenant_of_row takes them.
-TENANT_COLUMNS = "id, name, models, limits, source"
+TENANT_COLUMNS = "id, name, models, limits, source, prompt_layer"
 
 
 def tenant_of_row(
-    tenant_id: str, name: str, models: str | None, limits: str, source: str
+    tenant_id: str,
+    name: str,
+    models: str | None,
+    limits: str,
+    source: str,
+    prompt_layer: str | None = None,
 ) -> Tenant:
-    """A tenants row as both stores keep it (models and limits as JSON text)."""
+    """A tenants row as both stores keep it (models, limits and the layer as JSON text)."""
     return Tenant(
         id=tenant_id,
         name=name,
         models=None if models is None else frozenset(orjson.loads(models)),
         limits=LimitsConfig.model_validate_json(limits),
         source=source,
+        prompt_layer=None
+        if prompt_layer is None
+        else PromptLayerConfig.model_validate_json(prompt_layer),
     )
+
+
+def layer_json(layer: PromptLayerConfig | None) -> str | None:
+    return None if layer is None else layer.model_dump_json()
 
 
 def models_json(models: Iterable[str] | None) -> str | None:
@@ -176,13 +191,22 @@ class DirectoryStore(Protocol):
         ...
 
     async def create_tenant(
-        self, tenant_id: str, name: str, models: Sequence[str] | None, limits: LimitsConfig
+        self,
+        tenant_id: str,
+        name: str,
+        models: Sequence[str] | None,
+        limits: LimitsConfig,
+        prompt_layer: PromptLayerConfig | None = None,
     ) -> None:
         """Raises DirectoryError(409) when the name is taken."""
         ...
 
     async def update_tenant(
-        self, name: str, models: Sequence[str] | None, limits: LimitsConfig
+        self,
+        name: str,
+        models: Sequence[str] | None,
+        limits: LimitsConfig,
+        prompt_layer: PromptLayerConfig | None = None,
     ) -> None: ...
 
     async def delete_tenant(self, name: str) -> None: ...
@@ -273,11 +297,16 @@ class Directory:
         await self.refresh()
 
     async def create_tenant(
-        self, name: str, *, models: list[str] | None = None, limits: LimitsConfig | None = None
+        self,
+        name: str,
+        *,
+        models: list[str] | None = None,
+        limits: LimitsConfig | None = None,
+        prompt_layer: PromptLayerConfig | None = None,
     ) -> Tenant:
         await self.store.create_tenant(
             new_tenant_id(), name, None if models is None else sorted(models),
-            limits or LimitsConfig(),
+            limits or LimitsConfig(), prompt_layer,
         )
         await self.refresh()
         return self._tenants[name]
@@ -288,13 +317,16 @@ class Directory:
         *,
         models: list[str] | _Unset | None = UNSET,
         limits: LimitsConfig | None = None,
+        prompt_layer: PromptLayerConfig | _Unset | None = UNSET,
     ) -> Tenant:
         current = self._require_tenant(name)
         new_models = current.models if isinstance(models, _Unset) else models
+        new_layer = current.prompt_layer if isinstance(prompt_layer, _Unset) else prompt_layer
         await self.store.update_tenant(
             name,
             sorted(new_models) if new_models is not None else None,
             limits or current.limits,
+            new_layer,
         )
         await self.refresh()
         return self._tenants[name]

@@ -150,6 +150,10 @@ MIGRATIONS: tuple[str, ...] = (
         BEGIN UPDATE prompt_registry_version SET version = version + 1; END;
     ALTER TABLE ledger ADD COLUMN prompt TEXT;
     """,
+    # 8: a tenant's layer of the system prompt (JSON of PromptLayerConfig, NULL: none).
+    """
+    ALTER TABLE tenants ADD COLUMN prompt_layer TEXT;
+    """,
 )
 
 

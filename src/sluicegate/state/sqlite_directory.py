@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 
 from sluicegate.config import LimitsConfig, TenantConfig
+from sluicegate.config.schema import PromptLayerConfig
 from sluicegate.state.directory import (
     KEY_COLUMNS,
     KEY_PREFIX_SHOWN,
@@ -22,6 +23,7 @@ from sluicegate.state.directory import (
     Tenant,
     config_tenant_id,
     hash_key,
+    layer_json,
     models_json,
     new_key_id,
     tenant_of_row,
@@ -62,15 +64,17 @@ class SQLiteDirectoryStore:
             for t in tenants:
                 # A tenant already there keeps its id: only what the file says changes.
                 self._conn.execute(
-                    "INSERT INTO tenants (id, name, models, limits, source, created_at) "
-                    "VALUES (?, ?, ?, ?, 'config', ?) ON CONFLICT (name) DO UPDATE SET "
-                    "models = excluded.models, limits = excluded.limits, source = 'config'",
+                    "INSERT INTO tenants (id, name, models, limits, source, created_at, "
+                    "prompt_layer) VALUES (?, ?, ?, ?, 'config', ?, ?) ON CONFLICT (name) DO "
+                    "UPDATE SET models = excluded.models, limits = excluded.limits, "
+                    "source = 'config', prompt_layer = excluded.prompt_layer",
                     (
                         config_tenant_id(t.name),
                         t.name,
                         models_json(t.models),
                         t.limits.model_dump_json(),
                         now,
+                        layer_json(t.prompt_layer),
                     ),
                 )
                 key_names = [k.name for k in t.keys]
@@ -94,25 +98,35 @@ class SQLiteDirectoryStore:
                     )
 
     async def create_tenant(
-        self, tenant_id: str, name: str, models: Sequence[str] | None, limits: LimitsConfig
+        self,
+        tenant_id: str,
+        name: str,
+        models: Sequence[str] | None,
+        limits: LimitsConfig,
+        prompt_layer: PromptLayerConfig | None = None,
     ) -> None:
         try:
             with transaction(self._conn):
                 self._conn.execute(
-                    "INSERT INTO tenants (id, name, models, limits, source, created_at) "
-                    "VALUES (?, ?, ?, ?, 'admin', ?)",
-                    (tenant_id, name, models_json(models), limits.model_dump_json(), time.time()),
+                    "INSERT INTO tenants (id, name, models, limits, source, created_at, "
+                    "prompt_layer) VALUES (?, ?, ?, ?, 'admin', ?, ?)",
+                    (tenant_id, name, models_json(models), limits.model_dump_json(), time.time(),
+                     layer_json(prompt_layer)),
                 )
         except sqlite3.IntegrityError as exc:
             raise DirectoryError(f"tenant {name!r} already exists", status=409) from exc
 
     async def update_tenant(
-        self, name: str, models: Sequence[str] | None, limits: LimitsConfig
+        self,
+        name: str,
+        models: Sequence[str] | None,
+        limits: LimitsConfig,
+        prompt_layer: PromptLayerConfig | None = None,
     ) -> None:
         with transaction(self._conn):
             self._conn.execute(
-                "UPDATE tenants SET models = ?, limits = ? WHERE name = ?",
-                (models_json(models), limits.model_dump_json(), name),
+                "UPDATE tenants SET models = ?, limits = ?, prompt_layer = ? WHERE name = ?",
+                (models_json(models), limits.model_dump_json(), layer_json(prompt_layer), name),
             )
 
     async def delete_tenant(self, name: str) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from sluicegate.config import LimitsConfig, TenantConfig
+from sluicegate.config.schema import PromptLayerConfig
 from sluicegate.state.directory import (
     KEY_COLUMNS,
     KEY_PREFIX_SHOWN,
@@ -25,6 +26,7 @@ from sluicegate.state.directory import (
     Tenant,
     config_tenant_id,
     hash_key,
+    layer_json,
     models_json,
     new_key_id,
     tenant_of_row,
@@ -60,17 +62,20 @@ class PostgresDirectoryStore:
             for t in tenants:
                 # A tenant already there keeps its id: only what the file says changes.
                 await conn.execute(
-                    "INSERT INTO tenants (id, name, models, limits, source, created_at) "
-                    "VALUES ($5, $1, $2::jsonb, $3::jsonb, 'config', $4) ON CONFLICT (name) "
+                    "INSERT INTO tenants (id, name, models, limits, source, created_at, "
+                    "prompt_layer) VALUES ($5, $1, $2::jsonb, $3::jsonb, 'config', $4, "
+                    "$6::jsonb) ON CONFLICT (name) "
                     "DO UPDATE SET models = excluded.models, limits = excluded.limits, "
-                    "source = 'config' "
-                    "WHERE (tenants.models, tenants.limits, tenants.source) IS DISTINCT FROM "
-                    "(excluded.models, excluded.limits, excluded.source)",
+                    "source = 'config', prompt_layer = excluded.prompt_layer "
+                    "WHERE (tenants.models, tenants.limits, tenants.source, tenants.prompt_layer)"
+                    " IS DISTINCT FROM "
+                    "(excluded.models, excluded.limits, excluded.source, excluded.prompt_layer)",
                     t.name,
                     models_json(t.models),
                     t.limits.model_dump_json(),
                     now,
                     config_tenant_id(t.name),
+                    layer_json(t.prompt_layer),
                 )
                 await conn.execute(
                     "DELETE FROM api_keys WHERE tenant = $1 AND source = 'config' "
@@ -99,29 +104,41 @@ class PostgresDirectoryStore:
                     )
 
     async def create_tenant(
-        self, tenant_id: str, name: str, models: Sequence[str] | None, limits: LimitsConfig
+        self,
+        tenant_id: str,
+        name: str,
+        models: Sequence[str] | None,
+        limits: LimitsConfig,
+        prompt_layer: PromptLayerConfig | None = None,
     ) -> None:
         try:
             await self._pool.execute(
-                "INSERT INTO tenants (id, name, models, limits, source, created_at) "
-                "VALUES ($5, $1, $2::jsonb, $3::jsonb, 'admin', $4)",
+                "INSERT INTO tenants (id, name, models, limits, source, created_at, prompt_layer)"
+                " VALUES ($5, $1, $2::jsonb, $3::jsonb, 'admin', $4, $6::jsonb)",
                 name,
                 models_json(models),
                 limits.model_dump_json(),
                 time.time(),
                 tenant_id,
+                layer_json(prompt_layer),
             )
         except asyncpg.UniqueViolationError as exc:
             raise DirectoryError(f"tenant {name!r} already exists", status=409) from exc
 
     async def update_tenant(
-        self, name: str, models: Sequence[str] | None, limits: LimitsConfig
+        self,
+        name: str,
+        models: Sequence[str] | None,
+        limits: LimitsConfig,
+        prompt_layer: PromptLayerConfig | None = None,
     ) -> None:
         await self._pool.execute(
-            "UPDATE tenants SET models = $2::jsonb, limits = $3::jsonb WHERE name = $1",
+            "UPDATE tenants SET models = $2::jsonb, limits = $3::jsonb, prompt_layer = $4::jsonb"
+            " WHERE name = $1",
             name,
             models_json(models),
             limits.model_dump_json(),
+            layer_json(prompt_layer),
         )
 
     async def delete_tenant(self, name: str) -> None:

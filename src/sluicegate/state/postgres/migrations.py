@@ -277,6 +277,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE ledger_daily DROP CONSTRAINT ledger_daily_pkey,
         ADD PRIMARY KEY (tenant_id, tenant, day, key_name, alias, target, prompt);
     """,
+    # 6: a tenant's layer of the system prompt (PromptLayerConfig, NULL: none).
+    """
+    ALTER TABLE tenants ADD COLUMN prompt_layer jsonb;
+    """,
 )
 
 LATEST = len(MIGRATIONS)
