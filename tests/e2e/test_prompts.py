@@ -414,3 +414,42 @@ async def test_a_layer_given_to_a_tenant_through_the_api_reaches_its_requests(
                                {"role": "user", "content": "hi"}])
     assert sent_messages(stack)[0] == {"role": "system",
                                        "content": "You work for Initech.\n\nBe brief."}
+
+
+@pytest.mark.parametrize(
+    ("extra", "model", "param"),
+    [
+        ({"prompt": "support-reply"}, "gpt", "prompt"),
+        ({"prompt": {"label": "production"}}, "gpt", "prompt.name"),
+        ({"prompt": {"name": "support-reply", "version": True}}, "gpt", "prompt.version"),
+        ({"prompt": {"name": "support-reply", "version": 0}}, "gpt", "prompt.version"),
+        ({"prompt": {"name": "support-reply", "label": "a", "version": 1}}, "gpt",
+         "prompt.version"),
+        ({"prompt": {"name": "support-reply", "variables": []}}, "gpt", "prompt.variables"),
+        ({"prompt": {"name": "support-reply", "vars": {}}}, "gpt", "prompt.vars"),
+        ({}, "prompt:", "model"),
+        ({}, "prompt:support-reply@0", "model"),
+        ({"prompt": {"name": "other-prompt"}}, "prompt:support-reply", "prompt.name"),
+    ],
+)
+async def test_a_malformed_prompt_reference_is_a_400_naming_the_field(
+    stack: Stack, extra: dict[str, Any], model: str, param: str
+) -> None:
+    await push(stack, SUPPORT)
+    with pytest.raises(openai.BadRequestError) as err:
+        await stack.openai().chat.completions.create(
+            model=model, messages=[{"role": "user", "content": "hi"}], extra_body=extra)
+    assert err.value.param == param
+    assert stack.oai_upstream.requests == []
+
+
+async def test_a_prompt_without_a_model_needs_the_alias_in_the_request(stack: Stack) -> None:
+    await push(stack, {**SUPPORT, "name": "no-alias", "model": None})
+    with pytest.raises(openai.BadRequestError) as err:
+        await stack.openai().chat.completions.create(
+            model="prompt:no-alias", messages=[{"role": "user", "content": "hi"}],
+            extra_body={"prompt": {"name": "no-alias", "variables": {"product": "x"}}})
+    assert err.value.param == "model"
+    await stack.openai().chat.completions.create(
+        model="gpt", messages=[{"role": "user", "content": "hi"}],
+        extra_body={"prompt": {"name": "no-alias", "variables": {"product": "x"}}})
