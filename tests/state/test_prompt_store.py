@@ -10,7 +10,7 @@ import pytest
 
 from sluicegate.canonical import GatewayError
 from sluicegate.prompts import PromptDocument, PromptRegistry
-from sluicegate.state.prompt_store import PromptStoreError
+from sluicegate.state.prompt_store import PromptStore, PromptStoreError
 from sluicegate.state.storage import Storage
 from state.stores import BACKENDS, opened, storage_url
 
@@ -166,3 +166,34 @@ async def test_an_index_that_could_not_be_confirmed_refuses_rather_than_serve_st
     assert (err.value.status, err.value.code) == (503, "prompt_registry_unavailable")
     await registry.refresh()
     assert registry.resolve("support", tenant_id=None).version == 1
+
+
+async def test_a_reload_reads_only_the_documents_of_versions_new_to_the_process(
+    url: str,
+) -> None:
+    """Versions never change, so a label move costs the other replicas no documents."""
+
+    class Counting:
+        def __init__(self, store: PromptStore) -> None:
+            self.store = store
+            self.read: list[tuple[str, int]] = []
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.store, name)
+
+        async def documents(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], bytes]:
+            self.read += keys
+            return await self.store.documents(keys)
+
+    async with opened(url) as one, opened(url) as two:
+        writer = await PromptRegistry.open(one.prompts)
+        counting = Counting(two.prompts)
+        reader = await PromptRegistry.open(counting)  # type: ignore[arg-type]
+        await writer.add_version(document(), tenant_id=None)
+        await writer.add_version(document("v2 {{ product }}"), tenant_id=None)
+        await reader.refresh()
+        assert sorted(counting.read) == [("support", 1), ("support", 2)]
+        await writer.move_label("support", "production", 2)
+        await reader.refresh()
+        assert len(counting.read) == 2
+        assert reader.resolve("support", tenant_id=None).version == 2

@@ -163,7 +163,7 @@ class PromptRegistry:
         asked = self.clock()
         version = await self.store.version()
         if version != self._seen_version:
-            self._prompts = self._index(await self.store.load())
+            self._prompts = await self._index(await self.store.load())
             self._seen_version = version
         self._confirmed_at = asked
 
@@ -171,18 +171,26 @@ class PromptRegistry:
         """Keep the index in step with changes made elsewhere, until cancelled."""
         await follow(self.refresh, interval_s, "prompt registry", log)
 
-    def _index(self, rows: RegistryRows) -> dict[str, Prompt]:
-        """The new index; versions already compiled are reused (they never change)."""
+    async def _index(self, rows: RegistryRows) -> dict[str, Prompt]:
+        """The new index; versions already compiled are reused (they never change), and
+        only new ones' documents are read."""
         old = self._prompts
+
+        def known(name: str, number: int, hash: str) -> PromptVersion | None:
+            prompt = old.get(name)
+            found = prompt.versions.get(number) if prompt is not None else None
+            return found if found is not None and found.hash == hash else None
+
+        new = [(r.name, r.version) for r in rows.versions if not known(r.name, r.version, r.hash)]
+        documents = await self.store.documents(new) if new else {}
         versions: dict[str, dict[int, PromptVersion]] = {}
         owners = {p.name: p for p in rows.prompts}
         for row in rows.versions:
-            known = old.get(row.name)
-            compiled = known.versions.get(row.version) if known is not None else None
-            if compiled is None or compiled.hash != row.hash:
+            compiled = known(row.name, row.version, row.hash)
+            if compiled is None:
                 try:
                     compiled = PromptVersion.compile(
-                        PromptDocument.model_validate_json(row.document),
+                        PromptDocument.model_validate_json(documents[row.name, row.version]),
                         version=row.version,
                         hash=row.hash,
                         created_at=row.created_at,

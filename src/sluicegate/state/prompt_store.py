@@ -32,10 +32,12 @@ class PromptRow:
 
 @dataclass(frozen=True, slots=True)
 class VersionRow:
+    """A version as the index lists it; its document is read only when it is new to the
+    process (versions never change), so a reload after a label move reads no documents."""
+
     name: str
     version: int
     hash: str
-    document: bytes  # the version document as JSON
     created_at: float
 
 
@@ -67,7 +69,10 @@ class PromptStore(Protocol):
         """A number that changes whenever anything in the registry changes."""
 
     async def load(self) -> RegistryRows:
-        """Every prompt, version and label, as one consistent snapshot."""
+        """Every prompt, version (without its document) and label, as one snapshot."""
+
+    async def documents(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], bytes]:
+        """The documents (JSON) of the versions ``(name, version)``."""
 
     async def add_version(
         self,

@@ -38,9 +38,9 @@ class SQLitePromptStore:
                 )
             ]
             versions = [
-                VersionRow(name, version, hash, document.encode(), created_at)
-                for name, version, hash, document, created_at in self._conn.execute(
-                    "SELECT name, version, hash, document, created_at FROM prompt_versions"
+                VersionRow(*row)
+                for row in self._conn.execute(
+                    "SELECT name, version, hash, created_at FROM prompt_versions"
                 )
             ]
             labels = [
@@ -50,6 +50,17 @@ class SQLitePromptStore:
                 )
             ]
         return RegistryRows(prompts, versions, labels)
+
+    async def documents(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], bytes]:
+        out: dict[tuple[str, int], bytes] = {}
+        for name, version in keys:
+            row = self._conn.execute(
+                "SELECT document FROM prompt_versions WHERE name = ? AND version = ?",
+                (name, version),
+            ).fetchone()
+            if row is not None:
+                out[name, version] = row[0].encode()
+        return out
 
     async def add_version(
         self,

@@ -33,20 +33,24 @@ class PostgresPromptStore:
         async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
             prompts = await conn.fetch("SELECT name, tenant_id, tenant, created_at FROM prompts")
             versions = await conn.fetch(
-                "SELECT name, version, hash, document::text AS document, created_at "
-                "FROM prompt_versions"
+                "SELECT name, version, hash, created_at FROM prompt_versions"
             )
             labels = await conn.fetch("SELECT name, label, version FROM prompt_labels")
         return RegistryRows(
             [PromptRow(r["name"], r["tenant_id"], r["tenant"], r["created_at"]) for r in prompts],
-            [
-                VersionRow(
-                    r["name"], r["version"], r["hash"], r["document"].encode(), r["created_at"]
-                )
-                for r in versions
-            ],
+            [VersionRow(r["name"], r["version"], r["hash"], r["created_at"]) for r in versions],
             [(r["name"], r["label"], r["version"]) for r in labels],
         )
+
+    async def documents(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], bytes]:
+        rows = await self._pool.fetch(
+            "SELECT v.name, v.version, v.document::text AS document FROM prompt_versions v "
+            "JOIN unnest($1::text[], $2::int[]) AS k(name, version) "
+            "ON v.name = k.name AND v.version = k.version",
+            [name for name, _ in keys],
+            [version for _, version in keys],
+        )
+        return {(r["name"], r["version"]): r["document"].encode() for r in rows}
 
     async def add_version(
         self,
