@@ -42,14 +42,8 @@ class ComposePrompt:
         # Spelled out: this is every request's cost when no prompt and no layer is in use.
         if not named and layers.platform is None and tenant_layer is None:
             return await call_next(request)
-        texts = (
-            layers.texts(tenant_layer)
-            if layers.platform is not None or tenant_layer is not None
-            else ()
-        )
-        if not named:
-            if not texts:
-                return await call_next(request)
+        texts = layers.texts(tenant_layer)
+        if not named:  # the layers alone
             messages = compose(texts, None, body.messages)
             composed = msgspec.structs.replace(body, messages=messages)
             return await call_next(request.replace(body=composed, client_body=body))
