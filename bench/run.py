@@ -1435,19 +1435,12 @@ def prompts_phase(procs: Processes, opts: Options) -> PromptsPhase:
 
 def push_bench_prompt(port: int = GATEWAY_PORT) -> None:
     """Store the bench prompt through the admin API and label it production."""
-    import urllib.request
+    from sluicegate.admin.client import AdminClient
 
-    base = f"http://127.0.0.1:{port}/admin/prompts/{BENCH_PROMPT['name']}"
-    headers = {"Authorization": f"Bearer {BENCH_ADMIN_KEY}", "Content-Type": "application/json"}
-    for method, url, body in (
-        ("POST", f"{base}/versions", BENCH_PROMPT),
-        ("PUT", f"{base}/labels/production", {"version": 1}),
-    ):
-        request = urllib.request.Request(
-            url, data=json.dumps(body).encode(), method=method, headers=headers
-        )
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            resp.read()
+    admin = AdminClient(f"http://127.0.0.1:{port}", BENCH_ADMIN_KEY)
+    path = f"/admin/prompts/{BENCH_PROMPT['name']}"
+    admin.call("POST", f"{path}/versions", BENCH_PROMPT)
+    admin.call("PUT", f"{path}/labels/production", {"version": 1})
 
 
 def prompts_goals(phase: PromptsPhase | None) -> list[Goal]:

@@ -120,9 +120,7 @@ async def get_prompt(request: web.Request) -> web.Response:
 async def get_version(request: web.Request) -> web.Response:
     prompt = _path_prompt(request)
     raw = request.match_info["version"]
-    number = prompt.latest if raw == LATEST else (int(raw) if raw.isdigit() else None)
-    if number is None and is_label(raw):
-        number = prompt.labels.get(raw)
+    number = int(raw) if raw.isdigit() else prompt.labelled(raw) if is_label(raw) else None
     version = prompt.versions.get(number) if number is not None else None
     if version is None:
         raise prompt_not_found(f"prompt {prompt.name!r} has no version {raw!r}", "version")
@@ -243,4 +241,4 @@ def _summary(prompt: Prompt) -> PromptSummary:
 
 
 def _finding(finding: Finding) -> FindingOut:
-    return FindingOut(**finding.as_json())  # type: ignore[arg-type]
+    return FindingOut.model_validate(finding.as_json())

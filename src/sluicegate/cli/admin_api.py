@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["admin_call", "print_json", "show"]
+__all__ = ["admin_call", "admin_client", "print_json", "show"]
+
+if TYPE_CHECKING:
+    from sluicegate.admin.client import AdminClient
 
 
 def admin_call(
@@ -23,14 +26,22 @@ def admin_call(
     *,
     text: bool = False,
 ) -> Any:
-    from sluicegate.admin.client import AdminClient, AdminError
+    from sluicegate.admin.client import AdminError
+
+    try:
+        return admin_client(args).call(method, path, body, query, text=text)
+    except AdminError as exc:
+        raise SystemExit(f"sluicegate: {exc}") from exc
+
+
+def admin_client(args: argparse.Namespace) -> AdminClient:
+    """The client for ``--url`` with ``--admin-key`` (a command that reads a refusal's
+    body itself calls it directly)."""
+    from sluicegate.admin.client import AdminClient
 
     if not args.admin_key:
         raise SystemExit("sluicegate: give --admin-key or set SLUICEGATE_ADMIN_KEY")
-    try:
-        return AdminClient(args.url, args.admin_key).call(method, path, body, query, text=text)
-    except AdminError as exc:
-        raise SystemExit(f"sluicegate: {exc}") from exc
+    return AdminClient(args.url, args.admin_key)
 
 
 def show(

@@ -13,9 +13,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sluicegate.cli.admin_api import admin_call, print_json, show
+from sluicegate.cli.admin_api import admin_call, admin_client, print_json, show
+
+if TYPE_CHECKING:
+    from sluicegate.prompts.files import PromptFile
+    from sluicegate.prompts.lint import Finding
 
 __all__ = ["run_prompt_label", "run_prompt_lint", "run_prompt_push", "run_prompts"]
 
@@ -31,29 +35,26 @@ def run_prompts(args: argparse.Namespace) -> int:
 
 
 def run_prompt_push(args: argparse.Namespace) -> int:
-    from sluicegate.admin.client import AdminClient, AdminError
+    from sluicegate.admin.client import AdminError
 
     prompt = _read(args.file)
     name = prompt.data.get("name")
     if not isinstance(name, str) or not name:
         print(f"sluicegate: {args.file}: the document needs a name", file=sys.stderr)
         return 1
-    if not args.admin_key:
-        raise SystemExit("sluicegate: give --admin-key or set SLUICEGATE_ADMIN_KEY")
-    client = AdminClient(args.url, args.admin_key)
     try:
-        created = client.call(
+        created = admin_client(args).call(
             "POST", f"/admin/prompts/{name}/versions", prompt.data,
             {"force": "true" if args.force else None},
         )
     except AdminError as exc:
         if exc.status == 422 and isinstance(exc.body, dict):
-            _print_findings(args.file, prompt, exc.body.get("lint", []))
+            _print_findings(prompt, _findings(exc.body.get("lint", [])))
             print(f"sluicegate: {args.file}: not pushed (lint errors; --force pushes anyway)",
                   file=sys.stderr)
             return 1
         raise SystemExit(f"sluicegate: {exc}") from exc
-    _print_findings(args.file, prompt, created["lint"])
+    _print_findings(prompt, _findings(created["lint"]))
     moved = None
     if args.label:
         moved = admin_call(args, "PUT", f"/admin/prompts/{name}/labels/{args.label}",
@@ -64,9 +65,7 @@ def run_prompt_push(args: argparse.Namespace) -> int:
     state = "created" if created["created"] else "unchanged (the same content)"
     print(f"{name}@{created['version']} {created['hash'][:19]} {state}")
     if moved is not None:
-        before = moved["previous"]
-        print(f"{name}: {args.label} {before if before is not None else '(new)'} -> "
-              f"{moved['version']}")
+        print(_moved(moved))
     return 0
 
 
@@ -75,40 +74,41 @@ def run_prompt_label(args: argparse.Namespace) -> int:
                        {"version": args.version})
     if args.json:
         print_json(moved)
-        return 0
-    before = moved["previous"]
-    print(f"{args.name}: {args.label} {before if before is not None else '(new)'} -> "
-          f"{moved['version']}")
+    else:
+        print(_moved(moved))
     return 0
+
+
+def _moved(moved: dict[str, Any]) -> str:
+    """``NAME: LABEL BEFORE -> AFTER`` for the API's answer to a label move."""
+    before = moved["previous"]
+    return (
+        f"{moved['name']}: {moved['label']} {before if before is not None else '(new)'} -> "
+        f"{moved['version']}"
+    )
 
 
 def run_prompt_lint(args: argparse.Namespace) -> int:
     from sluicegate.prompts.lint.sarif import sarif
 
-    results: list[tuple[str, int, Any]] = []
-    failed = False
+    results: list[tuple[str, int, Finding]] = []
     for path in args.files:
         prompt = _read(path)
-        findings = _lint(args, prompt)
-        for finding in findings:
-            line = prompt.line_of(finding.path, finding.line)
-            results.append((str(path), line, finding))
-            failed = failed or finding.severity == "error"
+        results += [(str(path), prompt.line_of(f.path, f.line), f) for f in _lint(args, prompt)]
+    failed = any(f.severity == "error" for _, _, f in results)
     if args.format == "sarif":
         from importlib import metadata
 
         print(json.dumps(sarif(results, version=metadata.version("sluicegate")), indent=2))
     else:
         for uri, line, f in results:
-            print(f"{uri}:{line}: {f.severity}: {f.rule}: {f.message} ({f.path})")
+            print(_finding_line(uri, line, f))
         if not results:
             print(f"{len(args.files)} file(s): no findings")
     return 1 if failed else 0
 
 
-def _lint(args: argparse.Namespace, prompt: Any) -> list[Any]:
-    from sluicegate.prompts.lint import Finding
-
+def _lint(args: argparse.Namespace, prompt: PromptFile) -> list[Finding]:
     if args.offline:
         from pydantic import ValidationError
 
@@ -121,11 +121,18 @@ def _lint(args: argparse.Namespace, prompt: Any) -> list[Any]:
             raise SystemExit(f"sluicegate: {prompt.path}: not a version document: {exc}") from exc
         return lint_document(document)
     answer = admin_call(args, "POST", "/admin/prompts/lint", prompt.data)
+    return _findings(answer["findings"])
+
+
+def _findings(answer: list[dict[str, Any]]) -> list[Finding]:
+    """Findings as the API answers them (``lint`` or ``findings``)."""
+    from sluicegate.prompts.lint import Finding
+
     return [Finding(f["rule"], f["severity"], f["message"], f["path"], f.get("line"))
-            for f in answer["findings"]]
+            for f in answer]
 
 
-def _read(path: Path) -> Any:
+def _read(path: Path) -> PromptFile:
     from sluicegate.prompts.files import PromptFile, PromptFileError
 
     try:
@@ -134,8 +141,10 @@ def _read(path: Path) -> Any:
         raise SystemExit(f"sluicegate: {exc}") from exc
 
 
-def _print_findings(path: Path, prompt: Any, findings: list[dict[str, Any]]) -> None:
+def _print_findings(prompt: PromptFile, findings: list[Finding]) -> None:
     for f in findings:
-        line = prompt.line_of(f["path"], f.get("line"))
-        print(f"{path}:{line}: {f['severity']}: {f['rule']}: {f['message']} ({f['path']})",
-              file=sys.stderr)
+        print(_finding_line(str(prompt.path), prompt.line_of(f.path, f.line), f), file=sys.stderr)
+
+
+def _finding_line(uri: str, line: int, f: Finding) -> str:
+    return f"{uri}:{line}: {f.severity}: {f.rule}: {f.message} ({f.path})"

@@ -49,8 +49,9 @@ class Prompt:
     def latest(self) -> int:
         return max(self.versions)
 
-    def visible_to(self, tenant_id: str | None) -> bool:
-        return self.tenant_id is None or self.tenant_id == tenant_id
+    def labelled(self, label: str) -> int | None:
+        """The version ``label`` points at (``latest``: the newest); None without it."""
+        return self.latest if label == LATEST else self.labels.get(label)
 
 
 @dataclass
@@ -101,7 +102,7 @@ class PromptRegistry:
                 )
             return found
         label = label or DEFAULT_LABEL
-        number = prompt.latest if label == LATEST else prompt.labels.get(label)
+        number = prompt.labelled(label)
         if number is None:
             raise prompt_not_found(
                 f"prompt {name!r} has no label {label!r}"
@@ -110,9 +111,6 @@ class PromptRegistry:
                 "prompt.label",
             )
         return prompt.versions[number]
-
-    def __bool__(self) -> bool:
-        return bool(self._prompts)
 
     # -- reading (admin) -----------------------------------------------------
 
@@ -176,17 +174,20 @@ class PromptRegistry:
         only new ones' documents are read."""
         old = self._prompts
 
-        def known(name: str, number: int, hash: str) -> PromptVersion | None:
-            prompt = old.get(name)
-            found = prompt.versions.get(number) if prompt is not None else None
-            return found if found is not None and found.hash == hash else None
-
-        new = [(r.name, r.version) for r in rows.versions if not known(r.name, r.version, r.hash)]
+        kept: dict[tuple[str, int], PromptVersion] = {}
+        new: list[tuple[str, int]] = []
+        for row in rows.versions:
+            prompt = old.get(row.name)
+            found = prompt.versions.get(row.version) if prompt is not None else None
+            if found is not None and found.hash == row.hash:
+                kept[row.name, row.version] = found
+            else:
+                new.append((row.name, row.version))
         documents = await self.store.documents(new) if new else {}
         versions: dict[str, dict[int, PromptVersion]] = {}
         owners = {p.name: p for p in rows.prompts}
         for row in rows.versions:
-            compiled = known(row.name, row.version, row.hash)
+            compiled = kept.get((row.name, row.version))
             if compiled is None:
                 try:
                     compiled = PromptVersion.compile(

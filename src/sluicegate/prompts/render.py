@@ -35,8 +35,10 @@ def preview(
         ref.name, tenant_id=tenant_id, label=ref.label, version=ref.version,
         max_staleness_s=float("inf"),
     )
-    own = decode_chat_request(orjson.dumps({"model": "-", "messages": messages, "prompt": {
-        "name": ref.name}})).messages
+    # Decoded as a request naming the prompt would be (so its messages may be empty).
+    own = decode_chat_request(
+        orjson.dumps({"model": "-", "messages": messages, "prompt": {"name": ref.name}})
+    ).messages
     rendered = version.render(ref.variables)
     alias = version.document.model
     body = with_prompt(

@@ -44,7 +44,6 @@ class TemplateError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Template:
-    source: str
     # Variables the template reads from its caller (loop and {% set %} names excluded).
     variables: frozenset[str]
     # When the template is only text and variables: its text as a format string with a
@@ -80,7 +79,7 @@ def compile_template(source: str) -> Template:
     variables = frozenset(meta.find_undeclared_variables(tree))
     plain = _plain(tree)
     jinja = None if plain is not None else ENVIRONMENT.from_string(tree)
-    return Template(source=source, variables=variables, plain=plain, _jinja=jinja)
+    return Template(variables=variables, plain=plain, _jinja=jinja)
 
 
 def _plain(tree: nodes.Template) -> str | None:

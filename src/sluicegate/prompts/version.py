@@ -17,7 +17,7 @@ import jsonschema_rs
 import msgspec
 
 from sluicegate.canonical import ErrorCode, GatewayError, Message, TextPart
-from sluicegate.prompts.document import PromptDocument, PromptParams
+from sluicegate.prompts.document import PromptDocument
 from sluicegate.prompts.template import Template, TemplateError, compile_template
 
 
@@ -40,14 +40,10 @@ class PromptVersion:
     defaults: tuple[tuple[str, Any], ...]
     # (ChatRequest field, value) for each of params and response_format the version sets:
     # the request's own value wins.
-    defaults_for_request: tuple[tuple[str, Any], ...] = ()
-    # NAME@VERSION: how headers, the ledger, usage and cache keys name it.
-    ref: str = ""
-
-
-    @property
-    def params(self) -> PromptParams:
-        return self.document.params
+    defaults_for_request: tuple[tuple[str, Any], ...]
+    # NAME@VERSION: how headers, the ledger, usage and cache keys name it (kept, not
+    # formatted per request).
+    ref: str
 
     @classmethod
     def compile(

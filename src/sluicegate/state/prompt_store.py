@@ -95,3 +95,35 @@ class PromptStore(Protocol):
         the label does not exist yet). A version the prompt does not have is refused (400)."""
 
     async def label_history(self, name: str) -> list[LabelMove]: ...
+
+
+# The refusals both stores make, worded once.
+def owner_conflict(name: str) -> PromptStoreError:
+    return PromptStoreError(
+        f"a prompt named {name!r} already exists with another owner; a prompt's tenant "
+        "never changes (pick another name)",
+        status=409,
+        param="tenant",
+    )
+
+
+def no_such_prompt(name: str) -> PromptStoreError:
+    return PromptStoreError(f"no prompt named {name!r}", status=404)
+
+
+def no_such_version(name: str, version: int) -> PromptStoreError:
+    return PromptStoreError(
+        f"prompt {name!r} has no version {version}", status=400, param="version"
+    )
+
+
+def check_expected(name: str, label: str, current: int | None, expected: int | None) -> None:
+    if expected is None or expected == (current or 0):
+        return
+    now = "does not exist" if current is None else f"points at version {current}"
+    raise PromptStoreError(
+        f"label {label!r} of prompt {name!r} {now}, not {expected or 'nothing'}: it was moved "
+        "meanwhile; read it again and retry",
+        status=409,
+        param="expected_version",
+    )

@@ -13,10 +13,13 @@ import sqlite3
 from sluicegate.state.prompt_store import (
     LabelMove,
     PromptRow,
-    PromptStoreError,
     RegistryRows,
     StoredVersion,
     VersionRow,
+    check_expected,
+    no_such_prompt,
+    no_such_version,
+    owner_conflict,
 )
 from sluicegate.state.sqlite import transaction
 
@@ -106,7 +109,7 @@ class SQLitePromptStore:
         conn = self._conn
         with transaction(conn):
             if conn.execute("SELECT 1 FROM prompts WHERE name = ?", (name,)).fetchone() is None:
-                raise PromptStoreError(f"no prompt named {name!r}", status=404)
+                raise no_such_prompt(name)
             exists = conn.execute(
                 "SELECT 1 FROM prompt_versions WHERE name = ? AND version = ?", (name, version)
             ).fetchone()
@@ -139,30 +142,3 @@ class SQLitePromptStore:
                 (name,),
             )
         ]
-
-
-def owner_conflict(name: str) -> PromptStoreError:
-    return PromptStoreError(
-        f"a prompt named {name!r} already exists with another owner; a prompt's tenant "
-        "never changes (pick another name)",
-        status=409,
-        param="tenant",
-    )
-
-
-def no_such_version(name: str, version: int) -> PromptStoreError:
-    return PromptStoreError(
-        f"prompt {name!r} has no version {version}", status=400, param="version"
-    )
-
-
-def check_expected(name: str, label: str, current: int | None, expected: int | None) -> None:
-    if expected is None or expected == (current or 0):
-        return
-    now = "does not exist" if current is None else f"points at version {current}"
-    raise PromptStoreError(
-        f"label {label!r} of prompt {name!r} {now}, not {expected or 'nothing'}: it was moved "
-        "meanwhile; read it again and retry",
-        status=409,
-        param="expected_version",
-    )

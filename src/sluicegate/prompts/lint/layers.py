@@ -12,18 +12,17 @@ from sluicegate.config import Config
 from sluicegate.config.loader import ConfigError, Problem
 from sluicegate.config.references import FieldPath
 from sluicegate.prompts.lint import Finding, LintContext, lint_layer
+from sluicegate.runtime.layers import PromptLayers
 
 
 def layer_findings(config: Config) -> list[tuple[FieldPath, Finding]]:
     out: list[tuple[FieldPath, Finding]] = []
     platform = config.prompt_layers.platform
-    locked: tuple[str, ...] = ()
     if platform is not None:
         path: FieldPath = ("prompt_layers", "platform", "system")
         out += [(path, f) for f in lint_layer(platform.system, "system")]
-        if platform.locked:
-            locked = (platform.system,)
-    context = LintContext(locked=locked)
+    # What the gateway holds a tenant's layer to: the same rule the admin API applies.
+    context = LintContext(locked=PromptLayers.of(config).locked())
     for i, tenant in enumerate(config.tenants):
         if tenant.prompt_layer is not None:
             path = ("tenants", i, "prompt_layer", "system")

@@ -14,12 +14,14 @@ import asyncpg
 from sluicegate.state.prompt_store import (
     LabelMove,
     PromptRow,
-    PromptStoreError,
     RegistryRows,
     StoredVersion,
     VersionRow,
+    check_expected,
+    no_such_prompt,
+    no_such_version,
+    owner_conflict,
 )
-from sluicegate.state.sqlite_prompts import check_expected, no_such_version, owner_conflict
 
 
 class PostgresPromptStore:
@@ -94,7 +96,7 @@ class PostgresPromptStore:
         async with self._pool.acquire() as conn, conn.transaction():
             locked = await conn.fetchval("SELECT 1 FROM prompts WHERE name = $1 FOR UPDATE", name)
             if locked is None:
-                raise PromptStoreError(f"no prompt named {name!r}", status=404)
+                raise no_such_prompt(name)
             exists = await conn.fetchval(
                 "SELECT 1 FROM prompt_versions WHERE name = $1 AND version = $2", name, version
             )
@@ -124,6 +126,3 @@ class PostgresPromptStore:
             name,
         )
         return [LabelMove(r["label"], r["from_version"], r["to_version"], r["at"]) for r in rows]
-
-
-
