@@ -20,7 +20,6 @@ from pydantic import BaseModel
 from fakes.anthropic_upstream import AnthropicUpstream
 from fakes.openai_upstream import OpenAIUpstream
 from fakes.stack import Stack, upstream_config
-from sluicegate.gateway import GATEWAY
 
 PERSON: dict[str, Any] = {
     "type": "object",
@@ -61,12 +60,6 @@ async def stack(start_gateway) -> AsyncIterator[Stack]:  # type: ignore[no-untyp
         yield Stack(await start_gateway(config(oai.url, claude.url)), oai, claude)
 
 
-async def ledger(stack: Stack) -> list[dict[str, Any]]:
-    store = stack.gateway.app[GATEWAY].ledger
-    await store.aflush()
-    return await store.arecords()
-
-
 async def test_a_valid_answer_passes_untouched_and_says_valid(stack: Stack) -> None:
     stack.oai_upstream.reply_with('{"name": "Ada", "age": 36}')
     raw = await stack.openai().chat.completions.with_raw_response.create(
@@ -103,7 +96,7 @@ async def test_an_invalid_answer_is_reasked_with_the_validators_errors(stack: St
     assert "at /age" in reask[2]["content"] and "integer" in reask[2]["content"]
     # The client is charged for both answers, and told so.
     assert answer.usage is not None and answer.usage.completion_tokens == 24
-    [record] = await ledger(stack)
+    [record] = await stack.ledger_records()
     assert record["contract"] == "reasked"
     assert [a[0] for a in record["contract_attempts"]] == ["invalid", "reasked"]
     assert record["output_tokens"] == 24 and record["cost_usd"] == pytest.approx(
@@ -122,7 +115,7 @@ async def test_still_invalid_after_the_reasks_is_a_502_naming_the_errors(stack: 
     assert body["code"] == "output_contract_violation"
     assert '"age" is a required property' in body["message"]
     assert len(stack.oai_upstream.requests) == 2  # one re-ask, the default
-    [record] = await ledger(stack)
+    [record] = await stack.ledger_records()
     assert record["status"] == 502 and record["contract"] == "invalid"
     assert len(record["contract_attempts"]) == 2
 

@@ -19,7 +19,6 @@ import pytest
 from fakes.anthropic_upstream import AnthropicUpstream
 from fakes.openai_upstream import OpenAIUpstream
 from fakes.stack import KEY, Stack, upstream_config
-from sluicegate.gateway import GATEWAY
 
 OTHER_KEY = "sk-e2e-no-guardrails"
 EMAIL = "ada.lovelace@example.com"
@@ -59,12 +58,6 @@ def sent_text(stack: Stack) -> str:
     return json.dumps(stack.oai_upstream.last_request.json)
 
 
-async def records(stack: Stack) -> list[dict[str, Any]]:
-    ledger = stack.gateway.app[GATEWAY].ledger
-    await ledger.aflush()
-    return await ledger.arecords()
-
-
 async def test_pii_is_redacted_upstream_and_restored_in_the_answer(stack: Stack) -> None:
     stack.oai_upstream.reply_with("I emailed [EMAIL_1] about card [CREDIT_CARD_1].")
     raw = await stack.openai().chat.completions.with_raw_response.create(
@@ -74,7 +67,7 @@ async def test_pii_is_redacted_upstream_and_restored_in_the_answer(stack: Stack)
     assert sent == "Email [EMAIL_1] that card [CREDIT_CARD_1] was charged."
     assert raw.parse().choices[0].message.content == f"I emailed {EMAIL} about card {CARD}."
     assert raw.headers["x-sluicegate-guardrails"] == "pii=redacted"
-    [record] = await records(stack)
+    [record] = await stack.ledger_records()
     assert record["guardrails"] == "pii=redacted"
     assert EMAIL not in json.dumps(record)
 
@@ -150,7 +143,7 @@ async def test_shadow_mode_records_what_it_would_do_and_blocks_nothing(stack: St
         model="gpt", messages=[{"role": "user", "content": "I want a refund"}],
     )
     assert "x-sluicegate-guardrails" not in raw.headers
-    [record] = await records(stack)
+    [record] = await stack.ledger_records()
     assert record["guardrails"] == "watch=would_block"
     metrics = await (await stack.gateway.get("/metrics")).text()
     assert ('sluicegate_guardrail_results_total{action="block",guardrail="watch",'

@@ -19,6 +19,7 @@ from sluicegate.canonical import ChatResponse, Message, TextPart, ToolCall
 from sluicegate.contracts.contract import Contract
 from sluicegate.contracts.parse import Parsed, read_json
 from sluicegate.json_schema import CompiledSchema
+from sluicegate.protocols.openai.fields import kind_name
 
 # How the client is told the answer was cut off.
 CUT_OFF = "the answer was cut off at max_tokens before the JSON was complete"
@@ -87,23 +88,11 @@ def _violations(
 ) -> tuple[str, ...]:
     if schema is None:
         if must_be_object and not isinstance(value, dict):
-            return (f"at /: expected a JSON object, got {_kind(value)}",)
+            return (f"at /: expected a JSON object, got {kind_name(value)}",)
         return ()
     if schema.is_valid(value):
         return ()
     return tuple(schema.errors(value))
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "a boolean"
-    if value is None:
-        return "null"
-    return "a number"
 
 
 def _dumps(value: Any) -> str:
