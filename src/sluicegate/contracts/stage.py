@@ -58,15 +58,17 @@ class EnforceContract:
     def __init__(self, schemas: SchemaCache | None = None) -> None:
         self.schemas = schemas if schemas is not None else SchemaCache()
 
-    async def __call__(self, request: Request, call_next: Next) -> Stream:
+    def wants(self, request: Request) -> bool:
+        """A chat request that asks for JSON, or to an alias with a contract."""
         body = request.body
+        if type(body) is not ChatRequest:
+            return False
         alias = request.alias
-        # The common case first: nothing asks for a contract, nothing is done.
-        if (
-            type(body) is not ChatRequest
-            or (body.response_format is None and (alias is None or alias.config.contract is None))
-        ):
-            return await call_next(request)
+        return body.response_format is not None or (
+            alias is not None and alias.config.contract is not None
+        )
+
+    async def __call__(self, request: Request, call_next: Next) -> Stream:
         contract = contract_for(request, self.schemas)
         if contract is None:
             return await call_next(request)

@@ -57,10 +57,11 @@ class Guard:
     def __init__(self, metrics: GuardrailMetrics | None = None) -> None:
         self.metrics = metrics if metrics is not None else GuardrailMetrics()
 
+    def wants(self, request: Request) -> bool:
+        """A chat request, when any guardrail is configured."""
+        return type(request.body) is ChatRequest and bool(request.runtime.guardrails.all)
+
     async def __call__(self, request: Request, call_next: Next) -> Stream:
-        body = request.body
-        if type(body) is not ChatRequest:
-            return await call_next(request)
         tenant = request.tenant
         chosen = request.runtime.guardrails.for_tenant(tenant.name if tenant else None)
         if not chosen:

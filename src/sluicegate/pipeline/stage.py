@@ -31,6 +31,16 @@ class Stage(Protocol):
     async def __call__(self, request: Request, call_next: Next) -> Stream: ...
 
 
+class OptionalStage(Stage, Protocol):
+    """A stage most requests do not need: ``wants`` says, cheaply and without
+    awaiting, whether this request does. Those it does not want go straight to the
+    rest of the chain: no coroutine of the stage's own and no extra frame that
+    every await below passes through (a stage hop costs a request about 4,000
+    instructions; a ``wants`` call a tenth of that)."""
+
+    def wants(self, request: Request) -> bool: ...
+
+
 class Terminal(Protocol):
     async def __call__(self, request: Request) -> Stream: ...
 
@@ -86,7 +96,15 @@ class Pipeline:
 
 
 def _bind(stage: Stage, call_next: Next) -> Next:
-    def handler(request: Request) -> Awaitable[Stream]:
-        return stage(request, call_next)
+    wants = getattr(stage, "wants", None)
+    if wants is None:
 
-    return handler
+        def handler(request: Request) -> Awaitable[Stream]:
+            return stage(request, call_next)
+
+        return handler
+
+    def optional(request: Request) -> Awaitable[Stream]:
+        return stage(request, call_next) if wants(request) else call_next(request)
+
+    return optional
