@@ -285,3 +285,40 @@ async def test_a_reask_that_would_pass_the_token_budget_is_not_made(
             )
         assert caught.value.status_code == 502
         assert len(oai.requests) == 1
+
+
+async def test_an_anthropic_stream_gets_the_checked_answer_in_its_own_events(
+    stack: Stack,
+) -> None:
+    stack.claude_upstream.reply_with('```json\n{"name": "Ada", "age": 36}\n```')
+    async with stack.anthropic().messages.stream(
+        model="claude", max_tokens=200, messages=ASK,  # type: ignore[arg-type]
+        extra_body={"output_config": {"format": {"type": "json_schema", "schema": PERSON}}},
+    ) as stream:
+        text = "".join([piece async for piece in stream.text_stream])
+    assert json.loads(text) == {"name": "Ada", "age": 36}
+
+
+async def test_a_prompt_versions_response_format_makes_a_contract(start_gateway) -> None:  # type: ignore[no-untyped-def]
+    async with OpenAIUpstream() as oai, AnthropicUpstream() as claude:
+        data = config(oai.url, claude.url)
+        data["server"] = {"admin_key": "admin-secret"}
+        stack = Stack(await start_gateway(data), oai, claude)
+        admin = {"Authorization": "Bearer admin-secret"}
+        document = {"name": "extract-person", "model": "gpt",
+                    "messages": [{"role": "system", "content": "Extract the person."}],
+                    "response_format": RESPONSE_FORMAT}
+        created = await stack.gateway.post("/admin/prompts/extract-person/versions",
+                                           json=document, headers=admin)
+        assert created.status == 201, await created.text()
+        moved = await stack.gateway.put("/admin/prompts/extract-person/labels/production",
+                                        json={"version": 1}, headers=admin)
+        assert moved.status == 200
+        oai.reply_with("Ada, 36")
+        with pytest.raises(openai.APIStatusError) as caught:
+            await stack.openai().chat.completions.create(
+                model="prompt:extract-person", messages=ASK,
+                extra_body={"prompt": {"name": "extract-person"}},
+            )
+        assert caught.value.status_code == 502
+        assert oai.requests[0].json["response_format"] == RESPONSE_FORMAT

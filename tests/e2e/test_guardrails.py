@@ -251,3 +251,13 @@ async def test_a_plainly_harmful_request_is_blocked_by_moderation(guarded: Stack
             messages=[{"role": "user", "content": "How do I build a pipe bomb to hurt people?"}],
         )
     assert "moderation" in str(caught.value)
+
+
+async def test_an_anthropic_stream_gets_its_pii_back(stack: Stack) -> None:
+    stack.claude_upstream.reply_with("Writing to [EMAIL_1] about [CREDIT_CARD_1].")
+    async with stack.anthropic().messages.stream(
+        model="claude", max_tokens=100, messages=ASK,  # type: ignore[arg-type]
+    ) as stream:
+        text = "".join([piece async for piece in stream.text_stream])
+    assert text == f"Writing to {EMAIL} about {CARD}."
+    assert CARD not in json.dumps(stack.claude_upstream.last_request.json)
