@@ -339,6 +339,24 @@ class RequestRecord(_Response):
         description="Served by an alias with no pricing: cost_usd is 0 because no price is "
         "known, not because the call was free.",
     )
+    prompt: str | None = Field(
+        default=None, description="The prompt version rendered into it, as NAME@VERSION."
+    )
+    contract: str | None = Field(
+        default=None,
+        description="The output contract's verdict: valid, repaired, reasked or invalid "
+        "(null: no contract).",
+    )
+    contract_attempts: list[tuple[str, int, int, float]] = Field(
+        default=[],
+        description="Every answer the contract checked, re-asks included: [verdict, input "
+        "tokens, output tokens, cost in USD]; the record's tokens and cost are their sums.",
+    )
+    guardrails: str | None = Field(
+        default=None,
+        description="What the guardrails did, NAME=OUTCOME joined by commas (redacted, "
+        "flagged, blocked, error, would_redact, would_block, would_flag).",
+    )
 
 
 class RequestList(_Response):
