@@ -97,3 +97,20 @@ def test_a_call_to_a_tool_that_was_not_offered_is_a_violation() -> None:
 def test_a_tool_without_parameters_takes_any_object() -> None:
     call = ToolCall(id="c1", name="now", arguments="")
     assert check_answer(answer(calls=[call]), contract(tools={"now": None})).ok
+
+
+def test_an_answer_cut_off_at_max_tokens_is_never_repaired() -> None:
+    # Fenced and complete, but the model was cut off after it: not the answer it meant.
+    text = '```json\n{"name": "Ada", "age": 36}\n```\nAnd also {"name": "B'
+    verdict = check_answer(answer(text, finish="length"), contract())
+    assert not verdict.ok and verdict.cut_off
+
+
+def test_a_cut_off_answer_that_is_complete_json_as_it_stands_is_taken() -> None:
+    assert check_answer(answer('{"name": "Ada", "age": 36}', finish="length"), contract()).ok
+
+
+def test_a_repaired_big_integer_is_written_back_exactly() -> None:
+    schema = compile_schema({"type": "object", "properties": {"n": {"type": "integer"}}})
+    verdict = check_answer(answer("```\n{'n': 18446744073709551623}\n```"), contract(schema))
+    assert verdict.message.text() == '{"n":18446744073709551623}'

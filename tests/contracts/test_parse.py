@@ -89,3 +89,15 @@ def test_huge_or_hostile_answers_are_bounded() -> None:
 def test_big_integers_keep_every_digit_through_repair() -> None:
     assert value_of("{'n': 123456789012345678901234567890}") == {
         "n": 123456789012345678901234567890}
+
+
+def test_big_integers_keep_every_digit_when_pulled_out_of_prose() -> None:
+    # orjson reads an integer past 64 bits as a float: the candidates are read exactly.
+    assert value_of('The count is {"count": 18446744073709551623}.') == {
+        "count": 18446744073709551623}
+
+
+def test_an_object_that_never_closes_yields_none_of_its_nested_objects() -> None:
+    cut = ('{"author": "ada", "replies": [{"author": "bob", "replies": []}, '
+           '{"author": "cy", "text": "sec')
+    assert isinstance(read_json(cut), Unreadable)

@@ -111,6 +111,7 @@ async def test_still_invalid_after_the_reasks_is_a_502_naming_the_errors(stack: 
             model="gpt", messages=ASK, response_format=RESPONSE_FORMAT,
         )
     assert caught.value.status_code == 502
+    assert caught.value.response.headers["x-sluicegate-contract"] == "invalid"
     body: Any = caught.value.body
     assert body["code"] == "output_contract_violation"
     assert '"age" is a required property' in body["message"]
@@ -322,3 +323,19 @@ async def test_a_prompt_versions_response_format_makes_a_contract(start_gateway)
             )
         assert caught.value.status_code == 502
         assert oai.requests[0].json["response_format"] == RESPONSE_FORMAT
+
+
+async def test_a_reask_is_not_a_retry_an_alias_with_one_attempt_still_reasks(
+    start_gateway,  # type: ignore[no-untyped-def]
+) -> None:
+    async with OpenAIUpstream() as oai, AnthropicUpstream() as claude:
+        data = config(oai.url, claude.url)
+        data["models"][0]["max_attempts"] = 1
+        stack = Stack(await start_gateway(data), oai, claude)
+        oai.reply_with('{"name": "Ada"}', times=1)
+        oai.reply_with('{"name": "Ada", "age": 36}')
+        raw = await stack.openai().chat.completions.with_raw_response.create(
+            model="gpt", messages=ASK, response_format=RESPONSE_FORMAT,
+        )
+        assert raw.headers["x-sluicegate-contract"] == "reasked"
+        assert len(oai.requests) == 2

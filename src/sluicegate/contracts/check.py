@@ -42,8 +42,9 @@ def check_answer(response: ChatResponse, contract: Contract) -> Verdict:
     if not contract.json_object:
         return Verdict(ok=True, repaired=False, errors=(), message=message)
     text = message.text()
-    read = read_json(text, repair=contract.settings.repair)
     cut_off = choice.finish_reason == "length"
+    # A cut-off answer is taken only if it is complete JSON as it stands.
+    read = read_json(text, repair=contract.settings.repair and not cut_off)
     if not isinstance(read, Parsed):
         reason = CUT_OFF if cut_off else read.reason
         return Verdict(ok=False, repaired=False, errors=(reason,), message=message, cut_off=cut_off)

@@ -14,7 +14,9 @@ Repair is syntactic only, and only where the result is certain:
   a value JSON cannot hold (NaN, a set, a non-string key) is no answer;
 - an answer whose candidates read as more than one distinct value (an example
   and then the answer, two objects) is ambiguous and is not repaired;
-- nothing is closed, completed or dropped: a cut answer stays cut, to be re-asked.
+- nothing is closed, completed or dropped: a cut answer stays cut, to be re-asked
+  (and the caller does not repair an answer cut off at max_tokens at all: inside it,
+  a complete nested object is not the answer).
 
 Published repair tools do the opposite (close brackets, drop what does not
 parse, coerce) and so hand back valid JSON that is not what the model said.
@@ -23,6 +25,7 @@ parse, coerce) and so hand back valid JSON that is not what the model said.
 from __future__ import annotations
 
 import ast
+import json
 import math
 import re
 import warnings
@@ -102,8 +105,9 @@ def _balanced_spans(text: str) -> list[str]:
         start = match.start()
         end = _span_end(text, start)
         if end is None:
-            pos = start + 1
-            continue
+            # Never closed: what follows is inside it (a cut-off answer), and a nested
+            # object is not the answer.
+            break
         spans.append(text[start:end])
         pos = end
     return spans
@@ -137,7 +141,9 @@ def _span_end(text: str, start: int) -> int | None:
 def _lenient(candidate: str) -> Any:
     if not candidate:
         return _NOTHING
-    for reader in (orjson.loads, pyjson5.loads, _python_literal):
+    # The standard library's reader, not orjson: orjson reads an integer past 64 bits
+    # as a float, which would be written back changed.
+    for reader in (json.loads, pyjson5.loads, _python_literal):
         try:
             value = reader(candidate)
         except Exception:  # each reader raises its own kinds; any is "not this grammar"

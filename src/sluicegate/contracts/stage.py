@@ -102,9 +102,9 @@ class EnforceContract:
         outcome.contract = label
         last, usd = outcome.latest_charge()
         attempts.append((label, last.input_tokens, last.output_tokens, usd))
+        outcome.add_headers({HEADER: label})
         if not verdict.ok and settings.on_violation == "error":
             raise violation(verdict, reasks)
-        outcome.add_headers({HEADER: label})
         return Stream.replay(_answer_events(answer, verdict, outcome.spent), outcome)
 
 

@@ -62,24 +62,28 @@ class CallUpstream:
         assert request.alias is not None
         self.budget.deposit()
         outcome = request.outcome
+        # Calls this request made before (a contract's re-ask, a moderation judge's
+        # question): another call of the request, not retries of this one, so they
+        # use up neither this call's attempts nor the retry budget.
+        before = outcome.calls
         plan = self.planner.plan(request.alias, request.runtime.aliases)
-        stream = await self._walk(request, plan)
-        if stream is None and outcome.calls == 0:
+        stream = await self._walk(request, plan, before)
+        if stream is None and outcome.calls == before:
             # Not one target of the alias could be tried: its stand-in serves, marked.
             degraded = plan.degraded()
             if degraded is not None:
                 outcome.degraded = degraded.alias.name
-                stream = await self._walk(request, degraded)
+                stream = await self._walk(request, degraded, before)
         if stream is None:
             raise self._exhausted(request)
         return stream
 
-    async def _walk(self, request: Request, plan: Plan) -> Stream | None:
+    async def _walk(self, request: Request, plan: Plan, before: int) -> Stream | None:
         """Try the plan's candidates; the answer of the first that serves, or None."""
         outcome = request.outcome
-        while (candidate := plan.next(outcome.calls)) is not None:
+        while (candidate := plan.next(outcome.calls - before)) is not None:
             alias, target = candidate
-            call = Call(request, alias, target, outcome.calls + 1)
+            call = Call(request, alias, target, outcome.calls - before + 1)
             chain = self._chains[call.number > 1, target.capacity is not None]
             try:
                 stream = await chain(call)
