@@ -147,17 +147,22 @@ def instructor_arm(cases: list[Case], validators: list[Any], seed: int,
 # --------------------------------------------------------------------------- sluicegate
 
 
-def gateway_config(upstream_url: str, storage: str, contract: dict[str, Any]) -> dict[str, Any]:
-    return {
+def gateway_config(upstream_url: str, storage: str,
+                   contract: dict[str, Any] | None) -> dict[str, Any]:
+    """One alias on the fake model; ``contract`` None: no contract (a plain relay)."""
+    config: dict[str, Any] = {
         "providers": [{"name": "model", "type": "openai", "base_url": upstream_url,
                        "api_key": "sk-upstream"}],
         # max_attempts 1: the upstream never fails, and a retry would be a call the
         # contract stage did not ask for.
         "models": [{"name": ALIAS, "targets": [{"provider": "model", "model": "gpt-4o"}],
-                    "max_attempts": 1, "contract": contract}],
+                    "max_attempts": 1}],
         "tenants": [{"name": "bench", "keys": [{"name": "k", "key": KEY}]}],
         "storage": {"url": storage},
     }
+    if contract is not None:
+        config["models"][0]["contract"] = contract
+    return config
 
 
 def request_for(case: Case) -> dict[str, Any]:
@@ -174,7 +179,8 @@ def request_for(case: Case) -> dict[str, Any]:
 
 
 async def sluicegate_arm(cases: list[Case], validators: list[Any], seed: int, concurrency: int,
-                         contract: dict[str, Any]) -> tuple[list[Outcome], ContractUpstream]:
+                         contract: dict[str, Any] | None,
+                         ) -> tuple[list[Outcome], ContractUpstream]:
     from aiohttp import web
 
     from sluicegate.app import create_app
@@ -239,7 +245,7 @@ async def _ask(client: openai.AsyncOpenAI, case: Case, validator: Any, seed: int
     return judge(case, validator, 0, kind, value, header=header, answer=content)
 
 
-def gateway_available(contract: dict[str, Any]) -> str | None:
+def gateway_available(contract: dict[str, Any] | None) -> str | None:
     """Why the Sluicegate arm cannot run on this checkout (None: it can)."""
     from sluicegate.config.loader import validate_config
 
@@ -278,22 +284,25 @@ class Score:
 
     def cells(self) -> list[str]:
         if not self.n:
-            return ["-"] * 5
-        pct = lambda k: f"{100 * k / self.n:.2f}%"  # noqa: E731
-        return [pct(self.valid), f"{self.extra_calls / self.n:.3f}", pct(self.silent),
-                pct(self.invalid_passed), pct(self.errors)]
+            return ["-"] * len(COLUMNS)
+        def pct(k: int) -> str:
+            return f"{100 * k / self.n:.2f}%"
+        return [pct(self.valid), pct(self.correct), f"{self.extra_calls / self.n:.3f}",
+                pct(self.silent), pct(self.invalid_passed), pct(self.errors)]
 
 
-COLUMNS = ["valid", "extra calls/req", "silent corr.", "invalid passed", "errors"]
+# valid = correct + silent corruption; valid + invalid passed + errors = 100%.
+COLUMNS = ["valid", "correct", "extra calls/req", "silent corr.", "invalid passed", "errors"]
 
 
 def table(title: str, rows: list[tuple[str, Score]]) -> list[str]:
     head = [title, "n", *COLUMNS]
     body = [[label, str(s.n), *s.cells()] for label, s in rows]
     widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
-    fmt = lambda r: "  ".join(  # noqa: E731
-        c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths,
-                                                                              strict=True)))
+
+    def fmt(row: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(row, widths, strict=True)))
     return [fmt(head), "  ".join("-" * w for w in widths), *map(fmt, body)]
 
 
@@ -302,6 +311,12 @@ def report(methods: dict[str, list[Outcome]], args: argparse.Namespace, n_schema
           f"distinct schemas), corpus seed {CORPUS_SEED}, damage seed {args.seed}")
     for line in mix_lines():
         print(line)
+    s = sum(MIX[k] for k in SEMANTIC)
+    print(f"a perfect contract stage (every syntactic damage repaired, every semantic one "
+          f"re-asked) ends invalid only when all k+1 draws are semantic: valid = 1 - {s:.2f}^(k+1)"
+          f", extra calls = {s:.2f} + ... + {s:.2f}^k: "
+          + "; ".join(f"k={k}: {100 * (1 - s ** (k + 1)):.2f}%, "
+                      f"{sum(s ** i for i in range(1, k + 1)):.3f}" for k in (1, 2, 3)))
     print()
     for line in table("method", [(m, Score.of(o)) for m, o in methods.items()]):
         print(line)
@@ -378,20 +393,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--max-reasks", type=int, default=1, help="the gateway alias's max_reasks")
     p.add_argument("--no-gateway", action="store_true", help="the two baselines only")
+    p.add_argument("--no-contract", action="store_true",
+                   help="the gateway without a contract on the alias (a plain relay: a control)")
     p.add_argument("--show", type=int, default=5, help="findings printed (all go to --out)")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     cases = generate(args.cases)
     validators = [jsonschema_rs.validator_for(c.schema) for c in cases]
     n_schemas = len({json.dumps(c.schema, sort_keys=True) for c in cases})
-    contract = {**CONTRACT, "max_reasks": args.max_reasks}
+    contract = None if args.no_contract else {**CONTRACT, "max_reasks": args.max_reasks}
     run = Run()
     run.gateway_skipped = "--no-gateway" if args.no_gateway else gateway_available(contract)
     upstream = None
     if run.gateway_skipped is None:
         outcomes, upstream = asyncio.run(
             sluicegate_arm(cases, validators, args.seed, args.concurrency, contract))
-        run.methods[f"sluicegate (max_reasks {args.max_reasks})"] = outcomes
+        label = "no contract" if contract is None else f"max_reasks {args.max_reasks}"
+        run.methods[f"sluicegate ({label})"] = outcomes
     run.methods["json-repair"] = json_repair_arm(cases, validators, args.seed)
     for k in (1, 3):
         run.methods[f"instructor-style ({k} re-ask{'s' if k > 1 else ''})"] = instructor_arm(
