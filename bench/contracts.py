@@ -179,7 +179,7 @@ def request_for(case: Case) -> dict[str, Any]:
 
 
 async def sluicegate_arm(cases: list[Case], validators: list[Any], seed: int, concurrency: int,
-                         contract: dict[str, Any] | None,
+                         contract: dict[str, Any] | None, stream: bool = False,
                          ) -> tuple[list[Outcome], ContractUpstream]:
     from aiohttp import web
 
@@ -208,7 +208,7 @@ async def sluicegate_arm(cases: list[Case], validators: list[Any], seed: int, co
             async def one(case: Case, validator: Any) -> Outcome:
                 nonlocal done
                 async with gate:
-                    outcome = await _ask(client, case, validator, seed)
+                    outcome = await _ask(client, case, validator, seed, stream)
                 done += 1
                 if done % 500 == 0:
                     print(f"  sluicegate: {done}/{len(cases)} "
@@ -225,18 +225,25 @@ async def sluicegate_arm(cases: list[Case], validators: list[Any], seed: int, co
     return list(outcomes), upstream
 
 
-async def _ask(client: openai.AsyncOpenAI, case: Case, validator: Any, seed: int) -> Outcome:
+async def _ask(client: openai.AsyncOpenAI, case: Case, validator: Any, seed: int,
+               stream: bool = False) -> Outcome:
     kind = draw(case, 0, seed).kind
     body = request_for(case)
     try:
         raw = await client.chat.completions.with_raw_response.create(
             model=body["model"], messages=body["messages"],
-            response_format=body["response_format"])
+            response_format=body["response_format"], stream=stream)
+        header = raw.headers.get(HEADER)
+        parsed = raw.parse()
+        if isinstance(parsed, openai.AsyncStream):
+            pieces = [chunk.choices[0].delta.content or ""
+                      async for chunk in parsed if chunk.choices]
+            content: str | None = "".join(pieces)
+        else:
+            content = parsed.choices[0].message.content
     except openai.APIStatusError as e:
         return Outcome(case.id, kind, 0, delivered=False, status=e.status_code,
                        header=e.response.headers.get(HEADER), answer=e.response.text)
-    header = raw.headers.get(HEADER)
-    content = raw.parse().choices[0].message.content
     try:
         value = json.loads(content or "")
     except json.JSONDecodeError:
@@ -393,6 +400,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--max-reasks", type=int, default=1, help="the gateway alias's max_reasks")
     p.add_argument("--no-gateway", action="store_true", help="the two baselines only")
+    p.add_argument("--stream", action="store_true",
+                   help="streamed requests (the alias holds the stream: stream: hold)")
     p.add_argument("--no-contract", action="store_true",
                    help="the gateway without a contract on the alias (a plain relay: a control)")
     p.add_argument("--show", type=int, default=5, help="findings printed (all go to --out)")
@@ -407,8 +416,10 @@ def main(argv: list[str] | None = None) -> int:
     upstream = None
     if run.gateway_skipped is None:
         outcomes, upstream = asyncio.run(
-            sluicegate_arm(cases, validators, args.seed, args.concurrency, contract))
+            sluicegate_arm(cases, validators, args.seed, args.concurrency, contract,
+                           args.stream))
         label = "no contract" if contract is None else f"max_reasks {args.max_reasks}"
+        label += ", streamed" if args.stream else ""
         run.methods[f"sluicegate ({label})"] = outcomes
     run.methods["json-repair"] = json_repair_arm(cases, validators, args.seed)
     for k in (1, 3):
