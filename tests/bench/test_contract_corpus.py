@@ -256,3 +256,24 @@ def test_the_instructor_baseline_reasks_on_what_json_loads_or_the_schema_rejects
     first, second = instructor_arm([bad, good], validators, seed=1, max_reasks=1)
     assert first.calls == 2 and second.calls == 1
     assert second.correct
+
+
+async def test_the_gateway_arm_relays_each_case_and_reads_what_came_back() -> None:
+    from contracts import sluicegate_arm
+
+    cases = CASES[:40]
+    validators = [jsonschema_rs.validator_for(c.schema) for c in cases]
+    # No contract on the alias: the gateway relays the first draw as it is.
+    outcomes, upstream = await sluicegate_arm(cases, validators, seed=1, concurrency=4,
+                                              contract=None)
+    assert [o.case for o in outcomes] == [c.id for c in cases]
+    assert all(o.calls == 1 for o in outcomes)
+    for case, o in zip(cases, outcomes, strict=True):
+        first = draw(case, 0)
+        assert o.kind == first.kind and o.answer == first.text
+        assert o.correct == (first.kind == "clean")
+        assert o.invalid_passed == (first.kind != "clean")
+    sent = upstream.requests[0].json
+    assert sent["response_format"]["type"] == "json_schema"
+    assert sent["response_format"]["json_schema"]["schema"] == cases[int(
+        re.search(r"case (\d+)", sent["messages"][-1]["content"]).group(1))].schema
