@@ -693,12 +693,14 @@ def start_gateway(
     storage_url: str | None = None,
     ledger: bool = True,
     port: int = GATEWAY_PORT,
+    edit: Callable[[dict[str, Any]], None] | None = None,
 ) -> Proc:
     """``sluicegate serve`` from this venv, ledger in a fresh temp dir; ready on its URL line.
 
     ``storage_url`` (postgresql://...) puts tenants and the ledger there, migrated
     first; ``ledger=False`` runs with ``storage.ledger: false``; ``port`` other than
-    the usual one gets a scratch dir of its own (two gateways side by side).
+    the usual one gets a scratch dir of its own (two gateways side by side); ``edit``
+    changes the configuration (bench/gateway.yaml, parsed) before it is used.
     """
     exe = Path(sys.executable).parent / "sluicegate"
     db_dir = Path(procs.workdir) / ("ledger" if port == GATEWAY_PORT else f"ledger-{port}")
@@ -706,11 +708,13 @@ def start_gateway(
     url = storage_url or f"sqlite:///{db_dir}/bench.db"
     env = os.environ | {"SLUICEGATE_BENCH_DB": url}
     config = BENCH_DIR / "gateway.yaml"
-    if storage_url is not None or not ledger:
+    if storage_url is not None or not ledger or edit is not None:
         import yaml
 
         data = yaml.safe_load(config.read_text())
         data["storage"] = {**data["storage"], "ledger": ledger, "spool_dir": str(db_dir / "spool")}
+        if edit is not None:
+            edit(data)
         config = db_dir / "gateway.yaml"
         config.write_text(yaml.safe_dump(data))
     if storage_url is not None:

@@ -9,7 +9,12 @@ ResolveModel  alias exists and the tenant may use it              404, 403
 Admit         tenant, key and tenant-per-alias rpm, tpm (reserved),
               concurrency, budgets                                429
 Idempotency   a repeated Idempotency-Key replays the first answer 409
+Guard         the tenant's guardrails: PII redacted (and restored
+              in the answer), injections and harm blocked or
+              flagged, on the request and on the answer          400, 503
 Cache         a repeated question is answered from the response cache
+EnforceContract the answer meets its JSON Schema: repaired (syntax only)
+              or re-asked, else the client is told                502
 Route         alias -> ordered (alias, target) plan, fallbacks last
 CallUpstream  breakers, retry budget, backoff, failover;           429, 502, 503, 504
               fair queuing for deployments at capacity             503 overloaded
@@ -31,7 +36,9 @@ from sluicegate.admission.admit import Admit
 from sluicegate.admission.limiter import Limiter
 from sluicegate.auth.authenticate import Authenticate
 from sluicegate.cache import Cache, CacheStore, SemanticIndex
+from sluicegate.contracts.stage import EnforceContract
 from sluicegate.fairness import Gates
+from sluicegate.guardrails.stage import Guard
 from sluicegate.idempotency import Idempotency, IdempotencyStore, StoredAnswer
 from sluicegate.ingress.decode import Decode
 from sluicegate.observability.alerts import Alerts
@@ -74,7 +81,10 @@ class Services:
 def build_pipeline(services: Services) -> Pipeline:
     planner = Planner(services.health)
     admit = Admit(services.limiter, fail_open=services.limits_fail_open, alerts=services.alerts)
-    for source in (admit.metrics, services.gates.metrics, services.alerts.metrics):
+    guard = Guard()
+    for source in (
+        admit.metrics, services.gates.metrics, services.alerts.metrics, guard.metrics.metrics
+    ):
         services.metrics.add_source(source)
     return Pipeline(
         [
@@ -84,7 +94,9 @@ def build_pipeline(services: Services) -> Pipeline:
             ResolveModel(),
             admit,
             Idempotency(services.idempotency, on_replay=_mark_replay),
+            guard,
             Cache(services.cache, semantic=services.semantic),
+            EnforceContract(),
         ],
         CallUpstream(
             planner, services.health, services.retry_budget, services.backoff, services.gates

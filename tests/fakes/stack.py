@@ -67,3 +67,11 @@ class Stack:
 
     def anthropic(self, key: str = KEY) -> anthropic.AsyncAnthropic:
         return anthropic_client(self.url, key)
+
+    async def ledger_records(self) -> list[dict[str, Any]]:
+        """The ledger's recent records, newest first, once everything is shipped."""
+        from sluicegate.gateway import GATEWAY
+
+        ledger = self.gateway.app[GATEWAY].ledger
+        await ledger.aflush()
+        return await ledger.arecords()

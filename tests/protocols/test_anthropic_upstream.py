@@ -42,6 +42,7 @@ from sluicegate.protocols.anthropic import (
     decode_messages_response,
     encode_messages_request,
 )
+from sluicegate.protocols.anthropic.messages_upstream import JSON_OBJECT_INSTRUCTION
 from sluicegate.protocols.sse import SSEParser
 
 
@@ -195,7 +196,6 @@ def test_sampling_fields_and_what_has_no_anthropic_equivalent() -> None:
     body = encode(chat(
         USER, stream=True, max_tokens=50, temperature=1.7, top_p=0.5, top_k=3, stop=["END"],
         user="u-1", seed=7, n=1,
-        response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": {}}},
     ))
     assert body == {
         "model": "claude-opus-4-6", "max_tokens": 50, "stream": True,
@@ -203,6 +203,35 @@ def test_sampling_fields_and_what_has_no_anthropic_equivalent() -> None:
         "top_p": 0.5, "top_k": 3, "stop_sequences": ["END"], "metadata": {"user_id": "u-1"},
         "messages": body["messages"],
     }
+
+
+def test_a_json_schema_becomes_anthropic_structured_output() -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    response_format = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}
+    body = encode(chat(USER, response_format=response_format))
+    assert body["output_config"] == {"format": {"type": "json_schema", "schema": schema}}
+    assert "response_format" not in body
+
+
+def test_json_mode_becomes_an_instruction_at_the_end_of_the_system_prompt() -> None:
+    body = encode(chat(
+        Message(role="system", content=[TextPart(text="Be brief.")]), USER,
+        response_format={"type": "json_object"},
+    ))
+    assert body["system"] == [
+        {"type": "text", "text": "Be brief."},
+        {"type": "text", "text": JSON_OBJECT_INSTRUCTION},
+    ]
+    assert "output_config" not in body
+
+
+def test_an_anthropic_clients_own_output_format_is_forwarded_alone() -> None:
+    own = {"type": "json_schema", "schema": {"type": "object"}}
+    body = encode(chat(
+        USER, response_format={"type": "json_schema", "json_schema": {"name": "o", "schema": {}}},
+        extra={"anthropic": {"output_format": own}},
+    ))
+    assert body["output_format"] == own and "output_config" not in body
 
 
 # Requests from Anthropic's docs: through the gateway to an Anthropic upstream

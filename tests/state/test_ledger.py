@@ -169,13 +169,26 @@ def spooled_by_an_older_version(record: LedgerRecord, missing: int) -> bytes:
 
 def test_a_record_spooled_before_the_unpriced_flag_still_decodes() -> None:
     """A spool written by the previous version is shipped after an upgrade."""
-    (decoded,), _ = decode_lines(spooled_by_an_older_version(record(1), missing=3))
+    (decoded,), _ = decode_lines(spooled_by_an_older_version(record(1), missing=3 + AFTER_PROMPTS))
     assert decoded.id == "rec-1" and decoded.unpriced is False and decoded.tenant_id is None
+
+
+# Fields added after the prompt: the contract's verdict and attempts, the guardrails'.
+AFTER_PROMPTS = 3
+
+
+def test_a_record_spooled_before_contracts_decodes_with_none() -> None:
+    (decoded,), _ = decode_lines(
+        spooled_by_an_older_version(record(1, prompt="support@2"), missing=AFTER_PROMPTS)
+    )
+    assert decoded.prompt == "support@2"
+    assert decoded.contract is None and decoded.contract_attempts == ()
+    assert decoded.guardrails is None
 
 
 def test_a_record_spooled_before_prompts_decodes_with_no_prompt() -> None:
     (decoded,), _ = decode_lines(
-        spooled_by_an_older_version(record(1, prompt="support@2"), missing=1)
+        spooled_by_an_older_version(record(1, prompt="support@2"), missing=1 + AFTER_PROMPTS)
     )
     assert decoded.id == "rec-1" and decoded.prompt is None
 
@@ -190,8 +203,8 @@ async def test_a_record_spooled_before_tenant_ids_gets_the_id_of_its_tenant_when
     spool = tmp_path / "spool"
     spool.mkdir()
     (spool / "dead-0-000001.spool").write_bytes(
-        spooled_by_an_older_version(record(1), missing=2)
-        + spooled_by_an_older_version(record(2, tenant="gone"), missing=2)
+        spooled_by_an_older_version(record(1), missing=2 + AFTER_PROMPTS)
+        + spooled_by_an_older_version(record(2, tenant="gone"), missing=2 + AFTER_PROMPTS)
     )
     ledger = open_ledger(storage, tmp_path)
     assert await ledger.aflush() == 2

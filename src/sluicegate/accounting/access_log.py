@@ -86,6 +86,9 @@ class AccessLog(Observer):
                 unpriced=priced_by is not None and not priced_by.priced,
                 tenant_id=request.tenant.id if request.tenant else None,
                 prompt=request.prompt,
+                contract=outcome.contract,
+                contract_attempts=tuple(outcome.contract_attempts or ()),
+                guardrails=outcome.guardrails,
             )
         )
         self._observe(

@@ -176,7 +176,13 @@ def _storable(request: Request, events: list[Event]) -> bool:
     outcome = request.outcome
     served_by = outcome.serving_alias
     own = served_by is None or served_by is request.alias
-    return own and outcome.degraded is None and not outcome.replayed and complete(events)
+    # An answer that broke its output contract (handed on with on_violation: pass) is
+    # not one to give again.
+    checked = outcome.contract != "invalid"
+    return (
+        own and checked and outcome.degraded is None and not outcome.replayed
+        and complete(events)
+    )
 
 
 def _hit(request: Request, answer: CachedAnswer) -> Events:

@@ -45,6 +45,10 @@ class ErrorCode(StrEnum):
     PROMPT_VARIABLES_INVALID = "prompt_variables_invalid"
     PROMPT_REGISTRY_UNAVAILABLE = "prompt_registry_unavailable"
     PROMPT_LINT_FAILED = "prompt_lint_failed"
+    # Output contracts and guardrails
+    OUTPUT_CONTRACT_VIOLATION = "output_contract_violation"
+    GUARDRAIL_BLOCKED = "guardrail_blocked"
+    GUARDRAIL_UNAVAILABLE = "guardrail_unavailable"
     # Limits, budgets and overload
     RATE_LIMITED = "rate_limited"
     BUDGET_EXCEEDED = "budget_exceeded"

@@ -59,6 +59,17 @@ class Usage(msgspec.Struct, kw_only=True):
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
 
+    def plus(self, other: Usage) -> Usage:
+        """Both calls' counts together (estimated if either is)."""
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cached_tokens=self.cached_tokens + other.cached_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
+            reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
+            estimated=self.estimated or other.estimated,
+        )
+
 
 class EmbeddingsResult(msgspec.Struct, kw_only=True):
     model: str

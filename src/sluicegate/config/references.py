@@ -87,6 +87,7 @@ def check_references(config: Config) -> list[Issue]:
                 issues.append((("tenants", i, "limits", "models", alias), message))
     issues += _unique_keys(config)
     issues += _one_capacity_per_deployment(config)
+    issues += _guardrails(config, aliases)
     embeddings = config.cache.embeddings
     if embeddings != "local":
         if embeddings not in aliases:
@@ -97,6 +98,21 @@ def check_references(config: Config) -> list[Issue]:
             issues.append(
                 (("cache", "embeddings_dimensions"), "needed when embeddings is an alias")
             )
+    return issues
+
+
+def _guardrails(config: Config, aliases: set[str]) -> list[Issue]:
+    issues = _unique_names("guardrails", [g.name for g in config.guardrails])
+    for i, guardrail in enumerate(config.guardrails):
+        if guardrail.judge is not None and guardrail.judge not in aliases:
+            message = f"unknown model alias {guardrail.judge!r} ({_known(aliases)})"
+            issues.append((("guardrails", i, "judge"), message))
+    names = {g.name for g in config.guardrails}
+    for i, tenant in enumerate(config.tenants):
+        for j, name in enumerate(tenant.guardrails or []):
+            if name not in names:
+                message = f"unknown guardrail {name!r} ({_known(names)})"
+                issues.append((("tenants", i, "guardrails", j), message))
     return issues
 
 

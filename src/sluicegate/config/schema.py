@@ -11,12 +11,14 @@ and :func:`sluicegate.config.loader.validate_config` for a mapping.
 from __future__ import annotations
 
 import ssl
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import regex
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sluicegate.config.reloading import RESTART
+from sluicegate.json_schema import compile_schema
 
 ProviderType = Literal["openai", "anthropic", "gemini", "azure", "echo"]
 
@@ -203,6 +205,30 @@ class ModelCacheConfig(_Strict):
     semantic: SemanticCacheConfig | None = None
 
 
+class ContractConfig(_Strict):
+    # A JSON Schema every answer of the alias must meet (a request's own wins).
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    # Pull JSON out of prose and code fences, and fix its syntax (never a value).
+    repair: bool = True
+    # Follow-up turns that show the model its invalid answer and the errors.
+    max_reasks: int = Field(default=1, ge=0, le=5)
+    # Tokens the re-asks of one request may spend in all (their input and output).
+    reask_token_budget: int = Field(default=16_000, ge=0, le=MAX_COUNT)
+    # error: 502 output_contract_violation | pass: hand the invalid answer on, marked.
+    on_violation: Literal["error", "pass"] = "error"
+    # hold: stream only a checked answer | pass: relay, end in an error event if invalid.
+    stream: Literal["hold", "pass"] = "hold"
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("schema_")
+    @classmethod
+    def _compiles(cls, schema: dict[str, Any] | None) -> dict[str, Any] | None:
+        if schema is not None:
+            compile_schema(schema)  # SchemaError is a ValueError: the loader names the line
+        return schema
+
+
 class ModelConfig(_Strict):
     name: str = Field(min_length=1)
     targets: list[TargetConfig] = Field(min_length=1)
@@ -216,16 +242,19 @@ class ModelConfig(_Strict):
     # Upstream attempts one request may make, over this alias's targets and its
     # fallbacks (also capped by the gateway-wide retry budget).
     max_attempts: int = Field(default=3, ge=1, le=10)
-    # Where to go when the upstream says the prompt is too long, or refuses it
-    # on content policy; and what serves when every target's breaker is open.
     # The context window of the alias's models in tokens, where known (the prompt linter
     # checks a prompt plus its max_tokens against it).
     context_window: int | None = Field(default=None, gt=0)
+    # Where to go when the upstream says the prompt is too long, or refuses it
+    # on content policy; and what serves when every target's breaker is open.
     context_window_fallback: str | None = None
     content_policy_fallback: str | None = None
     degraded: str | None = None
     timeouts: TimeoutsConfig = TimeoutsConfig()
     cache: ModelCacheConfig = ModelCacheConfig()
+    # Check every answer against a JSON Schema (sluicegate.contracts); None: only
+    # requests that ask for JSON (response_format) are checked, with the defaults.
+    contract: ContractConfig | None = None
 
 
 Priority = Literal["interactive", "batch"]
@@ -303,6 +332,56 @@ class TenantConfig(_Strict):
     keys: list[KeyConfig] = []
     # The tenant's layer of the system prompt (after the platform's).
     prompt_layer: PromptLayerConfig | None = None
+    # The guardrails that apply to the tenant's requests, by name; None: all of them.
+    guardrails: list[str] | None = None
+
+
+GuardrailType = Literal["pii", "injection", "moderation", "regex"]
+PII_ENTITIES = ("email", "phone", "credit_card", "iban", "ssn", "ip_address", "person", "location")
+
+
+class GuardrailConfig(_Strict):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    type: GuardrailType
+    # input: the request, before the upstream call; output: the answer.
+    stage: list[Literal["input", "output"]] = Field(default=["input"], min_length=1)
+    # redact (pii only): placeholders upstream, the originals restored in the answer.
+    action: Literal["redact", "block", "flag"] = "block"
+    # pii: the entities looked for (None: all of them).
+    entities: list[Literal[PII_ENTITIES]] | None = None  # type: ignore[valid-type]
+    # regex: the patterns (any one matching is a hit).
+    patterns: list[str] = []
+    # enforce, or shadow: log and count what it would do, act on nothing.
+    mode: Literal["enforce", "shadow"] = "enforce"
+    # A detector that errors or times out: pass the request (true) or refuse it (503).
+    fail_open: bool = False
+    # moderation: an alias asked only when the local classifier is unsure.
+    judge: str | None = None
+    # injection: mark text from documents and tool results as data before the model
+    # sees it (spotlighting), besides detecting.
+    spotlight: bool = False
+
+    @model_validator(mode="after")
+    def _fits_its_type(self) -> GuardrailConfig:
+        if self.action == "redact" and self.type != "pii":
+            raise ValueError("action redact is for pii guardrails only")
+        if self.type == "regex":
+            if not self.patterns:
+                raise ValueError("a regex guardrail needs patterns")
+            for pattern in self.patterns:
+                try:
+                    regex.compile(pattern)
+                except regex.error as exc:
+                    raise ValueError(f"pattern {pattern!r} does not compile: {exc}") from None
+        elif self.patterns:
+            raise ValueError("patterns are for regex guardrails only")
+        if self.entities is not None and self.type != "pii":
+            raise ValueError("entities are for pii guardrails only")
+        if self.judge is not None and self.type != "moderation":
+            raise ValueError("judge is for moderation guardrails only")
+        if self.spotlight and self.type != "injection":
+            raise ValueError("spotlight is for injection guardrails only")
+        return self
 
 
 class RetryBudgetConfig(_Strict):
@@ -403,3 +482,4 @@ class Config(_Strict):
     cache: CacheConfig = CacheConfig()
     prompts: PromptsConfig = PromptsConfig()
     prompt_layers: PromptLayersConfig = PromptLayersConfig()
+    guardrails: list[GuardrailConfig] = []

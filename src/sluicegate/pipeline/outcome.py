@@ -87,6 +87,16 @@ class Outcome:
     cost_usd: float = 0.0
     error: GatewayError | None = None
     client_closed: bool = False
+    # An output contract's verdict ("valid", "repaired", "reasked", "invalid"), and
+    # each answer it checked as (verdict, input tokens, output tokens, cost in USD).
+    contract: str | None = None
+    contract_attempts: list[tuple[str, int, int, float]] | None = None
+    # What the guardrails did, as the x-sluicegate-guardrails header says it.
+    guardrails: str | None = None
+    # What answers set aside for another go (a contract's re-ask) cost, summed:
+    # the request is charged for them too.
+    spent: Usage | None = None
+    spent_usd: float = 0.0
     # Response headers stages add (x-ratelimit-*, ...), sent with the answer.
     headers: dict[str, str] | None = None
     _state: dict[StateKey[Any], Any] | None = None
@@ -107,6 +117,27 @@ class Outcome:
         billed = self.billed
         if billed is not None:
             return billed, self.cost_usd
+        billed, cost = self.latest_charge()
+        spent = self.spent
+        if spent is not None:
+            billed = spent.plus(billed)
+            cost += self.spent_usd
+        self.billed, self.cost_usd = billed, cost
+        return billed, cost
+
+    def set_aside(self) -> tuple[Usage, float]:
+        """Close the accounts of the answer just read, which a stage puts aside to
+        ask again: what it cost is kept (``settle`` adds it) and the next answer's
+        usage starts from nothing. Returns that answer's usage and cost."""
+        billed, cost = self.latest_charge()
+        self.spent = billed if self.spent is None else self.spent.plus(billed)
+        self.spent_usd += cost
+        self.usage = None
+        self.output_chars = 0
+        return billed, cost
+
+    def latest_charge(self) -> tuple[Usage, float]:
+        """The usage and cost of the latest answer alone (``settle`` adds those set aside)."""
         request = self.request
         assert request is not None  # every version of the request is given to its outcome
         usage = self.usage
@@ -131,7 +162,6 @@ class Outcome:
                 billed.cached_tokens,
                 billed.cache_write_tokens,
             )
-        self.billed, self.cost_usd = billed, cost
         return billed, cost
 
     def add_headers(self, headers: dict[str, str]) -> None:
@@ -149,3 +179,4 @@ class Outcome:
         if self._state is None:
             self._state = {}
         self._state[key] = value
+

@@ -53,6 +53,7 @@ class Stream:
     # The events pass through one async generator of the stream's own: resuming a
     # generator costs less per event than a coroutine per __anext__ call.
     __slots__ = (
+        "_abandoned",
         "_ended",
         "_event_observers",
         "_first",
@@ -77,6 +78,7 @@ class Stream:
         self._observers: list[Observer] = []
         self._event_observers: list[Observer] = []
         self._ended = False
+        self._abandoned = False
         self.completed = False  # every event arrived and the source ended cleanly
         self.error: GatewayError | None = None
         self._gen = self._run()
@@ -110,8 +112,15 @@ class Stream:
             return
         await self._gen.aclose()
         if not self._ended:  # closed before its first step: the generator ran nothing
-            self.outcome.client_closed = True
+            self.outcome.client_closed = not self._abandoned
             await self._end()
+
+    async def abandon(self) -> None:
+        """Give the stream up on the gateway's own decision (an answer that runs
+        away, one that will be asked again): closed like ``aclose``, but not
+        recorded as the client going away."""
+        self._abandoned = True
+        await self.aclose()
 
     async def _run(self) -> AsyncGenerator[Event, None]:
         observers = self._event_observers
@@ -135,8 +144,9 @@ class Stream:
             self.error = self.outcome.error = internal
             raise internal from exc
         except BaseException:
-            # Closed or cancelled mid-answer: the client went away.
-            self.outcome.client_closed = True
+            # Closed or cancelled mid-answer: the client went away (unless abandoned).
+            if not self._abandoned:
+                self.outcome.client_closed = True
             raise
         finally:
             await self._end()

@@ -17,6 +17,7 @@ import jsonschema_rs
 import msgspec
 
 from sluicegate.canonical import ErrorCode, GatewayError, Message, TextPart
+from sluicegate.json_schema import compile_schema
 from sluicegate.prompts.document import PromptDocument
 from sluicegate.prompts.template import Template, TemplateError, compile_template
 
@@ -63,7 +64,7 @@ class PromptVersion:
         validator = None
         defaults: list[tuple[str, Any]] = []
         if schema is not None:
-            validator = jsonschema_rs.validator_for(schema, validate_formats=True)
+            validator = compile_schema(schema).validator
             properties = schema.get("properties")
             if isinstance(properties, dict):
                 defaults = [

@@ -13,6 +13,7 @@ from sluicegate.providers.base import Provider
 from sluicegate.providers.http import HttpClient
 from sluicegate.providers.registry import build_provider
 from sluicegate.runtime.aliases import Alias, Target, build_alias
+from sluicegate.runtime.guardrails import Guardrails
 from sluicegate.runtime.layers import PromptLayers
 
 
@@ -23,13 +24,19 @@ class Runtime:
     aliases: dict[str, Alias]
     # The system-prompt layers every chat request gets (empty: none configured).
     layers: PromptLayers = field(default_factory=PromptLayers)
+    # The configured guardrails, their detectors loaded (empty: none configured).
+    guardrails: Guardrails = field(default_factory=Guardrails)
 
     @classmethod
     def build(cls, config: Config, http: HttpClient) -> Runtime:
         providers = {p.name: build_provider(p, http) for p in config.providers}
         aliases = {m.name: build_alias(m, providers) for m in config.models}
         return cls(
-            config=config, providers=providers, aliases=aliases, layers=PromptLayers.of(config)
+            config=config,
+            providers=providers,
+            aliases=aliases,
+            layers=PromptLayers.of(config),
+            guardrails=Guardrails.build(config.guardrails, config.tenants),
         )
 
     @classmethod

@@ -154,6 +154,13 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE tenants ADD COLUMN prompt_layer TEXT;
     """,
+    # 9: the output contract's verdict and the answers it checked (JSON), and what the
+    # guardrails did, per ledger record.
+    """
+    ALTER TABLE ledger ADD COLUMN contract TEXT;
+    ALTER TABLE ledger ADD COLUMN contract_attempts TEXT;
+    ALTER TABLE ledger ADD COLUMN guardrails TEXT;
+    """,
 )
 
 

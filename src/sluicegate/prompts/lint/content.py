@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from sluicegate.detectors.pii.structured import iban_ok, luhn_ok
 from sluicegate.prompts.lint.findings import Finding
 
 _SECRETS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -151,26 +152,13 @@ def personal_data_findings(text: str, path: str) -> Iterator[Finding]:
 
 
 def _luhn(candidate: str) -> bool:
-    digits = [int(c) for c in candidate if c.isdigit()]
-    if not 13 <= len(digits) <= 19 or digits[0] not in (2, 3, 4, 5, 6):
-        return False
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
+    digits = "".join(c for c in candidate if c.isdigit())
+    return 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_ok(digits)
 
 
 def _iban_valid(candidate: str) -> bool:
     compact = candidate.replace(" ", "")
-    if not 15 <= len(compact) <= 34:
-        return False
-    moved = compact[4:] + compact[:4]
-    number = "".join(str(int(c, 36)) for c in moved)
-    return int(number) % 97 == 1
+    return 15 <= len(compact) <= 34 and iban_ok(compact)
 
 
 def _phone_like(candidate: str) -> bool:

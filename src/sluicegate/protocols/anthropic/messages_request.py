@@ -132,7 +132,10 @@ def decode_messages_request(body: bytes) -> ChatRequest:
     response_format = None
     output_config = data.get("output_config")
     if output_config is not None:
-        response_format = _response_format(output_config)
+        response_format = _response_format(output_config, "output_config")
+    output_format = data.get("output_format")  # the structured-outputs beta's name for it
+    if output_format is not None and response_format is None:
+        response_format = _response_format({"format": output_format}, "output_format")
 
     user = None
     metadata = data.get("metadata")
@@ -406,20 +409,22 @@ def _decode_tools(raw_tools: Any, extra: dict[str, Any]) -> list[Tool]:
     return tools
 
 
-def _response_format(output_config: Any) -> dict[str, Any] | None:
+def _response_format(output_config: Any, field: str) -> dict[str, Any] | None:
+    """``output_config`` as the canonical ``response_format``; ``field`` is the
+    path of its ``format`` (``output_config.format``, or the beta's ``output_format``)."""
     if not isinstance(output_config, dict):
-        _fail("output_config", "must be an object")
+        _fail(field, "must be an object")
     fmt = output_config.get("format")
     if fmt is None:
         return None
+    at = "output_format" if field == "output_format" else f"{field}.format"
     if not isinstance(fmt, dict):
-        _fail("output_config.format", "must be an object")
+        _fail(at, "must be an object")
     if fmt.get("type") != "json_schema":
-        _fail("output_config.format.type", "must be 'json_schema'")
+        _fail(f"{at}.type", "must be 'json_schema'")
     schema = fmt.get("schema")
     if not isinstance(schema, dict):
-        _fail("output_config.format.schema",
-              "Field required" if schema is None else "must be an object")
+        _fail(f"{at}.schema", "Field required" if schema is None else "must be an object")
     return {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}
 
 

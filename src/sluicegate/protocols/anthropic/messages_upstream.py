@@ -15,11 +15,12 @@ Decisions worth knowing:
 - Tool-call arguments that are not a JSON object (a model cut off mid-call,
   or nested past what the encoder can write) are sent as ``{}`` rather than
   failing a conversation the client could continue with any other provider.
-- ``response_format`` is not sent: the contracts stage enforces a schema on
-  the answer instead. (Anthropic's ``output_config.format`` is the
-  equivalent, but models without structured outputs reject it; a request
-  from an Anthropic client keeps its own ``output_config`` via ``extra``.)
-  Neither is ``Tool.strict`` unless an Anthropic client set it. ``seed`` and ``n``
+- ``response_format`` with a JSON Schema becomes Anthropic's structured
+  output, ``output_config.format`` (a request from an Anthropic client keeps
+  its own ``output_config`` via ``extra``). Anthropic has no JSON mode, so
+  ``json_object`` becomes an instruction at the end of the system prompt. The
+  contracts stage checks the answer either way. ``Tool.strict`` is not sent
+  unless an Anthropic client set it. ``seed`` and ``n``
   have none either. ``temperature`` is clamped to Anthropic's 0..1.
 - ``extra["anthropic"]`` (fields an Anthropic client sent that have no
   canonical home) is merged into the body last, so a same-protocol call
@@ -112,6 +113,8 @@ def encode_messages_request(req: ChatRequest, model: str) -> bytes:
         "max_tokens": req.max_tokens or DEFAULT_MAX_TOKENS,
         "messages": turns,
     }
+    if req.response_format is not None and not _OWN_FORMAT.intersection(extra):
+        _structured_output(req.response_format, body, system)
     if system:
         body["system"] = system
     if req.stream:
@@ -142,6 +145,26 @@ def encode_messages_request(req: ChatRequest, model: str) -> bytes:
         if key != "tools" and key != TOOL_EXTRA:
             body[key] = value
     return orjson.dumps(body)
+
+
+# An Anthropic client's own structured-output fields, forwarded as they came.
+_OWN_FORMAT = frozenset({"output_config", "output_format"})
+# What Anthropic is told for JSON mode, which it has no switch for.
+JSON_OBJECT_INSTRUCTION = (
+    "Answer with a single JSON object and nothing else: no prose, no code fences."
+)
+
+
+def _structured_output(
+    response_format: dict[str, Any], body: dict[str, Any], system: list[dict[str, Any]]
+) -> None:
+    kind = response_format.get("type")
+    if kind == "json_schema":
+        schema = (response_format.get("json_schema") or {}).get("schema")
+        if isinstance(schema, dict):
+            body["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
+    elif kind == "json_object":
+        system.append({"type": "text", "text": JSON_OBJECT_INSTRUCTION})
 
 
 def _text_block(part: TextPart) -> dict[str, Any]:

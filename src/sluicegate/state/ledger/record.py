@@ -45,3 +45,9 @@ class LedgerRecord(msgspec.Struct, array_like=True, kw_only=True):
     tenant_id: str | None = None
     # The prompt version rendered into the request, as NAME@VERSION (None: no prompt).
     prompt: str | None = None
+    # The output contract's verdict (valid, repaired, reasked, invalid; None: no
+    # contract), and every answer it checked: [verdict, input tokens, output tokens, USD].
+    contract: str | None = None
+    contract_attempts: tuple[tuple[str, int, int, float], ...] = ()
+    # What the guardrails did, as in the x-sluicegate-guardrails header: "pii=redacted,...".
+    guardrails: str | None = None

@@ -31,7 +31,7 @@ _COLUMNS = (
     "id, request_id, ts, tenant, key_name, alias, target, protocol, operation, stream, tags,"
     " status, error_code, input_tokens, output_tokens, cached_tokens, cache_write_tokens,"
     " reasoning_tokens, estimated, cost_usd, latency_ms, ttft_ms, attempts, cache, saved_usd,"
-    " unpriced, tenant_id, prompt"
+    " unpriced, tenant_id, prompt, contract, contract_attempts, guardrails"
 )
 _WIDTH = _COLUMNS.count(",") + 1
 
@@ -189,6 +189,7 @@ class SQLiteLedgerStore(SpendFromUsage):
             item = dict(zip(names, row, strict=True))
             item["tags"] = orjson.loads(item["tags"])
             item["attempts"] = orjson.loads(item["attempts"])
+            item["contract_attempts"] = orjson.loads(item["contract_attempts"] or "[]")
             item["stream"] = bool(item["stream"])
             item["estimated"] = bool(item["estimated"])
             item["unpriced"] = bool(item["unpriced"])
@@ -229,4 +230,7 @@ def _row(r: LedgerRecord) -> tuple[Any, ...]:
         int(r.unpriced),
         r.tenant_id,
         r.prompt,
+        r.contract,
+        orjson.dumps(r.contract_attempts).decode() if r.contract_attempts else None,
+        r.guardrails,
     )

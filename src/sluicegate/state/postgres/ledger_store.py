@@ -29,7 +29,7 @@ _COLUMNS = (
     "id, request_id, ts, tenant, key_name, alias, target, protocol, operation, stream, tags,"
     " status, error_code, input_tokens, output_tokens, cached_tokens, cache_write_tokens,"
     " reasoning_tokens, estimated, cost_usd, latency_ms, ttft_ms, attempts, cache, saved_usd,"
-    " unpriced, tenant_id, prompt"
+    " unpriced, tenant_id, prompt, contract, contract_attempts, guardrails"
 )
 _TYPES = [
     "text",
@@ -60,6 +60,9 @@ _TYPES = [
     "bool",
     "text",
     "text",
+    "text",
+    "text",
+    "text",
 ]
 
 _SHIP = f"""
@@ -76,7 +79,7 @@ inserted AS (
            unpriced,
            -- Spooled by a version before tenant ids: the tenant that has the name now.
            coalesce(tenant_id, (SELECT t.id FROM tenants t WHERE t.name = input.tenant)),
-           prompt
+           prompt, contract, contract_attempts::jsonb, guardrails
     FROM input
     ON CONFLICT DO NOTHING
     RETURNING *
@@ -202,6 +205,7 @@ class PostgresLedgerStore(SpendFromUsage):
             item = dict(row)
             item["tags"] = list(item["tags"])
             item["attempts"] = orjson.loads(item["attempts"])
+            item["contract_attempts"] = orjson.loads(item["contract_attempts"] or "[]")
             out.append(item)
         return out
 
@@ -357,4 +361,7 @@ def _columns(records: list[LedgerRecord]) -> list[list[Any]]:
         [r.unpriced for r in records],
         [r.tenant_id for r in records],
         [r.prompt for r in records],
+        [r.contract for r in records],
+        [dumps(r.contract_attempts).decode() if r.contract_attempts else None for r in records],
+        [r.guardrails for r in records],
     ]

@@ -281,6 +281,13 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE tenants ADD COLUMN prompt_layer jsonb;
     """,
+    # 7: the output contract's verdict and the answers it checked, and what the
+    # guardrails did, per ledger record (the raw rows only: no roll-up keys on them).
+    """
+    ALTER TABLE ledger ADD COLUMN contract text;
+    ALTER TABLE ledger ADD COLUMN contract_attempts jsonb;
+    ALTER TABLE ledger ADD COLUMN guardrails text;
+    """,
 )
 
 LATEST = len(MIGRATIONS)
