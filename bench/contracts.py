@@ -1,7 +1,8 @@
 """Output contracts: how often each method ends with the right object, and at what cost in calls.
 
     .venv/bin/python bench/contracts.py [--cases 5000] [--seed 1] [--concurrency 8]
-                                        [--no-gateway] [--show 10] [--out PATH]
+        [--max-reasks 1] [--max-attempts N] [--stream] [--no-contract | --no-gateway]
+        [--show 5] [--out PATH]
 
 Every case of the corpus (bench/contract_corpus.py: a JSON Schema and the
 correct object) is answered by a fake model whose answers are damaged as
@@ -14,7 +15,10 @@ methods meet the same draws:
   in front of bench/contract_upstream.py; each request carries the case's
   schema in ``response_format`` (json_schema) and goes through the openai SDK.
   The answer is the 200's message content (a 502 ``output_contract_violation``
-  is a refusal to answer); the upstream counts the calls each case took.
+  is a refusal to answer); the upstream counts the calls each case took. The
+  alias keeps its default ``max_attempts``: with ``--max-attempts 1`` every
+  re-ask is refused (503 ``no_healthy_target``), as a re-ask is one of the
+  alias's attempts on this gateway.
 - json-repair: ``json_repair.loads`` on the first answer, no re-ask and no
   validation gate: what a caller relying on it alone is handed.
 - instructor-style: ``json.loads`` only (no extraction, no repair), schema
@@ -147,16 +151,18 @@ def instructor_arm(cases: list[Case], validators: list[Any], seed: int,
 # --------------------------------------------------------------------------- sluicegate
 
 
-def gateway_config(upstream_url: str, storage: str,
-                   contract: dict[str, Any] | None) -> dict[str, Any]:
-    """One alias on the fake model; ``contract`` None: no contract (a plain relay)."""
+def gateway_config(upstream_url: str, storage: str, contract: dict[str, Any] | None,
+                   max_attempts: int | None = None) -> dict[str, Any]:
+    """One alias on the fake model; ``contract`` None: no contract (a plain relay).
+    ``max_attempts`` None: the alias's default (the fake never fails, so no retry
+    happens; but on this gateway a re-ask is one of the alias's attempts)."""
+    alias: dict[str, Any] = {"name": ALIAS, "targets": [{"provider": "model", "model": "gpt-4o"}]}
+    if max_attempts is not None:
+        alias["max_attempts"] = max_attempts
     config: dict[str, Any] = {
         "providers": [{"name": "model", "type": "openai", "base_url": upstream_url,
                        "api_key": "sk-upstream"}],
-        # max_attempts 1: the upstream never fails, and a retry would be a call the
-        # contract stage did not ask for.
-        "models": [{"name": ALIAS, "targets": [{"provider": "model", "model": "gpt-4o"}],
-                    "max_attempts": 1}],
+        "models": [alias],
         "tenants": [{"name": "bench", "keys": [{"name": "k", "key": KEY}]}],
         "storage": {"url": storage},
     }
@@ -180,6 +186,7 @@ def request_for(case: Case) -> dict[str, Any]:
 
 async def sluicegate_arm(cases: list[Case], validators: list[Any], seed: int, concurrency: int,
                          contract: dict[str, Any] | None, stream: bool = False,
+                         max_attempts: int | None = None,
                          ) -> tuple[list[Outcome], ContractUpstream]:
     from aiohttp import web
 
@@ -192,7 +199,7 @@ async def sluicegate_arm(cases: list[Case], validators: list[Any], seed: int, co
     with tempfile.TemporaryDirectory(prefix="sluicegate-contracts-") as tmp:
         async with ContractUpstream(by_id, seed) as upstream:
             config = validate_config(gateway_config(upstream.url, f"sqlite:///{tmp}/gw.db",
-                                                    contract))
+                                                    contract, max_attempts))
             runner = GatewayRunner(create_app(Gateway(config)), handle_signals=False,
                                    access_log=None)
             await runner.setup()
@@ -399,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="the damage draws' seed")
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--max-reasks", type=int, default=1, help="the gateway alias's max_reasks")
+    p.add_argument("--max-attempts", type=int, default=None,
+                   help="the gateway alias's max_attempts (default: the alias default)")
     p.add_argument("--no-gateway", action="store_true", help="the two baselines only")
     p.add_argument("--stream", action="store_true",
                    help="streamed requests (the alias holds the stream: stream: hold)")
@@ -417,9 +426,10 @@ def main(argv: list[str] | None = None) -> int:
     if run.gateway_skipped is None:
         outcomes, upstream = asyncio.run(
             sluicegate_arm(cases, validators, args.seed, args.concurrency, contract,
-                           args.stream))
+                           args.stream, args.max_attempts))
         label = "no contract" if contract is None else f"max_reasks {args.max_reasks}"
         label += ", streamed" if args.stream else ""
+        label += f", max_attempts {args.max_attempts}" if args.max_attempts else ""
         run.methods[f"sluicegate ({label})"] = outcomes
     run.methods["json-repair"] = json_repair_arm(cases, validators, args.seed)
     for k in (1, 3):
