@@ -153,7 +153,7 @@ def instructor_arm(cases: list[Case], validators: list[Any], seed: int,
 
 def gateway_config(upstream_url: str, storage: str, contract: dict[str, Any] | None,
                    max_attempts: int | None = None) -> dict[str, Any]:
-    """One alias on the fake model; ``contract`` None: no contract (a plain relay).
+    """One alias on the fake model; ``contract`` None: none on the alias.
     ``max_attempts`` None: the alias's default (the fake never fails, so no retry
     happens; but on this gateway a re-ask is one of the alias's attempts)."""
     alias: dict[str, Any] = {"name": ALIAS, "targets": [{"provider": "model", "model": "gpt-4o"}]}
@@ -171,21 +171,28 @@ def gateway_config(upstream_url: str, storage: str, contract: dict[str, Any] | N
     return config
 
 
-def request_for(case: Case) -> dict[str, Any]:
-    return {
+def request_for(case: Case, response_format: bool = True) -> dict[str, Any]:
+    """The request for ``case``; without ``response_format`` (a request the gateway does
+    not check, since a json_schema response_format alone brings the contract's defaults)
+    the schema is only in the prompt."""
+    body: dict[str, Any] = {
         "model": ALIAS,
         "messages": [
             {"role": "system", "content": "Extract the fields as JSON that matches the schema."},
             {"role": "user", "content": f"case {case.id}: extract the {case.template} from the "
                                         "attached document."},
         ],
-        "response_format": {"type": "json_schema", "json_schema": {
-            "name": case.name, "schema": case.schema, "strict": case.strict}},
     }
+    if response_format:
+        body["response_format"] = {"type": "json_schema", "json_schema": {
+            "name": case.name, "schema": case.schema, "strict": case.strict}}
+    else:
+        body["messages"][0]["content"] += " Schema: " + json.dumps(case.schema)
+    return body
 
 
 async def sluicegate_arm(cases: list[Case], validators: list[Any], seed: int, concurrency: int,
-                         contract: dict[str, Any] | None, stream: bool = False,
+                         contract: dict[str, Any] | None, stream: bool = False,  # None: control
                          max_attempts: int | None = None,
                          ) -> tuple[list[Outcome], ContractUpstream]:
     from aiohttp import web
@@ -215,7 +222,8 @@ async def sluicegate_arm(cases: list[Case], validators: list[Any], seed: int, co
             async def one(case: Case, validator: Any) -> Outcome:
                 nonlocal done
                 async with gate:
-                    outcome = await _ask(client, case, validator, seed, stream)
+                    outcome = await _ask(client, case, validator, seed, stream,
+                                         response_format=contract is not None)
                 done += 1
                 if done % 500 == 0:
                     print(f"  sluicegate: {done}/{len(cases)} "
@@ -233,13 +241,11 @@ async def sluicegate_arm(cases: list[Case], validators: list[Any], seed: int, co
 
 
 async def _ask(client: openai.AsyncOpenAI, case: Case, validator: Any, seed: int,
-               stream: bool = False) -> Outcome:
+               stream: bool = False, response_format: bool = True) -> Outcome:
     kind = draw(case, 0, seed).kind
-    body = request_for(case)
+    body = request_for(case, response_format)
     try:
-        raw = await client.chat.completions.with_raw_response.create(
-            model=body["model"], messages=body["messages"],
-            response_format=body["response_format"], stream=stream)
+        raw = await client.chat.completions.with_raw_response.create(**body, stream=stream)
         header = raw.headers.get(HEADER)
         parsed = raw.parse()
         if isinstance(parsed, openai.AsyncStream):
@@ -412,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stream", action="store_true",
                    help="streamed requests (the alias holds the stream: stream: hold)")
     p.add_argument("--no-contract", action="store_true",
-                   help="the gateway without a contract on the alias (a plain relay: a control)")
+                   help="a control: no contract on the alias and no response_format in the "
+                   "requests (the gateway relays the answers unchecked)")
     p.add_argument("--show", type=int, default=5, help="findings printed (all go to --out)")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from contract_corpus import TEMPLATES, generate, make_case
 from contract_damage import DAMAGES, MIX, SEMANTIC, SYNTACTIC, draw, render
 from contract_upstream import ContractUpstream
+
 from contracts import instructor_arm, json_equal
 
 CASES = generate(5000)
@@ -259,11 +260,11 @@ def test_the_instructor_baseline_reasks_on_what_json_loads_or_the_schema_rejects
 
 
 async def test_the_gateway_arm_relays_each_case_and_reads_what_came_back() -> None:
-    from contracts import sluicegate_arm
+    from contracts import request_for, sluicegate_arm
 
     cases = CASES[:40]
     validators = [jsonschema_rs.validator_for(c.schema) for c in cases]
-    # No contract on the alias: the gateway relays the first draw as it is.
+    # No contract on the alias, no response_format: the gateway relays the first draw as is.
     outcomes, upstream = await sluicegate_arm(cases, validators, seed=1, concurrency=4,
                                               contract=None)
     assert [o.case for o in outcomes] == [c.id for c in cases]
@@ -273,7 +274,8 @@ async def test_the_gateway_arm_relays_each_case_and_reads_what_came_back() -> No
         assert o.kind == first.kind and o.answer == first.text
         assert o.correct == (first.kind == "clean")
         assert o.invalid_passed == (first.kind != "clean")
-    sent = upstream.requests[0].json
-    assert sent["response_format"]["type"] == "json_schema"
-    assert sent["response_format"]["json_schema"]["schema"] == cases[int(
-        re.search(r"case (\d+)", sent["messages"][-1]["content"]).group(1))].schema
+
+    sent = request_for(CASES[5])["response_format"]
+    assert sent == {"type": "json_schema", "json_schema": {
+        "name": CASES[5].template, "schema": CASES[5].schema, "strict": CASES[5].strict}}
+    assert "response_format" not in upstream.requests[0].json
