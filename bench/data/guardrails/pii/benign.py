@@ -1,7 +1,7 @@
 # ruff: noqa: E501  (one lambda a field reads best on one line)
 """Write the benign look-alike sentences: no PII, but full of what PII detectors mistake.
 
-    .venv/bin/python bench/data/guardrails/pii/benign.py [dev|test|test2 ...]
+    .venv/bin/python bench/data/guardrails/pii/benign.py [dev|test|test2|test3 ...]
 
 Order numbers, dates, times, versions, prices, tracking codes, hashes, long integers,
 capitalised common words ("Apple", "Will", "May", "Bill"), product names and sentence
@@ -86,6 +86,26 @@ TEST2 = [
     "Version string: {pyver}-rc{small}, commit {sha}.",
     "Rule {small}.{small2}.{count} of the Style Guide covers commas.",
 ]
+# The third held-out set, written with test3 before the name classifier was trained:
+# capitalised look-alikes of names and places (brands, titles, teams, holidays, menus).
+TEST3 = [
+    "The Ford Focus and the Honda Civic both passed inspection on {date}.",
+    "Open Settings, then Privacy and Security, and restart after {seconds} seconds.",
+    "Happy Thanksgiving from the Customer Care team!",
+    "The Rolling Stones played {count} shows on the Voodoo Lounge tour.",
+    "Manchester United beat Real Madrid {small}-{small2} in the final.",
+    "Our Black Forest cake costs ${price} at the Corner Bakery.",
+    "Read the Terms of Service before clicking Accept.",
+    "The Harry Potter box set is back in stock, order {order}.",
+    "Team Phoenix ships build {build} on {weekday}.",
+    "The Silicon Valley startup raised ${price} million in Series B.",
+    "Mother's Day falls on {date} this year.",
+    "The Great Barrier Reef lost {pct}% of its coral since {year}.",
+    "Click Save As, pick Desktop, and name the file Report Final.",
+    "Professor Layton and the Curious Village is a puzzle game from {year}.",
+    "The Golden State Warriors sold {big} tickets last season.",
+    "New York Times bestsellers this week: {count} novels, {small} memoirs.",
+]
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 PRODUCTS = ["iPhone 15 Pro", "Galaxy S24", "ThinkPad X1", "Surface Laptop", "PlayStation 5",
@@ -156,7 +176,8 @@ def render(templates: list[str], count: int, seed: int) -> list[str]:
 
 
 def main(splits: list[str]) -> None:
-    plans = {"dev": (DEV, 5), "test": (TEST, 1234), "test2": (TEST2, 4242)}
+    plans = {"dev": (DEV, 5), "test": (TEST, 1234), "test2": (TEST2, 4242),
+             "test3": (TEST3, 9001)}
     for split in splits or list(plans):
         templates, seed = plans[split]
         lines = render(templates, 1000, seed)

@@ -19,7 +19,7 @@ import re
 from importlib import resources
 from pathlib import Path
 
-OUT = Path(__file__).parents[4] / "src" / "sluicegate" / "guardrails" / "pii" / "data"
+OUT = Path(__file__).parents[4] / "src" / "sluicegate" / "detectors" / "pii" / "data"
 # A name part: letters, with inner apostrophes, hyphens or dots (O'Neil, Jean-Luc, St.).
 WORD = re.compile(r"^[^\W\d_]+(?:['\-. ][^\W\d_]+)*\.?$")
 

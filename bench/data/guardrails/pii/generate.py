@@ -1,7 +1,7 @@
 """Generate the labelled PII sentences that bench/guardrail_pii.py measures.
 
     .venv/bin/pip install presidio-evaluator   # measurement only, not a gateway dependency
-    .venv/bin/python bench/data/guardrails/pii/generate.py [dev|test|test2 ...]
+    .venv/bin/python bench/data/guardrails/pii/generate.py [dev|test|test2|test3 ...]
 
 Writes ``dev.jsonl``, ``test.jsonl`` and ``test2.jsonl`` (or the named ones) beside this
 file, one sentence a line:
@@ -21,7 +21,9 @@ Each split has two parts:
   looked at while tuning). ``test2`` uses nl_NL, es_ES, it_IT, pl_PL, pt_PT and en_CA,
   TEST2_TEMPLATES and presidio's test half of templates with another seed; it was
   written after test's figures had been seen, before further tuning, and is measured
-  once at the end.
+  once at the end. ``test3`` (sv_SE, da_DK, cs_CZ, ro_RO, tr_TR, en_AU, hu_HU,
+  TEST3_TEMPLATES, presidio's test half with a fourth seed) was written before the name
+  classifier was trained and is measured once at the end of that round.
 
 The presidio part is not byte-reproducible (about 4% of its rows, middle initials among
 them, differ between runs of the same seed), so the committed files are the record; a
@@ -152,11 +154,43 @@ TEST2_TEMPLATES = [
     "Please ask {person:first_name} to call {phone:phone_number} before noon.",
 ]
 
+# The third held-out split: written at the start of the classifier round, before any
+# training or tuning; its own templates, locales (sv_SE, da_DK, cs_CZ, ro_RO, tr_TR,
+# en_AU, hu_HU: none used by another split or by the training data) and seed; measured
+# once, at the end of that round.
+TEST3_TEMPLATES = [
+    "Hi {person:first_name}, the courier from {location:city_real} rang twice.",
+    "{person:name} and {person:name} co-signed the lease in {location:city_real}.",
+    "We hired {person:name} last month; she relocated from {location:country}.",
+    "Note from {person:last_name_titled}: the samples arrive Tuesday.",
+    "Can you book a table for {person:first_name} and me on Friday?",
+    "Passenger: {person:name}. Departure: {location:city_real}. Seat 14C.",
+    "My landlord, {person:name}, wants the deposit by the end of the month.",
+    "Sent from {location:city_real} -- {person:first_name}",
+    "Witness statement by {person:name}, resident of {location:city_real}, {location:country}.",
+    "Our team in {location:country} reports to {person:name}.",
+    "I grew up in {location:city_real} but have lived in {location:country} since 2010.",
+    "Best wishes to {person:first_name} and the kids!",
+    "Please add {person:name} ({email:email}) to the mailing list.",
+    "call {person:first_name} at {phone:phone_number} if the alarm goes off",
+    "Account holder {person:name}, IBAN {iban:iban_spaced}",
+    "Refund to {iban:iban} please, the old card {credit_card:card_spaced} is closed.",
+    "SSN on the claim form: {ssn:ssn}.",
+    "Repeated 401s from {ip_address:ipv4_public} and {ip_address:ipv6} since midnight.",
+    "The hotel in {location:city_real} charged {credit_card:credit_card_number} twice.",
+    "Reach {person:last_name_titled} on {phone:phone_number} between 9 and 5.",
+    "Interview with {person:name} moved to Thursday.",
+    "{person:first_name} said the office in {location:city_real} closes early on Fridays.",
+]
+
 PLACEHOLDER = re.compile(r"\{(\w+):(\w+)\}")
 # Locales whose Faker city() gives real places; en_US/en_GB make up names like
 # "Port Jenniferside", which no gazetteer has and no reader would call a city.
 REAL_CITY_LOCALES = {"de_DE", "de_AT", "fr_FR", "en_IN", "nl_NL", "es_ES", "it_IT", "pl_PL",
-                     "pt_PT"}
+                     "pt_PT", "sv_SE", "da_DK", "cs_CZ", "hu_HU", "ro_RO",
+                     # the training data's (train_names.py)
+                     "de_CH", "fi_FI", "nl_BE", "sk_SK", "sl_SI", "hr_HR", "id_ID", "es_AR",
+                     "es_CL", "es_CO", "az_AZ", "zu_ZA"}
 
 
 def _value(fake: Any, provider: str, locale: str) -> str:
@@ -240,7 +274,7 @@ def own_part(templates: list[str], locales: list[str], count: int, seed: int) ->
     return rows
 
 
-def presidio_part(split: str, count: int, seed: int) -> list[dict]:
+def presidio_part(split: str, count: int, seed: int, quarter: int | None = None) -> list[dict]:
     from presidio_evaluator.data_generator import (
         PresidioSentenceFaker,
         presidio_additional_entity_providers,
@@ -251,12 +285,15 @@ def presidio_part(split: str, count: int, seed: int) -> list[dict]:
 
     # dev has one half of presidio's templates; test and test2 the other (test2 with
     # another seed: presidio has no third set of templates).
-    want = 0 if split == "dev" else 1
+    # The training data (train_names.py) has dev's half, with its own seed.
+    want = 0 if split in ("dev", "train") else 1
     templates = [
         line.strip()
         for line in presidio_templates_file_path.read_text().splitlines()
         if line.strip()
         and hashlib.sha1(line.strip().encode()).digest()[0] % 2 == want
+        # train_names.py --validate trains on one quarter (0 or 2) and validates on the other
+        and (quarter is None or hashlib.sha1(line.strip().encode()).digest()[0] % 4 == quarter)
     ]
     people = load_fake_person_df()
     people = people[people["number"] % 2 == want].reset_index(drop=True)
@@ -293,6 +330,8 @@ def main(splits: list[str]) -> None:
         "dev": (DEV_TEMPLATES, ["en_US", "en_GB", "de_DE"], 11),
         "test": (TEST_TEMPLATES, ["fr_FR", "en_IN", "en_GB", "de_AT"], 97),
         "test2": (TEST2_TEMPLATES, ["nl_NL", "es_ES", "it_IT", "pl_PL", "pt_PT", "en_CA"], 2027),
+        "test3": (TEST3_TEMPLATES,
+                  ["sv_SE", "da_DK", "cs_CZ", "ro_RO", "tr_TR", "en_AU", "hu_HU"], 4099),
     }
     for split in splits or list(plans):
         templates, locales, seed = plans[split]

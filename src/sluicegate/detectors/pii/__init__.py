@@ -5,7 +5,8 @@
         text[span.start:span.end], span.entity
 
 Structured types (structured.py) are found by pattern plus validity check; person and
-location names (names.py) by capitalisation, lexicons and context cues. Where two
+location names by a small trained classifier over the words of capitalised runs
+(names.py finds the runs, tagger.py scores their words). Where two
 candidates overlap, the structured one wins (its check is stronger evidence), then the
 longer one. bench/guardrail_pii.py measures precision, recall and cost.
 """
@@ -106,6 +107,13 @@ class PiiDetector:
         if len(candidates) == 1:
             s, e, entity = candidates[0]
             return [PiiSpan(s, e, entity)]
+        candidates.sort()
+        for i in range(1, len(candidates)):
+            if candidates[i][0] < candidates[i - 1][1]:
+                break
+        else:
+            # The usual case: no two candidates overlap, nothing to arbitrate.
+            return [PiiSpan(s, e, entity) for s, e, entity in candidates]
         # Best claim first: type priority, then longer; keep each one that overlaps none kept.
         candidates.sort(key=lambda c: (_RANK[c[2]], c[0] - c[1], c[0]))
         kept: list[tuple[int, int, str]] = []

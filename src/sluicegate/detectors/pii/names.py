@@ -1,5 +1,8 @@
 """Person and location names in English text: capitalised runs, lexicons and context cues.
 
+Since the third round each run is handed to tagger.NameTagger (a trained classifier);
+the rules below run only with ``NameFinder(..., tagger=False)``, kept to compare with.
+
 One compiled pattern finds runs of capitalised words (with initials, hyphens and name
 particles such as "van" or "de"); only those runs are looked at, with set lookups, so
 the cost follows the number of capitalised runs, not of words. A run is a person when
@@ -17,6 +20,10 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .tagger import NameTagger
 
 Candidate = tuple[int, int, str]
 
@@ -130,10 +137,15 @@ def _before(text: str, start: int) -> str:
 
 
 class NameFinder:
-    def __init__(self, person: bool, location: bool) -> None:
+    def __init__(self, person: bool, location: bool, tagger: bool = True) -> None:
         self.lex = lexicons()
         self.person = person
         self.location = location
+        self.tagger: NameTagger | None = None
+        if tagger:
+            from .tagger import NameTagger
+
+            self.tagger = NameTagger(person, location)
 
     def find(self, text: str) -> list[Candidate]:
         out: list[Candidate] = []
@@ -147,6 +159,9 @@ class NameFinder:
             ch = text[start - 1]
             if ch.isalnum() or ch in NOT_BEFORE_RUN:
                 return
+        if self.tagger is not None:
+            self.tagger.classify(text, start, run, out)
+            return
         if run.isupper() and run not in CAPS_PLACES:
             # An acronym or a code ("IBAN", "ATM", "SKU"), unless a place cue says it is
             # a town written in capitals as addresses are ("flew to HELSINKI").
