@@ -261,3 +261,27 @@ async def test_an_anthropic_stream_gets_its_pii_back(stack: Stack) -> None:
         text = "".join([piece async for piece in stream.text_stream])
     assert text == f"Writing to {EMAIL} about {CARD}."
     assert CARD not in json.dumps(stack.claude_upstream.last_request.json)
+
+
+async def test_pii_the_model_writes_itself_is_masked_on_the_output_stage(
+    start_gateway,  # type: ignore[no-untyped-def]
+) -> None:
+    async with OpenAIUpstream() as oai, AnthropicUpstream() as claude:
+        data = config(oai.url, claude.url, [
+            {"name": "pii", "type": "pii", "stage": ["input", "output"], "action": "redact",
+             "entities": ["email"]},
+        ])
+        stack = Stack(await start_gateway(data), oai, claude)
+        oai.reply_with("Forward [EMAIL_1] to the team at someone.else@example.net please.")
+        for stream in (False, True):
+            if stream:
+                parts = []
+                async for chunk in await stack.openai().chat.completions.create(
+                    model="gpt", messages=ASK, stream=True,
+                ):
+                    parts.extend(c.delta.content or "" for c in chunk.choices)
+                text = "".join(parts)
+            else:
+                answer = await stack.openai().chat.completions.create(model="gpt", messages=ASK)
+                text = answer.choices[0].message.content or ""
+            assert text == f"Forward {EMAIL} to the team at [EMAIL] please."
