@@ -60,13 +60,29 @@ def words(text: str) -> Words:
     return Words(_WORD.findall(folded), folded, False, len(text))
 
 
-# Finding word n without a Python loop over the words before it: one regex that skips n words,
-# compiled once per n (window starts are multiples of the stride, so few distinct n occur).
-@lru_cache(maxsize=512)
-def _skip(count: int, ascii: bool) -> re.Pattern[str]:
-    if ascii:
-        return re.compile(rf"(?: *[^ ]+){{{count}}} *")
-    return re.compile(rf"(?:\W*\w+){{{count}}}\W*")
+# Finding word n without a Python loop over the words before it: regexes that skip k words
+# (k < 64, compiled at import) and one that skips 64, applied n // 64 + 1 times. All in C; no
+# pattern is compiled per call.
+_STEP = 64
+_WORD_ASCII, _WORD_OTHER = r" *+[^ ]++", r"\W*+\w++"  # possessive: a word is never split
+_SKIP = {
+    ascii: [re.compile(f"(?:{word}){{{k}}}") for k in range(_STEP + 1)]
+    for ascii, word in ((True, _WORD_ASCII), (False, _WORD_OTHER))
+}
+_GAP = {True: re.compile(r" *"), False: re.compile(r"\W*")}
+
+
+def _word_start(scanned: str, first: int, ascii: bool) -> int:
+    skips = _SKIP[ascii]
+    pos = 0
+    whole, rest = divmod(max(first, 0), _STEP)
+    for skip in (*([skips[_STEP]] * whole), skips[rest]):
+        match = skip.match(scanned, pos)
+        if match is None:
+            break
+        pos = match.end()
+    gap = _GAP[ascii].match(scanned, pos)
+    return gap.end() if gap else pos
 
 
 @lru_cache(maxsize=8)
@@ -76,14 +92,25 @@ def _take(count: int, ascii: bool) -> re.Pattern[str]:
     return re.compile(rf"\w+(?:\W+\w+){{0,{max(count - 1, 0)}}}")
 
 
-def _word_start(scanned: str, first: int, ascii: bool) -> int:
-    if first <= 0:
-        match = (re.compile(r" *") if ascii else re.compile(r"\W*")).match(scanned)
-    else:
-        match = _skip(first, ascii).match(scanned)
-    return match.end() if match else 0
-
-
 def _word_end(scanned: str, start: int, count: int, ascii: bool) -> int:
     match = _take(count, ascii).match(scanned, start)
     return match.end() if match else start
+
+
+# What ends a sentence, a line or a JSON string: the span a verdict reports is widened to these.
+_BOUNDARIES = (". ", "! ", "? ", "\n", '"')
+
+
+def widen(text: str, start: int, end: int, limit: int = 300) -> tuple[int, int]:
+    """``start:end`` widened to the sentence, line or JSON string around it (at most ``limit``
+    more characters each side), so a span shows the whole planted instruction rather than the few
+    words the model's window held. A few ``str.rfind``/``find`` calls: cheap, once per verdict."""
+    low = max(0, start - limit)
+    found = ((text.rfind(mark, low, start), len(mark)) for mark in _BOUNDARIES)
+    new_start = max((at + size for at, size in found if at >= 0), default=low)
+    high = min(len(text), end + limit)
+    stops = [i for i in (text.find(mark, end, high) for mark in _BOUNDARIES) if i >= 0]
+    new_end = min(stops) + 1 if stops else high
+    while new_start < start and text[new_start].isspace():
+        new_start += 1
+    return new_start, max(end, min(new_end, len(text)))

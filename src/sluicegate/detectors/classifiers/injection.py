@@ -19,7 +19,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from sluicegate.detectors.classifiers.features import words
+from sluicegate.detectors.classifiers.features import widen, words
 from sluicegate.detectors.classifiers.linear import WindowModel, read_model_file, sigmoid
 from sluicegate.detectors.classifiers.verdict import Source, Verdict
 
@@ -61,7 +61,7 @@ class InjectionDetector:
             return Verdict(flagged=False, score=0.0, span=None)
         score = sigmoid(best.logit)
         threshold = self.thresholds[source]
-        span = scanned.char_span(best.first, best.end)
+        span = widen(text, *scanned.char_span(best.first, best.end))
         return Verdict(flagged=score >= threshold, score=score, span=span)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from sluicegate.detectors.classifiers.features import words
+from sluicegate.detectors.classifiers.features import widen, words
 from sluicegate.detectors.classifiers.linear import WindowModel, read_model_file, sigmoid
 from sluicegate.detectors.classifiers.verdict import Verdict
 
@@ -69,7 +69,7 @@ class ModerationClassifier:
         if score >= self.uncertain_from and self._categories:
             window = scanned.tokens[best.first : best.end]
             category = max(self._categories, key=lambda name: self._categories[name].logit(window))
-        span = scanned.char_span(best.first, best.end)
+        span = widen(text, *scanned.char_span(best.first, best.end))
         flagged = score >= self.flag_threshold
         return Verdict(flagged=flagged, score=score, span=span, category=category)
 

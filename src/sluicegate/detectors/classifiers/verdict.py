@@ -14,5 +14,7 @@ Source = Literal["user", "document", "tool"]
 class Verdict:
     flagged: bool
     score: float  # 0..1, the highest-scoring chunk's
-    span: tuple[int, int] | None  # offsets into the text of that chunk; None when it has no words
+    # Offsets into the text of that chunk, widened to the sentence, line or JSON string around it
+    # (at most 300 characters more each side); None when the text has no words.
+    span: tuple[int, int] | None
     category: str | None = None  # moderation: which category; injection: None
