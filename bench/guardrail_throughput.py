@@ -3,12 +3,13 @@
 Against the shared nginx upstream, in interleaved rounds (neighbouring runs see
 the same machine): the bare aiohttp pass-through, Sluicegate for a tenant with
 no guardrails, and Sluicegate for a tenant with ``pii`` (redact, every entity,
-input and output) and ``injection`` (block, input) on, all sending the same
+input and output) and ``injection`` (flag, input) on, all sending the same
 ~1 KB user message (a support e-mail with an address and a phone number in it,
 so that redaction and restoring do real work). Prints requests/s per arm and
 per round, and the goal: guarded throughput over the pass-through's >= 0.5.
 
-Usage: ``python bench/guardrail_throughput.py [--rounds 3] [--seconds 10]``
+Usage: ``python bench/guardrail_throughput.py [--rounds 3] [--seconds 10]
+[--entities email,phone,...]``
 (``make bench`` does not run it). Exit status 1 when the goal is missed
 (``--no-fail`` only reports).
 """
@@ -56,10 +57,16 @@ def lua_body() -> str:
     return orjson.dumps(body).decode().replace("'", "\\'")
 
 
+ENTITIES: list[str] | None = None  # --entities: the pii guardrail's (None: all)
+
+
 def with_guardrails(config: dict[str, Any]) -> None:
     config["guardrails"] = [
-        {"name": "pii", "type": "pii", "stage": ["input", "output"], "action": "redact"},
-        {"name": "injection", "type": "injection", "stage": ["input"], "action": "block"},
+        {"name": "pii", "type": "pii", "stage": ["input", "output"], "action": "redact",
+         "entities": ENTITIES},
+        # flag, not block: the detector does the same work, and a false positive on the
+        # bench's message must not turn the run into one of cheap refusals.
+        {"name": "injection", "type": "injection", "stage": ["input"], "action": "flag"},
     ]
     bench_tenant = config["tenants"][0]
     bench_tenant["guardrails"] = []
@@ -72,8 +79,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--entities", help="comma-separated pii entities (default: all)")
     parser.add_argument("--no-fail", action="store_true")
     args = parser.parse_args()
+    global ENTITIES
+    ENTITIES = args.entities.split(",") if args.entities else None
     opts = bench.parse_options(["--no-fail"])
     bench.ensure_tools()
     targets = bench.TARGETS

@@ -25,6 +25,8 @@ from sluicegate.runtime.guardrails import Guardrail
 # Characters of answer text held back until the next piece (or the end) in case a
 # value being looked for is still arriving.
 HOLD = 96
+# A streamed answer is read again once this much more of it has arrived.
+STEP = 256
 _WINDOWED = frozenset({"pii", "regex"})
 
 
@@ -43,32 +45,47 @@ Report = Callable[[Guardrail, Sequence[Hit] | Uncertain | None], None]
 class TextGate:
     """One choice's answer text."""
 
-    __slots__ = ("_guardrails", "_pending", "_report", "_restorer", "_seen", "_whole")
+    __slots__ = (
+        "_done", "_pending", "_report", "_restorer", "_seen", "_until_end", "_whole", "_windowed",
+    )  # fmt: skip
 
     def __init__(
-        self, guardrails: Sequence[Guardrail], redaction: Redaction, report: Report
+        self,
+        guardrails: Sequence[Guardrail],
+        redaction: Redaction,
+        report: Report,
+        *,
+        until_end: bool = False,
     ) -> None:
-        self._guardrails = guardrails
+        self._windowed = [g for g in guardrails if g.config.type in _WINDOWED]
         self._whole = [g for g in guardrails if g.config.type not in _WINDOWED]
         self._report = report
         self._restorer = StreamRestorer(redaction)
+        # An answer the client gets whole is read once, at its end.
+        self._until_end = until_end
         self._pending = ""
         self._seen: list[str] = []  # the model's text so far, for the whole-answer checks
+        self._done: set[str] = set()  # guardrails that found something (reported once)
 
     def feed(self, text: str) -> str:
         """What may be sent now."""
         if self._whole:
             self._seen.append(text)
-        if not self._guardrails:
+        if not self._windowed:
             return self._restorer.feed(text)
         pending = self._pending + text
-        cut = max(0, len(pending) - HOLD)
-        released, self._pending = self._checked(pending, cut)
+        if self._until_end or len(pending) < HOLD + STEP:
+            self._pending = pending  # read in steps, not at every piece
+            return ""
+        released, self._pending = self._checked(pending, len(pending) - HOLD)
         return self._restorer.feed(released)
 
     def end(self) -> str:
         """The rest, once the answer is complete (and the whole-answer checks pass)."""
         released, self._pending = self._checked(self._pending, len(self._pending))
+        for guardrail in self._windowed:
+            if guardrail.name not in self._done:
+                self._report(guardrail, ())  # one check of the answer, and it passed
         whole = "".join(self._seen)
         for guardrail in self._whole:
             self._judge(guardrail, whole)
@@ -78,9 +95,7 @@ class TextGate:
         """``pending`` split at ``cut`` (moved back to the start of a hit it would split),
         each hit before it acted on; the first part redacted where asked."""
         redact: list[tuple[int, int, str]] = []
-        for guardrail in self._guardrails:
-            if guardrail.config.type not in _WINDOWED:
-                continue
+        for guardrail in self._windowed:
             hits = self._scan(guardrail, pending)
             for hit in hits:
                 if hit.start < cut < hit.end:
@@ -97,10 +112,13 @@ class TextGate:
         try:
             found = guardrail.detector.scan(text, "answer")
         except Exception:
+            self._done.add(guardrail.name)
             self._report(guardrail, None)  # raises unless the guardrail fails open
             return ()
         hits = () if isinstance(found, Uncertain) else found
-        self._report(guardrail, hits)  # raises Blocked for an enforced block
+        if hits and guardrail.name not in self._done:
+            self._done.add(guardrail.name)
+            self._report(guardrail, hits)  # raises for an enforced block
         return hits if guardrail.config.mode == "enforce" else ()
 
     def _judge(self, guardrail: Guardrail, text: str) -> None:
@@ -132,8 +150,11 @@ async def watched(
     guardrails: Sequence[Guardrail],
     redaction: Redaction,
     report: Report,
+    *,
+    streamed: bool = True,
 ) -> AsyncIterator[Event]:
-    """``stream``'s events with the answer text gated and placeholders restored."""
+    """``stream``'s events with the answer text gated and placeholders restored;
+    ``streamed``: the client gets them as they come (else the answer is read once)."""
     gates: dict[int, TextGate] = {}
     calls: dict[tuple[int, int], StreamRestorer] = {}
     try:
@@ -141,7 +162,9 @@ async def watched(
             if type(event) is TextDelta:
                 gate = gates.get(event.index)
                 if gate is None:
-                    gate = gates[event.index] = TextGate(guardrails, redaction, report)
+                    gate = gates[event.index] = TextGate(
+                        guardrails, redaction, report, until_end=not streamed
+                    )
                 text = gate.feed(event.text)
                 if text:
                     yield TextDelta(text=text, index=event.index)

@@ -88,7 +88,9 @@ class Guard:
             if told is not None:
                 outcome.add_headers({HEADER: told})
 
-        return Stream(watched(stream, outputs, redaction, report), outcome)
+        return Stream(
+            watched(stream, outputs, redaction, report, streamed=request.streaming), outcome
+        )
 
     async def _check_input(
         self,
