@@ -217,7 +217,7 @@ def message_check(detector: InjectionDetector) -> None:
     for label, text in parts:
         cells = []
         for source in ("user", "document"):
-            verdict = detector.detect(text, source)  # type: ignore[arg-type]
+            verdict = detector.detect(text, source)
             cells.append(f"{verdict.score:.3f} {'FLAG' if verdict.flagged else 'ok  '}")
         shown = label if len(label) <= 72 else label[:69] + "..."
         print(f"{shown:72} {cells[0]:>11} {cells[1]:>11}")

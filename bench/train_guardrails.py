@@ -77,6 +77,7 @@ class Sets:
 
 def _site_packages(package: str) -> Path:
     module = __import__(package)
+    assert module.__file__ is not None  # a regular package, not a namespace one
     return Path(module.__file__).resolve().parent
 
 
@@ -592,7 +593,8 @@ def train_moderation() -> dict[str, Any]:
             "stride": MODERATION_STRIDE,
         }
         scorer = WindowModel(model)
-        neg, pos = [], []
+        neg: list[float] = []
+        pos: list[float] = []
         for e in sets["dev"].all():
             hit = scorer.best(words(e.text))
             score = sigmoid(hit.logit) if hit else 0.0
