@@ -183,20 +183,7 @@ class NameFinder:
     def _run(self, text: str, start: int, run: str, out: list[Candidate]) -> None:
         lex = self.lex
         first, last, common, places = lex.first, lex.last, lex.common, lex.places
-        # Token texts (possessive and trailing dot stripped) and their offsets.
-        toks: list[tuple[int, int, str]] = []
-        pos = start
-        for raw in run.split(" "):
-            word = raw
-            if word.endswith(".") and len(word) > 2:
-                word = word[:-1]
-            if word.endswith(("'s", "\u2019s")):
-                word = word[:-2]
-            elif word.endswith(("'", "\u2019")):
-                word = word[:-1]
-            word = word or raw
-            toks.append((pos, pos + len(word), word.lower()))
-            pos += len(raw) + 1
+        toks = run_tokens(start, run)
         n = len(toks)
         if n == 1:
             low = toks[0][2]
@@ -296,3 +283,21 @@ class NameFinder:
             prev.rstrip(".,:") in PERSON_CUES
         ):
             out.append((s, e, "person"))
+
+
+def run_tokens(start: int, run: str) -> list[tuple[int, int, str]]:
+    """(start, end, lowercase word) per word; a trailing dot or possessive is left out."""
+    out: list[tuple[int, int, str]] = []
+    pos = start
+    for raw in run.split(" "):
+        word = raw
+        if word.endswith(".") and len(word) > 2:
+            word = word[:-1]
+        if word.endswith(("'s", "\u2019s")):
+            word = word[:-2]
+        elif word.endswith(("'", "\u2019")):
+            word = word[:-1]
+        word = word or raw
+        out.append((pos, pos + len(word), word.lower()))
+        pos += len(raw) + 1
+    return out

@@ -20,7 +20,7 @@ import json
 from functools import cache
 from importlib import resources
 
-from .names import CALENDAR, ORG_WORDS, TITLES, Lexicons, lexicons
+from .names import CALENDAR, ORG_WORDS, TITLES, Lexicons, lexicons, run_tokens
 
 Candidate = tuple[int, int, str]
 LABELS = ("other", "person", "location")
@@ -36,24 +36,6 @@ CUES = frozenset(
 _POSSESSIVE = frozenset({"'s", "\u2019s"})
 _SENTENCE_END = frozenset(".!?\n:;")
 _STRIP = ".,;:!?()[]{}\"'\u2019\u201c\u201d"
-
-
-def _tokens(start: int, run: str) -> list[tuple[int, int, str]]:
-    """(start, end, lowercase word) per word; a trailing dot or possessive is left out."""
-    out = []
-    pos = start
-    for raw in run.split(" "):
-        word = raw
-        if word.endswith(".") and len(word) > 2:
-            word = word[:-1]
-        if word.endswith(("'s", "\u2019s")):
-            word = word[:-2]
-        elif word.endswith(("'", "\u2019")):
-            word = word[:-1]
-        word = word or raw
-        out.append((pos, pos + len(word), word.lower()))
-        pos += len(raw) + 1
-    return out
 
 
 def word_class(low: str, lex: Lexicons) -> str:
@@ -145,30 +127,36 @@ def own_features(word: str, low: str, lex: Lexicons) -> list[str]:
             + list(_shape(word, low)) + ["s3:" + low[-3:], "s2:" + low[-2:], "p3:" + low[:3]])
 
 
+def _context(text: str, start: int, run: str) -> tuple[list[str], str, str, str, str, str]:
+    """A run's surroundings: the three words before it, the last two of them, the
+    character before it, the word and the character after it ("^" / "$" at the ends)."""
+    window = text[max(0, start - 40) : start]
+    words = window.split()
+    stripped = window.rstrip()
+    prev_ch = stripped[-1] if stripped else "^"
+    if words and window and not window[-1].isspace():
+        words = words[:-1]  # a partial word glued to the run (quote, bracket)
+    prev_words = [w.strip(_STRIP).lower() for w in words[-3:]]
+    pw = prev_words[-1] if prev_words else "^"
+    pw2 = prev_words[-2] if len(prev_words) > 1 else "^"
+    after = text[start + len(run) : start + len(run) + 30]
+    nxt = after.split(None, 1)
+    np_ = after[0] if after and not after[0].isspace() else ("_" if after else "$")
+    nw = nxt[0].strip(_STRIP).lower() if nxt else "$"
+    if np_ not in "_$" and np_.isalnum():
+        np_ = "a"
+    return prev_words, pw, pw2, prev_ch, nw, np_
+
+
 class _Parts:
     """The context values of every word of one run (group -> value), in one pass."""
 
     __slots__ = ("ctx", "toks")
 
     def __init__(self, text: str, start: int, run: str, lex: Lexicons) -> None:
-        toks = _tokens(start, run)
+        toks = run_tokens(start, run)
         n = len(toks)
-        window = text[max(0, start - 40) : start]
-        words = window.split()
-        stripped = window.rstrip()
-        prev_ch = stripped[-1] if stripped else "^"
-        if words and window and not window[-1].isspace():
-            words = words[:-1]  # a partial word glued to the run (quote, bracket)
-        prev_words = [w.strip(_STRIP).lower() for w in words[-3:]]
-        pw = prev_words[-1] if prev_words else "^"
-        pw2 = prev_words[-2] if len(prev_words) > 1 else "^"
-        end = start + len(run)
-        after = text[end : end + 30]
-        nxt = after.split(None, 1)
-        np_ = after[0] if after and not after[0].isspace() else ("_" if after else "$")
-        nw = nxt[0].strip(_STRIP).lower() if nxt else "$"
-        if np_ not in "_$" and np_.isalnum():
-            np_ = "a"
+        prev_words, pw, pw2, prev_ch, nw, np_ = _context(text, start, run)
         sentence_start = prev_ch == "^" or prev_ch in _SENTENCE_END
         classes = [word_class(t[2], lex) for t in toks]
         joined = " ".join(t[2] for t in toks)
@@ -328,7 +316,7 @@ class NameTagger:
         The same sums as the weights of ``features`` (a test holds them equal), with the
         run's shared context read once and every lookup a dict.get.
         """
-        toks = _tokens(start, run)
+        toks = run_tokens(start, run)
         n = len(toks)
         own = self.own
         owns = [own(text[s:e], low) for s, e, low in toks]
@@ -339,22 +327,7 @@ class NameTagger:
             return []
         t = self._t
         lex = self.lex
-        window = text[max(0, start - 40) : start]
-        words = window.split()
-        stripped = window.rstrip()
-        prev_ch = stripped[-1] if stripped else "^"
-        if words and window and not window[-1].isspace():
-            words = words[:-1]
-        prev_words = [w.strip(_STRIP).lower() for w in words[-3:]]
-        pw = prev_words[-1] if prev_words else "^"
-        pw2 = prev_words[-2] if len(prev_words) > 1 else "^"
-        end = start + len(run)
-        after = text[end : end + 30]
-        nxt = after.split(None, 1)
-        np_ = after[0] if after and not after[0].isspace() else ("_" if after else "$")
-        nw = nxt[0].strip(_STRIP).lower() if nxt else "$"
-        if np_ not in "_$" and np_.isalnum():
-            np_ = "a"
+        prev_words, pw, pw2, prev_ch, nw, np_ = _context(text, start, run)
         # What the first word, the last word and every word get from the run's context.
         x = t["pw"].get(pw, _ZERO)
         fp, fl = x[0], x[1]
