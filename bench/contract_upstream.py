@@ -32,13 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from contract_corpus import Case
 from contract_damage import DEFAULT_SEED, Answer, draw
 
-from fakes.base import sse_frame
 from fakes.openai_upstream import (
     OpenAIUpstream,
     Reply,
     completion,
     error_body,
-    stream_chunks,
+    stream_frames,
 )
 
 CASE = re.compile(r"\bcase (\d+)\b")
@@ -101,15 +100,4 @@ class ContractUpstream(OpenAIUpstream):
             return self._json(200, completion(reply, model), request_id)
         # Streamed as OpenAIUpstream streams: role chunk, content pieces, finish, usage.
         include_usage = bool((data.get("stream_options") or {}).get("include_usage"))
-        chunks = stream_chunks(reply, model)
-        frames = []
-        for chunk in chunks:
-            if include_usage:
-                chunk["usage"] = None
-            frames.append(sse_frame(chunk))
-        if include_usage:
-            last = stream_chunks(reply, model)[-1]
-            last.update(choices=[], usage=reply.usage)
-            frames.append(sse_frame(last))
-        frames.append(b"data: [DONE]\n\n")
-        return await self._stream(request, frames, request_id)
+        return await self._stream(request, stream_frames(reply, model, include_usage), request_id)

@@ -351,6 +351,23 @@ def completion(reply: Reply, model: str) -> dict[str, Any]:
     }
 
 
+def stream_frames(reply: Reply, model: str, include_usage: bool) -> list[bytes]:
+    """The SSE frames of ``reply`` streamed: its chunks, with ``include_usage`` a final
+    ``"choices": []`` chunk carrying usage (and ``"usage": null`` on the others), then
+    ``data: [DONE]``."""
+    frames = []
+    for chunk in stream_chunks(reply, model):
+        if include_usage:
+            chunk["usage"] = None
+        frames.append(sse_frame(chunk))
+    if include_usage:
+        last = stream_chunks(reply, model)[-1]
+        last.update(choices=[], usage=reply.usage)
+        frames.append(sse_frame(last))
+    frames.append(b"data: [DONE]\n\n")
+    return frames
+
+
 def stream_chunks(reply: Reply, model: str) -> list[dict[str, Any]]:
     """The ``chat.completion.chunk`` objects the real API streams for ``reply`` (no usage)."""
     head = {"id": reply.id or "chatcmpl-123", "object": "chat.completion.chunk",
@@ -533,17 +550,7 @@ class OpenAIUpstream(FakeUpstream[Reply]):
         if not stream:
             return self._json(200, completion(script, model), request_id)
         include_usage = bool((data.get("stream_options") or {}).get("include_usage"))
-        frames = []
-        for chunk in stream_chunks(script, model):
-            if include_usage:
-                chunk["usage"] = None
-            frames.append(sse_frame(chunk))
-        if include_usage:
-            last = stream_chunks(script, model)[-1]
-            last.update(choices=[], usage=script.usage)
-            frames.append(sse_frame(last))
-        frames.append(b"data: [DONE]\n\n")
-        return await self._stream(request, frames, request_id)
+        return await self._stream(request, stream_frames(script, model, include_usage), request_id)
 
     async def _embeddings(self, request: web.Request) -> web.StreamResponse:
         body, request_id = await self._receive(request)
