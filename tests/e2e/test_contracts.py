@@ -66,6 +66,7 @@ async def test_a_valid_answer_passes_untouched_and_says_valid(stack: Stack) -> N
         model="gpt", messages=ASK, response_format=RESPONSE_FORMAT,
     )
     assert raw.headers["x-sluicegate-contract"] == "valid"
+    assert raw.headers["x-sluicegate-structured-output"] == "native"
     assert raw.parse().choices[0].message.content == '{"name": "Ada", "age": 36}'
     assert stack.oai_upstream.last_request.json["response_format"] == RESPONSE_FORMAT
     assert len(stack.oai_upstream.requests) == 1
@@ -144,6 +145,7 @@ async def test_on_violation_pass_hands_the_answer_on_marked_invalid(stack: Stack
         model="extract-pass", messages=ASK,
     )
     assert raw.headers["x-sluicegate-contract"] == "invalid"
+    assert raw.headers["x-sluicegate-structured-output"] == "checked"  # the alias's schema alone
     assert raw.parse().choices[0].message.content == "Ada is 36."
 
 
@@ -217,6 +219,7 @@ async def test_json_mode_on_anthropic_is_instructed_and_checked(stack: Stack) ->
         model="claude", messages=ASK, response_format={"type": "json_object"},
     )
     assert raw.headers["x-sluicegate-contract"] == "repaired"
+    assert raw.headers["x-sluicegate-structured-output"] == "instructed"
     assert json.loads(raw.parse().choices[0].message.content or "") == {"name": "Ada"}
     system = stack.claude_upstream.last_request.json["system"]
     assert "JSON object" in system[-1]["text"]

@@ -9,7 +9,9 @@ Every answer read is charged (``Outcome.set_aside``) and listed with its
 tokens, cost and verdict in the ledger. ``x-sluicegate-contract`` says how it
 ended: ``valid`` as the model wrote it, ``repaired`` (syntax only), ``reasked``,
 or ``invalid`` (``on_violation: pass``; with ``error`` the client gets a 502
-``output_contract_violation`` naming the first errors).
+``output_contract_violation`` naming the first errors);
+``x-sluicegate-structured-output`` how the provider was held to it
+(:mod:`sluicegate.contracts.native`).
 
 A streamed client on an alias with ``stream: pass`` gets the answer as it
 arrives; it is checked at its end, and an invalid one ends in an error event
@@ -41,6 +43,8 @@ from sluicegate.canonical.collect import ResponseCollector, events_of
 from sluicegate.canonical.tokens import estimate_input_tokens
 from sluicegate.contracts.check import Verdict, check_answer
 from sluicegate.contracts.contract import Contract, contract_for
+from sluicegate.contracts.native import HEADER as ENFORCED
+from sluicegate.contracts.native import enforcement
 from sluicegate.contracts.reask import reask_body
 from sluicegate.json_schema import SchemaCache
 from sluicegate.pipeline import Next, Request, Stream
@@ -103,6 +107,10 @@ class EnforceContract:
         last, usd = outcome.latest_charge()
         attempts.append((label, last.input_tokens, last.output_tokens, usd))
         outcome.add_headers({HEADER: label})
+        target, asked = outcome.target, asking.body
+        if target is not None and isinstance(asked, ChatRequest):
+            how = enforcement(target.provider.config.type, asked.response_format)
+            outcome.add_headers({ENFORCED: how})
         if not verdict.ok and settings.on_violation == "error":
             raise violation(verdict, reasks)
         return Stream.replay(_answer_events(answer, verdict, outcome.spent), outcome)
