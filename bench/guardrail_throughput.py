@@ -43,17 +43,25 @@ MESSAGE = (
     "label. Also, the invoice lists the wrong delivery address; the right one is the "
     "address on my account. Thank you for your help, and have a good week. Kind regards."
 )
-LUA = """-- a ~1 KB user message; env: BENCH_KEY
+# Every request's message differs (an order number counts up), so that no guardrail
+# reads a text it has read before (see detectors.scans.Remembered): each is a new turn.
+LUA = """-- a ~1 KB user message, new on every request; env: BENCH_KEY
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. (os.getenv("BENCH_KEY") or "sk-bench")
-wrk.body = '%s'
+local template = '%s'
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format(nil, nil, nil, string.format(template, n))
+end
 """
 
 
 def lua_body() -> str:
+    message = MESSAGE.replace("my order from", "my order %%d from")
     body = {"model": "fast", "max_tokens": 32,
-            "messages": [{"role": "user", "content": MESSAGE}]}
+            "messages": [{"role": "user", "content": message}]}
     return orjson.dumps(body).decode().replace("'", "\\'")
 
 
@@ -93,7 +101,7 @@ def main() -> int:
     print(f"bench: message {len(MESSAGE)} characters", flush=True)
     with bench.processes() as procs:
         lua = Path(procs.workdir) / "guarded.lua"
-        lua.write_text(LUA % lua_body())
+        lua.write_text(LUA % lua_body().replace("%%d", "%d"))
         bench.start_nginx(procs, opts)
         bench.start_passthrough(procs)
         bench.start_gateway(procs, edit=with_guardrails)

@@ -8,6 +8,9 @@ a detector that raises is a detector failure, which the guardrail's
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -24,6 +27,8 @@ Source = Literal["system", "user", "document", "tool", "assistant", "answer"]
 
 # A regular expression gets this long on one text before it counts as failing.
 REGEX_TIMEOUT_S = 0.05
+# Texts whose findings a guardrail keeps (see Remembered): a few MB at most.
+REMEMBERED = 16_384
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +109,37 @@ class RegexScan:
             for match in pattern.finditer(text, timeout=REGEX_TIMEOUT_S):
                 hits.append(Hit(match.start(), match.end(), pattern.pattern))
         return hits
+
+
+class Remembered:
+    """A detector's findings kept for texts it has read: a conversation sends its whole
+    history again with every turn (an agent its tool results too), so without this
+    each turn pays to read every earlier one again. Keyed by a digest of the text
+    (not the text: a document may be megabytes) and its source; least recently used
+    out first; safe from the threads large requests are read in."""
+
+    def __init__(self, detector: Detector, size: int = REMEMBERED) -> None:
+        self.detector = detector
+        self._size = size
+        self._found: OrderedDict[tuple[bytes, str], Sequence[Hit] | Uncertain] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def scan(self, text: str, source: Source) -> Sequence[Hit] | Uncertain:
+        key = (hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest(),
+               source)
+        with self._lock:
+            found = self._found.get(key)
+            if found is not None:
+                self._found.move_to_end(key)
+                return found
+        found = self.detector.scan(text, source)  # a failure raises and is not kept
+        if not isinstance(found, Uncertain):
+            found = tuple(found)
+        with self._lock:
+            self._found[key] = found
+            if len(self._found) > self._size:
+                self._found.popitem(last=False)
+        return found
 
 
 @cache

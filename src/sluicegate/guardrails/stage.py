@@ -226,7 +226,7 @@ def _scan_all(
     found: list[tuple[Piece, Sequence[Hit]]] = []
     unsure: Uncertain | None = None
     for piece in pieces:
-        hits = guardrail.detector.scan(piece.text, piece.source)
+        hits = guardrail.on_requests.scan(piece.text, piece.source)
         if isinstance(hits, Uncertain):
             unsure = hits
         elif hits:

@@ -12,6 +12,7 @@ from sluicegate.detectors.scans import (
     ModerationScan,
     PiiScan,
     RegexScan,
+    Remembered,
 )
 
 
@@ -19,6 +20,13 @@ from sluicegate.detectors.scans import (
 class Guardrail:
     config: GuardrailConfig
     detector: Detector
+    # The same detector remembering what it found in the texts of requests (an answer is
+    # new text each time, so the output stage reads with ``detector``).
+    requests: Detector | None = None
+
+    @property
+    def on_requests(self) -> Detector:
+        return self.requests if self.requests is not None else self.detector
 
     @property
     def name(self) -> str:
@@ -43,7 +51,7 @@ class Guardrail:
             detector = ModerationScan()
         else:
             detector = RegexScan(config.patterns)
-        return cls(config, detector)
+        return cls(config, detector, Remembered(detector))
 
 
 @dataclass(frozen=True, slots=True)
