@@ -8,8 +8,12 @@ input and output) and ``injection`` (flag, input) on, all sending the same
 so that redaction and restoring do real work). Prints requests/s per arm and
 per round, and the goal: guarded throughput over the pass-through's >= 0.5.
 
+``--history N`` puts N earlier turns (the e-mail and a reply each, the same in every
+request) before the new message, as a conversation resends its history: what a
+guardrail has read before is not read again.
+
 Usage: ``python bench/guardrail_throughput.py [--rounds 3] [--seconds 10]
-[--entities email,phone,...]``
+[--entities email,phone,...] [--history N]``
 (``make bench`` does not run it). Exit status 1 when the goal is missed
 (``--no-fail`` only reports).
 """
@@ -58,10 +62,21 @@ end
 """
 
 
-def lua_body() -> str:
+# The earlier turns of a conversation (--history N): the same for every request, as a
+# client resends them with each new turn.
+REPLY = ("Thank you for letting us know, and sorry about the damage. Could you tell us the "
+         "order number and which items arrived broken, so that we can arrange the rest?")
+
+
+def lua_body(history: int = 0) -> str:
     message = MESSAGE.replace("my order from", "my order %%d from")
+    earlier: list[dict[str, str]] = []
+    for turn in range(history):
+        earlier.append({"role": "user", "content": MESSAGE.replace(
+            "my order from", f"my earlier order {turn} from")})
+        earlier.append({"role": "assistant", "content": REPLY})
     body = {"model": "fast", "max_tokens": 32,
-            "messages": [{"role": "user", "content": message}]}
+            "messages": [*earlier, {"role": "user", "content": message}]}
     return orjson.dumps(body).decode().replace("'", "\\'")
 
 
@@ -88,6 +103,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--entities", help="comma-separated pii entities (default: all)")
+    parser.add_argument("--history", type=int, default=0,
+                        help="earlier turns resent with every request (default 0)")
     parser.add_argument("--no-fail", action="store_true")
     args = parser.parse_args()
     global ENTITIES
@@ -98,10 +115,11 @@ def main() -> int:
     gateway = targets["sluicegate"]
     guarded = bench.Target("guarded", "sluicegate, pii + injection", gateway.url,
                            api_key=GUARDED_KEY)
-    print(f"bench: message {len(MESSAGE)} characters", flush=True)
+    print(f"bench: message {len(MESSAGE)} characters, {args.history} earlier turns resent",
+          flush=True)
     with bench.processes() as procs:
         lua = Path(procs.workdir) / "guarded.lua"
-        lua.write_text(LUA % lua_body().replace("%%d", "%d"))
+        lua.write_text(LUA % lua_body(args.history).replace("%%d", "%d"))
         bench.start_nginx(procs, opts)
         bench.start_passthrough(procs)
         bench.start_gateway(procs, edit=with_guardrails)
