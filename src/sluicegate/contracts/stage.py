@@ -27,10 +27,11 @@ before routing, so each re-ask is routed, retried and failed over like any call.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from sluicegate.canonical import (
     ChatRequest,
+    ChatResponse,
     ErrorCode,
     ErrorKind,
     Event,
@@ -117,17 +118,24 @@ class EnforceContract:
 
 
 class _Answer:
-    """One upstream answer, read whole."""
+    """One upstream answer, collected as it passes."""
 
-    __slots__ = ("collector", "runaway")
+    __slots__ = ("_response", "collector", "runaway")
 
     def __init__(self) -> None:
         self.collector = ResponseCollector()
         self.runaway = False
+        self._response: ChatResponse | None = None
+
+    def response(self) -> ChatResponse:
+        """The answer as a response, built once it is complete."""
+        if self._response is None:
+            self._response = self.collector.response()
+        return self._response
 
 
-async def _read(stream: Stream) -> _Answer:
-    answer = _Answer()
+async def _passing(stream: Stream, answer: _Answer) -> AsyncGenerator[Event, None]:
+    """``stream``'s events, each added to ``answer``; one that runs away is cut off there."""
     watch = _RunawayWatch()
     add = answer.collector.add
     async for event in stream:
@@ -135,7 +143,14 @@ async def _read(stream: Stream) -> _Answer:
         if watch.runs_away(event):
             answer.runaway = True
             await stream.abandon()
-            break
+            return
+        yield event
+
+
+async def _read(stream: Stream) -> _Answer:
+    answer = _Answer()
+    async for _ in _passing(stream, answer):
+        pass
     return answer
 
 
@@ -157,7 +172,7 @@ class _RunawayWatch:
 
 
 def _verdict(answer: _Answer, contract: Contract) -> Verdict:
-    verdict = check_answer(answer.collector.response(), contract)
+    verdict = check_answer(answer.response(), contract)
     if not answer.runaway:
         return verdict
     if verdict.ok:
@@ -188,7 +203,7 @@ def _output_tokens(answer: _Answer) -> int:
 
 def _answer_events(answer: _Answer, verdict: Verdict, spent: Usage | None) -> list[Event]:
     """The checked answer as events; its usage is what the request was charged."""
-    response = answer.collector.response()
+    response = answer.response()
     response.choices[0].message = verdict.message
     if answer.runaway:
         response.choices[0].finish_reason = "stop" if verdict.ok else "length"
@@ -218,16 +233,12 @@ def _relay(stream: Stream, contract: Contract) -> Stream:
 
 async def _checked_at_end(stream: Stream, contract: Contract) -> AsyncIterator[Event]:
     answer = _Answer()
-    watch = _RunawayWatch()
+    passing = _passing(stream, answer)
     try:
-        async for event in stream:
-            answer.collector.add(event)
-            if watch.runs_away(event):
-                answer.runaway = True
-                await stream.abandon()
-                break
+        async for event in passing:
             yield event
     finally:
+        await passing.aclose()
         if not stream.ended:  # the client went away: give the upstream up with it
             await stream.aclose()
     verdict = _verdict(answer, contract)
