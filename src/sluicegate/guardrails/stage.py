@@ -39,7 +39,7 @@ from sluicegate.guardrails.answers import watched
 from sluicegate.guardrails.placeholders import Redaction
 from sluicegate.guardrails.texts import Piece, pieces_of, rewrite, spotlight
 from sluicegate.guardrails.verdicts import HEADER, GuardrailMetrics, Verdicts
-from sluicegate.pipeline import Next, Request, Stream
+from sluicegate.pipeline import Next, Outcome, Request, Stream
 from sluicegate.runtime.guardrails import Guardrail
 
 # Requests with more text than this are scanned off the event loop, with a deadline.
@@ -73,20 +73,14 @@ class Guard:
             request = await self._check_input(request, call_next, inputs, verdicts, redaction)
         outputs = [g for g in chosen if g.on_output]
         outcome = request.outcome
-        outcome.guardrails = verdicts.ledger()
-        told = verdicts.header()
-        if told is not None:
-            outcome.add_headers({HEADER: told})
+        _tell(outcome, verdicts)
         stream = await call_next(request)
         if not outputs and not redaction:
             return stream
 
         def report(guardrail: Guardrail, found: Sequence[Hit] | Uncertain | None) -> None:
             self._act(guardrail, found, verdicts, output=True)
-            outcome.guardrails = verdicts.ledger()
-            told = verdicts.header()
-            if told is not None:
-                outcome.add_headers({HEADER: told})
+            _tell(outcome, verdicts)
 
         return Stream(
             watched(stream, outputs, redaction, report, streamed=request.streaming), outcome
@@ -218,6 +212,14 @@ class Guard:
             )
         verdicts.add(guardrail.name, _DID[config.action])
         return [f for f in found if isinstance(f, tuple)]
+
+
+def _tell(outcome: Outcome, verdicts: Verdicts) -> None:
+    """What the guardrails did so far, into the ledger record and the response header."""
+    outcome.guardrails = verdicts.ledger()
+    told = verdicts.header()
+    if told is not None:
+        outcome.add_headers({HEADER: told})
 
 
 def _scan_all(
