@@ -18,6 +18,7 @@ import regex
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sluicegate.config.reloading import RESTART
+from sluicegate.detectors.entities import PII_ENTITIES
 from sluicegate.json_schema import compile_schema
 
 ProviderType = Literal["openai", "anthropic", "gemini", "azure", "echo"]
@@ -337,7 +338,6 @@ class TenantConfig(_Strict):
 
 
 GuardrailType = Literal["pii", "injection", "moderation", "regex"]
-PII_ENTITIES = ("email", "phone", "credit_card", "iban", "ssn", "ip_address", "person", "location")
 
 
 class GuardrailConfig(_Strict):

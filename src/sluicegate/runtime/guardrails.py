@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sluicegate.config.schema import PII_ENTITIES, GuardrailConfig, TenantConfig
+from sluicegate.config.schema import GuardrailConfig, TenantConfig
+from sluicegate.detectors.entities import PII_ENTITIES
 from sluicegate.detectors.scans import (
     Detector,
     InjectionScan,

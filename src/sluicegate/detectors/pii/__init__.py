@@ -16,13 +16,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from sluicegate.detectors.entities import PII_ENTITIES as PII_ENTITIES  # the public name
+
 from .names import RUN, NameFinder
 from .scan import NUMERIC
 from .structured import MIN_DIGITS, PRIORITY, WINDOW_FINDERS, emails_at, ipv6s
 
-PII_ENTITIES: tuple[str, ...] = (
-    "email", "phone", "credit_card", "iban", "ssn", "ip_address", "person", "location",
-)  # fmt: skip
 NAME_ENTITIES = frozenset({"person", "location"})
 # Overlap priority: lower wins.
 _RANK = {entity: i for i, entity in enumerate([*PRIORITY, "person", "location"])}
