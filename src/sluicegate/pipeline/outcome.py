@@ -179,4 +179,3 @@ class Outcome:
         if self._state is None:
             self._state = {}
         self._state[key] = value
-

@@ -62,23 +62,13 @@ def _lexical(low: str, lex: Lexicons) -> tuple[bool, ...]:
             low in ORG_WORDS)
 
 
+# The feature each lexical fact of a word gives, in the order _lexical returns them.
+_FACTS = ("f", "l", "p", "c", "n", "cal", "org")
+
+
 def _lexical_features(cls: str, facts: tuple[bool, ...]) -> list[str]:
-    first, last, places, common, proper, calendar, org = facts
-    feats = ["bias", "k:" + cls]
-    if first:
-        feats.append("f")
-    if last:
-        feats.append("l")
-    if places:
-        feats.append("p")
-    if common:
-        feats.append("c")
-    if proper:
-        feats.append("n")
-    if calendar:
-        feats.append("cal")
-    if org:
-        feats.append("org")
+    first, last, places, common = facts[:4]
+    feats = ["bias", "k:" + cls, *(name for name, on in zip(_FACTS, facts, strict=True) if on)]
     if first and not common:
         feats.append("f!c")
     if last and not common:

@@ -20,8 +20,8 @@ Decisions worth knowing:
   its own ``output_config`` via ``extra``). Anthropic has no JSON mode, so
   ``json_object`` becomes an instruction at the end of the system prompt. The
   contracts stage checks the answer either way. ``Tool.strict`` is not sent
-  unless an Anthropic client set it. ``seed`` and ``n``
-  have none either. ``temperature`` is clamped to Anthropic's 0..1.
+  unless an Anthropic client set it; ``seed`` and ``n`` have no equivalent and
+  are not sent. ``temperature`` is clamped to Anthropic's 0..1.
 - ``extra["anthropic"]`` (fields an Anthropic client sent that have no
   canonical home) is merged into the body last, so a same-protocol call
   reaches the upstream unchanged.
