@@ -156,7 +156,8 @@ async def test_a_tenant_without_guardrails_is_untouched(stack: Stack) -> None:
 
 
 async def test_a_failing_detector_refuses_unless_it_fails_open(start_gateway) -> None:  # type: ignore[no-untyped-def]
-    # A pattern that backtracks past the regex timeout on this input is a detector failure.
+    # A pattern that backtracks past the regex timeout on this input is a detector failure
+    # (exponential in its length: 64 letters is beyond any CPU within the timeout).
     slow = "(a|aa)+$"
     for fail_open, status in ((False, 503), (True, 200)):
         async with OpenAIUpstream() as oai, AnthropicUpstream() as claude:
@@ -166,7 +167,7 @@ async def test_a_failing_detector_refuses_unless_it_fails_open(start_gateway) ->
             stack = Stack(await start_gateway(data), oai, claude)
             resp = await stack.gateway.post(
                 "/v1/chat/completions",
-                json={"model": "gpt", "messages": [{"role": "user", "content": "a" * 40 + "b"}]},
+                json={"model": "gpt", "messages": [{"role": "user", "content": "a" * 64 + "b"}]},
                 headers={"Authorization": f"Bearer {KEY}"},
             )
             assert resp.status == status, await resp.text()
