@@ -86,6 +86,11 @@ class StorageConfig(_Strict):
     retention_days: int | None = Field(default=None, ge=1)
     # PostgreSQL only: connections per gateway process.
     pool_size: int = Field(default=4, ge=1, le=100)
+    # Request and answer bodies kept with the ledger (in their own table, so usage
+    # queries never read them): off, as they were (full) or PII-redacted first.
+    bodies: Literal["off", "redacted", "full"] = "off"
+    # Captured bodies older than this many days are deleted; None keeps them.
+    bodies_retention_days: int | None = Field(default=None, ge=1)
 
 
 class ProviderConfig(_Strict):
@@ -470,6 +475,34 @@ class CacheConfig(_Strict):
     embeddings_dimensions: int | None = Field(default=None, gt=0, json_schema_extra=RESTART)
 
 
+class DriftConfig(_Strict):
+    # The first N requests of an alias after start (or after POST
+    # /admin/models/{alias}/baseline) are its baseline; None: the previous 7 days.
+    baseline_requests: int | None = Field(default=None, ge=100, le=10_000_000)
+    # The most recent requests tested against the baseline; None: every request
+    # since the baseline (rolling baseline: the last day).
+    window_requests: int | None = Field(default=None, ge=100, le=10_000_000)
+
+
+class ObservabilityConfig(_Strict):
+    # OTLP/HTTP collector base URL (spans go to {endpoint}/v1/traces); None: the
+    # OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT environment
+    # variables, and no tracing when neither is set.
+    otlp_endpoint: str | None = Field(default=None, json_schema_extra=RESTART)
+    service_name: str = Field(default="sluicegate", min_length=1, json_schema_extra=RESTART)
+    sample_ratio: float = Field(default=1.0, ge=0, le=1, json_schema_extra=RESTART)
+    # Message content on spans (prompts and answers), only when true.
+    capture_content: bool = False
+    drift: DriftConfig = DriftConfig()
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL (OTLP/HTTP)")
+        return url
+
+
 class Config(_Strict):
     server: ServerConfig = ServerConfig()
     storage: StorageConfig = Field(default=StorageConfig(), json_schema_extra=RESTART)
@@ -483,3 +516,6 @@ class Config(_Strict):
     prompts: PromptsConfig = PromptsConfig()
     prompt_layers: PromptLayersConfig = PromptLayersConfig()
     guardrails: list[GuardrailConfig] = []
+    observability: ObservabilityConfig = ObservabilityConfig()
+    # One access-log line per request on the sluicegate.access logger: text, or JSON.
+    log_format: Literal["text", "json"] = "text"
