@@ -20,7 +20,8 @@ _REFUSAL = re.compile(
     (?:(?:i'?m|i\ am)\ (?:very\ |so\ |really\ )?sorry[,.!]?\s*(?:but\s*)?|sorry[,.!]?\s*(?:but\s*)?
        |unfortunately[,]?\s*|as\ an?\ (?:ai|language\ model)[^.,]{0,40}[,]?\s*)?
     (?:i|we)\s*
-    (?:can(?:no|')t|cannot|can\ not|won'?t|will\ not|am\ (?:not\ able|unable)|'m\ (?:not\ able|unable)
+    (?:can(?:no|')t|cannot|can\ not|won'?t|will\ not
+       |am\ (?:not\ able|unable)|'m\ (?:not\ able|unable)
        |am\ not\ going|'m\ not\ going|must\ (?:decline|refuse)|have\ to\ decline|do\ not\ feel
        |don'?t\ feel|(?:would|'d)\ rather\ not|'m\ not\ comfortable|am\ not\ comfortable)
     \b""",

@@ -28,7 +28,6 @@ from sluicegate.pipeline.outcome import SERVED
 from sluicegate.resilience.health import TargetHealth, TargetState
 from sluicegate.upstream.call import Call, CallNext
 
-
 # How much of an answer's text the outcome keeps for its behaviour signals: a
 # refusal says so in its first sentence.
 ANSWER_HEAD_CHARS = 160
