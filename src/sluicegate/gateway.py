@@ -165,6 +165,7 @@ class Gateway:
         # PostgreSQL on an older schema raises SchemaError here, naming `sluicegate migrate`.
         self.storage = await open_storage(config.storage)
         stack.push_async_callback(self.storage.close)
+        self.alerts.store = self.storage.alerts
         self.directory = await Directory.open(self.storage.directory)
         await self.directory.sync_config(config.tenants)
         # Tenants, keys and limits changed by another worker or replica on the same

@@ -519,7 +519,7 @@ async def test_a_budget_alert_fires_once_for_the_group(start: Start, tmp_path: P
         assert (await chat(session, group.url))[0] == 200
     async with a.get(f"{group.url}/metrics") as resp:
         text = await resp.text()
-    assert 'sluicegate_alerts_total{kind="budget_alert"} 1.0' in text
+    assert 'sluicegate_alerts_total{type="budget"} 1.0' in text
     assert sum("budget_alert:" in line for line in group.output) == 1
 
 

@@ -25,10 +25,17 @@ import logging
 import orjson
 from aiohttp import web
 
+from sluicegate.admin.alerts import list_alerts
 from sluicegate.admin.cache import cache_report_view, invalidate_cache
 from sluicegate.admin.http import gateway_of
 from sluicegate.admin.keys import create_key, delete_key, list_keys, list_tenant_keys, revoke_key
 from sluicegate.admin.models import list_models, list_targets
+from sluicegate.admin.observability_schemas import (
+    AlertList,
+    AlertsQuery,
+    SessionList,
+    SessionsQuery,
+)
 from sluicegate.admin.openapi import Handler, Operation, build_openapi
 from sluicegate.admin.prompt_schemas import (
     LabelMove,
@@ -77,6 +84,7 @@ from sluicegate.admin.schemas import (
     UsageOut,
     UsageQuery,
 )
+from sluicegate.admin.sessions import list_sessions
 from sluicegate.admin.tenants import (
     create_tenant,
     delete_tenant,
@@ -400,6 +408,34 @@ OPERATIONS: tuple[Operation, ...] = (
         errors=(400, 404),
         description="The prompt rendered for `variables` as `tenant` sees it, composed "
         "with the platform and tenant layers and the request's own `messages`.",
+    ),
+    # -- observability: alerts, sessions, model cards -------------------------
+    Operation(
+        "GET",
+        "/admin/alerts",
+        list_alerts,
+        "Alerts raised",
+        "observability",
+        AlertList,
+        query=AlertsQuery,
+        errors=(400,),
+        description="Every alert (budget, forecast, drift, model_changed, rollout, "
+        "lifecycle), newest first, from the shared store: each is raised once for all "
+        "replicas. Also logged, counted in `sluicegate_alerts_total{type}` and POSTed to "
+        "`admission.alert_webhook`.",
+    ),
+    Operation(
+        "GET",
+        "/admin/sessions",
+        list_sessions,
+        "Sessions (x-sluicegate-session)",
+        "observability",
+        SessionList,
+        query=SessionsQuery,
+        errors=(400, 404),
+        description="Per tenant and session id, over the requests in [since, until): "
+        "requests, tokens, cost, first and last request, errors (status ≥ 400) and the "
+        "feedback given, by name; the most recently active first.",
     ),
     Operation("GET", "/admin/openapi.json", openapi_json, "This document", "operations", None),
 )

@@ -357,6 +357,23 @@ class RequestRecord(_Response):
         description="What the guardrails did, NAME=OUTCOME joined by commas (redacted, "
         "flagged, blocked, error, would_redact, would_block, would_flag).",
     )
+    finish_reason: str | None = Field(
+        default=None,
+        description="How the upstream's answer ended: stop, length, tool_calls, "
+        "content_filter (null: no upstream answer).",
+    )
+    refusal: bool = Field(
+        default=False,
+        description="The answer was a refusal: the provider's signal or a refusal-shaped "
+        "opening (\"I'm sorry, but I can't help with that\").",
+    )
+    served_model: str | None = Field(
+        default=None, description="The model the upstream said served the answer."
+    )
+    response_id: str | None = Field(
+        default=None, description="The upstream answer's id (the body's `id` the client got)."
+    )
+    session: str | None = Field(default=None, description="Its x-sluicegate-session.")
 
 
 class RequestList(_Response):

@@ -29,6 +29,7 @@ class ErrorCode(StrEnum):
     CLIENT_CLOSED = "client_closed"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     NOT_FOUND = "not_found"
+    REQUEST_NOT_FOUND = "request_not_found"
     CONFLICT = "conflict"
     # Who asks
     MISSING_API_KEY = "missing_api_key"

@@ -1,5 +1,6 @@
-"""Alert events (a budget nearly spent, a forecast over budget): logged, counted,
-and POSTed as JSON to a webhook when one is configured.
+"""Alert events (a budget nearly spent, a forecast over budget, a drifting alias, a
+served model that changed, ...): logged, counted, kept in the alert list
+(``GET /admin/alerts``), and POSTed as JSON to a webhook when one is configured.
 
 Delivery never delays a request: each POST runs as its own task with a short
 timeout, and a failed delivery is logged, not retried (the log line is the
@@ -10,7 +11,12 @@ forecast over budget in a month) goes through :meth:`Alerts.emit_once`, which
 asks ``Firsts`` whether anyone raised it already. Alone, that is a set in this
 process; in a worker group it is the supervisor's (``sluicegate.group``), so
 the gateway raises it once rather than once per worker, and a worker started
-again does not raise it a second time.
+again does not raise it a second time. With an alert store, its key is also
+stored once across replicas (see :mod:`sluicegate.observability.alert_list`): only
+the replica whose insert lands raises it.
+
+Every alert has a ``type`` from the contract's list; the older kinds keep their
+names in the log line and the webhook's ``event`` field.
 """
 
 from __future__ import annotations
@@ -26,11 +32,23 @@ import aiohttp
 import orjson
 from prometheus_client.core import Metric
 
+from sluicegate.observability.alert_list import AlertStore, StoredAlert
 from sluicegate.observability.metrics import counter
 
 log = logging.getLogger("sluicegate.alerts")
 
 WEBHOOK_TIMEOUT_S = 5.0
+
+# The contract's alert type of each kind the gateway raises (kinds named before
+# the alert list keep their names in log lines and the webhook's "event").
+TYPES = {
+    "budget_alert": "budget",
+    "budget_forecast": "forecast",
+    "drift": "drift",
+    "model_changed": "model_changed",
+    "rollout": "rollout",
+    "lifecycle": "lifecycle",
+}
 
 
 def usd(amount: float) -> str:
@@ -62,25 +80,49 @@ class LocalFirsts:
 
 
 class Alerts:
-    def __init__(self, webhook: str | None = None, *, firsts: Firsts | None = None) -> None:
+    def __init__(
+        self,
+        webhook: str | None = None,
+        *,
+        firsts: Firsts | None = None,
+        store: AlertStore | None = None,
+    ) -> None:
         self.webhook = webhook
         self.firsts: Firsts = firsts if firsts is not None else LocalFirsts()
-        self.sent: Counter[str] = Counter()
+        self.store = store
+        self.sent: Counter[str] = Counter()  # by type
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def emit_once(self, key: str, kind: str, message: str, **details: Any) -> bool:
-        """``emit``, unless an alert with ``key`` was raised before; whether it was raised."""
-        if not await self.firsts.first(f"{kind}\x00{key}"):
+        """Raise the alert unless one with ``key`` was raised before, by this process,
+        its worker group or (with a store) any replica; whether it was raised."""
+        key = f"{kind}\x00{key}"
+        if not await self.firsts.first(key):
             return False
-        self.emit(kind, message, **details)
+        event = self._event(kind, message, details)
+        if self.store is not None:
+            try:
+                if not await self.store.add(StoredAlert(**_stored(key, event))):
+                    return False  # another replica raised it first
+            except Exception as exc:  # the list is down: raise it anyway, said once here
+                log.warning("alert %s not kept in the alert list: %s", kind, exc)
+        self._raise(kind, message, event)
         return True
 
-    def emit(self, kind: str, message: str, **details: Any) -> None:
-        """Record one alert event of ``kind`` (e.g. ``budget_alert``)."""
-        self.sent[kind] += 1
+    def _event(self, kind: str, message: str, details: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": TYPES.get(kind, kind),
+            "at": time.time(),
+            "event": kind,
+            "message": message,
+            **details,
+        }
+
+    def _raise(self, kind: str, message: str, event: dict[str, Any]) -> None:
+        self.sent[event["type"]] += 1
         log.warning("%s: %s", kind, message)
         if self.webhook is not None:
-            event = {"event": kind, "message": message, "ts": time.time(), **details}
+            event = {**event, "ts": event["at"]}
             task = asyncio.get_running_loop().create_task(self._post(self.webhook, event))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -102,12 +144,16 @@ class Alerts:
     def metrics(self) -> Iterator[Metric]:
         yield counter(
             "sluicegate_alerts",
-            "Alert events raised, by kind (budget_alert, ...).",
-            ["kind"],
-            (((kind,), n) for kind, n in self.sent.items()),
+            "Alert events raised, by type (budget, forecast, drift, model_changed, ...).",
+            ["type"],
+            (((type_,), n) for type_, n in self.sent.items()),
         )
 
     async def close(self) -> None:
         """Let deliveries in flight finish (bounded by their timeout)."""
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _stored(key: str, event: dict[str, Any]) -> dict[str, Any]:
+    return {"key": key, "type": event["type"], "at": event["at"], "data": event}

@@ -11,6 +11,7 @@ from aiohttp import web
 from sluicegate.auth.admin_key import holds_key
 from sluicegate.auth.authenticate import api_key_of
 from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
+from sluicegate.feedback import post_feedback
 from sluicegate.gateway import GATEWAY, Gateway
 from sluicegate.http_errors import JSON
 from sluicegate.pipeline import CanonicalRequest, Operation, Request
@@ -175,6 +176,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/messages", _chat_handler(ANTHROPIC), expect_handler=expect_continue)
     app.router.add_post("/v1/embeddings", embeddings, expect_handler=expect_continue)
     app.router.add_get("/v1/models", list_models)
+    app.router.add_post("/v1/feedback", post_feedback)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

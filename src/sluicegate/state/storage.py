@@ -1,7 +1,8 @@
 """Opening the configured storage: SQLite (embedded) or PostgreSQL (shared by replicas).
 
-Either way the gateway gets the same three stores, for the tenant directory,
-the ledger and the prompt registry, plus a readiness probe and periodic upkeep.
+Either way the gateway gets the same stores, for the tenant directory, the
+ledger, the prompt registry, the alert list and the behaviour figures (model
+cards, drift, sessions, feedback), plus a readiness probe and periodic upkeep.
 """
 
 from __future__ import annotations
@@ -16,9 +17,14 @@ from pathlib import Path
 import asyncpg
 
 from sluicegate.config.schema import StorageConfig
+from sluicegate.observability.alert_list import AlertStore
+from sluicegate.state.alert_store import SQLiteAlertStore
+from sluicegate.state.behaviour_store import BehaviourStore, SQLiteBehaviourStore
 from sluicegate.state.directory import DirectoryStore
 from sluicegate.state.ledger.sqlite_store import SQLiteLedgerStore
 from sluicegate.state.ledger.store import LedgerStore
+from sluicegate.state.postgres.alert_store import PostgresAlertStore
+from sluicegate.state.postgres.behaviour_store import PostgresBehaviourStore
 from sluicegate.state.postgres.connection import connect, connect_pool, is_postgres_url
 from sluicegate.state.postgres.directory_store import PostgresDirectoryStore
 from sluicegate.state.postgres.ledger_store import PostgresLedgerStore
@@ -41,11 +47,18 @@ class Storage:
     kind = "sqlite"
 
     def __init__(
-        self, directory: DirectoryStore, ledger: LedgerStore, prompts: PromptStore
+        self,
+        directory: DirectoryStore,
+        ledger: LedgerStore,
+        prompts: PromptStore,
+        alerts: AlertStore,
+        behaviour: BehaviourStore,
     ) -> None:
         self.directory = directory
         self.ledger = ledger
         self.prompts = prompts
+        self.alerts = alerts
+        self.behaviour = behaviour
 
     async def ping(self) -> None:
         """Raise unless the database answers."""
@@ -60,7 +73,11 @@ class Storage:
 class SQLiteStorage(Storage):
     def __init__(self, conn: sqlite3.Connection) -> None:
         super().__init__(
-            SQLiteDirectoryStore(conn), SQLiteLedgerStore(conn), SQLitePromptStore(conn)
+            SQLiteDirectoryStore(conn),
+            SQLiteLedgerStore(conn),
+            SQLitePromptStore(conn),
+            SQLiteAlertStore(conn),
+            SQLiteBehaviourStore(conn),
         )
         self.conn = conn
 
@@ -76,7 +93,11 @@ class PostgresStorage(Storage):
 
     def __init__(self, pool: asyncpg.Pool, config: StorageConfig) -> None:
         super().__init__(
-            PostgresDirectoryStore(pool), PostgresLedgerStore(pool), PostgresPromptStore(pool)
+            PostgresDirectoryStore(pool),
+            PostgresLedgerStore(pool),
+            PostgresPromptStore(pool),
+            PostgresAlertStore(pool),
+            PostgresBehaviourStore(pool),
         )
         self.pool = pool
         self.retention_days = config.retention_days
