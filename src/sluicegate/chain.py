@@ -51,6 +51,7 @@ from sluicegate.resilience.budget import RetryBudget
 from sluicegate.resilience.health import TargetHealth
 from sluicegate.routing.plan import Planner
 from sluicegate.routing.resolve import ResolveModel
+from sluicegate.signals.served_models import ServedModels
 from sluicegate.state.directory import Directory
 from sluicegate.state.ledger import Ledger
 from sluicegate.upstream.stage import CallUpstream
@@ -76,6 +77,8 @@ class Services:
     cache: CacheStore | None = None
     # The semantic index (None unless an alias sets cache.semantic).
     semantic: SemanticIndex | None = None
+    # Watches the model each target's answers say served them (model_changed alerts).
+    served_models: ServedModels | None = None
 
 
 def build_pipeline(services: Services) -> Pipeline:
@@ -101,7 +104,7 @@ def build_pipeline(services: Services) -> Pipeline:
         CallUpstream(
             planner, services.health, services.retry_budget, services.backoff, services.gates
         ),
-        AccessLog(services.ledger, services.metrics),
+        AccessLog(services.ledger, services.metrics, services.served_models),
     )
 
 

@@ -47,6 +47,7 @@ from sluicegate.resilience.health import TargetHealth
 from sluicegate.resilience.probe import HealthChecks
 from sluicegate.resilience.shared import RedisBreakerSync, SharedTargetHealth
 from sluicegate.runtime import Runtime
+from sluicegate.signals.served_models import ServedModels
 from sluicegate.state.directory import Directory
 from sluicegate.state.ledger import Ledger
 from sluicegate.state.ledger.forecast import ForecastAlerts, MonthlyBudget
@@ -200,6 +201,7 @@ class Gateway:
             prompts=self.prompts,
             cache=self._cache_store(),
             semantic=await self._semantic_index(stack),
+            served_models=self._served_models(stack),
         )
         self.pipeline = build_pipeline(self.services)
         if isinstance(limiter, BudgetSeeding):
@@ -218,6 +220,11 @@ class Gateway:
         self.health_checks = HealthChecks(self.health)
         self.health_checks.start(self.runtime.targets())
         stack.push_async_callback(self.health_checks.stop)
+
+    def _served_models(self, stack: AsyncExitStack) -> ServedModels:
+        served = ServedModels(self.storage.behaviour, self.alerts)
+        stack.push_async_callback(served.close)
+        return served
 
     async def _target_health(self, stack: AsyncExitStack) -> TargetHealth:
         policy = _breaker_policy(self._config)

@@ -17,6 +17,7 @@ from sluicegate.observability.metrics import Metrics
 from sluicegate.pipeline import Observer, Outcome, Request, Stream
 from sluicegate.pipeline.outcome import NOT_CALLED
 from sluicegate.signals import is_refusal
+from sluicegate.signals.served_models import ServedModels
 from sluicegate.state.ledger import Ledger, LedgerRecord
 
 # nginx's code for "client closed the connection before the answer was complete".
@@ -24,11 +25,14 @@ CLIENT_CLOSED = 499
 
 
 class AccessLog(Observer):
-    __slots__ = ("ledger", "metrics")
+    __slots__ = ("ledger", "metrics", "served_models")
 
-    def __init__(self, ledger: Ledger, metrics: Metrics) -> None:
+    def __init__(
+        self, ledger: Ledger, metrics: Metrics, served_models: ServedModels | None = None
+    ) -> None:
         self.ledger = ledger
         self.metrics = metrics
+        self.served_models = served_models
 
     @property
     def observer(self) -> Observer:
@@ -98,8 +102,10 @@ class AccessLog(Observer):
             finish = outcome.finish_reason
             record.finish_reason = finish
             record.refusal = is_refusal(finish, outcome.answer_head)
-            record.served_model = outcome.served_model
+            record.served_model = served = outcome.served_model
             record.response_id = outcome.response_id
+            if self.served_models is not None:
+                self.served_models.saw(target, record.alias, served)
         if request.session is not None:
             record.session = request.session
         self.ledger.record(record)
