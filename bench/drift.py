@@ -130,7 +130,7 @@ def synthetic(shift: Shift | None, seed: int) -> Iterator[Signals]:
     unknown = set(changes) - known
     if unknown:
         raise ValueError(f"the synthetic source has no knob {sorted(unknown)}")
-    t = replace(Traffic(), **changes)
+    t = replace(Traffic(), **changes)  # type: ignore[arg-type]  # knobs checked above
     rng = np.random.default_rng(seed)
     while True:
         yield from _chunk(t, rng)
