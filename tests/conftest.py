@@ -64,6 +64,10 @@ async def start_gateway(tmp_path: Path) -> AsyncIterator[GatewayFactory]:
         config = dict(config)
         storage = dict(config.get("storage", {}))
         storage.setdefault("url", f"sqlite:///{tmp_path}/gw{len(clients)}.db")
+        # Not the working directory's spool (PostgreSQL's default): one a test left
+        # there would be shipped into the next test's database.
+        if not storage["url"].startswith("sqlite"):
+            storage.setdefault("spool_dir", str(tmp_path / "spool"))
         config["storage"] = storage
         gateway = Gateway(validate_config(config), reload_source=reload_source)
         client = TestClient(GatewayTestServer(create_app(gateway)))
@@ -191,7 +195,8 @@ def postgres_url(postgres_database: str) -> str:
     _postgres(
         postgres_database,
         "TRUNCATE tenants, api_keys, ledger, ledger_daily, ledger_daily_tags, spool_offsets,"
-        " prompts, prompt_versions, prompt_labels, prompt_label_moves",
+        " prompts, prompt_versions, prompt_labels, prompt_label_moves, feedback, bodies, alerts,"
+        " served_models, drift_baselines",
     )
     return postgres_database
 

@@ -27,6 +27,7 @@ from sluicegate.admission.rebuild import CHECK_S, BudgetRebuild, BudgetSeeding
 from sluicegate.admission.redis_limits import RedisLimiter
 from sluicegate.cache import CacheStore, MemoryCache, RedisCache, SemanticIndex
 from sluicegate.cache.embeddings import alias_embeddings
+from sluicegate.cards.drift_monitor import DriftMonitor
 from sluicegate.chain import Services, build_pipeline
 from sluicegate.config import Config
 from sluicegate.config.reloading import restart_only_changes
@@ -128,6 +129,7 @@ class Gateway:
         self._restarting: asyncio.Task[None] | None = None
         self.redis: Redis | None = None
         self.budget_rebuild: BudgetRebuild | None = None
+        self.drift_monitor: DriftMonitor | None = None
         # Opened by start(); typed as present because nothing uses them before.
         self.http: HttpClient
         self.storage: Storage
@@ -178,8 +180,8 @@ class Gateway:
         self.ledger = self._open_ledger()
         await self.ledger.start()
         stack.push_async_callback(self.ledger.close)
-        await self._start_storage_tasks(stack)
         self.runtime = Runtime.build(config, self.http)
+        await self._start_storage_tasks(stack)
         self.health = await self._target_health(stack)
         limiter = await self._limiter()
         stack.push_async_callback(limiter.flush)
@@ -253,6 +255,19 @@ class Gateway:
         upkeep = every(3600.0, self.storage.upkeep, what="storage upkeep")
         await stack.enter_async_context(running(upkeep, name="storage upkeep"))
         if self._config.storage.ledger:
+            # Drift: every alias's recent requests against its baseline, from the ledger.
+            self.drift_monitor = monitor = DriftMonitor(
+                self.storage.behaviour,
+                self.alerts,
+                lambda: list(self.runtime.aliases),
+                lambda: self.config.observability.drift,
+            )
+            try:
+                await monitor.start(self.started_at)
+            except Exception as exc:  # PostgreSQL down at start: the first check starts them
+                log.warning("drift baselines not started yet: %s", exc)
+            drift = every(monitor.interval_s, monitor.check, what="drift checks")
+            await stack.enter_async_context(running(drift, name="drift checks"))
             forecasts = self.forecast_alerts
 
             async def check_forecasts() -> None:

@@ -94,6 +94,7 @@ def _concrete(path: str) -> str:
         .replace("{prompt}", "support")
         .replace("{version}", "1")
         .replace("{label}", "production")
+        .replace("{alias}", "echo")
     )
 
 
@@ -670,8 +671,9 @@ async def test_openapi_document_lists_every_admin_route(client: Client) -> None:
         and r.method != "HEAD"
     }
     assert documented == served
-    # 16 + cache invalidate and report + usage forecast + 7 prompts + alerts and sessions
-    assert len(served) == 28
+    # 16 + cache invalidate and report + usage forecast + 7 prompts + alerts, sessions,
+    # model card and baseline
+    assert len(served) == 30
 
     operation_ids = [op["operationId"] for item in doc["paths"].values() for op in item.values()]
     assert len(operation_ids) == len(set(operation_ids))

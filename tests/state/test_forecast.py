@@ -80,7 +80,7 @@ async def test_an_alert_is_logged_and_counted_once_a_month(
         again = await alerts.check(usage, [MonthlyBudget("t1", "acme", 1000.0)], NOW + 3600)
     assert [f.tenant for f in first] == ["acme"] and again == []
     assert len([r for r in caplog.records if "budget_forecast" in r.message]) == 1
-    assert sink.sent["budget_forecast"] == 1
+    assert sink.sent["forecast"] == 1
     assert 'sluicegate_budget_forecast_alerts_total{tenant="acme"} 1.0' in (
         metrics.exposition().decode()
     )
@@ -115,7 +115,7 @@ async def test_the_alert_is_kept_by_tenant_id_not_by_name() -> None:
     # A new tenant under the deleted one's name is alerted about on its own.
     namesake = await alerts.check(usage, [MonthlyBudget("t2", "acme", 1000.0)], NOW)
     assert [len(first), len(renamed), len(namesake)] == [1, 0, 1]
-    assert sink.sent["budget_forecast"] == 2
+    assert sink.sent["forecast"] == 2
     assert {q.get("tenant_id") for q in asked} == {"t1", "t2"}, "spend is read by tenant id"
 
 
@@ -138,4 +138,4 @@ async def test_an_alert_another_worker_raised_is_not_raised_again() -> None:
     workers = [Alerts(firsts=group), Alerts(firsts=group)]
     for sink in workers:
         await ForecastAlerts(sink).check(usage, [MonthlyBudget("t1", "acme", 1000.0)], NOW)
-    assert [sink.sent["budget_forecast"] for sink in workers] == [1, 0]
+    assert [sink.sent["forecast"] for sink in workers] == [1, 0]

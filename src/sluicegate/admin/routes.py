@@ -29,10 +29,14 @@ from sluicegate.admin.alerts import list_alerts
 from sluicegate.admin.cache import cache_report_view, invalidate_cache
 from sluicegate.admin.http import gateway_of
 from sluicegate.admin.keys import create_key, delete_key, list_keys, list_tenant_keys, revoke_key
+from sluicegate.admin.model_cards import get_model_card, reset_baseline
 from sluicegate.admin.models import list_models, list_targets
 from sluicegate.admin.observability_schemas import (
     AlertList,
     AlertsQuery,
+    BaselineReset,
+    CardQuery,
+    ModelCard,
     SessionList,
     SessionsQuery,
 )
@@ -121,6 +125,7 @@ def openapi_document() -> bytes:
                 "prompt": "The prompt's name ([a-z0-9][a-z0-9._-]{0,63}).",
                 "version": "A version number, a label or `latest`.",
                 "label": "A label ([a-z][a-z0-9._-]{0,63}; not `latest`).",
+                "alias": "A model alias of the configuration.",
             },
         )
     )
@@ -436,6 +441,37 @@ OPERATIONS: tuple[Operation, ...] = (
         description="Per tenant and session id, over the requests in [since, until): "
         "requests, tokens, cost, first and last request, errors (status ≥ 400) and the "
         "feedback given, by name; the most recently active first.",
+    ),
+    Operation(
+        "GET",
+        "/admin/models/{alias}/card",
+        get_model_card,
+        "An alias's model card",
+        "observability",
+        ModelCard,
+        query=CardQuery,
+        errors=(400, 404),
+        text_types=("text/markdown",),
+        description="From the ledger (the same on every replica): requests, errors by code, "
+        "latency and time-to-first-token percentiles, output tokens, finish reasons, refusal, "
+        "contract-valid and cache-hit rates, cost per request, the models the upstream said "
+        "served it and feedback by name, over the window (default: the last 24 hours), beside "
+        "the same figures for its baseline (default: the 7 days before the window; with "
+        "`observability.drift.baseline_requests: N` its first N requests), and each drift "
+        "test: the sequential test's verdict (`alert`) and a fixed-sample `p_value` beside "
+        "it. A baseline too small to test says so in `note`. `format=markdown` answers the "
+        "card as Markdown.",
+    ),
+    Operation(
+        "POST",
+        "/admin/models/{alias}/baseline",
+        reset_baseline,
+        "Start an alias's baseline again",
+        "observability",
+        BaselineReset,
+        errors=(404,),
+        description="With `observability.drift.baseline_requests: N`, the alias's next N "
+        "requests become its baseline (after a deliberate change: a new model, a new prompt).",
     ),
     Operation("GET", "/admin/openapi.json", openapi_json, "This document", "operations", None),
 )

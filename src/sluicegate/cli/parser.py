@@ -16,6 +16,7 @@ from typing import Any
 from sluicegate.cli.cache import run_cache_invalidate
 from sluicegate.cli.config_file import run_check
 from sluicegate.cli.keys import run_key_create, run_key_revoke, run_keys
+from sluicegate.cli.observability import run_alerts, run_model_card
 from sluicegate.cli.prompts import run_prompt_label, run_prompt_lint, run_prompt_push, run_prompts
 from sluicegate.cli.serve import run_serve
 from sluicegate.cli.storage import run_migrate
@@ -191,3 +192,18 @@ def _admin_commands(sub: Any) -> None:
         action="store_true",
         help="lint here, without a gateway (no locked layers or context windows known)",
     )
+    card = add(
+        "model-card", "an alias's model card: its window beside its baseline, and drift",
+        run_model_card,
+    )
+    card.add_argument("alias")
+    card.add_argument("--since", help="window start, ISO 8601 (default: 24 hours ago)")
+    card.add_argument("--until", help="window end (default: now)")
+    card.add_argument("--format", choices=["markdown", "json"], default="markdown")
+    alerts = add("alerts", "alerts raised (budget, drift, model_changed, ...)", run_alerts)
+    alerts.add_argument(
+        "--type",
+        choices=["budget", "forecast", "drift", "model_changed", "rollout", "lifecycle"],
+    )
+    alerts.add_argument("--since", help="ISO 8601 date or time")
+    alerts.add_argument("--limit", type=int, default=100)

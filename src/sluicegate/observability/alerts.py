@@ -22,6 +22,7 @@ names in the log line and the webhook's ``event`` field.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections import Counter
@@ -156,4 +157,6 @@ class Alerts:
 
 
 def _stored(key: str, event: dict[str, Any]) -> dict[str, Any]:
-    return {"key": key, "type": event["type"], "at": event["at"], "data": event}
+    # A digest: the key joins names with NUL, which PostgreSQL's text cannot hold.
+    digest = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+    return {"key": digest, "type": event["type"], "at": event["at"], "data": event}

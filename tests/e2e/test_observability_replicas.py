@@ -1,0 +1,76 @@
+"""Feedback, sessions, alerts and model cards with two replicas on one PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fakes.anthropic_upstream import AnthropicUpstream
+from fakes.openai_upstream import OpenAIUpstream
+from fakes.stack import KEY, Stack, upstream_config
+from sluicegate.gateway import GATEWAY
+
+ADMIN = {"Authorization": "Bearer admin-secret"}
+
+
+async def get(stack: Stack, path: str) -> Any:
+    response = await stack.gateway.get(path, headers=ADMIN)
+    assert response.status == 200, await response.text()
+    return await response.json()
+
+
+async def test_two_replicas_share_feedback_sessions_alerts_and_cards(
+    start_gateway, postgres_url: str, redis_url: str  # type: ignore[no-untyped-def]
+) -> None:
+    async with OpenAIUpstream() as oai, AnthropicUpstream() as claude:
+        config = upstream_config(
+            oai.url, claude.url, server={"admin_key": "admin-secret"},
+            storage={"url": postgres_url, "redis_url": redis_url},
+        )
+        a = Stack(await start_gateway(config), oai, claude)
+        b = Stack(await start_gateway(config), oai, claude)
+        oai.reply_with(text="Hi", model="snap-1")
+        for stack in (a, b):
+            await stack.openai().chat.completions.create(
+                model="gpt", messages=[{"role": "user", "content": "Hi"}],
+                extra_headers={"x-sluicegate-session": "conv-1"},
+            )
+        oai.reply_with(text="Hi", model="snap-2")
+        raw = await a.openai().chat.completions.with_raw_response.create(
+            model="gpt", messages=[{"role": "user", "content": "Hi"}],
+            extra_headers={"x-sluicegate-session": "conv-1"},
+        )
+        await b.openai().chat.completions.create(
+            model="gpt", messages=[{"role": "user", "content": "Hi"}]
+        )
+        # Feedback on A's answer, sent to B the moment it ended: B finds it.
+        response = await b.gateway.post(
+            "/v1/feedback",
+            json={"request_id": raw.headers["x-request-id"], "name": "thumbs", "value": 1,
+                  "id": "f1"},
+            headers={"Authorization": f"Bearer {KEY}"},
+        )
+        assert response.status == 201
+        again = await a.gateway.post(
+            "/v1/feedback", json={"request_id": raw.headers["x-request-id"], "name": "thumbs",
+                                  "value": 1, "id": "f1"},
+            headers={"Authorization": f"Bearer {KEY}"},
+        )
+        assert again.status == 200
+        for stack in (a, b):
+            await stack.gateway.app[GATEWAY].services.served_models.close()  # type: ignore[union-attr]
+        # Both replicas saw snap-1 become snap-2: one alert.
+        for stack in (a, b):
+            changed = await get(stack, "/admin/alerts?type=model_changed")
+            assert [(x["previous_model"], x["model"]) for x in changed["data"]] == [
+                ("snap-1", "snap-2")
+            ]
+        sessions_a, sessions_b = [await get(s, "/admin/sessions") for s in (a, b)]
+        assert sessions_a == sessions_b
+        [conv] = sessions_a["data"]
+        assert conv["session"] == "conv-1" and conv["requests"] == 3
+        assert conv["feedback"] == {"thumbs": {"n": 1, "mean": 1.0}}
+        card_a = await get(a, "/admin/models/gpt/card?until=2100-01-01&since=2000-01-01")
+        card_b = await get(b, "/admin/models/gpt/card?until=2100-01-01&since=2000-01-01")
+        assert card_a == card_b
+        assert card_a["requests"] == 4 and card_a["served_models"] == {"snap-1": 2, "snap-2": 2}
+        assert card_a["feedback"] == {"thumbs": {"n": 1, "mean": 1.0}}
