@@ -173,8 +173,10 @@ def test_a_record_spooled_before_the_unpriced_flag_still_decodes() -> None:
     assert decoded.id == "rec-1" and decoded.unpriced is False and decoded.tenant_id is None
 
 
-# Fields added after the prompt: the contract's verdict and attempts, the guardrails'.
-AFTER_PROMPTS = 3
+# Fields added after the prompt: the contract's verdict and attempts, the guardrails',
+# then the behaviour signals (finish reason, refusal, served model, response id), the
+# session and the captured bodies.
+AFTER_PROMPTS = 9
 
 
 def test_a_record_spooled_before_contracts_decodes_with_none() -> None:
@@ -360,3 +362,12 @@ def test_the_sync_shortcuts_work_on_sqlite_only(tmp_path: Path) -> None:
             await ledger.close()
 
     asyncio.run(scenario())
+
+
+def test_a_record_spooled_before_behaviour_signals_decodes_without_them() -> None:
+    (decoded,), _ = decode_lines(
+        spooled_by_an_older_version(record(1, prompt="support@2"), missing=AFTER_PROMPTS - 3)
+    )
+    assert decoded.guardrails is None and decoded.prompt == "support@2"
+    assert decoded.finish_reason is None and decoded.refusal is False
+    assert decoded.served_model is None and decoded.session is None and decoded.bodies is None

@@ -17,6 +17,7 @@ from sluicegate.observability.genai import provider_name
 from sluicegate.observability.metrics import Metrics
 from sluicegate.pipeline import Observer, Outcome, Request, Stream
 from sluicegate.pipeline.outcome import NOT_CALLED
+from sluicegate.signals import is_refusal
 from sluicegate.state.ledger import Ledger, LedgerRecord
 
 # nginx's code for "client closed the connection before the answer was complete".
@@ -93,6 +94,15 @@ class AccessLog(Observer):
             record.contract = outcome.contract
             record.contract_attempts = tuple(outcome.contract_attempts or ())
             record.guardrails = outcome.guardrails
+        if target is not None:
+            # Behaviour signals, of an answer an upstream gave (not of a stored one).
+            finish = outcome.finish_reason
+            record.finish_reason = finish
+            record.refusal = is_refusal(finish, outcome.answer_head)
+            record.served_model = outcome.served_model
+            record.response_id = outcome.response_id
+        if request.session is not None:
+            record.session = request.session
         self.ledger.record(record)
         self._observe(
             outcome, request.operation, tenant or "", alias or "", target or "", status, usage,

@@ -10,6 +10,8 @@ from sluicegate.state.directory import Directory
 
 MAX_TAGS = 16
 MAX_TAG_LENGTH = 64
+SESSION_HEADER = "x-sluicegate-session"
+MAX_SESSION_LENGTH = 128
 
 
 class Authenticate:
@@ -33,7 +35,14 @@ class Authenticate:
         api_key, tenant = found
         raw_tags = headers.get("x-sluicegate-tags")
         tags = parse_tags(raw_tags) if raw_tags else ()
-        return await call_next(request.replace(api_key=api_key, tenant=tenant, tags=tags))
+        raw_session = headers.get(SESSION_HEADER)
+        if raw_session is None:
+            return await call_next(request.replace(api_key=api_key, tenant=tenant, tags=tags))
+        return await call_next(
+            request.replace(
+                api_key=api_key, tenant=tenant, tags=tags, session=parse_session(raw_session)
+            )
+        )
 
 
 def api_key_of(headers: Mapping[str, str]) -> str | None:
@@ -44,6 +53,20 @@ def api_key_of(headers: Mapping[str, str]) -> str | None:
             return token.strip()
     key = headers.get("x-api-key")
     return key.strip() if key else None
+
+
+def parse_session(raw: str) -> str:
+    """The session id as sent, trimmed; 400 unless 1 to 128 printable ASCII characters
+    (it is a label in reports and a key in queries, never free text)."""
+    session = raw.strip()
+    if not session or len(session) > MAX_SESSION_LENGTH or not session.isprintable() or (
+        not session.isascii()
+    ):
+        raise GatewayError.invalid(
+            f"{SESSION_HEADER} must be 1 to {MAX_SESSION_LENGTH} printable ASCII characters",
+            param=SESSION_HEADER,
+        )
+    return session
 
 
 def parse_tags(raw: str) -> tuple[str, ...]:

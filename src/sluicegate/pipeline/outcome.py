@@ -96,6 +96,13 @@ class Outcome:
     contract_attempts: list[tuple[str, int, int, float]] | None = None
     # What the guardrails did, as the x-sluicegate-guardrails header says it.
     guardrails: str | None = None
+    # What the serving upstream said of its answer: the model that served it (a
+    # provider may move an alias to a new snapshot), the answer's id, how it ended,
+    # and the answer's first characters (enough to tell a refusal; see signals).
+    served_model: str | None = None
+    response_id: str | None = None
+    finish_reason: str | None = None
+    answer_head: str = ""
     # What answers set aside for another go (a contract's re-ask) cost, summed:
     # the request is charged for them too.
     spent: Usage | None = None

@@ -59,6 +59,8 @@ class Request(msgspec.Struct, frozen=True, kw_only=True):
     api_key: ApiKey | None = None
     tenant: Tenant | None = None
     tags: tuple[str, ...] = ()
+    # The session it belongs to (x-sluicegate-session), None: none.
+    session: str | None = None
     # ResolveModel: the alias asked for.
     alias: Alias | None = None
     # ComposePrompt: the stored prompt version rendered into the body, as NAME@VERSION,

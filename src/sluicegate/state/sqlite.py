@@ -161,6 +161,66 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE ledger ADD COLUMN contract_attempts TEXT;
     ALTER TABLE ledger ADD COLUMN guardrails TEXT;
     """,
+    # 10: behaviour signals per ledger record (for model cards and drift), the session a
+    # request belongs to, and the tables of feedback, captured bodies (apart from the
+    # ledger rows, so that usage queries never read them), alerts, the served model of
+    # each target (model_changed) and each alias's baseline start.
+    """
+    ALTER TABLE ledger ADD COLUMN finish_reason TEXT;
+    ALTER TABLE ledger ADD COLUMN refusal INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE ledger ADD COLUMN served_model TEXT;
+    ALTER TABLE ledger ADD COLUMN response_id TEXT;
+    ALTER TABLE ledger ADD COLUMN session TEXT;
+    CREATE INDEX ledger_request_id ON ledger (request_id);
+    CREATE INDEX ledger_response_id ON ledger (response_id) WHERE response_id IS NOT NULL;
+    CREATE INDEX ledger_session ON ledger (tenant_id, session, ts) WHERE session IS NOT NULL;
+    CREATE INDEX ledger_alias_ts ON ledger (alias, ts);
+    CREATE TABLE feedback (
+        tenant_id TEXT NOT NULL,
+        id TEXT NOT NULL,          -- the client's id, or one the gateway made
+        ledger_id TEXT NOT NULL,   -- ledger.id of the request it is about
+        request_id TEXT NOT NULL,  -- that request's x-request-id
+        alias TEXT,
+        session TEXT,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,       -- JSON: a number, boolean or string
+        score REAL,                -- value as a number (booleans 0/1), NULL for strings
+        comment TEXT,
+        correction TEXT,
+        ts REAL NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+    );
+    CREATE INDEX feedback_ledger_id ON feedback (ledger_id);
+    CREATE INDEX feedback_alias_ts ON feedback (alias, ts);
+    CREATE TABLE bodies (
+        id TEXT PRIMARY KEY,       -- ledger.id
+        tenant_id TEXT,
+        ts REAL NOT NULL,
+        mode TEXT NOT NULL,        -- 'full' or 'redacted'
+        request TEXT NOT NULL,     -- JSON: the canonical conversation asked
+        answer TEXT                -- JSON: the answer's message (NULL: none)
+    );
+    CREATE INDEX bodies_tenant_ts ON bodies (tenant_id, ts);
+    CREATE INDEX bodies_ts ON bodies (ts);
+    CREATE TABLE alerts (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL UNIQUE,  -- raised once per key, whichever replica sees it first
+        type TEXT NOT NULL,
+        at REAL NOT NULL,
+        data TEXT NOT NULL         -- JSON: the alert as the webhook gets it
+    );
+    CREATE INDEX alerts_type_at ON alerts (type, at);
+    CREATE INDEX alerts_at ON alerts (at);
+    CREATE TABLE served_models (
+        target TEXT PRIMARY KEY,   -- provider/model label of a configured target
+        model TEXT NOT NULL,       -- the model its answers last said served them
+        at REAL NOT NULL
+    );
+    CREATE TABLE drift_baselines (
+        alias TEXT PRIMARY KEY,
+        since REAL NOT NULL        -- the first N requests from here are the baseline
+    );
+    """,
 )
 
 

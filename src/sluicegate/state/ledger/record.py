@@ -51,3 +51,22 @@ class LedgerRecord(msgspec.Struct, array_like=True, kw_only=True):
     contract_attempts: tuple[tuple[str, int, int, float], ...] = ()
     # What the guardrails did, as in the x-sluicegate-guardrails header: "pii=redacted,...".
     guardrails: str | None = None
+    # Behaviour signals (model cards, drift): how the answer ended, whether it was a
+    # refusal (the provider's signal or refusal-shaped text), the model and answer id
+    # the upstream reported, and the session it belongs to (x-sluicegate-session).
+    finish_reason: str | None = None
+    refusal: bool = False
+    served_model: str | None = None
+    response_id: str | None = None
+    session: str | None = None
+    # With storage.bodies: the conversation asked and the answer, stored in their own
+    # table when the record ships (never in the ledger row itself).
+    bodies: Bodies | None = None
+
+
+class Bodies(msgspec.Struct, array_like=True, kw_only=True):
+    """A request's captured bodies, as JSON-ready values (already redacted if asked)."""
+
+    mode: str  # "full" or "redacted"
+    request: dict[str, object]  # {"messages": [...], ...}: the conversation asked
+    answer: dict[str, object] | None  # the answer's assistant message; None: no answer

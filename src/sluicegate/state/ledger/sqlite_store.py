@@ -31,7 +31,8 @@ _COLUMNS = (
     "id, request_id, ts, tenant, key_name, alias, target, protocol, operation, stream, tags,"
     " status, error_code, input_tokens, output_tokens, cached_tokens, cache_write_tokens,"
     " reasoning_tokens, estimated, cost_usd, latency_ms, ttft_ms, attempts, cache, saved_usd,"
-    " unpriced, tenant_id, prompt, contract, contract_attempts, guardrails"
+    " unpriced, tenant_id, prompt, contract, contract_attempts, guardrails, finish_reason,"
+    " refusal, served_model, response_id, session"
 )
 _WIDTH = _COLUMNS.count(",") + 1
 
@@ -193,6 +194,7 @@ class SQLiteLedgerStore(SpendFromUsage):
             item["stream"] = bool(item["stream"])
             item["estimated"] = bool(item["estimated"])
             item["unpriced"] = bool(item["unpriced"])
+            item["refusal"] = bool(item["refusal"])
             out.append(item)
         return out
 
@@ -233,4 +235,9 @@ def _row(r: LedgerRecord) -> tuple[Any, ...]:
         r.contract,
         orjson.dumps(r.contract_attempts).decode() if r.contract_attempts else None,
         r.guardrails,
+        r.finish_reason,
+        int(r.refusal),
+        r.served_model,
+        r.response_id,
+        r.session,
     )

@@ -29,7 +29,8 @@ _COLUMNS = (
     "id, request_id, ts, tenant, key_name, alias, target, protocol, operation, stream, tags,"
     " status, error_code, input_tokens, output_tokens, cached_tokens, cache_write_tokens,"
     " reasoning_tokens, estimated, cost_usd, latency_ms, ttft_ms, attempts, cache, saved_usd,"
-    " unpriced, tenant_id, prompt, contract, contract_attempts, guardrails"
+    " unpriced, tenant_id, prompt, contract, contract_attempts, guardrails, finish_reason,"
+    " refusal, served_model, response_id, session"
 )
 _TYPES = [
     "text",
@@ -63,6 +64,11 @@ _TYPES = [
     "text",
     "text",
     "text",
+    "text",
+    "bool",
+    "text",
+    "text",
+    "text",
 ]
 
 _SHIP = f"""
@@ -79,7 +85,8 @@ inserted AS (
            unpriced,
            -- Spooled by a version before tenant ids: the tenant that has the name now.
            coalesce(tenant_id, (SELECT t.id FROM tenants t WHERE t.name = input.tenant)),
-           prompt, contract, contract_attempts::jsonb, guardrails
+           prompt, contract, contract_attempts::jsonb, guardrails, finish_reason, refusal,
+           served_model, response_id, session
     FROM input
     ON CONFLICT DO NOTHING
     RETURNING *
@@ -364,4 +371,9 @@ def _columns(records: list[LedgerRecord]) -> list[list[Any]]:
         [r.contract for r in records],
         [dumps(r.contract_attempts).decode() if r.contract_attempts else None for r in records],
         [r.guardrails for r in records],
+        [r.finish_reason for r in records],
+        [r.refusal for r in records],
+        [r.served_model for r in records],
+        [r.response_id for r in records],
+        [r.session for r in records],
     ]

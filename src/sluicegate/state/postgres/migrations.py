@@ -288,6 +288,65 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE ledger ADD COLUMN contract_attempts jsonb;
     ALTER TABLE ledger ADD COLUMN guardrails text;
     """,
+    # 8: behaviour signals per ledger record (model cards, drift), the session of a request,
+    # and the tables of feedback, captured bodies (apart from the ledger rows, so that usage
+    # queries never read them), alerts, each target's served model and alias baselines.
+    """
+    ALTER TABLE ledger ADD COLUMN finish_reason text;
+    ALTER TABLE ledger ADD COLUMN refusal boolean NOT NULL DEFAULT false;
+    ALTER TABLE ledger ADD COLUMN served_model text;
+    ALTER TABLE ledger ADD COLUMN response_id text;
+    ALTER TABLE ledger ADD COLUMN session text;
+    CREATE INDEX ledger_request_id ON ledger (request_id);
+    CREATE INDEX ledger_response_id ON ledger (response_id) WHERE response_id IS NOT NULL;
+    CREATE INDEX ledger_session ON ledger (tenant_id, session, ts) WHERE session IS NOT NULL;
+    CREATE INDEX ledger_alias_ts ON ledger (alias, ts);
+    CREATE TABLE feedback (
+        tenant_id text NOT NULL,
+        id text NOT NULL,
+        ledger_id text NOT NULL,
+        request_id text NOT NULL,
+        alias text,
+        session text,
+        name text NOT NULL,
+        value jsonb NOT NULL,
+        score double precision,
+        comment text,
+        correction text,
+        ts double precision NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+    );
+    CREATE INDEX feedback_ledger_id ON feedback (ledger_id);
+    CREATE INDEX feedback_alias_ts ON feedback (alias, ts);
+    CREATE TABLE bodies (
+        id text PRIMARY KEY,
+        tenant_id text,
+        ts double precision NOT NULL,
+        mode text NOT NULL,
+        request jsonb NOT NULL,
+        answer jsonb
+    );
+    CREATE INDEX bodies_tenant_ts ON bodies (tenant_id, ts);
+    CREATE INDEX bodies_ts ON bodies (ts);
+    CREATE TABLE alerts (
+        seq bigserial PRIMARY KEY,
+        key text NOT NULL UNIQUE,
+        type text NOT NULL,
+        at double precision NOT NULL,
+        data jsonb NOT NULL
+    );
+    CREATE INDEX alerts_type_at ON alerts (type, at);
+    CREATE INDEX alerts_at ON alerts (at);
+    CREATE TABLE served_models (
+        target text PRIMARY KEY,
+        model text NOT NULL,
+        at double precision NOT NULL
+    );
+    CREATE TABLE drift_baselines (
+        alias text PRIMARY KEY,
+        since double precision NOT NULL
+    );
+    """,
 )
 
 LATEST = len(MIGRATIONS)

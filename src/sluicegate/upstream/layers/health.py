@@ -18,13 +18,26 @@ from __future__ import annotations
 
 import time
 
-from sluicegate.canonical import ErrorKind, Event, GatewayError, TextDelta, ToolCallDelta, Usage
+from sluicegate.canonical import (
+    ErrorKind,
+    Event,
+    Finish,
+    GatewayError,
+    Start,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
 from sluicegate.observability.genai import provider_name
 from sluicegate.observability.metrics import Histograms
 from sluicegate.pipeline import Observer, Outcome, Stream
 from sluicegate.pipeline.outcome import SERVED
 from sluicegate.resilience.health import TargetHealth, TargetState
 from sluicegate.upstream.call import Call, CallNext
+
+# How much of an answer's text the outcome keeps for its behaviour signals: a
+# refusal says so in its first sentence.
+ANSWER_HEAD_CHARS = 160
 
 
 class HealthLayer:
@@ -60,7 +73,8 @@ class HealthLayer:
         outcome.target, outcome.serving_alias = target, call.alias
         outcome.error = None
         outcome.attempts.append((target.label, SERVED))
-        return stream.watch(_Committed(state, generation, now - started, outcome, self, call, started))
+        committed = _Committed(state, generation, now - started, outcome, self, call, started)
+        return stream.watch(committed)
 
     def _timed(self, call: Call, started: float, error: str) -> None:
         """The call is over: its time to the outcome and the client duration histogram."""
@@ -93,12 +107,23 @@ class _Committed(Observer):
 
     def on_event(self, event: Event) -> None:
         kind = type(event)
+        outcome = self._outcome
         if kind is TextDelta:
-            self._outcome.output_chars += len(event.text)  # type: ignore[union-attr]
+            text: str = event.text  # type: ignore[union-attr]
+            outcome.output_chars += len(text)
+            if len(outcome.answer_head) < ANSWER_HEAD_CHARS:
+                outcome.answer_head = (outcome.answer_head + text)[:ANSWER_HEAD_CHARS]
         elif kind is Usage:
-            self._outcome.usage = event  # type: ignore[assignment]
+            outcome.usage = event  # type: ignore[assignment]
         elif kind is ToolCallDelta:
-            self._outcome.output_chars += len(event.arguments)  # type: ignore[union-attr]
+            outcome.output_chars += len(event.arguments)  # type: ignore[union-attr]
+        elif kind is Start:
+            outcome.served_model = event.model or None  # type: ignore[union-attr]
+            outcome.response_id = event.id or None  # type: ignore[union-attr]
+            outcome.answer_head = ""  # a new answer (a re-ask's): its own signals
+            outcome.finish_reason = None
+        elif kind is Finish and outcome.finish_reason is None:
+            outcome.finish_reason = event.reason  # type: ignore[union-attr]
 
     def on_end(self, stream: Stream) -> None:
         err = stream.error
