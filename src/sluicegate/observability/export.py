@@ -105,7 +105,7 @@ class CountedExport(SpanProcessor):
 
     def shutdown(self) -> None:
         """Export what is queued and stop (blocks: call it off the event loop)."""
-        self._batch.shutdown()
+        self._batch.shutdown()  # type: ignore[no-untyped-call]
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._batch.force_flush(timeout_millis)
