@@ -1,6 +1,7 @@
 """The order of the stages: the one place to read what happens to a request.
 
-Settle        records every outcome in the ledger and metrics (outermost)
+Settle        records every outcome in the ledger and metrics (outermost),
+              and its SERVER span when tracing is on
 Authenticate  API key -> tenant                                   401
 Decode        body -> canonical request                           400, 413
 ComposePrompt the named prompt version rendered, and the platform
@@ -32,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sluicegate.accounting.access_log import AccessLog
+from sluicegate.accounting.spans import TracedAccessLog
 from sluicegate.admission.admit import Admit
 from sluicegate.admission.limiter import Limiter
 from sluicegate.auth.authenticate import Authenticate
@@ -43,6 +45,7 @@ from sluicegate.idempotency import Idempotency, IdempotencyStore, StoredAnswer
 from sluicegate.ingress.decode import Decode
 from sluicegate.observability.alerts import Alerts
 from sluicegate.observability.metrics import Metrics
+from sluicegate.observability.tracing import Tracing
 from sluicegate.pipeline.request import Request
 from sluicegate.pipeline.stage import Pipeline
 from sluicegate.prompts import ComposePrompt, PromptRegistry
@@ -79,12 +82,20 @@ class Services:
     semantic: SemanticIndex | None = None
     # Watches the model each target's answers say served them (model_changed alerts).
     served_models: ServedModels | None = None
+    # Traces (None: tracing is off, and no stage or layer makes spans).
+    tracing: Tracing | None = None
 
 
 def build_pipeline(services: Services) -> Pipeline:
     planner = Planner(services.health)
     admit = Admit(services.limiter, fail_open=services.limits_fail_open, alerts=services.alerts)
     guard = Guard()
+    tracing = services.tracing
+    access_log = (
+        AccessLog(services.ledger, services.metrics, services.served_models)
+        if tracing is None
+        else TracedAccessLog(services.ledger, services.metrics, tracing, services.served_models)
+    )
     for source in (
         admit.metrics, services.gates.metrics, services.alerts.metrics, guard.metrics.metrics
     ):
@@ -102,9 +113,15 @@ def build_pipeline(services: Services) -> Pipeline:
             EnforceContract(),
         ],
         CallUpstream(
-            planner, services.health, services.retry_budget, services.backoff, services.gates
+            planner,
+            services.health,
+            services.retry_budget,
+            services.backoff,
+            services.gates,
+            metrics=services.metrics,
+            tracing=services.tracing,
         ),
-        AccessLog(services.ledger, services.metrics, services.served_models),
+        access_log,
     )
 
 

@@ -36,6 +36,7 @@ from sluicegate.idempotency import IdempotencyStore, MemoryIdempotencyStore, Red
 from sluicegate.ids import IdGenerator
 from sluicegate.observability.alerts import Alerts
 from sluicegate.observability.metrics import Metrics
+from sluicegate.observability.tracing import Tracing
 from sluicegate.periodic import every
 from sluicegate.pipeline.stage import Pipeline
 from sluicegate.prompts import PromptRegistry
@@ -113,10 +114,13 @@ class Gateway:
         *,
         reload_source: ConfigSource | None = None,
         group: WorkerGroup | None = None,  # a worker of `serve --workers N`: what it shares
+        tracing: Tracing | None = None,  # instead of the config's (tests: an in-memory exporter)
     ) -> None:
         self._config = config
         self._reload_source = reload_source
         self._group = group
+        self._tracing = tracing
+        self.tracing: Tracing | None = None
         self.metrics = Metrics()
         self.new_id = IdGenerator()
         self.started_at = time.time()
@@ -162,6 +166,12 @@ class Gateway:
         stack.push_async_callback(self.alerts.close)  # last: anything may still alert
         self.http = HttpClient.create()
         stack.push_async_callback(self.http.close)
+        self.tracing = tracing = self._tracing or Tracing.from_config(config.observability)
+        if tracing is not None:
+            # Closed after everything that ends spans (the pipeline's last requests).
+            stack.push_async_callback(tracing.close)
+            self.metrics.add_source(tracing.metrics)
+            self.http.trace_headers = tracing.inject
         if config.storage.redis_url:
             self.redis = redis = connect_redis(config.storage.redis_url)
             stack.push_async_callback(redis.aclose)
@@ -204,6 +214,7 @@ class Gateway:
             cache=self._cache_store(),
             semantic=await self._semantic_index(stack),
             served_models=self._served_models(stack),
+            tracing=self.tracing,
         )
         self.pipeline = build_pipeline(self.services)
         if isinstance(limiter, BudgetSeeding):

@@ -45,8 +45,7 @@ async def test_metrics_count_requests_and_tokens(stack) -> None:  # type: ignore
     ok = ("sluicegate_requests_total", (("alias", "gpt"), ("status", "200"),
                                         ("target", "oai/gpt-4o"), ("tenant", "acme")))
     assert samples[ok] == 1
-    tokens = ("gen_ai_client_token_usage_total", (("alias", "gpt"), ("tenant", "acme"),
-                                                  ("type", "input")))
+    tokens = ("sluicegate_tokens_total", (("alias", "gpt"), ("tenant", "acme"), ("type", "input")))
     assert samples[tokens] == 7
 
 
@@ -93,10 +92,13 @@ async def test_latency_histograms_and_in_flight_gauge(stack) -> None:  # type: i
         for family in text_string_to_metric_families(text)
         for s in family.samples
     }
-    assert samples[("gen_ai_server_request_duration_seconds_count", (("alias", "gpt"),))] == 3
+    genai = (("gen_ai_operation_name", "chat"), ("gen_ai_provider_name", "openai"),
+             ("gen_ai_request_model", "gpt"))
+    answered = (("error_type", ""), *genai)
+    assert samples[("gen_ai_server_request_duration_seconds_count", answered)] == 3
     assert samples[("gen_ai_server_request_duration_seconds_bucket",
-                    (("alias", "gpt"), ("le", "+Inf")))] == 3
-    assert samples[("gen_ai_server_time_to_first_token_seconds_count", (("alias", "gpt"),))] == 3
+                    (*answered, ("le", "+Inf")))] == 3
+    assert samples[("gen_ai_server_time_to_first_token_seconds_count", genai)] == 3
     assert samples[("sluicegate_requests_in_flight", ())] == 0
 
 

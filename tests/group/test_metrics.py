@@ -14,7 +14,7 @@ def worker(requests: int, in_flight: int, durations: list[float]) -> Metrics:
     metrics.requests[("acme", "m", "up/x", "200")] = requests
     metrics.in_flight = in_flight
     for seconds in durations:
-        metrics.duration["m"].observe(seconds)
+        metrics.duration["chat", "openai", "m", ""].observe(seconds)
     return metrics
 
 
@@ -34,8 +34,10 @@ def scrape(group: GroupMetrics, *workers: Metrics) -> Seen:
 REQUESTS = ("sluicegate_requests_total",
             (("alias", "m"), ("status", "200"), ("target", "up/x"), ("tenant", "acme")))
 IN_FLIGHT = ("sluicegate_requests_in_flight", ())
-SLOW = ("gen_ai_server_request_duration_seconds_bucket", (("alias", "m"), ("le", "0.5")))
-COUNT = ("gen_ai_server_request_duration_seconds_count", (("alias", "m"),))
+LABELS = (("error_type", ""), ("gen_ai_operation_name", "chat"),
+          ("gen_ai_provider_name", "openai"), ("gen_ai_request_model", "m"))
+SLOW = ("gen_ai_server_request_duration_seconds_bucket", (*LABELS[:4], ("le", "0.64")))
+COUNT = ("gen_ai_server_request_duration_seconds_count", LABELS)
 
 
 def test_counters_histograms_and_gauges_are_summed() -> None:
@@ -43,7 +45,7 @@ def test_counters_histograms_and_gauges_are_summed() -> None:
     seen = scrape(group, worker(7, 1, [0.1, 2.0]), worker(13, 2, [0.3]))
     assert seen[REQUESTS] == 20
     assert seen[IN_FLIGHT] == 3, "in flight in the whole group"
-    assert seen[SLOW] == 2  # 0.1 and 0.3 are under 0.5 s
+    assert seen[SLOW] == 2  # 0.1 and 0.3 are under 0.64 s
     assert seen[COUNT] == 3
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 
 from sluicegate.canonical import Usage
+from sluicegate.observability.genai import provider_name
 from sluicegate.observability.metrics import Metrics
 from sluicegate.pipeline import Observer, Outcome, Request, Stream
 from sluicegate.pipeline.outcome import NOT_CALLED
@@ -110,8 +111,8 @@ class AccessLog(Observer):
             record.session = request.session
         self.ledger.record(record)
         self._observe(
-            outcome, tenant or "", alias or "", target or "", status, usage, cost, latency_ms,
-            ttft_ms,
+            outcome, request.operation, tenant or "", alias or "", target or "", status, usage,
+            cost, latency_ms, ttft_ms,
         )
         # The request is over: the outcome's link to its latest version is the one
         # cycle between them; cut, both are freed by reference counting at once
@@ -121,6 +122,7 @@ class AccessLog(Observer):
     def _observe(
         self,
         outcome: Outcome,
+        operation: str,
         tenant: str,
         alias: str,
         target: str,
@@ -145,7 +147,21 @@ class AccessLog(Observer):
             m.tokens[tenant, alias, "cached"] += usage.cached_tokens
         if cost:
             m.cost[tenant, alias] += cost
+        latency_s = latency_ms / 1000
+        # The gateway's own time: everything but the upstream calls (see Outcome.upstream_s).
+        m.overhead.observe(max(latency_s - outcome.upstream_s, 0.0))
         if alias:
-            m.duration[alias].observe(latency_ms / 1000)
+            served = outcome.target if target else None
+            provider = provider_name(served.provider.config.type) if served is not None else ""
+            err = outcome.error
+            # error.type: the gateway's own error code (a bounded set), else the status.
+            error = "" if status == 200 else (err.code if err and err.code else str(status))
+            m.duration[operation, provider, alias, error].observe(latency_s)
             if ttft_ms is not None:
-                m.ttft[alias].observe(ttft_ms / 1000)
+                m.ttft[operation, provider, alias].observe(ttft_ms / 1000)
+            if served is not None and (usage.input_tokens or usage.output_tokens):
+                # The conventions' client token usage: billable tokens by the model asked of
+                # the upstream, once per answered request (re-asks included in its usage).
+                model = served.model
+                m.token_usage[operation, provider, model, "input"].observe(usage.input_tokens)
+                m.token_usage[operation, provider, model, "output"].observe(usage.output_tokens)

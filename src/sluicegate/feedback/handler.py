@@ -68,6 +68,10 @@ async def post_feedback(http: web.Request) -> web.Response:
             stored = await gateway.storage.behaviour.feedback(tenant.id, feedback.id)
             assert stored is not None
             return _answer(stored, 200)
+        if gateway.tracing is not None:  # a gen_ai.evaluation.result event
+            gateway.tracing.evaluation(
+                found.request_id, body.name, value, body.comment, response_id=found.response_id
+            )
         return _answer(added, 201)
     except GatewayError as err:
         return error_response(wire, err)

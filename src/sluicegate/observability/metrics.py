@@ -6,8 +6,13 @@ cost per request. Requests are recorded here as plain dict arithmetic on the
 event loop thread instead, and turned into Prometheus metric families only
 when ``/metrics`` is scraped (prometheus_client still does the exposition).
 
-Names follow the OpenTelemetry GenAI conventions where they name a thing
-(``gen_ai_client_token_usage``, ``gen_ai_server_time_to_first_token``).
+Names, instrument types, units, labels and bucket boundaries follow the
+OpenTelemetry GenAI conventions where they name a thing
+(``gen_ai_client_token_usage``, ``gen_ai_client_operation_duration_seconds``,
+``gen_ai_server_request_duration_seconds``,
+``gen_ai_server_time_to_first_token_seconds``). Every label value comes from a
+bounded set: tenants, aliases, targets and provider types of the config, the
+gateway's own error codes; never a key or anything a request spells.
 """
 
 from __future__ import annotations
@@ -25,29 +30,67 @@ from prometheus_client.core import (
     Metric,
 )
 
-LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+# Explicit bucket boundaries the OpenTelemetry GenAI conventions give each histogram
+# (docs/gen-ai/gen-ai-metrics.md), so that a dashboard built for them reads ours.
+TOKEN_BUCKETS: tuple[float, ...] = (
+    1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+)
+DURATION_BUCKETS: tuple[float, ...] = (
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+)
+TTFT_BUCKETS: tuple[float, ...] = (
+    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+)
+# The gateway's own time is sub-millisecond when all is well: the conventions'
+# duration buckets start at 10 ms and would put every request in the first one.
+OVERHEAD_BUCKETS: tuple[float, ...] = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+)
+
+# Label names of the GenAI histograms (Prometheus spellings of the attributes).
+SERVER_LABELS = ["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model"]
+ERROR_LABELS = [*SERVER_LABELS, "error_type"]
+TOKEN_LABELS = [*SERVER_LABELS, "gen_ai_token_type"]
 
 
 class _Histogram:
     """Bucket counts (not yet cumulative), sum and count for one label set."""
 
-    __slots__ = ("counts", "total")
+    __slots__ = ("bounds", "counts", "total")
 
-    def __init__(self) -> None:
-        self.counts = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one is +Inf
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)  # the last one is +Inf
         self.total = 0.0
 
-    def observe(self, seconds: float) -> None:
-        self.counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        self.total += seconds
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(self.bounds, value)] += 1
+        self.total += value
 
     def buckets(self) -> list[tuple[str, float]]:
         running = 0
         out: list[tuple[str, float]] = []
-        for bound, count in zip((*LATENCY_BUCKETS, float("inf")), self.counts, strict=True):
+        for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
             running += count
             out.append(("+Inf" if bound == float("inf") else repr(float(bound)), running))
         return out
+
+
+K = TypeVar("K")
+
+
+class Histograms(dict[K, _Histogram]):
+    """One histogram per label set, all with the same bucket boundaries."""
+
+    __slots__ = ("bounds",)
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        super().__init__()
+        self.bounds = bounds
+
+    def __missing__(self, key: K) -> _Histogram:
+        histogram = self[key] = _Histogram(self.bounds)
+        return histogram
 
 
 class Metrics:
@@ -56,8 +99,17 @@ class Metrics:
         self.tokens: defaultdict[tuple[str, str, str], int] = defaultdict(int)
         self.cost: defaultdict[tuple[str, str], float] = defaultdict(float)
         self.attempts: defaultdict[tuple[str, str], int] = defaultdict(int)
-        self.duration: defaultdict[str, _Histogram] = defaultdict(_Histogram)
-        self.ttft: defaultdict[str, _Histogram] = defaultdict(_Histogram)
+        # The GenAI conventions' histograms, keyed by their label values in the order
+        # of SERVER_LABELS (+ error_type, or + token type): the gateway as a server of
+        # its clients (request model: the alias asked for) and as a client of the
+        # upstreams (request model: the target's model).
+        self.duration: Histograms[tuple[str, str, str, str]] = Histograms(DURATION_BUCKETS)
+        self.ttft: Histograms[tuple[str, str, str]] = Histograms(TTFT_BUCKETS)
+        self.client_duration: Histograms[tuple[str, str, str, str]] = Histograms(
+            DURATION_BUCKETS
+        )
+        self.token_usage: Histograms[tuple[str, str, str, str]] = Histograms(TOKEN_BUCKETS)
+        self.overhead = _Histogram(OVERHEAD_BUCKETS)
         self.in_flight = 0
         # Parts that keep their own counts (limiter, queues, alerts) and report
         # them at scrape time; see ``add_source``.
@@ -89,7 +141,9 @@ class Metrics:
             self.requests.items(),
         )
         yield counter(
-            "gen_ai_client_token_usage",
+            # Was gen_ai_client_token_usage, the name the GenAI conventions give the
+            # token histogram below.
+            "sluicegate_tokens",
             "Tokens used, by tenant, alias and type (input, output, cached).",
             ["tenant", "alias", "type"],
             self.tokens.items(),
@@ -107,15 +161,45 @@ class Metrics:
             ["target", "result"],
             self.attempts.items(),
         )
-        yield self._histogram(
+        yield histogram(
             "gen_ai_server_request_duration_seconds",
-            "Whole request duration as seen by the gateway.",
-            self.duration,
+            "GenAI server request duration in seconds: from receiving the request to the "
+            "end of its answer (the alias asked for as the request model).",
+            ERROR_LABELS,
+            self.duration.items(),
+            unit="seconds",
         )
-        yield self._histogram(
+        yield histogram(
             "gen_ai_server_time_to_first_token_seconds",
-            "Time from receiving the request to the upstream's first event.",
-            self.ttft,
+            "Time to first token in seconds, for answered requests: from receiving the "
+            "request to the upstream's first event.",
+            SERVER_LABELS,
+            self.ttft.items(),
+            unit="seconds",
+        )
+        yield histogram(
+            "gen_ai_client_operation_duration_seconds",
+            "GenAI operation duration in seconds of each upstream call, retries and "
+            "fallbacks included: from asking the provider to the end of its answer "
+            "(the target's model as the request model).",
+            ERROR_LABELS,
+            self.client_duration.items(),
+            unit="seconds",
+        )
+        yield histogram(
+            "gen_ai_client_token_usage",
+            "Number of input and output tokens ({token}) billed per answered request, "
+            "by the serving target's provider and model.",
+            TOKEN_LABELS,
+            self.token_usage.items(),
+        )
+        yield histogram(
+            "sluicegate_overhead_seconds",
+            "The gateway's own time per request in seconds: its whole duration less the "
+            "time spent in upstream calls (asking a provider to the end of its answer).",
+            [],
+            [((), self.overhead)],
+            unit="seconds",
         )
         yield GaugeMetricFamily(
             "sluicegate_requests_in_flight", "Requests being served now.", value=self.in_flight
@@ -123,12 +207,20 @@ class Metrics:
         for source in self._sources:
             yield from source()
 
-    @staticmethod
-    def _histogram(name: str, doc: str, series: dict[str, _Histogram]) -> HistogramMetricFamily:
-        family = HistogramMetricFamily(name, doc, labels=["alias"])
-        for alias, histogram in series.items():
-            family.add_metric([alias], histogram.buckets(), histogram.total)
-        return family
+
+
+def histogram(
+    name: str,
+    doc: str,
+    labels: list[str],
+    series: Iterable[tuple[tuple[str, ...], _Histogram]],
+    unit: str = "",
+) -> HistogramMetricFamily:
+    """A histogram family from ``(label values, histogram)`` pairs."""
+    family = HistogramMetricFamily(name, doc, labels=labels, unit=unit)
+    for values, h in series:
+        family.add_metric(list(values), h.buckets(), h.total)
+    return family
 
 
 def gauge(

@@ -68,6 +68,9 @@ class Outcome:
     target: Target | None = None
     serving_alias: Alias | None = None
     first_event_at: float | None = None  # perf_counter time of the answer's first event
+    # Seconds spent in upstream calls, summed over the attempts: from asking a provider
+    # to the end (or failure) of its answer; the rest of the request is the gateway's own.
+    upstream_s: float = 0.0
     # The alias that stood in because every target of the requested one was down.
     degraded: str | None = None
     # Answered from the Idempotency-Key store: no upstream call, nothing charged.

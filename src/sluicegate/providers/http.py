@@ -8,7 +8,7 @@ request: a client per call would pay a TCP and TLS handshake on every LLM call.
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 
@@ -47,6 +47,9 @@ class HttpClient:
         # Endpoint strings parsed once: providers build them per call, and parsing
         # a URL on every LLM call is measurable at the gateway's request rate.
         self._urls: dict[str, URL] = {}
+        # Adds the current trace context (W3C traceparent) to every call's headers;
+        # set by the gateway only when tracing is on (None: headers go as they are).
+        self.trace_headers: Callable[[Mapping[str, str]], Mapping[str, str]] | None = None
 
     @property
     def proxies(self) -> ProxyRules:
@@ -81,6 +84,8 @@ class HttpClient:
         provider's own context for https (default: the system's trust store);
         ``max_bytes``: the most the answer may take, decoded."""
         parsed = self._url(url)
+        if self.trace_headers is not None:
+            headers = self.trace_headers(headers)
         proxied = self.proxies and self.proxies.for_url(parsed) is not None
         transport = self.streams if proxied else self.unary
         try:
@@ -106,6 +111,8 @@ class HttpClient:
         read as it comes. A non-2xx status is not an error here: the adapter reads
         the body and maps it, because only it knows the format (a 3xx, never
         followed, too)."""
+        if self.trace_headers is not None:
+            headers = self.trace_headers(headers)
         try:
             async with self.streams.open(
                 self._url(url), body, headers, limits=limits, tls=tls, max_bytes=max_bytes

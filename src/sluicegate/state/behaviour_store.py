@@ -84,6 +84,7 @@ class RequestRef(NamedTuple):
     alias: str | None
     session: str | None
     ts: float
+    response_id: str | None = None
 
 
 class BehaviourStore(Protocol):
@@ -173,7 +174,7 @@ class SQLiteBehaviourStore:
 
     async def find_request(self, tenant_id: str, request_id: str) -> RequestRef | None:
         row = self._conn.execute(
-            "SELECT id, request_id, alias, session, ts FROM ledger WHERE tenant_id = ?"
+            "SELECT id, request_id, alias, session, ts, response_id FROM ledger WHERE tenant_id = ?"
             " AND (request_id = ? OR response_id = ?) ORDER BY ts DESC LIMIT 1",
             (tenant_id, request_id, request_id),
         ).fetchone()

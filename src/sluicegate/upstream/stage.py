@@ -20,15 +20,18 @@ import random
 
 from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 from sluicegate.fairness import Gates
+from sluicegate.observability.metrics import Metrics
 from sluicegate.observability.throttled_log import ThrottledLog
+from sluicegate.observability.tracing import Tracing
 from sluicegate.pipeline import Request, Stream
 from sluicegate.pipeline.outcome import BREAKER_OPEN
 from sluicegate.resilience.backoff import BackoffPolicy
 from sluicegate.resilience.budget import RetryBudget
 from sluicegate.resilience.health import TargetHealth
 from sluicegate.routing.plan import Plan, Planner
-from sluicegate.upstream.call import Call, CallNext, NotCalled, compose
+from sluicegate.upstream.call import Call, CallNext, Layer, NotCalled, compose
 from sluicegate.upstream.layers import BreakerLayer, CapacityLayer, HealthLayer, RetryLayer
+from sluicegate.upstream.layers.trace import TraceLayer
 from sluicegate.upstream.target import call_target
 
 log = logging.getLogger("sluicegate.upstream")
@@ -43,18 +46,26 @@ class CallUpstream:
         backoff: BackoffPolicy,
         gates: Gates,
         rng: random.Random | None = None,
+        *,
+        metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.planner = planner
         self.health = health
         self.budget = budget
-        breaker, targets = BreakerLayer(health), HealthLayer(health)
+        durations = metrics.client_duration if metrics is not None else None
+        breaker, health_layer = BreakerLayer(health), HealthLayer(health, durations)
         retry, capacity = RetryLayer(budget, backoff, rng), CapacityLayer(gates)
+        # A CLIENT span per call made, only when tracing is on (else no layer at all).
+        targets: list[Layer] = [health_layer] if tracing is None else [
+            TraceLayer(tracing), health_layer
+        ]
         # By (a retry?, the target has a capacity?).
         self._chains: dict[tuple[bool, bool], CallNext] = {
-            (False, False): compose([breaker, targets], call_target),
-            (False, True): compose([breaker, capacity, targets], call_target),
-            (True, False): compose([breaker, retry, targets], call_target),
-            (True, True): compose([breaker, retry, capacity, targets], call_target),
+            (False, False): compose([breaker, *targets], call_target),
+            (False, True): compose([breaker, capacity, *targets], call_target),
+            (True, False): compose([breaker, retry, *targets], call_target),
+            (True, True): compose([breaker, retry, capacity, *targets], call_target),
         }
         self._failures = ThrottledLog(log)
 

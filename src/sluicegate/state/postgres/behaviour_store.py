@@ -54,7 +54,8 @@ class PostgresBehaviourStore:
 
     async def find_request(self, tenant_id: str, request_id: str) -> RequestRef | None:
         row = await self._pool.fetchrow(
-            "SELECT id, request_id, alias, session, ts FROM ledger WHERE tenant_id = $1"
+            "SELECT id, request_id, alias, session, ts, response_id FROM ledger"
+            " WHERE tenant_id = $1"
             " AND (request_id = $2 OR response_id = $2) ORDER BY ts DESC LIMIT 1",
             tenant_id,
             request_id,
