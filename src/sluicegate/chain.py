@@ -29,6 +29,7 @@ balancer's order, so every replica and every request shares one entry.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sluicegate.accounting.access_log import AccessLog
@@ -52,7 +53,7 @@ from sluicegate.resilience.health import TargetHealth
 from sluicegate.routing.plan import Planner
 from sluicegate.routing.resolve import ResolveModel
 from sluicegate.state.directory import Directory
-from sluicegate.state.ledger import Ledger
+from sluicegate.state.ledger import Ledger, LedgerRecord
 from sluicegate.upstream.stage import CallUpstream
 
 
@@ -76,6 +77,8 @@ class Services:
     cache: CacheStore | None = None
     # The semantic index (None unless an alias sets cache.semantic).
     semantic: SemanticIndex | None = None
+    # Given every finished ledger record too (log_format: json's access lines).
+    access_sink: Callable[[LedgerRecord], None] | None = None
 
 
 def build_pipeline(services: Services) -> Pipeline:
@@ -101,7 +104,7 @@ def build_pipeline(services: Services) -> Pipeline:
         CallUpstream(
             planner, services.health, services.retry_budget, services.backoff, services.gates
         ),
-        AccessLog(services.ledger, services.metrics),
+        AccessLog(services.ledger, services.metrics, services.access_sink),
     )
 
 

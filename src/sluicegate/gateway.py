@@ -34,6 +34,7 @@ from sluicegate.fairness import Gates
 from sluicegate.idempotency import IdempotencyStore, MemoryIdempotencyStore, RedisIdempotencyStore
 from sluicegate.ids import IdGenerator
 from sluicegate.observability.alerts import Alerts
+from sluicegate.observability.json_log import AccessLines
 from sluicegate.observability.metrics import Metrics
 from sluicegate.periodic import every
 from sluicegate.pipeline.stage import Pipeline
@@ -199,6 +200,9 @@ class Gateway:
             prompts=self.prompts,
             cache=self._cache_store(),
             semantic=await self._semantic_index(stack),
+            # Where the lines are written (a thread, in JSON) is the process's logging
+            # set-up: sluicegate.serve.
+            access_sink=AccessLines() if config.log_format == "json" else None,
         )
         self.pipeline = build_pipeline(self.services)
         if isinstance(limiter, BudgetSeeding):

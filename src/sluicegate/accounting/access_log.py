@@ -11,6 +11,7 @@ from the request's :class:`~sluicegate.pipeline.Outcome`.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from sluicegate.canonical import Usage
 from sluicegate.observability.metrics import Metrics
@@ -23,11 +24,18 @@ CLIENT_CLOSED = 499
 
 
 class AccessLog(Observer):
-    __slots__ = ("ledger", "metrics")
+    __slots__ = ("ledger", "metrics", "sink")
 
-    def __init__(self, ledger: Ledger, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        metrics: Metrics,
+        sink: Callable[[LedgerRecord], None] | None = None,
+    ) -> None:
         self.ledger = ledger
         self.metrics = metrics
+        # Also given every finished record (log_format: json's access lines); None: nothing.
+        self.sink = sink
 
     @property
     def observer(self) -> Observer:
@@ -93,6 +101,8 @@ class AccessLog(Observer):
             record.contract_attempts = tuple(outcome.contract_attempts or ())
             record.guardrails = outcome.guardrails
         self.ledger.record(record)
+        if self.sink is not None:
+            self.sink(record)
         self._observe(
             outcome, tenant or "", alias or "", target or "", status, usage, cost, latency_ms,
             ttft_ms,
