@@ -85,8 +85,10 @@ def build_pipeline(services: Services) -> Pipeline:
     planner = Planner(services.health)
     admit = Admit(services.limiter, fail_open=services.limits_fail_open, alerts=services.alerts)
     guard = Guard()
+    cache = Cache(services.cache, semantic=services.semantic)
     for source in (
-        admit.metrics, services.gates.metrics, services.alerts.metrics, guard.metrics.metrics
+        admit.metrics, services.gates.metrics, services.alerts.metrics, guard.metrics.metrics,
+        cache.metrics,
     ):
         services.metrics.add_source(source)
     return Pipeline(
@@ -98,7 +100,7 @@ def build_pipeline(services: Services) -> Pipeline:
             admit,
             Idempotency(services.idempotency, on_replay=_mark_replay),
             guard,
-            Cache(services.cache, semantic=services.semantic),
+            cache,
             EnforceContract(),
         ],
         CallUpstream(

@@ -21,6 +21,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from sluicegate.accounting.access_line import AccessLines
 from sluicegate.admission.limiter import Limiter, LimiterUnavailable
 from sluicegate.admission.memory_limiter import MemoryLimiter
 from sluicegate.admission.rebuild import CHECK_S, BudgetRebuild, BudgetSeeding
@@ -34,7 +35,6 @@ from sluicegate.fairness import Gates
 from sluicegate.idempotency import IdempotencyStore, MemoryIdempotencyStore, RedisIdempotencyStore
 from sluicegate.ids import IdGenerator
 from sluicegate.observability.alerts import Alerts
-from sluicegate.observability.json_log import AccessLines
 from sluicegate.observability.metrics import Metrics
 from sluicegate.periodic import every
 from sluicegate.pipeline.stage import Pipeline

@@ -18,10 +18,11 @@ import aiohttp
 import orjson
 import pytest
 
+from sluicegate.accounting.access_line import ACCESS_LOGGER, AccessEntry
 from sluicegate.config.loader import validate_config
 from sluicegate.gateway import GATEWAY
 from sluicegate.observability import json_log
-from sluicegate.observability.json_log import ACCESS_LOGGER, JsonFormatter, json_logging
+from sluicegate.observability.json_log import JsonFormatter, json_logging
 
 KEY = "sk-tenant-secret-key-4242"
 UPSTREAM_KEY = "sk-upstream-secret-9999"
@@ -254,7 +255,7 @@ def test_the_access_line_of_a_verdict_names_it() -> None:
         latency_ms=1.23456, ttft_ms=None, contract="repaired", guardrails="pii=redacted",
     )
     line = orjson.loads(JsonFormatter().format(logging.LogRecord(
-        ACCESS_LOGGER, logging.INFO, "", 0, json_log.AccessEntry(record), None, None
+        ACCESS_LOGGER, logging.INFO, "", 0, AccessEntry(record), None, None
     )))
     assert line["ts"] == "1970-01-01T00:00:00.000Z"
     assert (line["contract"], line["guardrails"], line["latency_ms"]) == (

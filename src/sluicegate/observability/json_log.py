@@ -2,19 +2,17 @@
 
 Two halves, on two threads:
 
-- On the event loop, :class:`AccessLines` is the access log's sink: handed each
-  finished :class:`~sluicegate.state.ledger.LedgerRecord`, it makes one log
-  record on the ``sluicegate.access`` logger that only *points at* the ledger
-  record. Nothing is formatted or written there.
+- On the event loop, the access log's sink
+  (:class:`sluicegate.accounting.access_line.AccessLines`) makes one log record
+  per request on the ``sluicegate.access`` logger whose message is
+  :class:`Structured`: it only *points at* the ledger record. Nothing is
+  formatted or written there.
 - :func:`json_logging` puts a queue between every logger and the handlers that
   write (the standard library's QueueHandler and QueueListener): the loop only
   appends to the queue, and the listener's thread turns each record into one
   orjson line and writes it. A slow disk or a blocked pipe to a log shipper
   then slows that thread, never a request. So that a shipper sees one format,
   the gateway's other lines (warnings, errors) become JSON lines too.
-
-The access line is built from the ledger record's fields only: never a key,
-a header or a body, which the record does not hold.
 """
 
 from __future__ import annotations
@@ -31,95 +29,25 @@ from typing import Any
 
 import orjson
 
-from sluicegate.state.ledger.record import LedgerRecord
-
-__all__ = [
-    "ACCESS_LOGGER",
-    "AccessEntry",
-    "AccessLines",
-    "JsonFormatter",
-    "access_fields",
-    "json_formatting",
-    "json_logging",
-]
-
-ACCESS_LOGGER = "sluicegate.access"
+__all__ = ["JsonFormatter", "Structured", "iso_utc", "json_formatting", "json_logging"]
 
 # Lines waiting for the writer thread, at most: a sink that stays slower than the
 # request rate drops lines (and says how many) instead of growing without bound.
 MAX_QUEUED = 100_000
 
 
-def access_fields(record: LedgerRecord) -> dict[str, Any]:
-    """The access line's fields for one request, from its ledger record."""
-    fields: dict[str, Any] = {
-        "request_id": record.request_id,
-        "tenant": record.tenant,
-        "key_name": record.key_name,
-        "alias": record.alias,
-        "target": record.target,
-        "protocol": record.protocol,
-        "operation": record.operation,
-        "stream": record.stream,
-        "status": record.status,
-        "error_code": record.error_code,
-        "input_tokens": record.input_tokens,
-        "output_tokens": record.output_tokens,
-        "cached_tokens": record.cached_tokens,
-        "reasoning_tokens": record.reasoning_tokens,
-        "cost_usd": record.cost_usd,
-        "latency_ms": round(record.latency_ms, 3),
-        "ttft_ms": None if record.ttft_ms is None else round(record.ttft_ms, 3),
-        "cache": record.cache,
-        "prompt": record.prompt,
-        "attempts": len(record.attempts),
-    }
-    # Verdicts only where a contract or a guardrail had something to say.
-    if record.contract is not None:
-        fields["contract"] = record.contract
-    if record.guardrails is not None:
-        fields["guardrails"] = record.guardrails
-    return fields
+class Structured:
+    """A log message that is fields, not text: the JSON formatter writes the fields of
+    :meth:`fields` (``ts`` among them) at the top level of the line, on the writer
+    thread; ``str()``, for any other handler, is the same JSON object."""
 
-
-class AccessEntry:
-    """The message of an access-log record: the ledger record, turned into text only
-    by whoever writes it (the JSON formatter on its thread; ``str()`` for any other
-    handler, which then gets the same JSON line)."""
-
-    __slots__ = ("record",)
-
-    def __init__(self, record: LedgerRecord) -> None:
-        self.record = record
+    __slots__ = ()
 
     def fields(self) -> dict[str, Any]:
-        return {"ts": _iso(self.record.ts), **access_fields(self.record)}
+        raise NotImplementedError
 
     def __str__(self) -> str:
         return orjson.dumps(self.fields()).decode()
-
-
-class AccessLines:
-    """The access log's sink in json mode: one ``sluicegate.access`` record per request.
-
-    The LogRecord is made directly rather than through ``Logger.info``, which would
-    walk the stack to find its caller on every request for a line that has no caller
-    worth naming.
-    """
-
-    __slots__ = ("_logger",)
-
-    def __init__(self, logger: logging.Logger | None = None) -> None:
-        self._logger = logger or logging.getLogger(ACCESS_LOGGER)
-
-    def __call__(self, record: LedgerRecord) -> None:
-        logger = self._logger
-        if logger.isEnabledFor(logging.INFO):
-            logger.handle(
-                logging.LogRecord(
-                    logger.name, logging.INFO, "", 0, AccessEntry(record), None, None
-                )
-            )
 
 
 class JsonFormatter(logging.Formatter):
@@ -129,10 +57,12 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         head: dict[str, Any] = {"level": record.levelname, "logger": record.name}
         msg = record.msg
-        if isinstance(msg, AccessEntry):
+        if isinstance(msg, Structured):
             fields = msg.fields()
             return orjson.dumps({"ts": fields.pop("ts"), **head, **fields}).decode()
-        line: dict[str, Any] = {"ts": _iso(record.created), **head, "message": record.getMessage()}
+        line: dict[str, Any] = {
+            "ts": iso_utc(record.created), **head, "message": record.getMessage()
+        }
         if record.exc_info:
             line["exc_info"] = self.formatException(record.exc_info)
         elif record.exc_text:
@@ -142,7 +72,8 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
-def _iso(ts: float) -> str:
+def iso_utc(ts: float) -> str:
+    """Unix seconds as ISO 8601 in UTC, to the millisecond: 2026-01-31T12:00:00.123Z."""
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace(
         "+00:00", "Z"
     )
@@ -189,12 +120,13 @@ def json_logging(handlers: Sequence[logging.Handler] | None = None) -> Iterator[
 
     ``handlers`` are where the lines go; None: the root logger's handlers (those
     ``logging.basicConfig`` made), moved behind the queue and given back on exit.
-    The ``sluicegate.access`` logger is opened at INFO whatever the root level:
-    asking for ``log_format: json`` is asking for its lines. On exit the listener
+    The ``sluicegate.access`` logger (the access lines:
+    :mod:`sluicegate.accounting.access_line`) is opened at INFO whatever the root
+    level: asking for ``log_format: json`` is asking for its lines. On exit the listener
     writes what is still queued before its thread ends.
     """
     root = logging.getLogger()
-    access = logging.getLogger(ACCESS_LOGGER)
+    access = logging.getLogger("sluicegate.access")
     moved = list(root.handlers) if handlers is None else []
     targets = moved or list(handlers or ()) or [logging.StreamHandler(sys.stderr)]
     formatters = [h.formatter for h in targets]
