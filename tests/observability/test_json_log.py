@@ -215,6 +215,9 @@ def test_a_sink_slower_than_the_requests_drops_lines_and_says_how_many(
         for name in "bcde":  # b, c queued; d, e over the bound
             log.warning(name)
         release.set()
+        deadline = time.monotonic() + 10
+        while len(sink.lines) < 3 and time.monotonic() < deadline:  # b, c written: room again
+            time.sleep(0.01)
         log.warning("f")
     messages = [orjson.loads(line)["message"] for line in sink.lines]
     assert messages == ["a", "b", "c", "log writer too slow: 2 log lines dropped", "f"]
