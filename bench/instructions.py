@@ -18,6 +18,11 @@ bench/run.py measures (it leaves out the kernel's share). Needs valgrind.
 
     .venv/bin/python bench/instructions.py [--requests 400] [--concurrency 16] [--keep DIR]
     .venv/bin/python bench/instructions.py --only gateway [--stream | --prompt]
+    .venv/bin/python bench/instructions.py --only gateway --log-format json
+
+``--log-format json`` runs the gateway on bench/gateway.yaml plus ``log_format:
+json`` (one access line a request, written by the log thread, whose
+instructions callgrind counts with the rest): the A/B of the access log's cost.
 """
 
 from __future__ import annotations
@@ -80,6 +85,12 @@ def main() -> None:
         help="with --only gateway: every request renders a stored prompt (bench/run.py's)",
     )
     p.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="the gateway's log_format (json: an access line a request)",
+    )
+    p.add_argument(
         "--keep",
         type=Path,
         help="copy the callgrind dumps here, for callgrind_annotate (where the instructions go)",
@@ -126,6 +137,7 @@ def main() -> None:
                 gateway_only=bool(args.only),
                 body=CHAT_STREAMED if args.stream else CHAT_PROMPTED if args.prompt else CHAT,
                 prompt=args.prompt,
+                log_format=args.log_format,
             )
         finally:
             procs.stop_all()
@@ -152,8 +164,14 @@ def _measure_all(
     gateway_only: bool = False,
     body: bytes = CHAT,
     prompt: bool = False,
+    log_format: str = "text",
 ) -> dict[str, float]:
     here = str(Path(__file__).resolve())
+    gateway_yaml = bench.BENCH_DIR / "gateway.yaml"
+    if log_format != "text":
+        gateway_yaml = tmp / "gateway.yaml"
+        text = (bench.BENCH_DIR / "gateway.yaml").read_text()
+        gateway_yaml.write_text(f"{text}\nlog_format: {log_format}\n")
     gateway_env = os.environ | {"SLUICEGATE_BENCH_DB": f"sqlite:///{tmp}/bench.db"}
     exe = str(Path(sys.executable).parent / "sluicegate")
     servers = {
@@ -169,7 +187,7 @@ def _measure_all(
             None,
         ),
         "sluicegate": (
-            [exe, "serve", "--config", str(bench.BENCH_DIR / "gateway.yaml"),
+            [exe, "serve", "--config", str(gateway_yaml),
              "--port", str(GATEWAY_PORT)],
             GATEWAY_PORT,
             gateway_env,

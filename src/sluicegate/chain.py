@@ -30,6 +30,7 @@ balancer's order, so every replica and every request shares one entry.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sluicegate.accounting.access_log import AccessLog
@@ -56,7 +57,7 @@ from sluicegate.routing.plan import Planner
 from sluicegate.routing.resolve import ResolveModel
 from sluicegate.signals.served_models import ServedModels
 from sluicegate.state.directory import Directory
-from sluicegate.state.ledger import Ledger
+from sluicegate.state.ledger import Ledger, LedgerRecord
 from sluicegate.upstream.stage import CallUpstream
 
 
@@ -84,6 +85,8 @@ class Services:
     served_models: ServedModels | None = None
     # Traces (None: tracing is off, and no stage or layer makes spans).
     tracing: Tracing | None = None
+    # Given every finished ledger record too (log_format: json's access lines).
+    access_sink: Callable[[LedgerRecord], None] | None = None
 
 
 def build_pipeline(services: Services) -> Pipeline:
@@ -92,12 +95,17 @@ def build_pipeline(services: Services) -> Pipeline:
     guard = Guard()
     tracing = services.tracing
     access_log = (
-        AccessLog(services.ledger, services.metrics, services.served_models)
+        AccessLog(services.ledger, services.metrics, services.served_models, services.access_sink)
         if tracing is None
-        else TracedAccessLog(services.ledger, services.metrics, tracing, services.served_models)
+        else TracedAccessLog(
+            services.ledger, services.metrics, tracing, services.served_models,
+            services.access_sink,
+        )
     )
+    cache = Cache(services.cache, semantic=services.semantic)
     for source in (
-        admit.metrics, services.gates.metrics, services.alerts.metrics, guard.metrics.metrics
+        admit.metrics, services.gates.metrics, services.alerts.metrics, guard.metrics.metrics,
+        cache.metrics,
     ):
         services.metrics.add_source(source)
     return Pipeline(
@@ -109,7 +117,7 @@ def build_pipeline(services: Services) -> Pipeline:
             admit,
             Idempotency(services.idempotency, on_replay=_mark_replay),
             guard,
-            Cache(services.cache, semantic=services.semantic),
+            cache,
             EnforceContract(),
         ],
         CallUpstream(

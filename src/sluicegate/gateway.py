@@ -21,6 +21,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from sluicegate.accounting.access_line import AccessLines
 from sluicegate.admission.limiter import Limiter, LimiterUnavailable
 from sluicegate.admission.memory_limiter import MemoryLimiter
 from sluicegate.admission.rebuild import CHECK_S, BudgetRebuild, BudgetSeeding
@@ -215,6 +216,9 @@ class Gateway:
             semantic=await self._semantic_index(stack),
             served_models=self._served_models(stack),
             tracing=self.tracing,
+            # Where the lines are written (a thread, in JSON) is the process's logging
+            # set-up: sluicegate.serve.
+            access_sink=AccessLines() if config.log_format == "json" else None,
         )
         self.pipeline = build_pipeline(self.services)
         if isinstance(limiter, BudgetSeeding):

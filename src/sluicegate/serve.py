@@ -17,6 +17,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Coroutine
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from aiohttp import web
@@ -26,6 +27,7 @@ from sluicegate.config import Config
 from sluicegate.gateway import ConfigSource, Gateway
 from sluicegate.group.member import GROUP, Channels, Member
 from sluicegate.group.supervisor import SIGNALS, Supervisor
+from sluicegate.observability.json_log import json_formatting, json_logging
 from sluicegate.server.protocol import GatewayRunner
 from sluicegate.server.routes import metrics_app
 from sluicegate.state.sqlite import open_database
@@ -82,7 +84,12 @@ def _run_worker(
     channels: Channels | None = None,
 ) -> int:
     _install_uvloop()
-    return asyncio.run(_worker_main(config, reload_source, sock, metrics_sock, on_ready, channels))
+    # The log writer thread lives as long as the worker: started before the gateway
+    # opens, stopped (having written every queued line) after it has drained.
+    with json_logging() if config.log_format == "json" else nullcontext():
+        return asyncio.run(
+            _worker_main(config, reload_source, sock, metrics_sock, on_ready, channels)
+        )
 
 
 async def _worker_main(
@@ -180,7 +187,11 @@ def _run_supervisor(
         run_worker=run_worker,
         on_ready=on_ready,
     )
-    return supervisor.run()
+    formatting: AbstractContextManager[None] = (
+        json_formatting() if config.log_format == "json" else nullcontext()
+    )
+    with formatting:
+        return supervisor.run()
 
 
 def _tune_gc() -> None:

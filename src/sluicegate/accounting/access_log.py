@@ -11,6 +11,7 @@ from the request's :class:`~sluicegate.pipeline.Outcome`.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from sluicegate.canonical import Usage
 from sluicegate.observability.genai import provider_name
@@ -26,14 +27,20 @@ CLIENT_CLOSED = 499
 
 
 class AccessLog(Observer):
-    __slots__ = ("ledger", "metrics", "served_models")
+    __slots__ = ("ledger", "metrics", "served_models", "sink")
 
     def __init__(
-        self, ledger: Ledger, metrics: Metrics, served_models: ServedModels | None = None
+        self,
+        ledger: Ledger,
+        metrics: Metrics,
+        served_models: ServedModels | None = None,
+        sink: Callable[[LedgerRecord], None] | None = None,
     ) -> None:
         self.ledger = ledger
         self.metrics = metrics
         self.served_models = served_models
+        # Also given every finished record (log_format: json's access lines); None: nothing.
+        self.sink = sink
 
     @property
     def observer(self) -> Observer:
@@ -110,6 +117,8 @@ class AccessLog(Observer):
         if request.session is not None:
             record.session = request.session
         self.ledger.record(record)
+        if self.sink is not None:
+            self.sink(record)
         self._observe(
             outcome, request.operation, tenant or "", alias or "", target or "", status, usage,
             cost, latency_ms, ttft_ms,

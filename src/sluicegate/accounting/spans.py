@@ -15,6 +15,7 @@ plain access log runs and no span work happens at all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry.trace import Span, Status, StatusCode
@@ -26,7 +27,7 @@ from sluicegate.observability.metrics import Metrics
 from sluicegate.observability.tracing import Tracing
 from sluicegate.pipeline import Outcome, Request, StateKey
 from sluicegate.signals.served_models import ServedModels
-from sluicegate.state.ledger import Ledger
+from sluicegate.state.ledger import Ledger, LedgerRecord
 
 # The request's SERVER span, for its CLIENT spans and for record().
 SERVER_SPAN: StateKey[Span] = StateKey("server_span")
@@ -41,8 +42,9 @@ class TracedAccessLog(AccessLog):
         metrics: Metrics,
         tracing: Tracing,
         served_models: ServedModels | None = None,
+        sink: Callable[[LedgerRecord], None] | None = None,
     ) -> None:
-        super().__init__(ledger, metrics, served_models)
+        super().__init__(ledger, metrics, served_models, sink)
         self.tracing = tracing
 
     def begin(self, request: Request) -> None:

@@ -24,7 +24,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
+from collections.abc import Iterator
 from typing import Protocol
+
+from prometheus_client.core import Metric
 
 from sluicegate.cache.entry import CachedAnswer, complete
 from sluicegate.cache.key import cache_key, semantic_scope, semantic_text
@@ -32,6 +36,7 @@ from sluicegate.cache.policy import Decision, decide
 from sluicegate.cache.store import CacheStore, MemoryCache
 from sluicegate.canonical import ChatRequest, Event
 from sluicegate.canonical.recording import Recording
+from sluicegate.observability.metrics import counter
 from sluicegate.pipeline import Events, Next, Observer, Request, Stream
 from sluicegate.runtime.aliases import Alias
 
@@ -60,6 +65,17 @@ class Cache:
         # ``semantic``: None unless some alias sets cache.semantic (the model costs memory).
         self.store: CacheStore = store if store is not None else MemoryCache()
         self.semantic = semantic
+        # Requests the cache answered ("hit") or sent upstream ("miss"), by alias: the
+        # hit rate on /metrics (the ledger has it per request, but not for a dashboard).
+        self.lookups: Counter[tuple[str, str]] = Counter()
+
+    def metrics(self) -> Iterator[Metric]:
+        yield counter(
+            "sluicegate_cache_lookups",
+            "Requests the response cache was consulted for, by alias and result (hit, miss).",
+            ["alias", "result"],
+            self.lookups.items(),
+        )
 
     async def __call__(self, request: Request, call_next: Next) -> Events:
         decision = decide(request)
@@ -79,8 +95,10 @@ class Cache:
             if answer is None and self._semantic_for(request) is not None:
                 answer = await self._semantic_lookup(request, decision)
             if answer is not None and _fresh_enough(answer, decision):
+                self.lookups[alias.name, "hit"] += 1
                 return _hit(request, answer)
         request.outcome.cache = "miss"
+        self.lookups[alias.name, "miss"] += 1
         stream = await call_next(request)
         if not decision.store:
             return stream

@@ -517,5 +517,7 @@ class Config(_Strict):
     prompt_layers: PromptLayersConfig = PromptLayersConfig()
     guardrails: list[GuardrailConfig] = []
     observability: ObservabilityConfig = ObservabilityConfig()
-    # One access-log line per request on the sluicegate.access logger: text, or JSON.
-    log_format: Literal["text", "json"] = "text"
+    # json: one access-log line per request on the sluicegate.access logger, and every
+    # log line as JSON, written by a thread; text: today's lines, no access line.
+    # Restart-only: the process's log handlers and writer thread are set up with it.
+    log_format: Literal["text", "json"] = Field(default="text", json_schema_extra=RESTART)
