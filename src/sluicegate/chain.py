@@ -9,6 +9,8 @@ ResolveModel  alias exists and the tenant may use it              404, 403
 Admit         tenant, key and tenant-per-alias rpm, tpm (reserved),
               concurrency, budgets                                429
 Idempotency   a repeated Idempotency-Key replays the first answer 409
+Capture       storage.bodies: the conversation and its answer kept
+              with the ledger record (only when bodies are on)
 Guard         the tenant's guardrails: PII redacted (and restored
               in the answer), injections and harm blocked or
               flagged, on the request and on the answer          400, 503
@@ -30,11 +32,13 @@ balancer's order, so every replica and every request shares one entry.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from sluicegate.accounting.access_log import AccessLog
 from sluicegate.admission.admit import Admit
 from sluicegate.admission.limiter import Limiter
 from sluicegate.auth.authenticate import Authenticate
+from sluicegate.bodies import Capture
 from sluicegate.cache import Cache, CacheStore, SemanticIndex
 from sluicegate.contracts.stage import EnforceContract
 from sluicegate.fairness import Gates
@@ -76,12 +80,15 @@ class Services:
     cache: CacheStore | None = None
     # The semantic index (None unless an alias sets cache.semantic).
     semantic: SemanticIndex | None = None
+    # storage.bodies (restart-only): off leaves the Capture stage out of the chain.
+    bodies: Literal["off", "redacted", "full"] = "off"
 
 
 def build_pipeline(services: Services) -> Pipeline:
     planner = Planner(services.health)
     admit = Admit(services.limiter, fail_open=services.limits_fail_open, alerts=services.alerts)
     guard = Guard()
+    capture = [] if services.bodies == "off" else [Capture(services.bodies)]
     for source in (
         admit.metrics, services.gates.metrics, services.alerts.metrics, guard.metrics.metrics
     ):
@@ -94,6 +101,7 @@ def build_pipeline(services: Services) -> Pipeline:
             ResolveModel(),
             admit,
             Idempotency(services.idempotency, on_replay=_mark_replay),
+            *capture,
             guard,
             Cache(services.cache, semantic=services.semantic),
             EnforceContract(),

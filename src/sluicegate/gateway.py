@@ -25,6 +25,7 @@ from sluicegate.admission.limiter import Limiter, LimiterUnavailable
 from sluicegate.admission.memory_limiter import MemoryLimiter
 from sluicegate.admission.rebuild import CHECK_S, BudgetRebuild, BudgetSeeding
 from sluicegate.admission.redis_limits import RedisLimiter
+from sluicegate.bodies import RedactingStore
 from sluicegate.cache import CacheStore, MemoryCache, RedisCache, SemanticIndex
 from sluicegate.cache.embeddings import alias_embeddings
 from sluicegate.chain import Services, build_pipeline
@@ -199,6 +200,7 @@ class Gateway:
             prompts=self.prompts,
             cache=self._cache_store(),
             semantic=await self._semantic_index(stack),
+            bodies=config.storage.bodies,
         )
         self.pipeline = build_pipeline(self.services)
         if isinstance(limiter, BudgetSeeding):
@@ -238,7 +240,9 @@ class Gateway:
     def _open_ledger(self) -> Ledger:
         storage = self._config.storage
         spool = Spool(default_spool_dir(storage.url, storage.spool_dir))
-        return Ledger(spool, self.storage.ledger, enabled=storage.ledger)
+        # storage.bodies: redacted bodies are redacted as they ship (sluicegate.bodies).
+        store = RedactingStore(self.storage.ledger)
+        return Ledger(spool, store, enabled=storage.ledger)
 
     async def _start_storage_tasks(self, stack: AsyncExitStack) -> None:
         """Storage upkeep (retention) hourly, and budget forecasts every few minutes."""

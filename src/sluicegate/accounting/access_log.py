@@ -102,6 +102,8 @@ class AccessLog(Observer):
             record.response_id = outcome.response_id
         if request.session is not None:
             record.session = request.session
+        if outcome.bodies is not None:  # storage.bodies (sluicegate.bodies.capture)
+            record.bodies = outcome.bodies
         self.ledger.record(record)
         self._observe(
             outcome, tenant or "", alias or "", target or "", status, usage, cost, latency_ms,
