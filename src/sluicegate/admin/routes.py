@@ -26,6 +26,7 @@ import orjson
 from aiohttp import web
 
 from sluicegate.admin.cache import cache_report_view, invalidate_cache
+from sluicegate.admin.datasets import DATASET_OPERATIONS
 from sluicegate.admin.http import gateway_of
 from sluicegate.admin.keys import create_key, delete_key, list_keys, list_tenant_keys, revoke_key
 from sluicegate.admin.models import list_models, list_targets
@@ -401,6 +402,8 @@ OPERATIONS: tuple[Operation, ...] = (
         description="The prompt rendered for `variables` as `tenant` sees it, composed "
         "with the platform and tenant layers and the request's own `messages`.",
     ),
+    # Datasets (storage.bodies): GET /admin/datasets/export.
+    *DATASET_OPERATIONS,
     Operation("GET", "/admin/openapi.json", openapi_json, "This document", "operations", None),
 )
 
