@@ -4,7 +4,7 @@ off it (in the ledger shipper's worker thread), and the bytes stored.
 In process, with bench/instructions.py's question and the nginx upstream's canned
 answer, and a longer turn of a conversation (history resent, as chats do):
 
-    PYTHONPATH=src .venv/bin/python bench/bodies.py [--n 2000]
+    PYTHONPATH=src .venv/bin/python bench/bodies_cost.py [--n 2000]
 """
 
 from __future__ import annotations
