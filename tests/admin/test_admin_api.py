@@ -670,7 +670,8 @@ async def test_openapi_document_lists_every_admin_route(client: Client) -> None:
         and r.method != "HEAD"
     }
     assert documented == served
-    assert len(served) == 26  # 16 + cache invalidate and report + usage forecast + 7 prompts
+    assert len(served) == 27  # 16 + cache invalidate and report + usage forecast + 7 prompts
+    # + the dataset export
 
     operation_ids = [op["operationId"] for item in doc["paths"].values() for op in item.values()]
     assert len(operation_ids) == len(set(operation_ids))
