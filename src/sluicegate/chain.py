@@ -10,6 +10,8 @@ ResolveModel  alias exists and the tenant may use it              404, 403
 Admit         tenant, key and tenant-per-alias rpm, tpm (reserved),
               concurrency, budgets                                429
 Idempotency   a repeated Idempotency-Key replays the first answer 409
+Capture       storage.bodies: the conversation and its answer kept
+              with the ledger record (only when bodies are on)
 Guard         the tenant's guardrails: PII redacted (and restored
               in the answer), injections and harm blocked or
               flagged, on the request and on the answer          400, 503
@@ -32,12 +34,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from sluicegate.accounting.access_log import AccessLog
 from sluicegate.accounting.spans import TracedAccessLog
 from sluicegate.admission.admit import Admit
 from sluicegate.admission.limiter import Limiter
 from sluicegate.auth.authenticate import Authenticate
+from sluicegate.bodies import Capture
 from sluicegate.cache import Cache, CacheStore, SemanticIndex
 from sluicegate.contracts.stage import EnforceContract
 from sluicegate.fairness import Gates
@@ -87,6 +91,8 @@ class Services:
     tracing: Tracing | None = None
     # Given every finished ledger record too (log_format: json's access lines).
     access_sink: Callable[[LedgerRecord], None] | None = None
+    # storage.bodies (restart-only): off leaves the Capture stage out of the chain.
+    bodies: Literal["off", "redacted", "full"] = "off"
 
 
 def build_pipeline(services: Services) -> Pipeline:
@@ -103,6 +109,7 @@ def build_pipeline(services: Services) -> Pipeline:
         )
     )
     cache = Cache(services.cache, semantic=services.semantic)
+    capture = [] if services.bodies == "off" else [Capture(services.bodies)]
     for source in (
         admit.metrics, services.gates.metrics, services.alerts.metrics, guard.metrics.metrics,
         cache.metrics,
@@ -116,6 +123,7 @@ def build_pipeline(services: Services) -> Pipeline:
             ResolveModel(),
             admit,
             Idempotency(services.idempotency, on_replay=_mark_replay),
+            *capture,
             guard,
             cache,
             EnforceContract(),

@@ -26,6 +26,7 @@ from sluicegate.admission.limiter import Limiter, LimiterUnavailable
 from sluicegate.admission.memory_limiter import MemoryLimiter
 from sluicegate.admission.rebuild import CHECK_S, BudgetRebuild, BudgetSeeding
 from sluicegate.admission.redis_limits import RedisLimiter
+from sluicegate.bodies import RedactingStore
 from sluicegate.cache import CacheStore, MemoryCache, RedisCache, SemanticIndex
 from sluicegate.cache.embeddings import alias_embeddings
 from sluicegate.cards.drift_monitor import DriftMonitor
@@ -219,6 +220,7 @@ class Gateway:
             # Where the lines are written (a thread, in JSON) is the process's logging
             # set-up: sluicegate.serve.
             access_sink=AccessLines() if config.log_format == "json" else None,
+            bodies=config.storage.bodies,
         )
         self.pipeline = build_pipeline(self.services)
         if isinstance(limiter, BudgetSeeding):
@@ -263,7 +265,9 @@ class Gateway:
     def _open_ledger(self) -> Ledger:
         storage = self._config.storage
         spool = Spool(default_spool_dir(storage.url, storage.spool_dir))
-        return Ledger(spool, self.storage.ledger, enabled=storage.ledger)
+        # storage.bodies: redacted bodies are redacted as they ship (sluicegate.bodies).
+        store = RedactingStore(self.storage.ledger)
+        return Ledger(spool, store, enabled=storage.ledger)
 
     async def _start_storage_tasks(self, stack: AsyncExitStack) -> None:
         """Storage upkeep (retention) hourly, and budget forecasts every few minutes."""

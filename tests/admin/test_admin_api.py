@@ -672,8 +672,8 @@ async def test_openapi_document_lists_every_admin_route(client: Client) -> None:
     }
     assert documented == served
     # 16 + cache invalidate and report + usage forecast + 7 prompts + alerts, sessions,
-    # model card and baseline
-    assert len(served) == 30
+    # model card and baseline + the dataset export
+    assert len(served) == 31
 
     operation_ids = [op["operationId"] for item in doc["paths"].values() for op in item.values()]
     assert len(operation_ids) == len(set(operation_ids))

@@ -116,6 +116,8 @@ class AccessLog(Observer):
                 self.served_models.saw(target, record.alias, served)
         if request.session is not None:
             record.session = request.session
+        if outcome.bodies is not None:  # storage.bodies (sluicegate.bodies.capture)
+            record.bodies = outcome.bodies
         self.ledger.record(record)
         if self.sink is not None:
             self.sink(record)

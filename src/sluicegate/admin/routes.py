@@ -27,6 +27,7 @@ from aiohttp import web
 
 from sluicegate.admin.alerts import list_alerts
 from sluicegate.admin.cache import cache_report_view, invalidate_cache
+from sluicegate.admin.datasets import DATASET_OPERATIONS
 from sluicegate.admin.http import gateway_of
 from sluicegate.admin.keys import create_key, delete_key, list_keys, list_tenant_keys, revoke_key
 from sluicegate.admin.model_cards import get_model_card, reset_baseline
@@ -473,6 +474,8 @@ OPERATIONS: tuple[Operation, ...] = (
         description="With `observability.drift.baseline_requests: N`, the alias's next N "
         "requests become its baseline (after a deliberate change: a new model, a new prompt).",
     ),
+    # Datasets (storage.bodies): GET /admin/datasets/export.
+    *DATASET_OPERATIONS,
     Operation("GET", "/admin/openapi.json", openapi_json, "This document", "operations", None),
 )
 

@@ -21,6 +21,7 @@ from sluicegate.canonical.tokens import estimate_input_tokens
 if TYPE_CHECKING:
     from sluicegate.pipeline.request import Request
     from sluicegate.runtime.aliases import Alias, Target
+    from sluicegate.state.ledger.record import Bodies
 
 T = TypeVar("T")
 
@@ -107,6 +108,8 @@ class Outcome:
     # the request is charged for them too.
     spent: Usage | None = None
     spent_usd: float = 0.0
+    # storage.bodies: what the capture stage kept of the request and its answer.
+    bodies: Bodies | None = None
     # Response headers stages add (x-ratelimit-*, ...), sent with the answer.
     headers: dict[str, str] | None = None
     _state: dict[StateKey[Any], Any] | None = None

@@ -64,14 +64,16 @@ class Storage:
         """Raise unless the database answers."""
 
     async def upkeep(self) -> None:
-        """Periodic housekeeping (retention); nothing for SQLite."""
+        """Periodic housekeeping (retention)."""
 
     async def close(self) -> None:
         pass
 
 
 class SQLiteStorage(Storage):
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, *, bodies_retention_days: int | None = None
+    ) -> None:
         super().__init__(
             SQLiteDirectoryStore(conn),
             SQLiteLedgerStore(conn),
@@ -80,6 +82,14 @@ class SQLiteStorage(Storage):
             SQLiteBehaviourStore(conn),
         )
         self.conn = conn
+        self.bodies_retention_days = bodies_retention_days
+
+    async def upkeep(self) -> None:
+        if self.bodies_retention_days is not None:
+            # On the loop, as every embedded-store write (see the shipper); hourly, so
+            # each run deletes about an hour's bodies, found by the bodies_ts index.
+            cutoff = time.time() - self.bodies_retention_days * 86400
+            self.conn.execute("DELETE FROM bodies WHERE ts < ?", (cutoff,))
 
     async def ping(self) -> None:
         self.conn.execute("SELECT 1").fetchone()
@@ -101,6 +111,7 @@ class PostgresStorage(Storage):
         )
         self.pool = pool
         self.retention_days = config.retention_days
+        self.bodies_retention_days = config.bodies_retention_days
 
     async def ping(self) -> None:
         await asyncio.wait_for(self.pool.fetchval("SELECT 1"), timeout=2.0)
@@ -109,6 +120,9 @@ class PostgresStorage(Storage):
         if self.retention_days is not None:
             async with self.pool.acquire() as conn:
                 await drop_expired(conn, self.retention_days, time.time())
+        if self.bodies_retention_days is not None:
+            cutoff = time.time() - self.bodies_retention_days * 86400
+            await self.pool.execute("DELETE FROM bodies WHERE ts < $1", cutoff)
         assert isinstance(self.ledger, PostgresLedgerStore)
         await self.ledger.prepare(time.time())
 
@@ -123,7 +137,9 @@ async def open_storage(config: StorageConfig) -> Storage:
     :class:`SchemaError` naming ``sluicegate migrate``.
     """
     if not is_postgres_url(config.url):
-        return SQLiteStorage(open_database(config.url))
+        return SQLiteStorage(
+            open_database(config.url), bodies_retention_days=config.bodies_retention_days
+        )
     pool = await connect_pool(config.url, size=config.pool_size)
     try:
         async with pool.acquire() as conn:

@@ -83,6 +83,7 @@ class SQLiteLedgerStore(SpendFromUsage):
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             self._insert(records)
+            self._insert_bodies(records)
             self._conn.execute(
                 "INSERT INTO spool_offsets (file, shipped) VALUES (?, ?) "
                 "ON CONFLICT (file) DO UPDATE SET shipped = excluded.shipped",
@@ -103,6 +104,21 @@ class SQLiteLedgerStore(SpendFromUsage):
                 [value for record in records[start : start + chunk] for value in _row(record)],
             )
         self._conn.executemany(_INSERT, [_row(r) for r in records[whole:]])
+
+    def _insert_bodies(self, records: list[LedgerRecord]) -> None:
+        """storage.bodies: each record's bodies in their own table (never in its ledger row)."""
+        rows = [
+            (r.id, r.tenant_id, r.ts, b.mode, orjson.dumps(b.request).decode(),
+             None if b.answer is None else orjson.dumps(b.answer).decode())
+            for r in records
+            if (b := r.bodies) is not None
+        ]
+        if rows:
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO bodies (id, tenant_id, ts, mode, request, answer)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
 
     def _with_tenant_ids(self, records: list[LedgerRecord]) -> list[LedgerRecord]:
         """Records spooled by a version before tenant ids get the id of the tenant that

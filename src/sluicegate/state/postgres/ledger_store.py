@@ -100,6 +100,18 @@ offsets AS (
 SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM offsets)
 """
 
+# storage.bodies: a batch's bodies, in their own table, before its ledger rows (and the
+# spool offset) go in: the offset never passes a body not stored, and a batch shipped
+# again stores nothing twice.
+_SHIP_BODIES = """
+INSERT INTO bodies (id, tenant_id, ts, mode, request, answer)
+SELECT id, coalesce(tenant_id, (SELECT t.id FROM tenants t WHERE t.name = input.tenant)),
+       ts, mode, request::jsonb, answer::jsonb
+FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::text[],
+            $7::text[]) AS input(id, tenant_id, tenant, ts, mode, request, answer)
+ON CONFLICT DO NOTHING
+"""
+
 # Raw-row expressions and roll-up columns for each grouping, as the group keys k (and
 # k2). A tenant is its id, with its name alongside to be shown (see LedgerStore).
 _RAW_GROUP = {
@@ -135,6 +147,9 @@ class PostgresLedgerStore(SpendFromUsage):
         async with self._pool.acquire() as conn:
             days = {day_of(r.ts) for r in records}
             await self._partitions.ensure(conn, days)
+            bodies = _bodies(records)
+            if bodies is not None:
+                await conn.execute(_SHIP_BODIES, *bodies)
             try:
                 inserted = await conn.fetchval(_SHIP, *columns, file, offset)
             except asyncpg.CheckViolationError:
@@ -334,6 +349,26 @@ def _raw_query(
         f"WHERE {cond}) s GROUP BY {keys}",
         params,
     )
+
+
+def _bodies(records: list[LedgerRecord]) -> list[list[Any]] | None:
+    """The batch's bodies as one list per column of :data:`_SHIP_BODIES`; None: none."""
+    kept = [r for r in records if r.bodies is not None]
+    if not kept:
+        return None
+    dumps = orjson.dumps
+    columns: list[list[Any]] = [[], [], [], [], [], [], []]
+    for r in kept:
+        b = r.bodies
+        assert b is not None
+        for column, value in zip(
+            columns,
+            (r.id, r.tenant_id, r.tenant, r.ts, b.mode, dumps(b.request).decode(),
+             None if b.answer is None else dumps(b.answer).decode()),
+            strict=True,
+        ):
+            column.append(value)
+    return columns
 
 
 def _columns(records: list[LedgerRecord]) -> list[list[Any]]:
