@@ -60,7 +60,7 @@ class TracedAccessLog(AccessLog):
             usage, _ = outcome.settle()
             _describe(span, request, outcome, usage)
         super().record(outcome)
-        if span is not None:
+        if span is not None and span.is_recording():
             if request is not None:
                 self.tracing.remember(request.request_id, span)
             span.end()

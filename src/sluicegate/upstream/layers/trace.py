@@ -49,11 +49,16 @@ class TraceLayer:
         span = tracing.start_client(
             f"{request.operation} {target.model}", outcome.get(SERVER_SPAN)
         )
-        capture = False
-        if span.is_recording():
-            capture = request.runtime.config.observability.capture_content
-            span.set_attributes(self._attributes(call, capture))
-        token = tracing.activate(span)
+        token = tracing.activate(span)  # current while the provider sends: its traceparent
+        if not span.is_recording():
+            # Not sampled: the upstream still gets the trace's context, and nothing
+            # else is done (no attributes, no observer on the answer).
+            try:
+                return await call_next(call)
+            finally:
+                tracing.deactivate(token)
+        capture = request.runtime.config.observability.capture_content
+        span.set_attributes(self._attributes(call, capture))
         try:
             stream = await call_next(call)
         except GatewayError as err:
@@ -64,7 +69,7 @@ class TraceLayer:
             raise
         finally:
             tracing.deactivate(token)
-        return stream.watch(_ClientSpan(span, capture))
+        return stream.watch(_CapturingSpan(span) if capture else _ClientSpan(span))
 
     def _attributes(self, call: Call, capture: bool) -> dict[str, Any]:
         target, request = call.target, call.request
@@ -105,33 +110,15 @@ def _failed(span: Span, error: str, message: str) -> None:
 
 
 class _ClientSpan(Observer):
-    """Ends the call's span with what its answer said; with content capture, keeps
-    the answer's text (bounded) for ``gen_ai.output.messages``."""
+    """Ends the call's span with what its answer said. It watches no event (the
+    outcome has what the span needs), so it costs nothing per event."""
 
     __slots__ = ("_calls", "_span", "_text")
 
-    def __init__(self, span: Span, capture: bool) -> None:
+    def __init__(self, span: Span) -> None:
         self._span = span
-        self._text: list[str] | None = [] if capture else None
+        self._text: list[str] | None = None
         self._calls: dict[int, dict[str, str]] = {}
-
-    def on_event(self, event: Event) -> None:
-        text = self._text
-        if text is None:
-            return
-        kind = type(event)
-        if kind is TextDelta:
-            if sum(map(len, text)) < MAX_CONTENT_CHARS:
-                text.append(event.text)  # type: ignore[union-attr]
-        elif kind is ToolCallDelta:
-            delta: ToolCallDelta = event  # type: ignore[assignment]
-            call = self._calls.setdefault(delta.call_index, {"arguments": ""})
-            if delta.id:
-                call["id"] = delta.id
-            if delta.name:
-                call["name"] = delta.name
-            if len(call["arguments"]) < MAX_CONTENT_CHARS:
-                call["arguments"] += delta.arguments
 
     def on_end(self, stream: Stream) -> None:
         span, outcome = self._span, stream.outcome
@@ -157,3 +144,31 @@ class _ClientSpan(Observer):
             _failed(span, "cancelled", "the answer was given up before its end")
         else:
             span.end()
+
+
+class _CapturingSpan(_ClientSpan):
+    """With content capture: also keeps the answer's text and tool calls (bounded) for
+    ``gen_ai.output.messages``."""
+
+    __slots__ = ()
+
+    def __init__(self, span: Span) -> None:
+        super().__init__(span)
+        self._text = []
+
+    def on_event(self, event: Event) -> None:
+        text = self._text
+        assert text is not None
+        kind = type(event)
+        if kind is TextDelta:
+            if sum(map(len, text)) < MAX_CONTENT_CHARS:
+                text.append(event.text)  # type: ignore[union-attr]
+        elif kind is ToolCallDelta:
+            delta: ToolCallDelta = event  # type: ignore[assignment]
+            call = self._calls.setdefault(delta.call_index, {"arguments": ""})
+            if delta.id:
+                call["id"] = delta.id
+            if delta.name:
+                call["name"] = delta.name
+            if len(call["arguments"]) < MAX_CONTENT_CHARS:
+                call["arguments"] += delta.arguments
