@@ -85,8 +85,8 @@ or off by the full guard: so 0.4 false alarms per 50,000 requests from the two
 output-length charts however large the baseline (0.44 for all seven metrics at
 a 100,000-request baseline on the tuning seeds, 0.32 on others), and fewer with
 a smaller one (k = 0.13 at 5,000: 2 million). The +30 % length shift then takes
-about 210 requests (h over
-its climb of 0.18 a request at 5,000 baseline requests). Chosen on the tuning seeds
+about 210 requests (h over its climb of 0.18 a request at 5,000 baseline
+requests). Chosen on the tuning seeds
 between 38 (0.59 false alarms per 50,000 requests at a 20,000-request baseline,
 heading past 1 for larger ones, when latency still had k = 0.1) and 45 (the length
 goal missed in 2 of 50 runs)."""
