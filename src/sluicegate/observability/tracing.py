@@ -145,12 +145,12 @@ class Tracing:
     def deactivate(token: object) -> None:
         otel_context.detach(token)  # type: ignore[arg-type]
 
-    def inject(self, headers: Mapping[str, str]) -> Mapping[str, str]:
-        """``headers`` with the current span's ``traceparent`` (and ``tracestate``); the
-        same mapping when no span is current (a health probe)."""
+    def inject(self) -> dict[str, str]:
+        """The current span's ``traceparent`` (and ``tracestate``) as headers; none
+        when no span is current (a health probe)."""
         carrier: dict[str, str] = {}
         self.propagator.inject(carrier)
-        return {**headers, **carrier} if carrier else headers
+        return carrier
 
     def remember(self, request_id: str, span: Span) -> None:
         """Keep the SERVER span of ``request_id`` for a later :meth:`evaluation`."""

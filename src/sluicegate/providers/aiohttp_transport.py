@@ -149,7 +149,10 @@ class AiohttpTransport:
         limits: Limits,
         tls: ssl.SSLContext | None,
         max_bytes: int,
+        extra: Mapping[str, str] | None = None,
     ) -> Answer:
+        if extra:
+            headers = {**headers, **extra}
         async with self.open(
             url, body, headers, limits=limits, tls=tls, max_bytes=max_bytes
         ) as resp:  # open() maps a failure while reading, too

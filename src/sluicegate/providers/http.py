@@ -47,9 +47,10 @@ class HttpClient:
         # Endpoint strings parsed once: providers build them per call, and parsing
         # a URL on every LLM call is measurable at the gateway's request rate.
         self._urls: dict[str, URL] = {}
-        # Adds the current trace context (W3C traceparent) to every call's headers;
-        # set by the gateway only when tracing is on (None: headers go as they are).
-        self.trace_headers: Callable[[Mapping[str, str]], Mapping[str, str]] | None = None
+        # The current trace context (W3C traceparent) as headers for each call, sent
+        # after the provider's own (which stay one mapping, serialised once); set by
+        # the gateway only when tracing is on.
+        self.trace_headers: Callable[[], Mapping[str, str]] | None = None
 
     @property
     def proxies(self) -> ProxyRules:
@@ -84,13 +85,12 @@ class HttpClient:
         provider's own context for https (default: the system's trust store);
         ``max_bytes``: the most the answer may take, decoded."""
         parsed = self._url(url)
-        if self.trace_headers is not None:
-            headers = self.trace_headers(headers)
+        extra = None if self.trace_headers is None else self.trace_headers()
         proxied = self.proxies and self.proxies.for_url(parsed) is not None
         transport = self.streams if proxied else self.unary
         try:
             return await transport.fetch(
-                parsed, body, headers, limits=limits, tls=tls, max_bytes=max_bytes
+                parsed, body, headers, limits=limits, tls=tls, max_bytes=max_bytes, extra=extra
             )
         except TransportFailure as failure:
             raise failure_error(failure, provider) from failure
@@ -111,8 +111,8 @@ class HttpClient:
         read as it comes. A non-2xx status is not an error here: the adapter reads
         the body and maps it, because only it knows the format (a 3xx, never
         followed, too)."""
-        if self.trace_headers is not None:
-            headers = self.trace_headers(headers)
+        if self.trace_headers is not None and (extra := self.trace_headers()):
+            headers = {**headers, **extra}
         try:
             async with self.streams.open(
                 self._url(url), body, headers, limits=limits, tls=tls, max_bytes=max_bytes

@@ -112,7 +112,12 @@ class Transport(Protocol):
         limits: Limits,
         tls: ssl.SSLContext | None,
         max_bytes: int,
-    ) -> Answer: ...
+        extra: Mapping[str, str] | None = None,
+    ) -> Answer:
+        """``extra``: headers of this call alone (a ``traceparent``), sent after
+        ``headers``, which stay the same mapping call after call (a transport may
+        keep them serialised)."""
+        ...
 
     def open(
         self,

@@ -95,6 +95,7 @@ class UnaryTransport:
         limits: Limits,
         tls: ssl.SSLContext | None = None,
         max_bytes: int = MAX_ANSWER_BYTES,
+        extra: Mapping[str, str] | None = None,
     ) -> Answer:
         """POST ``body`` and read the whole answer, within ``limits``.
 
@@ -108,6 +109,8 @@ class UnaryTransport:
         connect_s, first_byte_s, total_s = limits.connect_s, limits.first_byte_s, limits.total_s
         deadline = None if total_s is None else now + total_s
         head = self._head(url, headers)  # before taking a connection: it may refuse the headers
+        if extra:  # this call's own (a traceparent): after the serialised, shared ones
+            head += _header_lines(extra)
         origin: _Origin = (url.scheme, url.raw_host or "", url.port or 0, tls)
         conn = self._checkout(origin, now)
         if conn is None:
@@ -435,3 +438,10 @@ def _decoded(body: bytes, headers: CIMultiDict[str], max_bytes: int) -> bytes:
     if not inflater.eof:
         raise zlib.error("incomplete or truncated stream")
     return decoded
+
+
+def _header_lines(headers: Mapping[str, str]) -> bytes:
+    for name, value in headers.items():
+        if any(c in name or c in value for c in "\r\n"):
+            raise ValueError(f"header {name!r} contains a line break")
+    return "".join(f"{name}: {value}\r\n" for name, value in headers.items()).encode("latin-1")
