@@ -46,17 +46,17 @@ class TraceLayer:
     async def __call__(self, call: Call, call_next: CallNext) -> Stream:
         tracing, target, request = self.tracing, call.target, call.request
         outcome = request.outcome
-        span = tracing.start_client(
-            f"{request.operation} {target.model}", outcome.get(SERVER_SPAN)
-        )
-        token = tracing.activate(span)  # current while the provider sends: its traceparent
-        if not span.is_recording():
-            # Not sampled: the upstream still gets the trace's context, and nothing
-            # else is done (no attributes, no observer on the answer).
+        server = outcome.get(SERVER_SPAN)
+        if server is not None and not server.is_recording():
+            # Not sampled (its children would not be either): the upstream gets the
+            # trace's context, unsampled, from the request's span, and no span is made.
+            token = tracing.activate(server)
             try:
                 return await call_next(call)
             finally:
                 tracing.deactivate(token)
+        span = tracing.start_client(f"{request.operation} {target.model}", server)
+        token = tracing.activate(span)  # current while the provider sends: its traceparent
         capture = request.runtime.config.observability.capture_content
         span.set_attributes(self._attributes(call, capture))
         try:
