@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 from sluicegate.pipeline import Events, Next, Request
-from sluicegate.state.directory import Directory
+from sluicegate.state.directory import ApiKey, Directory, Tenant
 
 MAX_TAGS = 16
 MAX_TAG_LENGTH = 64
@@ -20,19 +20,7 @@ class Authenticate:
 
     async def __call__(self, request: Request, call_next: Next) -> Events:
         headers = request.headers
-        token = api_key_of(headers)
-        if not token:
-            raise GatewayError(
-                ErrorKind.AUTHENTICATION,
-                "missing API key: send 'Authorization: Bearer KEY' or 'x-api-key: KEY'",
-                code=ErrorCode.MISSING_API_KEY,
-            )
-        found = self.directory.authenticate(token)
-        if found is None:
-            raise GatewayError(
-                ErrorKind.AUTHENTICATION, "invalid API key", code=ErrorCode.INVALID_API_KEY
-            )
-        api_key, tenant = found
+        api_key, tenant = key_holder(self.directory, headers)
         raw_tags = headers.get("x-sluicegate-tags")
         tags = parse_tags(raw_tags) if raw_tags else ()
         raw_session = headers.get(SESSION_HEADER)
@@ -43,6 +31,23 @@ class Authenticate:
                 api_key=api_key, tenant=tenant, tags=tags, session=parse_session(raw_session)
             )
         )
+
+
+def key_holder(directory: Directory, headers: Mapping[str, str]) -> tuple[ApiKey, Tenant]:
+    """The key the headers carry and its tenant; 401 when there is none or it is unknown."""
+    token = api_key_of(headers)
+    if not token:
+        raise GatewayError(
+            ErrorKind.AUTHENTICATION,
+            "missing API key: send 'Authorization: Bearer KEY' or 'x-api-key: KEY'",
+            code=ErrorCode.MISSING_API_KEY,
+        )
+    found = directory.authenticate(token)
+    if found is None:
+        raise GatewayError(
+            ErrorKind.AUTHENTICATION, "invalid API key", code=ErrorCode.INVALID_API_KEY
+        )
+    return found
 
 
 def api_key_of(headers: Mapping[str, str]) -> str | None:

@@ -85,12 +85,7 @@ def answered_page(
             sql += " AND f.score >= {}"
             params.append(min_value)
         sql += ")"
-    if after is not None:
-        sql += " AND (b.ts > {} OR (b.ts = {} AND b.id > {}))"
-        params += [after[0], after[0], after[1]]
-    sql += " ORDER BY b.ts, b.id LIMIT {}"
-    params.append(limit)
-    return sql, params
+    return _keyset(sql, params, ("b.ts", "b.id"), after, limit)
 
 
 def rated_page(
@@ -118,12 +113,7 @@ def rated_page(
     if feedback is not None:
         sql += " AND f.name = {}"
         params.append(feedback)
-    if after is not None:
-        sql += " AND (b.id > {} OR (b.id = {} AND f.name > {}))"
-        params += [after[0], after[0], after[1]]
-    sql += " GROUP BY b.id, f.name ORDER BY b.id, f.name LIMIT {}"
-    params.append(limit)
-    return sql, params
+    return _keyset(sql, params, ("b.id", "f.name"), after, limit, group=True)
 
 
 def bodies_of(tenant_id: str, ids: Sequence[str]) -> tuple[str, list[Any]]:
@@ -157,9 +147,25 @@ def corrections_page(
     if feedback is not None:
         sql += " AND f.name = {}"
         params.append(feedback)
+    return _keyset(sql, params, ("f.ts", "f.id"), after, limit)
+
+
+def _keyset(
+    sql: str,
+    params: list[Any],
+    key: tuple[str, str],
+    after: tuple[Any, Any] | None,
+    limit: int,
+    *,
+    group: bool = False,
+) -> tuple[str, list[Any]]:
+    """The page of ``sql`` after ``after`` in the order of the two ``key`` columns
+    (grouped by them when ``group``), at most ``limit`` rows: keyset paging, so a
+    page costs the same however deep into the export it is."""
+    first, second = key
     if after is not None:
-        sql += " AND (f.ts > {} OR (f.ts = {} AND f.id > {}))"
-        params += [after[0], after[0], after[1]]
-    sql += " ORDER BY f.ts, f.id LIMIT {}"
-    params.append(limit)
-    return sql, params
+        sql += f" AND ({first} > {{}} OR ({first} = {{}} AND {second} > {{}}))"
+        params = [*params, after[0], after[0], after[1]]
+    if group:
+        sql += f" GROUP BY {first}, {second}"
+    return sql + f" ORDER BY {first}, {second} LIMIT {{}}", [*params, limit]

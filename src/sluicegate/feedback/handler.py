@@ -18,7 +18,7 @@ import orjson
 from aiohttp import web
 from pydantic import ValidationError
 
-from sluicegate.auth.authenticate import api_key_of
+from sluicegate.auth.authenticate import key_holder
 from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 from sluicegate.feedback.body import FeedbackBody
 from sluicegate.gateway import GATEWAY, Gateway
@@ -39,7 +39,7 @@ async def post_feedback(http: web.Request) -> web.Response:
     wire = ANTHROPIC if "anthropic-version" in http.headers else OPENAI
     try:
         gateway: Gateway = http.app[GATEWAY]
-        tenant = _tenant(gateway, http)
+        _, tenant = key_holder(gateway.directory, http.headers)
         body = await _body(http)
         try:
             value = body.checked_value()
@@ -75,22 +75,6 @@ async def post_feedback(http: web.Request) -> web.Response:
         return _answer(added, 201)
     except GatewayError as err:
         return error_response(wire, err)
-
-
-def _tenant(gateway: Gateway, http: web.Request) -> Tenant:
-    token = api_key_of(http.headers)
-    if not token:
-        raise GatewayError(
-            ErrorKind.AUTHENTICATION,
-            "missing API key: send 'Authorization: Bearer KEY' or 'x-api-key: KEY'",
-            code=ErrorCode.MISSING_API_KEY,
-        )
-    found = gateway.directory.authenticate(token)
-    if found is None:
-        raise GatewayError(
-            ErrorKind.AUTHENTICATION, "invalid API key", code=ErrorCode.INVALID_API_KEY
-        )
-    return found[1]
 
 
 async def _body(http: web.Request) -> FeedbackBody:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-import orjson
 
 from sluicegate.state.behaviour_store import (
     MAX_SIGNAL_ROWS,
@@ -15,6 +14,7 @@ from sluicegate.state.behaviour_store import (
     RequestRef,
     SignalRow,
     _feedback_of,
+    _feedback_row,
     _feedback_summary,
     _session,
 )
@@ -63,24 +63,12 @@ class PostgresBehaviourStore:
         return None if row is None else RequestRef(*row)
 
     async def add_feedback(self, feedback: Feedback) -> Feedback | None:
-        f = feedback
         inserted = await self._pool.fetchval(
             "INSERT INTO feedback (tenant_id, id, ledger_id, request_id, alias, session, name,"
             " value, score, comment, correction, ts)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12)"
             " ON CONFLICT (tenant_id, id) DO NOTHING RETURNING 1",
-            f.tenant_id,
-            f.id,
-            f.ledger_id,
-            f.request_id,
-            f.alias,
-            f.session,
-            f.name,
-            orjson.dumps(f.value).decode(),
-            f.score,
-            f.comment,
-            f.correction,
-            f.ts,
+            *_feedback_row(feedback),
         )
         return feedback if inserted is not None else None
 
