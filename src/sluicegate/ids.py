@@ -19,3 +19,8 @@ class IdGenerator:
 
     def __call__(self) -> str:
         return f"{self._prefix}{self._next():x}"
+
+
+# What a request id the gateway makes starts with: the rest is the ledger row's id,
+# so that the record is found by its key from it.
+GENERATED_REQUEST_ID_PREFIX = "req_"

@@ -84,6 +84,19 @@ async def test_feedback_is_tied_to_the_request_once_per_id(stack: Stack) -> None
     assert status == 201 and yes["value"] is True
 
 
+async def test_feedback_finds_a_request_by_the_clients_own_request_id(stack: Stack) -> None:
+    await stack.openai().chat.completions.create(
+        model="gpt", messages=[{"role": "user", "content": "Hi"}],
+        extra_headers={"x-request-id": "my-trace-77"},
+    )
+    status, body = await feedback(stack, {"request_id": "my-trace-77", "name": "t", "value": 1})
+    assert status == 201 and body["request_id"] == "my-trace-77"
+    # A made-up id in the gateway's own form is no row's.
+    status, _ = await feedback(stack, {"request_id": "req_0123456789abcdef0", "name": "t",
+                                       "value": 1})
+    assert status == 404
+
+
 async def test_feedback_for_an_unknown_or_another_tenants_request_is_404(stack: Stack) -> None:
     raw = await ask(stack)
     mine = raw.headers["x-request-id"]

@@ -14,6 +14,7 @@ from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 from sluicegate.feedback import post_feedback
 from sluicegate.gateway import GATEWAY, Gateway
 from sluicegate.http_errors import JSON
+from sluicegate.ids import GENERATED_REQUEST_ID_PREFIX
 from sluicegate.pipeline import CanonicalRequest, Operation, Request
 from sluicegate.protocols import openai
 from sluicegate.protocols.wire import ANTHROPIC, OPENAI, WireFormat
@@ -36,9 +37,10 @@ def _request(
     decode: Callable[[bytes], CanonicalRequest],
 ) -> Request:
     gateway = http.app[GATEWAY]
+    id = gateway.new_id()
     return Request.start(
-        id=gateway.new_id(),
-        request_id=request_id(http),
+        id=id,
+        request_id=request_id(http, id),
         protocol="anthropic" if wire is ANTHROPIC else "openai",
         operation=operation,
         headers=http.headers,
@@ -182,14 +184,16 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/metrics", metrics)
 
 
-def request_id(request: web.Request) -> str:
-    """The client's own x-request-id when it is sane, otherwise a fresh one; fixed per request."""
+def request_id(request: web.Request, ledger_id: str | None = None) -> str:
+    """The client's own x-request-id when it is sane, otherwise a fresh one; fixed per
+    request. A fresh one is ``req_`` and the ledger record's id, so that the record is
+    found by its key from it (feedback), with no index of request ids to keep."""
     found = request.get(REQUEST_ID)
     if found is None:
         given = request.headers.get("x-request-id")
         if given and len(given) <= 128 and given.isprintable():
             found = given
         else:
-            found = "req_" + request.app[GATEWAY].new_id()
+            found = GENERATED_REQUEST_ID_PREFIX + (ledger_id or request.app[GATEWAY].new_id())
         request[REQUEST_ID] = found
     return found

@@ -14,6 +14,8 @@ from typing import Any, NamedTuple, Protocol
 import msgspec
 import orjson
 
+from sluicegate.ids import GENERATED_REQUEST_ID_PREFIX
+
 # The most rows one card or drift pass reads: the most recent ones of its window.
 MAX_SIGNAL_ROWS = 200_000
 
@@ -132,6 +134,26 @@ class BehaviourStore(Protocol):
     async def set_served_model(self, target: str, model: str, at: float) -> None: ...
 
 
+_FOUND = "SELECT id, request_id, alias, session, ts, response_id FROM ledger WHERE tenant_id = "
+
+
+def _lookups(request_id: str, mark: str) -> list[tuple[str, str]]:
+    """The queries, each by an index, that may find ``request_id`` (in ``mark``'s
+    placeholder style: ``?`` or ``$``), most likely first: the row whose id it names,
+    a client-chosen x-request-id, the answer's id."""
+    one = "$1" if mark == "$" else "?"
+    two = "$2" if mark == "$" else "?"
+    queries = []
+    if request_id.startswith(GENERATED_REQUEST_ID_PREFIX):
+        queries.append((f"{_FOUND}{one} AND id = {two} AND request_id = 'req_' || id",
+                        request_id[len(GENERATED_REQUEST_ID_PREFIX):]))
+    queries.append((f"{_FOUND}{one} AND request_id = {two} AND request_id <> 'req_' || id"
+                    " ORDER BY ts DESC LIMIT 1", request_id))
+    queries.append((f"{_FOUND}{one} AND response_id = {two} ORDER BY ts DESC LIMIT 1",
+                    request_id))
+    return queries
+
+
 def _window(since: float | None, until: float | None, mark: str = "?") -> tuple[str, list[Any]]:
     where, params = [], []
     if since is not None:
@@ -173,12 +195,12 @@ class SQLiteBehaviourStore:
         return [(r[0], float(r[1]), float(r[2])) for r in rows]
 
     async def find_request(self, tenant_id: str, request_id: str) -> RequestRef | None:
-        row = self._conn.execute(
-            "SELECT id, request_id, alias, session, ts, response_id FROM ledger WHERE tenant_id = ?"
-            " AND (request_id = ? OR response_id = ?) ORDER BY ts DESC LIMIT 1",
-            (tenant_id, request_id, request_id),
-        ).fetchone()
-        return None if row is None else RequestRef(*row)
+        conn, found = self._conn, None
+        for sql, param in _lookups(request_id, "?"):
+            found = conn.execute(sql, (tenant_id, param)).fetchone()
+            if found is not None:
+                break
+        return None if found is None else RequestRef(*found)
 
     async def add_feedback(self, feedback: Feedback) -> Feedback | None:
         cursor = self._conn.execute(

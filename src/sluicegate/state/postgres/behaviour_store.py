@@ -16,6 +16,7 @@ from sluicegate.state.behaviour_store import (
     _feedback_of,
     _feedback_row,
     _feedback_summary,
+    _lookups,
     _session,
 )
 
@@ -53,14 +54,11 @@ class PostgresBehaviourStore:
         return [(r[0], float(r[1]), float(r[2])) for r in rows]
 
     async def find_request(self, tenant_id: str, request_id: str) -> RequestRef | None:
-        row = await self._pool.fetchrow(
-            "SELECT id, request_id, alias, session, ts, response_id FROM ledger"
-            " WHERE tenant_id = $1"
-            " AND (request_id = $2 OR response_id = $2) ORDER BY ts DESC LIMIT 1",
-            tenant_id,
-            request_id,
-        )
-        return None if row is None else RequestRef(*row)
+        for sql, param in _lookups(request_id, "$"):
+            row = await self._pool.fetchrow(sql, tenant_id, param)
+            if row is not None:
+                return RequestRef(*row)
+        return None
 
     async def add_feedback(self, feedback: Feedback) -> Feedback | None:
         inserted = await self._pool.fetchval(
