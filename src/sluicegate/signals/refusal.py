@@ -28,13 +28,22 @@ _REFUSAL = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 # Typographic apostrophes are as common as straight ones in model output.
-_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'"})
+_CURLY = "\u2019"
+# A refusal's first word (after an opening quote or bracket): anything else is not one,
+# which spares the pattern nearly every answer.
+_OPENINGS = ("i", "sorry", "unfortunately", "as ", "we")
+_LEAD = " \t\n\"'*(["
+# The most of an answer's opening the pattern reads.
+_HEAD = 120
 
 
 def is_refusal(finish_reason: str | None, answer_head: str) -> bool:
     """``answer_head``: the answer's first characters (a hundred or so suffice)."""
     if finish_reason == "content_filter":
         return True
-    if not answer_head:
+    if not answer_head[:16].lstrip(_LEAD).lower().startswith(_OPENINGS):
         return False
-    return _REFUSAL.match(answer_head.translate(_QUOTES)) is not None
+    head = answer_head[:_HEAD].lstrip(_LEAD).lower()
+    if _CURLY in head:
+        head = head.replace(_CURLY, "'")
+    return _REFUSAL.match(head) is not None
