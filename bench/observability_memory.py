@@ -135,14 +135,22 @@ def memory_verdict(samples: list[tuple[int, float]]) -> Verdict:
     ))
 
 
-def metrics_verdict(warm_bytes: int, end_bytes: int) -> Verdict:
-    """Under 2 MB at the end, and not grown since the warm-up (no per-session series)."""
-    ok = end_bytes < METRICS_LIMIT_BYTES and end_bytes <= warm_bytes
+def metrics_verdict(warm: bytes, end: bytes) -> Verdict:
+    """Under 2 MB at the end, and no more series than after the warm-up (none per session
+    or feedback). Series, not bytes: the values' digits grow with the counts."""
+    warm_series, end_series = series(warm), series(end)
+    ok = len(end) < METRICS_LIMIT_BYTES and end_series <= warm_series
     return Verdict(ok, (
-        f"/metrics {'OK' if ok else 'FAIL'}: {end_bytes:,} bytes at the end "
-        f"({end_bytes / MB:.2f} MB, goal < 2 MB), {warm_bytes:,} after the warm-up "
-        f"({end_bytes - warm_bytes:+,})"
+        f"/metrics {'OK' if ok else 'FAIL'}: {len(end):,} bytes at the end "
+        f"({len(end) / MB:.2f} MB, goal < 2 MB), {len(warm):,} after the warm-up "
+        f"({len(end) - len(warm):+,}); {end_series:,} series lines at the end, "
+        f"{warm_series:,} after the warm-up"
     ))
+
+
+def series(body: bytes) -> int:
+    """Sample lines of an exposition (comments and blank lines aside)."""
+    return sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
 
 
 # --------------------------------------------------------------------------- config
@@ -190,7 +198,7 @@ class Traffic:
     done: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     rss: list[tuple[int, float]] = field(default_factory=list)  # (requests, bytes)
-    metrics_warm: int = 0
+    metrics_warm: bytes = b""
     started: float = 0.0
     warm_at: float = 0.0
 
@@ -223,10 +231,6 @@ async def metrics_body(http: aiohttp.ClientSession, base: str) -> bytes:
     async with http.get(f"{base}/metrics") as r:
         r.raise_for_status()
         return await r.read()
-
-
-async def metrics_size(http: aiohttp.ClientSession, base: str) -> int:
-    return len(await metrics_body(http, base))
 
 
 def families(body: bytes) -> list[tuple[str, int, int]]:
@@ -265,11 +269,12 @@ async def drive(base: str, pid: int, args: argparse.Namespace) -> Traffic:
                     rss = float(bench.rss_bytes(pid))
                     traffic.rss.append((traffic.done, rss))
                     elapsed = time.monotonic() - traffic.started
-                    line = f"  {traffic.done:>8,} requests: RSS {rss / MB:7.1f} MB  ({elapsed:5.0f}s)"
+                    line = (f"  {traffic.done:>8,} requests: RSS {rss / MB:7.1f} MB"
+                            f"  ({elapsed:5.0f}s)")
                     if len(traffic.rss) == 1:
                         traffic.warm_at = time.monotonic()
-                        traffic.metrics_warm = await metrics_size(http, base)
-                        line += f"  /metrics {traffic.metrics_warm:,} bytes (after the warm-up)"
+                        traffic.metrics_warm = await metrics_body(http, base)
+                        line += f"  /metrics {len(traffic.metrics_warm):,} bytes"
                     print(line, flush=True)
 
         await asyncio.gather(*(worker() for _ in range(args.concurrency)))
@@ -384,7 +389,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> int:
         elapsed = time.monotonic() - traffic.started
         async with aiohttp.ClientSession() as http:
             body = await metrics_body(http, base)
-        metrics_end = len(body)
+
         status, seconds, rows = await check_sessions(base)
         sessions, feedback = (
             await count_postgres(pg_url) if pg_url else count_sqlite(db))
@@ -408,8 +413,8 @@ async def measure(args: argparse.Namespace, workdir: Path) -> int:
     print(f"RSS warm-up -> end: {first / MB:.1f} -> {last / MB:.1f} MB, "
           f"{(last - first) / MB:+.1f} MB ({(last - first) / first:+.1%}); idle was "
           f"{idle / MB:.1f} MB")
-    print(f"/metrics: {traffic.metrics_warm:,} bytes after the warm-up, {metrics_end:,} at the end;"
-          " biggest families:")
+    print(f"/metrics: {len(traffic.metrics_warm):,} bytes after the warm-up, {len(body):,} "
+          "at the end; biggest families:")
     for name, lines, size in families(body)[:6]:
         print(f"  {name}: {lines:,} lines, {size:,} bytes")
     print(f"GET /admin/sessions?limit=5: {status} in {seconds * 1000:.0f} ms, {len(rows)} rows"
@@ -421,7 +426,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> int:
         print(f"errors: {dict(traffic.errors)}")
     counts_ok = (status == 200 and len(rows) == min(5, args.requests)
                  and sessions == args.requests and feedback == args.requests and not errors)
-    metrics = metrics_verdict(traffic.metrics_warm, metrics_end)
+    metrics = metrics_verdict(traffic.metrics_warm, body)
     memory = memory_verdict(traffic.rss)
     print()
     print(metrics.text)
