@@ -82,6 +82,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--storage", default=None,
                    help="postgresql://USER@HOST:PORT/ANY: a database of its own on that server")
     p.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
+    p.add_argument("--tracemalloc", action="store_true",
+                   help="instead: the gateway in this process, and what Python memory grew by "
+                        "from the warm-up to the end (tracemalloc, by line; objects, by type)")
     args = p.parse_args(argv)
     if not 1 <= args.aliases_per_tenant <= args.aliases:
         p.error("--aliases-per-tenant must be between 1 and --aliases")
@@ -436,9 +439,80 @@ async def measure(args: argparse.Namespace, workdir: Path) -> int:
     return 0 if metrics.ok and memory.ok and counts_ok else 1
 
 
+async def trace(args: argparse.Namespace, workdir: Path) -> int:
+    """The same traffic to an in-process gateway; what grew between warm-up and end.
+
+    tracemalloc sees Python's allocations only (not SQLite's page cache, nor
+    what the allocator keeps of freed memory), which is what a per-session or
+    per-feedback leak would be made of.
+    """
+    import gc
+    import tracemalloc
+
+    from aiohttp.test_utils import TestServer
+
+    from sluicegate.app import create_app
+    from sluicegate.config.loader import validate_config
+    from sluicegate.gateway import Gateway
+
+    data = config(args, f"sqlite:///{workdir / 'ledger.db'}", workdir / "spool", 0)
+    gateway = Gateway(validate_config(data))
+    server = TestServer(create_app(gateway), host="127.0.0.1")
+    await server.start_server()
+    base = str(server.make_url("")).rstrip("/")
+    run_id = uuid.uuid4().hex[:8]
+    errors: Counter[str] = Counter()
+    tracemalloc.start(8)
+
+    async def batch(first: int, last: int) -> None:
+        counter = itertools.count(first)
+        connector = aiohttp.TCPConnector(limit=args.concurrency)
+        async with aiohttp.ClientSession(connector=connector) as http:
+
+            async def worker() -> None:
+                while (i := next(counter)) < last:
+                    await one(http, base, i, args, run_id, errors)
+
+            await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+
+    def snapshot() -> tuple[tracemalloc.Snapshot, Counter[str]]:
+        gc.collect()
+        types = Counter(type(o).__qualname__ for o in gc.get_objects())
+        return tracemalloc.take_snapshot(), types
+
+    try:
+        await batch(0, args.warmup)
+        await gateway.ledger.aflush()
+        warm, warm_types = snapshot()
+        await batch(args.warmup, args.requests)
+        await gateway.ledger.aflush()
+        end, end_types = snapshot()
+    finally:
+        await server.close()
+    after = args.requests - args.warmup
+    stats = end.compare_to(warm, "traceback")
+    grown = sum(s.size_diff for s in stats)
+    print(f"{after:,} requests after a warm-up of {args.warmup:,} (in process; errors: "
+          f"{dict(errors) or 'none'}): Python memory {grown / MB:+.2f} MB "
+          f"({grown / after:+.1f} B/request); biggest growth by allocation site:")
+    for stat in sorted(stats, key=lambda s: -s.size_diff)[:8]:
+        frames = [f for f in stat.traceback if "/sluicegate/" in f.filename] or list(
+            stat.traceback)
+        where = frames[-1]
+        print(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+8,} blocks  "
+              f"{where.filename.split('/src/')[-1]}:{where.lineno}")
+    print("objects by type, growth:")
+    for name, n in sorted(((t, end_types[t] - warm_types[t]) for t in end_types),
+                          key=lambda x: -x[1])[:8]:
+        print(f"  {n:+9,} {name}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="sluicegate-obsmem-") as tmp:
+        if args.tracemalloc:
+            return asyncio.run(trace(args, Path(tmp)))
         return asyncio.run(measure(args, Path(tmp)))
 
 
