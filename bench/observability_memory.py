@@ -269,14 +269,19 @@ async def drive(base: str, pid: int, args: argparse.Namespace) -> Traffic:
                     # Whatever is in flight now is only partly served: one worker reads
                     # while the other 31 keep the load on, as a scraper would.
                     pending.pop(0)
+                    first = not traffic.rss
+                    if first:
+                        # Scraped before the first sample: building the exposition takes
+                        # a few times its size, which the allocator then keeps; that is
+                        # part of a warm gateway (scraped every 15 s), not growth.
+                        traffic.metrics_warm = await metrics_body(http, base)
+                        traffic.warm_at = time.monotonic()
                     rss = float(bench.rss_bytes(pid))
                     traffic.rss.append((traffic.done, rss))
                     elapsed = time.monotonic() - traffic.started
                     line = (f"  {traffic.done:>8,} requests: RSS {rss / MB:7.1f} MB"
                             f"  ({elapsed:5.0f}s)")
-                    if len(traffic.rss) == 1:
-                        traffic.warm_at = time.monotonic()
-                        traffic.metrics_warm = await metrics_body(http, base)
+                    if first:
                         line += f"  /metrics {len(traffic.metrics_warm):,} bytes"
                     print(line, flush=True)
 
