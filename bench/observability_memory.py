@@ -29,6 +29,10 @@ it at the end. Exit status 1 when a goal fails or any call did not answer as
 expected.
 
     PYTHONPATH=$PWD/src .venv/bin/python bench/observability_memory.py [--requests 100000]
+
+On a 2-core box the 100,000 requests and their feedback take about 3 minutes on SQLite (556
+requests/s with feedback) and about 6 to 8 on PostgreSQL. ``--tracemalloc`` with 25,000 requests
+takes about 7 minutes, because tracemalloc is slow.
 """
 
 from __future__ import annotations
