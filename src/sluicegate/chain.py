@@ -34,10 +34,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sluicegate.accounting.access_log import AccessLog
-from sluicegate.accounting.spans import TracedAccessLog
 from sluicegate.admission.admit import Admit
 from sluicegate.admission.limiter import Limiter
 from sluicegate.auth.authenticate import Authenticate
@@ -50,7 +49,6 @@ from sluicegate.idempotency import Idempotency, IdempotencyStore, StoredAnswer
 from sluicegate.ingress.decode import Decode
 from sluicegate.observability.alerts import Alerts
 from sluicegate.observability.metrics import Metrics
-from sluicegate.observability.tracing import Tracing
 from sluicegate.pipeline.request import Request
 from sluicegate.pipeline.stage import Pipeline
 from sluicegate.prompts import ComposePrompt, PromptRegistry
@@ -63,6 +61,9 @@ from sluicegate.signals.served_models import ServedModels
 from sluicegate.state.directory import Directory
 from sluicegate.state.ledger import Ledger, LedgerRecord
 from sluicegate.upstream.stage import CallUpstream
+
+if TYPE_CHECKING:
+    from sluicegate.observability.tracing import Tracing
 
 
 @dataclass(frozen=True)
@@ -100,14 +101,17 @@ def build_pipeline(services: Services) -> Pipeline:
     admit = Admit(services.limiter, fail_open=services.limits_fail_open, alerts=services.alerts)
     guard = Guard()
     tracing = services.tracing
-    access_log = (
-        AccessLog(services.ledger, services.metrics, services.served_models, services.access_sink)
-        if tracing is None
-        else TracedAccessLog(
+    if tracing is None:
+        access_log = AccessLog(
+            services.ledger, services.metrics, services.served_models, services.access_sink
+        )
+    else:
+        from sluicegate.accounting.spans import TracedAccessLog  # OpenTelemetry: only when on
+
+        access_log = TracedAccessLog(
             services.ledger, services.metrics, tracing, services.served_models,
             services.access_sink,
         )
-    )
     cache = Cache(services.cache, semantic=services.semantic)
     capture = [] if services.bodies == "off" else [Capture(services.bodies)]
     for source in (

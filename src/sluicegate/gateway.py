@@ -38,7 +38,7 @@ from sluicegate.idempotency import IdempotencyStore, MemoryIdempotencyStore, Red
 from sluicegate.ids import IdGenerator
 from sluicegate.observability.alerts import Alerts
 from sluicegate.observability.metrics import Metrics
-from sluicegate.observability.tracing import Tracing
+from sluicegate.observability.tracing_switch import collector_named
 from sluicegate.periodic import every
 from sluicegate.pipeline.stage import Pipeline
 from sluicegate.prompts import PromptRegistry
@@ -63,6 +63,7 @@ from sluicegate.tasks import running
 
 if TYPE_CHECKING:  # the semantic cache is an optional extra, imported when configured
     from sluicegate.cache.semantic import MemorySemanticIndex, RedisSemanticIndex
+    from sluicegate.observability.tracing import Tracing
 
 log = logging.getLogger("sluicegate")
 
@@ -168,7 +169,13 @@ class Gateway:
         stack.push_async_callback(self.alerts.close)  # last: anything may still alert
         self.http = HttpClient.create()
         stack.push_async_callback(self.http.close)
-        self.tracing = tracing = self._tracing or Tracing.from_config(config.observability)
+        tracing = self._tracing
+        if tracing is None and collector_named(config.observability):
+            # Imported only here: OpenTelemetry is ~130 modules a process without it spares.
+            from sluicegate.observability.tracing import Tracing
+
+            tracing = Tracing.from_config(config.observability)
+        self.tracing = tracing
         if tracing is not None:
             # Closed after everything that ends spans (the pipeline's last requests).
             stack.push_async_callback(tracing.close)

@@ -19,6 +19,9 @@ from sluicegate.state.behaviour_store import BehaviourStore, SignalRow
 DAY_S = 86_400.0
 WINDOW_S = DAY_S
 BASELINE_S = 7 * DAY_S
+# A rolling baseline is the most recent this many requests of its 7 days: the drift
+# tests are measured with baselines of 2,000 to 100,000, and it is read every 10 min.
+ROLLING_BASELINE_REQUESTS = 20_000
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ async def baseline_of(
     wanted = drift.baseline_requests
     if wanted is None:
         end = now - WINDOW_S if window_since is None else window_since
-        span = await _span(store, alias, end - BASELINE_S, end, None)
+        span = await _span(store, alias, end - BASELINE_S, end, ROLLING_BASELINE_REQUESTS)
         return Baseline(span, end, key=f"rolling:{int(end // DAY_S)}")
     start = await store.baseline_since(alias)
     if start is None:
@@ -118,8 +121,7 @@ async def spans(
 async def _span(
     store: BehaviourStore, alias: str, since: float, until: float | None, recent: int | None
 ) -> Span:
-    rows = await store.signals(alias, since, until)
-    if recent is not None and len(rows) > recent:
-        rows = rows[-recent:]
-        since = rows[0].ts
+    rows = await store.signals(alias, since, until, last=recent)
+    if recent is not None and len(rows) == recent:
+        since = rows[0].ts  # the window is the most recent requests: it starts at the first
     return Span(since, until, rows, await store.feedback_scores(alias, since, until))

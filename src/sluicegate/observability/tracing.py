@@ -46,11 +46,7 @@ from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter
-from opentelemetry.sdk.environment_variables import (
-    OTEL_EXPORTER_OTLP_ENDPOINT,
-    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
-    OTEL_TRACES_SAMPLER,
-)
+from opentelemetry.sdk.environment_variables import OTEL_TRACES_SAMPLER
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -64,6 +60,7 @@ from sluicegate.observability.metrics import counter
 
 if TYPE_CHECKING:
     from sluicegate.config.schema import ObservabilityConfig
+from sluicegate.observability.tracing_switch import collector_named
 
 log = logging.getLogger("sluicegate.tracing")
 
@@ -112,11 +109,9 @@ class Tracing:
     ) -> Tracing | None:
         """The gateway's tracing, or None when no collector is configured."""
         env = os.environ if env is None else env
-        base = config.otlp_endpoint
-        if base is None and not (
-            env.get(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) or env.get(OTEL_EXPORTER_OTLP_ENDPOINT)
-        ):
+        if not collector_named(config, env):
             return None
+        base = config.otlp_endpoint
         base = base.rstrip("/") if base is not None else None
         # None: the exporters resolve the endpoints from the environment themselves.
         spans = OTLPSpanExporter(endpoint=f"{base}/v1/traces" if base else None)

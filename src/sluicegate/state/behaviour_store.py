@@ -16,8 +16,9 @@ import orjson
 
 from sluicegate.ids import GENERATED_REQUEST_ID_PREFIX
 
-# The most rows one card or drift pass reads: the most recent ones of its window.
-MAX_SIGNAL_ROWS = 200_000
+# The most rows one card or drift pass reads: the most recent ones of its window
+# (a figure over 50,000 requests is as good as over all; memory stays a few MB).
+MAX_SIGNAL_ROWS = 50_000
 
 
 class SignalRow(NamedTuple):
@@ -91,10 +92,16 @@ class RequestRef(NamedTuple):
 
 class BehaviourStore(Protocol):
     async def signals(
-        self, alias: str, since: float | None, until: float | None, *, first: int | None = None
+        self,
+        alias: str,
+        since: float | None,
+        until: float | None,
+        *,
+        first: int | None = None,
+        last: int | None = None,
     ) -> list[SignalRow]:
         """The alias's rows over ``[since, until)`` in time order: the first ``first``
-        of them, or else the most recent :data:`MAX_SIGNAL_ROWS`."""
+        of them, or else the most recent ``last`` (at most :data:`MAX_SIGNAL_ROWS`)."""
         ...
 
     async def feedback_scores(
@@ -170,7 +177,13 @@ class SQLiteBehaviourStore:
         self._conn = conn
 
     async def signals(
-        self, alias: str, since: float | None, until: float | None, *, first: int | None = None
+        self,
+        alias: str,
+        since: float | None,
+        until: float | None,
+        *,
+        first: int | None = None,
+        last: int | None = None,
     ) -> list[SignalRow]:
         window, params = _window(since, until)
         base = f"SELECT {SIGNAL_COLUMNS} FROM ledger WHERE alias = ?{window}"
@@ -178,7 +191,7 @@ class SQLiteBehaviourStore:
             sql = f"{base} ORDER BY ts LIMIT ?"
         else:
             sql = f"SELECT * FROM ({base} ORDER BY ts DESC LIMIT ?) ORDER BY ts"
-        limit = first if first is not None else MAX_SIGNAL_ROWS
+        limit = first if first is not None else min(last or MAX_SIGNAL_ROWS, MAX_SIGNAL_ROWS)
         rows = self._conn.execute(sql, [alias, *params, limit]).fetchall()
         return [SignalRow._make((*r[:7], bool(r[7]), *r[8:])) for r in rows]
 

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import logging
 import random
+from typing import TYPE_CHECKING
 
 from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 from sluicegate.fairness import Gates
 from sluicegate.observability.metrics import Metrics
 from sluicegate.observability.throttled_log import ThrottledLog
-from sluicegate.observability.tracing import Tracing
 from sluicegate.pipeline import Request, Stream
 from sluicegate.pipeline.outcome import BREAKER_OPEN
 from sluicegate.resilience.backoff import BackoffPolicy
@@ -31,8 +31,10 @@ from sluicegate.resilience.health import TargetHealth
 from sluicegate.routing.plan import Plan, Planner
 from sluicegate.upstream.call import Call, CallNext, Layer, NotCalled, compose
 from sluicegate.upstream.layers import BreakerLayer, CapacityLayer, HealthLayer, RetryLayer
-from sluicegate.upstream.layers.trace import TraceLayer
 from sluicegate.upstream.target import call_target
+
+if TYPE_CHECKING:
+    from sluicegate.observability.tracing import Tracing
 
 log = logging.getLogger("sluicegate.upstream")
 
@@ -57,9 +59,11 @@ class CallUpstream:
         breaker, health_layer = BreakerLayer(health), HealthLayer(health, durations)
         retry, capacity = RetryLayer(budget, backoff, rng), CapacityLayer(gates)
         # A CLIENT span per call made, only when tracing is on (else no layer at all).
-        targets: list[Layer] = [health_layer] if tracing is None else [
-            TraceLayer(tracing), health_layer
-        ]
+        targets: list[Layer] = [health_layer]
+        if tracing is not None:
+            from sluicegate.upstream.layers.trace import TraceLayer  # OpenTelemetry: only when on
+
+            targets.insert(0, TraceLayer(tracing))
         # By (a retry?, the target has a capacity?).
         self._chains: dict[tuple[bool, bool], CallNext] = {
             (False, False): compose([breaker, *targets], call_target),

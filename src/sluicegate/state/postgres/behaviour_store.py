@@ -28,14 +28,20 @@ class PostgresBehaviourStore:
         self._pool = pool
 
     async def signals(
-        self, alias: str, since: float | None, until: float | None, *, first: int | None = None
+        self,
+        alias: str,
+        since: float | None,
+        until: float | None,
+        *,
+        first: int | None = None,
+        last: int | None = None,
     ) -> list[SignalRow]:
         base = f"SELECT {SIGNAL_COLUMNS} FROM ledger WHERE alias = $1{_WINDOW}"
         if first is not None:
             sql = f"{base} ORDER BY ts LIMIT $4"
         else:
             sql = f"SELECT * FROM ({base} ORDER BY ts DESC LIMIT $4) AS recent ORDER BY ts"
-        limit = first if first is not None else MAX_SIGNAL_ROWS
+        limit = first if first is not None else min(last or MAX_SIGNAL_ROWS, MAX_SIGNAL_ROWS)
         rows = await self._pool.fetch(sql, alias, since, until, limit)
         return [SignalRow(*r) for r in rows]
 
