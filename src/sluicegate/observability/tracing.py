@@ -123,7 +123,11 @@ class Tracing:
 
     def start_server(self, name: str, headers: Mapping[str, str]) -> Span:
         """A request's SERVER span, continuing the trace of its ``traceparent`` if any."""
-        parent = self.propagator.extract(headers)
+        # Most requests carry no trace context: skip the propagator's parsing for them.
+        # (An empty context, not None: a request's span is a root unless it says otherwise.)
+        parent = (
+            self.propagator.extract(headers) if "traceparent" in headers else otel_context.Context()
+        )
         return self.tracer.start_span(name, context=parent, kind=SpanKind.SERVER)
 
     def start_client(self, name: str, parent: Span | None) -> Span:
