@@ -74,3 +74,46 @@ async def test_two_replicas_share_feedback_sessions_alerts_and_cards(
         assert card_a == card_b
         assert card_a["requests"] == 4 and card_a["served_models"] == {"snap-1": 2, "snap-2": 2}
         assert card_a["feedback"] == {"thumbs": {"n": 1, "mean": 1.0}}
+
+
+async def test_a_drift_both_replicas_see_is_one_alert(
+    start_gateway, postgres_url: str, redis_url: str  # type: ignore[no-untyped-def]
+) -> None:
+    import random
+
+    async with OpenAIUpstream() as oai, AnthropicUpstream() as claude:
+        config = upstream_config(
+            oai.url, claude.url, server={"admin_key": "admin-secret"},
+            storage={"url": postgres_url, "redis_url": redis_url},
+            observability={"drift": {"baseline_requests": 300}},
+        )
+        a = Stack(await start_gateway(config), oai, claude)
+        b = Stack(await start_gateway(config), oai, claude)
+        rng = random.Random(3)
+
+        async def serve(n: int, tokens: float) -> None:
+            for i in range(n):
+                oai.reply_with(
+                    text="Here.", times=1,
+                    usage={"prompt_tokens": 9, "total_tokens": 0,
+                           "completion_tokens": max(1, int(rng.lognormvariate(0, 0.4) * tokens))},
+                )
+                await (a if i % 2 else b).openai().chat.completions.create(
+                    model="gpt", messages=[{"role": "user", "content": "Hi"}]
+                )
+
+        await serve(300, 100)
+        await serve(200, 200)
+        for stack in (a, b):
+            await stack.gateway.app[GATEWAY].ledger.aflush()
+        raised = []
+        for stack in (a, b):
+            monitor = stack.gateway.app[GATEWAY].drift_monitor
+            assert monitor is not None
+            raised += [r.metric for _, r in await monitor.check() if r.metric == "output_tokens"]
+        assert raised == ["output_tokens"]  # raised by one replica, not by both
+        for stack in (a, b):
+            listed = await get(stack, "/admin/alerts?type=drift")
+            assert [x["metric"] for x in listed["data"] if x["metric"] != "latency_ms"] == [
+                "output_tokens"
+            ]
