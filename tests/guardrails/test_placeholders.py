@@ -22,6 +22,14 @@ def test_each_distinct_value_gets_its_own_numbered_placeholder() -> None:
     assert text == "Mail [EMAIL_1] or [EMAIL_2]; again [EMAIL_1]. Call [PHONE_1]."
 
 
+def test_spans_in_any_order_that_overlap_keep_the_first_in_order() -> None:
+    # Two guardrails: one found the phone number, the other a part of it.
+    spans = [(51, 53, "location"), (48, 64, "phone"), (5, 13, "email")]
+    assert Redaction().redact(TEXT, spans) == (
+        "Mail [EMAIL_1] or bob@y.io; again ada@x.io. Call [PHONE_1]."
+    )
+
+
 def test_restore_puts_back_every_known_placeholder_whatever_its_case() -> None:
     redaction, text = redacted()
     assert redaction.restore(text) == TEXT

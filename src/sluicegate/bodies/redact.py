@@ -50,7 +50,7 @@ def redact_bodies(bodies: Bodies, detector: Detector | None = None) -> Bodies:
         found = scan.scan(value, "user")
         if not isinstance(found, list | tuple) or not found:
             return value
-        return redaction.redact(value, _disjoint([(h.start, h.end, h.label) for h in found]))
+        return redaction.redact(value, [(h.start, h.end, h.label) for h in found])
 
     request = dict(bodies.request)
     messages = request.get("messages")
@@ -86,15 +86,6 @@ def _call(call: Any, text: Any) -> Any:
         return call
     # Arguments are JSON text: a placeholder is plain letters, so it stays valid JSON.
     return {**call, "function": {**function, "arguments": text(function["arguments"])}}
-
-
-def _disjoint(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
-    """Sorted spans, the first of any that overlap kept."""
-    out: list[tuple[int, int, str]] = []
-    for span in sorted(spans):
-        if not out or span[0] >= out[-1][1]:
-            out.append(span)
-    return out
 
 
 def redact_records(records: list[LedgerRecord]) -> list[LedgerRecord]:

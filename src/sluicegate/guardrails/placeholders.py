@@ -50,11 +50,14 @@ class Redaction:
         return bool(self._originals)
 
     def redact(self, text: str, spans: Iterable[tuple[int, int, str]]) -> str:
-        """``text`` with each ``(start, end, entity)`` span (sorted, not overlapping)
-        replaced by its placeholder."""
+        """``text`` with each ``(start, end, entity)`` span replaced by its placeholder.
+        Spans may come in any order and overlap (two PII guardrails may both hit):
+        of those that overlap, the first in order is kept."""
         out: list[str] = []
         at = 0
-        for start, end, entity in spans:
+        for start, end, entity in sorted(spans):
+            if start < at:
+                continue  # overlaps the span just replaced
             out.append(text[at:start])
             out.append(self._placeholder(entity, text[start:end]))
             at = end

@@ -112,7 +112,7 @@ class Guard:
         if spans:
             texts = {(p.message, p.part, p.arguments): p.text for p in pieces}
             body = rewrite(body, {
-                key: redaction.redact(texts[key], _disjoint(found_spans))
+                key: redaction.redact(texts[key], found_spans)
                 for key, found_spans in spans.items()
             })
         if fence:
@@ -238,10 +238,3 @@ def _scan_all(
     return found
 
 
-def _disjoint(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
-    """Sorted spans, the first of any that overlap kept (two PII guardrails may both hit)."""
-    out: list[tuple[int, int, str]] = []
-    for span in sorted(spans):
-        if not out or span[0] >= out[-1][1]:
-            out.append(span)
-    return out
