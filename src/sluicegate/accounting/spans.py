@@ -84,12 +84,7 @@ def _describe(span: Span, request: Request, outcome: Outcome, usage: Usage) -> N
         attributes["sluicegate.target"] = target.label
     if isinstance(body, ChatRequest):
         attributes.update(request_params(body))
-    if outcome.served_model:
-        attributes["gen_ai.response.model"] = outcome.served_model
-    if outcome.response_id:
-        attributes["gen_ai.response.id"] = outcome.response_id
-    if outcome.finish_reason:
-        attributes["gen_ai.response.finish_reasons"] = (outcome.finish_reason,)
+    attributes.update(response_attributes(outcome))
     attributes.update(usage_attributes(usage))
     if request.tenant is not None:
         attributes["sluicegate.tenant"] = request.tenant.name
@@ -132,6 +127,18 @@ def request_params(body: ChatRequest) -> dict[str, Any]:
     if body.n != 1:
         params["gen_ai.request.choice.count"] = body.n
     return params
+
+
+def response_attributes(outcome: Outcome) -> dict[str, Any]:
+    """``gen_ai.response.*``: what the upstream said of the answer, where it said it."""
+    attributes: dict[str, Any] = {}
+    if outcome.served_model:
+        attributes["gen_ai.response.model"] = outcome.served_model
+    if outcome.response_id:
+        attributes["gen_ai.response.id"] = outcome.response_id
+    if outcome.finish_reason:
+        attributes["gen_ai.response.finish_reasons"] = (outcome.finish_reason,)
+    return attributes
 
 
 def usage_attributes(usage: Usage) -> dict[str, int]:

@@ -22,7 +22,12 @@ from typing import Any
 from opentelemetry.trace import Span, Status, StatusCode
 from yarl import URL
 
-from sluicegate.accounting.spans import SERVER_SPAN, request_params, usage_attributes
+from sluicegate.accounting.spans import (
+    SERVER_SPAN,
+    request_params,
+    response_attributes,
+    usage_attributes,
+)
 from sluicegate.canonical import ChatRequest, Event, GatewayError, TextDelta, ToolCallDelta
 from sluicegate.observability.content import MAX_CONTENT_CHARS, input_messages, output_messages
 from sluicegate.observability.genai import provider_name
@@ -123,13 +128,7 @@ class _ClientSpan(Observer):
     def on_end(self, stream: Stream) -> None:
         span, outcome = self._span, stream.outcome
         if span.is_recording():
-            attributes: dict[str, Any] = {}
-            if outcome.served_model:
-                attributes["gen_ai.response.model"] = outcome.served_model
-            if outcome.response_id:
-                attributes["gen_ai.response.id"] = outcome.response_id
-            if outcome.finish_reason:
-                attributes["gen_ai.response.finish_reasons"] = (outcome.finish_reason,)
+            attributes = response_attributes(outcome)
             if outcome.usage is not None:
                 attributes.update(usage_attributes(outcome.usage))
             if self._text is not None:
