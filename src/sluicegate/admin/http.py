@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 from sluicegate.gateway import GATEWAY, Gateway
-from sluicegate.http_errors import JSON
+from sluicegate.http_errors import JSON, json_object
 from sluicegate.state.directory import Tenant
 
 __all__ = ["gateway_of", "json_answer", "path_tenant", "read_body", "read_query", "tenant_named"]
@@ -58,16 +58,7 @@ async def read_body(
         raise GatewayError.invalid(
             "the request body must be a JSON object", code=ErrorCode.INVALID_JSON
         )
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise GatewayError.invalid(
-            f"the request body is not valid JSON: {exc}", code=ErrorCode.INVALID_JSON
-        ) from exc
-    if not isinstance(data, dict):
-        raise GatewayError.invalid(
-            "the request body must be a JSON object", code=ErrorCode.INVALID_JSON
-        )
+    data = json_object(raw)
     if defaults:
         data = {**defaults, **data}
     try:

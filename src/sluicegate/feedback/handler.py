@@ -22,7 +22,7 @@ from sluicegate.auth.authenticate import key_holder
 from sluicegate.canonical import ErrorCode, ErrorKind, GatewayError
 from sluicegate.feedback.body import FeedbackBody
 from sluicegate.gateway import GATEWAY, Gateway
-from sluicegate.http_errors import JSON, error_response
+from sluicegate.http_errors import JSON, error_response, json_object
 from sluicegate.protocols.wire import ANTHROPIC, OPENAI
 from sluicegate.state.behaviour_store import Feedback, RequestRef
 from sluicegate.state.directory import Tenant
@@ -91,16 +91,7 @@ async def _body(http: web.Request) -> FeedbackBody:
             f"a feedback body is at most {MAX_BODY_BYTES} bytes",
             code=ErrorCode.REQUEST_TOO_LARGE,
         )
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise GatewayError.invalid(
-            f"the request body is not valid JSON: {exc}", code=ErrorCode.INVALID_JSON
-        ) from exc
-    if not isinstance(data, dict):
-        raise GatewayError.invalid(
-            "the request body must be a JSON object", code=ErrorCode.INVALID_JSON
-        )
+    data = json_object(raw)
     try:
         return FeedbackBody.model_validate(data, strict=True)
     except ValidationError as exc:
