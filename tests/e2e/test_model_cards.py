@@ -69,8 +69,9 @@ async def test_answers_twice_as_long_drift_on_the_card_and_raise_one_alert(stack
     assert monitor is not None
     # Latency is left out: an in-process fake answers in a fraction of a millisecond,
     # which warms up (and so drifts) over a test's few hundred calls.
+    # The gateway's own check (every 15 s) may have raised it first on a slow machine.
     raised = [(a, r.metric) for a, r in await monitor.check() if r.metric != "latency_ms"]
-    assert raised == [("gpt", "output_tokens")]
+    assert raised in ([("gpt", "output_tokens")], [])
     assert await monitor.check() == []  # the same drift is one alert
     response = await stack.gateway.get("/admin/alerts?type=drift", headers=ADMIN)
     [alert] = [a for a in (await response.json())["data"] if a["metric"] != "latency_ms"]

@@ -111,7 +111,9 @@ async def test_a_drift_both_replicas_see_is_one_alert(
             monitor = stack.gateway.app[GATEWAY].drift_monitor
             assert monitor is not None
             raised += [r.metric for _, r in await monitor.check() if r.metric == "output_tokens"]
-        assert raised == ["output_tokens"]  # raised by one replica, not by both
+        # By one replica, not by both (or already by a replica's own check, every 15 s,
+        # on a machine slow enough to reach it); the list below holds it once either way.
+        assert raised in (["output_tokens"], [])
         for stack in (a, b):
             listed = await get(stack, "/admin/alerts?type=drift")
             assert [x["metric"] for x in listed["data"] if x["metric"] != "latency_ms"] == [
