@@ -48,8 +48,8 @@ class DriftMonitor:
         self._alerts = alerts
         self._aliases = aliases
         self._drift = drift
-        # alias -> (its baseline, when read, the baseline start it was read for)
-        self._baselines: dict[str, tuple[Baseline, float, float | None]] = {}
+        # alias -> (its baseline, when it was read)
+        self._baselines: dict[str, tuple[Baseline, float]] = {}
 
     async def start(self, now: float) -> None:
         """With ``baseline_requests``, an alias that has no baseline yet starts one now:
@@ -86,28 +86,29 @@ class DriftMonitor:
         return drift_results(Spans(baseline.span, window))
 
     async def _baseline(self, alias: str, drift: DriftConfig, now: float) -> Baseline:
-        start = None
-        if drift.baseline_requests is not None:
-            start = await self._store.baseline_since(alias)
         kept = self._baselines.get(alias)
         if kept is not None:
-            baseline, read_at, read_start = kept
-            # A full baseline of N requests never changes until its start moves; a
-            # rolling one is read again every BASELINE_TTL_S, one still filling each check.
-            fixed = drift.baseline_requests is not None and baseline.note is None
-            fresh = now - read_at < (self.interval_s if baseline.note else BASELINE_TTL_S)
-            if read_start == start and (fixed or fresh):
+            baseline, read_at = kept
+            if drift.baseline_requests is None:
+                # A rolling baseline is read again every BASELINE_TTL_S.
+                if baseline.rolling and now - read_at < BASELINE_TTL_S:
+                    return baseline
+            elif (
+                # N requests from a start that has not moved: fixed once full; one still
+                # filling is read again each check.
+                not baseline.rolling
+                and (baseline.note is None or now - read_at < self.interval_s)
+                and baseline.span.since == await self._store.baseline_since(alias)
+            ):
                 return baseline
         baseline = await baseline_of(self._store, alias, drift, now)
-        if start is None and drift.baseline_requests is not None:
-            start = await self._store.baseline_since(alias)
-        self._baselines[alias] = (baseline, now, start)
+        self._baselines[alias] = (baseline, now)
         return baseline
 
     async def _alert(self, alias: str, result: DriftResult) -> bool:
         kept = self._baselines[alias][0]
         key = f"{alias}\x00{result.metric}\x00{result.direction}\x00{kept.key}"
-        if kept.key.startswith("rolling:") and result.at is not None:
+        if kept.rolling and result.at is not None:
             key += f"\x00{int(result.at // 86_400)}"
         return await self._alerts.emit_once(
             key,

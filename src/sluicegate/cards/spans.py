@@ -17,6 +17,7 @@ from sluicegate.config.schema import DriftConfig
 from sluicegate.state.behaviour_store import BehaviourStore, SignalRow
 
 DAY_S = 86_400.0
+ROLLING = "rolling:"  # how a rolling baseline's key starts
 WINDOW_S = DAY_S
 BASELINE_S = 7 * DAY_S
 # A rolling baseline is the most recent this many requests of its 7 days: the drift
@@ -45,6 +46,11 @@ class Baseline:
     # Why it cannot be tested against yet (too few requests), or None.
     note: str | None = None
 
+    @property
+    def rolling(self) -> bool:
+        """The days before the window, not an alias's first N requests."""
+        return self.key.startswith(ROLLING)
+
 
 @dataclass(frozen=True)
 class Spans:
@@ -66,7 +72,7 @@ async def baseline_of(
     if wanted is None:
         end = now - WINDOW_S if window_since is None else window_since
         span = await _span(store, alias, end - BASELINE_S, end, ROLLING_BASELINE_REQUESTS)
-        return Baseline(span, end, key=f"rolling:{int(end // DAY_S)}")
+        return Baseline(span, end, key=f"{ROLLING}{int(end // DAY_S)}")
     start = await store.baseline_since(alias)
     if start is None:
         start = now
