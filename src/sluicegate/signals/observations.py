@@ -53,9 +53,3 @@ OBSERVE: dict[str, Callable[[SignalRow], float | None]] = {
     "error_rate": _error,
     "contract_valid_rate": _contract_valid,
 }
-
-
-def observations(rows: list[SignalRow], metric: str) -> list[float]:
-    """The metric's values over ``rows`` in order, the requests it says nothing of left out."""
-    observe = OBSERVE[metric]
-    return [value for row in rows if (value := observe(row)) is not None]
